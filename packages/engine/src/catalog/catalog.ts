@@ -1,0 +1,192 @@
+import { join } from 'node:path'
+import { type Database, open, type RootDatabase } from 'lmdb'
+import { EngineError, ErrorCode, toStorageError } from '../errors.ts'
+import { HandleMinter, type ShapeHandle } from '../handle.ts'
+import { SHAPE_ID_MAX } from '../limits.ts'
+import { type CanonicalShape, shapeDigest, shapeKey } from '../shape.ts'
+
+/**
+ * The catalog persists only the handle <-> shape lookups, each shape's partition and its
+ * storage id, in its own LMDB environment `<dir>/catalog`. Opening it reads two config records
+ * and the (normally empty) list of unfinished removals: nothing per shape, so open time does
+ * not grow with the number of shapes.
+ *
+ * Owner: the engine facade on the main thread is the only writer. Creation writes are batched
+ * by lmdb-js per event turn; concurrent creations of one shape share one in-flight promise.
+ * Removal commits synchronously, so the moment removeShape's first step returns, no lookup can
+ * find the shape any more.
+ */
+
+/** What the catalog knows of one shape. */
+export interface CatalogEntry {
+  readonly handle: ShapeHandle
+  readonly shape: CanonicalShape
+  /** The partition (LMDB environment) that holds the shape's log and metadata. */
+  readonly partition: number
+  /** The shape's id inside storage keys; never reused. */
+  readonly shapeId: number
+}
+
+interface StoredEntry {
+  shape: CanonicalShape
+  partition: number
+  shapeId: number
+}
+
+/** A removal whose lookups are gone but whose partition data may still be there. */
+export interface PendingRemoval {
+  readonly handle: ShapeHandle
+  readonly partition: number
+  readonly shapeId: number
+}
+
+const LAYOUT_VERSION = 1
+
+export interface CatalogOptions {
+  readonly partitions: number
+  readonly mapSizeBytes: number
+}
+
+export class Catalog {
+  readonly partitions: number
+  readonly #env: RootDatabase
+  readonly #shapes: Database<StoredEntry, string>
+  readonly #lookup: Database<string, string>
+  readonly #removals: Database<PendingRemoval, number>
+  readonly #config: Database<unknown, string>
+  readonly #minter = new HandleMinter()
+  readonly #creating = new Map<string, Promise<{ handle: ShapeHandle; created: boolean }>>()
+  #nextShapeId: number
+
+  private constructor(env: RootDatabase, partitions: number) {
+    this.#env = env
+    this.partitions = partitions
+    this.#shapes = env.openDB({ name: 'shapes', encoding: 'msgpack', keyEncoding: 'ordered-binary' })
+    this.#lookup = env.openDB({ name: 'lookup', encoding: 'string', keyEncoding: 'ordered-binary' })
+    this.#removals = env.openDB({ name: 'removals', encoding: 'msgpack', keyEncoding: 'uint32' })
+    this.#config = env.openDB({ name: 'config', encoding: 'msgpack', keyEncoding: 'ordered-binary' })
+    this.#nextShapeId = (this.#config.get('nextShapeId') as number | undefined) ?? 1
+  }
+
+  static open(dir: string, options: CatalogOptions): Catalog {
+    const env = open({ path: join(dir, 'catalog'), maxDbs: 8, mapSize: options.mapSizeBytes })
+    try {
+      const catalog = new Catalog(env, options.partitions)
+      catalog.#checkLayout()
+      return catalog
+    } catch (error) {
+      env.close()
+      throw error
+    }
+  }
+
+  /** A new directory records its layout; an existing one must match it. */
+  #checkLayout(): void {
+    const layout = this.#config.get('layout') as { version: number; partitions: number } | undefined
+    if (layout === undefined) {
+      this.#config.putSync('layout', { version: LAYOUT_VERSION, partitions: this.partitions })
+      return
+    }
+    if (layout.version !== LAYOUT_VERSION) {
+      throw new EngineError(
+        ErrorCode.CONFIG_MISMATCH,
+        `catalog layout version ${layout.version}, expected ${LAYOUT_VERSION}`,
+      )
+    }
+    if (layout.partitions !== this.partitions) {
+      throw new EngineError(
+        ErrorCode.CONFIG_MISMATCH,
+        `the directory was created with ${layout.partitions} partitions, opened with ${this.partitions}`,
+      )
+    }
+  }
+
+  entry(handle: ShapeHandle): CatalogEntry | undefined {
+    const stored = this.#shapes.get(handle)
+    return stored === undefined ? undefined : { handle, ...stored }
+  }
+
+  lookupHandle(shape: CanonicalShape): ShapeHandle | undefined {
+    const handle = this.#lookup.get(shapeDigest(shape))
+    if (handle === undefined) return undefined
+    // The digest is a sha256; comparing the stored shape makes a collision harmless anyway.
+    const stored = this.#shapes.get(handle)
+    return stored !== undefined && shapeKey(stored.shape) === shapeKey(shape) ? handle : undefined
+  }
+
+  /** Returns the shape's handle, creating it if needed; concurrent calls for one shape share one creation. */
+  getOrCreate(shape: CanonicalShape): Promise<{ handle: ShapeHandle; created: boolean }> {
+    const existing = this.lookupHandle(shape)
+    if (existing !== undefined) return Promise.resolve({ handle: existing, created: false })
+    const digest = shapeDigest(shape)
+    const inFlight = this.#creating.get(digest)
+    if (inFlight !== undefined) return inFlight.then(({ handle }) => ({ handle, created: false }))
+    const creation = this.#create(shape, digest).finally(() => this.#creating.delete(digest))
+    this.#creating.set(digest, creation)
+    return creation
+  }
+
+  async #create(shape: CanonicalShape, digest: string): Promise<{ handle: ShapeHandle; created: boolean }> {
+    let handle = this.#minter.mint(digest)
+    while (this.#shapes.doesExist(handle)) handle = this.#minter.mint(digest)
+    const shapeId = this.#nextShapeId
+    if (shapeId > SHAPE_ID_MAX) {
+      throw new EngineError(ErrorCode.STORAGE_FULL, `the catalog has issued all ${SHAPE_ID_MAX} shape ids`)
+    }
+    this.#nextShapeId = shapeId + 1
+    const entry: StoredEntry = { shape, partition: shapeId % this.partitions, shapeId }
+    try {
+      // Issued in one event turn, these three puts commit in one LMDB transaction.
+      this.#config.put('nextShapeId', this.#nextShapeId)
+      this.#shapes.put(handle, entry)
+      await this.#lookup.put(digest, handle)
+      await this.#env.flushed
+    } catch (error) {
+      throw toStorageError(error, 'creating a shape')
+    }
+    return { handle, created: true }
+  }
+
+  /**
+   * Removes the shape's lookups and records the pending removal of its data, in one durable
+   * commit. Returns the entry, or undefined if the handle was unknown.
+   */
+  remove(handle: ShapeHandle): CatalogEntry | undefined {
+    const entry = this.entry(handle)
+    if (entry === undefined) return undefined
+    try {
+      this.#env.transactionSync(() => {
+        this.#shapes.removeSync(handle)
+        if (this.#lookup.get(shapeDigest(entry.shape)) === handle) this.#lookup.removeSync(shapeDigest(entry.shape))
+        this.#removals.putSync(entry.shapeId, { handle, partition: entry.partition, shapeId: entry.shapeId })
+      })
+    } catch (error) {
+      throw toStorageError(error, 'removing a shape')
+    }
+    return entry
+  }
+
+  /** Called once the shape's partition data is gone. */
+  async finishRemoval(shapeId: number): Promise<void> {
+    await this.#removals.remove(shapeId)
+  }
+
+  pendingRemovals(): PendingRemoval[] {
+    return [...this.#removals.getRange().map(({ value }) => value)]
+  }
+
+  *list(table?: string): Iterable<{ handle: ShapeHandle; shape: CanonicalShape }> {
+    for (const { key, value } of this.#shapes.getRange()) {
+      if (table === undefined || value.shape.table === table) yield { handle: key, shape: value.shape }
+    }
+  }
+
+  count(): number {
+    return (this.#shapes.getStats() as { entryCount: number }).entryCount
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.#creating.values())
+    await this.#env.close()
+  }
+}

@@ -1,0 +1,353 @@
+import { Catalog, type CatalogEntry } from './catalog/catalog.ts'
+import { DirectoryLock } from './dir-lock.ts'
+import { EngineError, ErrorCode } from './errors.ts'
+import { assertHandle, type ShapeHandle } from './handle.ts'
+import { FANOUT_SHAPES_MAX, WAIT_TIMEOUT_MS_DEFAULT, WAIT_TIMEOUT_MS_MAX } from './limits.ts'
+import { ShapeWaiters } from './live/shape-waiters.ts'
+import { LogOffset } from './log-offset.ts'
+import { type LogItem, validateTransaction } from './log-store/log-items.ts'
+import { readLogStream } from './log-store/log-stream.ts'
+import { PartitionStores } from './log-store/partition-stores.ts'
+import { chunkSnapshot } from './log-store/snapshot-chunker.ts'
+import { type EngineOptions, type ResolvedOptions, resolveOptions } from './options.ts'
+import { type PgSnapshot, validatePgSnapshot } from './pg-snapshot.ts'
+import { ReadPath } from './read-path/read-path.ts'
+import type { ShapeAppend, Writers } from './runtime.ts'
+import { canonicalShape, canonicalTable, type ShapeDefinition, toDefinition } from './shape.ts'
+import type { ShapeRef } from './shape-ref.ts'
+
+export interface WaitForOffsetOptions {
+  /** Give up after this long and resolve false. Default 20 s (Electric's long-poll window). */
+  readonly timeoutMs?: number | undefined
+  readonly signal?: AbortSignal | undefined
+}
+
+/** Opens (or creates) the engine on `options.dir`. Reads no per-shape data. */
+export async function openEngine(options: EngineOptions): Promise<Engine> {
+  const resolved = resolveOptions(options)
+  const lock = DirectoryLock.acquire(resolved.dir)
+  let catalog: Catalog | undefined
+  let stores: PartitionStores | undefined
+  try {
+    catalog = Catalog.open(resolved.dir, { partitions: resolved.partitions, mapSizeBytes: resolved.catalogMapBytes })
+    stores = new PartitionStores(resolved.dir, { mapSizeBytes: resolved.partitionMapBytes })
+    const waiters = new ShapeWaiters()
+    const writers = await resolved.runtime({
+      dir: resolved.dir,
+      partitions: resolved.partitions,
+      chunkBytesThreshold: resolved.chunkBytesThreshold,
+      partitionMapBytes: resolved.partitionMapBytes,
+      stores,
+      onPublished: (handle) => waiters.notify(handle),
+    })
+    return new Engine(resolved, lock, catalog, stores, writers, waiters)
+  } catch (error) {
+    await stores?.close()
+    await catalog?.close()
+    lock.release()
+    throw error
+  }
+}
+
+/**
+ * The storage engine facade: the public API of shapestore (see API.md). Runs on the main
+ * thread; validates every input before anything is written; resolves handles through the
+ * catalog; sends writes to the runtime's writers; answers read-path calls from the table,
+ * filling it from LMDB on a miss.
+ *
+ * Owner of: the catalog, the handle -> ShapeRef cache, the waiters, the set of snapshots being
+ * written in this process.
+ */
+export class Engine {
+  readonly #options: ResolvedOptions
+  readonly #lock: DirectoryLock
+  readonly #catalog: Catalog
+  readonly #stores: PartitionStores
+  readonly #writers: Writers
+  readonly #waiters: ShapeWaiters
+  readonly #readPath: ReadPath
+  readonly #refs = new Map<ShapeHandle, ShapeRef>()
+  readonly #snapshotsWriting = new Set<ShapeHandle>()
+  readonly #background: Promise<void>
+  #closed: Promise<void> | null = null
+
+  /** @internal use openEngine */
+  constructor(
+    options: ResolvedOptions,
+    lock: DirectoryLock,
+    catalog: Catalog,
+    stores: PartitionStores,
+    writers: Writers,
+    waiters: ShapeWaiters,
+  ) {
+    this.#options = options
+    this.#lock = lock
+    this.#catalog = catalog
+    this.#stores = stores
+    this.#writers = writers
+    this.#waiters = waiters
+    this.#readPath = new ReadPath(writers.table, catalog, stores)
+    // A failure here leaves the removal record in the catalog: the next open retries it.
+    this.#background = this.#finishPendingRemovals().catch(() => {})
+  }
+
+  // ---- catalog ----
+
+  getOrCreateShape(def: ShapeDefinition): Promise<{ handle: ShapeHandle; created: boolean }> {
+    return this.#guard(() => this.#catalog.getOrCreate(canonicalShape(def)))
+  }
+
+  fetchHandleByShape(def: ShapeDefinition): ShapeHandle | undefined {
+    this.#assertOpen()
+    return this.#catalog.lookupHandle(canonicalShape(def))
+  }
+
+  fetchShapeByHandle(handle: ShapeHandle): ShapeDefinition | undefined {
+    this.#assertOpen()
+    assertHandle(handle)
+    const entry = this.#catalog.entry(handle)
+    return entry === undefined ? undefined : toDefinition(entry.shape)
+  }
+
+  /** Every shape, or those of one table, in handle order. */
+  *listShapes(filter: { table?: string | undefined } = {}): Iterable<{ handle: ShapeHandle; shape: ShapeDefinition }> {
+    this.#assertOpen()
+    const table = filter.table === undefined ? undefined : canonicalTable(filter.table)
+    for (const { handle, shape } of this.#catalog.list(table)) yield { handle, shape: toDefinition(shape) }
+  }
+
+  countShapes(): number {
+    this.#assertOpen()
+    return this.#catalog.count()
+  }
+
+  /**
+   * Removes the shape: its lookups first (no new reader finds it), then its log, snapshot and
+   * metadata, then its read-path keys. Resolves false if no shape had this handle.
+   */
+  removeShape(handle: ShapeHandle): Promise<boolean> {
+    return this.#guard(async () => {
+      assertHandle(handle)
+      const entry = this.#catalog.remove(handle)
+      if (entry === undefined) return false
+      this.#refs.delete(handle)
+      await this.#dropData(entry)
+      this.#writers.table.delete(handle)
+      this.#snapshotsWriting.delete(handle)
+      this.#waiters.fail(handle, new EngineError(ErrorCode.SHAPE_REMOVED, `shape ${handle} was removed`))
+      return true
+    })
+  }
+
+  // ---- write path ----
+
+  setPgSnapshot(handle: ShapeHandle, pgSnapshot: PgSnapshot): Promise<void> {
+    return this.#guard(() => {
+      const snapshot = validatePgSnapshot(pgSnapshot)
+      return this.#writers.setPgSnapshot(this.#ref(handle), snapshot)
+    })
+  }
+
+  markSnapshotStarted(handle: ShapeHandle): Promise<void> {
+    return this.#guard(() => {
+      const ref = this.#ref(handle)
+      return this.#writers.markSnapshotStarted(ref)
+    })
+  }
+
+  /**
+   * Writes the shape's snapshot from `rows` (client-ready JSON strings), chunked by
+   * chunkBytesThreshold, and marks it complete. Readers can tail it meanwhile. If it fails
+   * part-way, the snapshot stays incomplete (readers get SNAPSHOT_INCOMPLETE) until it is
+   * written again with another call. Resolves with the last chunk's offset `0_n`.
+   */
+  makeNewSnapshot(handle: ShapeHandle, rows: AsyncIterable<string> | Iterable<string>): Promise<LogOffset> {
+    return this.#guard(async () => {
+      const ref = this.#ref(handle)
+      if (this.#snapshotsWriting.has(handle)) {
+        throw new EngineError(ErrorCode.SNAPSHOT_EXISTS, `a snapshot of shape ${handle} is being written`)
+      }
+      this.#snapshotsWriting.add(handle)
+      try {
+        await this.#writers.startSnapshot(ref)
+        const last = await chunkSnapshot(rows, this.#options.chunkBytesThreshold, (part) => {
+          // Re-resolve per part: a shape removed meanwhile must not get data (or keys) back.
+          return this.#guard(() => this.#writers.writeSnapshotPart(this.#ref(handle), part))
+        })
+        return LogOffset.snapshotChunk(last)
+      } finally {
+        this.#snapshotsWriting.delete(handle)
+        this.#waiters.notify(handle)
+      }
+    })
+  }
+
+  /** Appends the items of one transaction; see appendToLogs. */
+  appendToLog(handle: ShapeHandle, items: readonly LogItem[]): Promise<void> {
+    return this.appendToLogs([{ handle, items }])
+  }
+
+  /**
+   * Appends one source transaction to many shapes. Every item of every shape is checked first;
+   * one bad item rejects the call and nothing is written. Items at or below a shape's last
+   * offset are skipped (idempotent replay). Each shape's part commits atomically and durably.
+   */
+  appendToLogs(
+    entries: ReadonlyArray<{ readonly handle: ShapeHandle; readonly items: readonly LogItem[] }>,
+  ): Promise<void> {
+    return this.#guard(() => {
+      if (!Array.isArray(entries)) throw new EngineError(ErrorCode.INVALID_ITEM, 'entries must be an array')
+      if (entries.length > FANOUT_SHAPES_MAX) {
+        throw new EngineError(ErrorCode.TOO_LARGE, `${entries.length} shapes in one call, over ${FANOUT_SHAPES_MAX}`)
+      }
+      const appends: ShapeAppend[] = []
+      const seen = new Set<ShapeHandle>()
+      for (const { handle, items } of entries) {
+        if (seen.has(handle)) throw new EngineError(ErrorCode.DUPLICATE_SHAPE, `shape ${handle} appears twice`)
+        seen.add(handle)
+        const ref = this.#ref(handle)
+        appends.push({ ref, rows: validateTransaction(items) })
+      }
+      return this.#writers.append(appends)
+    })
+  }
+
+  /** The writer lets go of the shape; its read-path keys stay readable from memory. */
+  hibernate(handle: ShapeHandle): Promise<void> {
+    return this.#guard(() => this.#writers.hibernate(this.#ref(handle)))
+  }
+
+  // ---- read path (synchronous: the hit path allocates nothing) ----
+
+  /** The last complete transaction readers may see; `0_inf` for a new shape, `0_n` once only a snapshot exists. */
+  fetchLatestOffset(handle: ShapeHandle): LogOffset {
+    this.#assertOpen()
+    return this.#readPath.keys(handle).latestOffset
+  }
+
+  /** The last transaction known durable. */
+  fetchLastPersistedOffset(handle: ShapeHandle): LogOffset {
+    this.#assertOpen()
+    return this.#readPath.keys(handle).lastPersistedOffset
+  }
+
+  fetchPgSnapshot(handle: ShapeHandle): PgSnapshot | null {
+    this.#assertOpen()
+    return this.#readPath.keys(handle).pgSnapshot
+  }
+
+  snapshotStarted(handle: ShapeHandle): boolean {
+    this.#assertOpen()
+    return this.#readPath.keys(handle).snapshotStarted
+  }
+
+  /**
+   * The inclusive end of the chunk a read from `offset` falls in (Electric's rules): `0_0`
+   * for `-1`, the next snapshot chunk inside the snapshot region, a closed log chunk's last
+   * offset, or null for the open log chunk (read up to the latest offset then).
+   */
+  getChunkEndLogOffset(handle: ShapeHandle, offset: LogOffset | string): LogOffset | null {
+    this.#assertOpen()
+    const from = LogOffset.from(offset)
+    const keys = this.#readPath.keys(handle)
+    if (from.isBeforeAll) return LogOffset.FIRST
+    if (from.isVirtual && from.op !== Number.POSITIVE_INFINITY) {
+      if (keys.lastSnapshotChunk === null || from.op < keys.lastSnapshotChunk)
+        return LogOffset.snapshotChunk(from.op + 1)
+    }
+    const ref = this.#ref(handle)
+    return this.#stores.get(ref.partition).chunkEndAfter(ref.shapeId, LogOffset.max(from, LogOffset.LAST_BEFORE_REAL))
+  }
+
+  /**
+   * The shape's entries with offsets in (since, upTo], as client-ready JSON strings: the
+   * snapshot chunks, then the log. `upTo` defaults to the latest offset at the call. Arguments
+   * are checked at the call, before iteration starts.
+   */
+  getLogStream(handle: ShapeHandle, since: LogOffset | string, upTo?: LogOffset | string): AsyncIterable<string> {
+    this.#assertOpen()
+    const from = LogOffset.from(since)
+    const keys = this.#readPath.keys(handle)
+    const to = upTo === undefined ? keys.latestOffset : LogOffset.from(upTo)
+    const ref = this.#ref(handle)
+    return readLogStream(
+      {
+        store: this.#stores.get(ref.partition),
+        shapeId: ref.shapeId,
+        stallTimeoutMs: this.#options.snapshotStallTimeoutMs,
+        // The ref cache loses the handle at removal's first step: from then on the shape is gone.
+        keys: () => (this.#refs.has(handle) ? this.#readPath.keys(handle) : undefined),
+        snapshotInProgress: () => this.#snapshotsWriting.has(handle),
+        nextChange: (timeoutMs) => this.#waiters.wait(handle, () => true, { timeoutMs }),
+        assertOpen: () => this.#assertOpen(),
+      },
+      from,
+      to,
+    )
+  }
+
+  /**
+   * Resolves true once the shape's latest offset is past `offset`, or false when `timeoutMs`
+   * passes first. Rejects with ABORTED, SHAPE_REMOVED or ENGINE_CLOSED.
+   */
+  waitForOffset(handle: ShapeHandle, offset: LogOffset | string, options: WaitForOffsetOptions = {}): Promise<boolean> {
+    return this.#guard(() => {
+      const target = LogOffset.from(offset)
+      const timeoutMs = options.timeoutMs ?? WAIT_TIMEOUT_MS_DEFAULT
+      if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 0 || timeoutMs > WAIT_TIMEOUT_MS_MAX) {
+        throw new EngineError(ErrorCode.INVALID_OPTION, `timeoutMs must be an integer in [0, ${WAIT_TIMEOUT_MS_MAX}]`)
+      }
+      const moved = () => this.#readPath.keys(handle).latestOffset.isAfter(target)
+      if (moved()) return Promise.resolve(true)
+      return this.#waiters.wait(handle, moved, { timeoutMs, signal: options.signal })
+    })
+  }
+
+  // ---- lifecycle ----
+
+  /** Commits what is pending, stops the writers, closes every environment, releases the directory. */
+  close(): Promise<void> {
+    this.#closed ??= this.#close()
+    return this.#closed
+  }
+
+  async #close(): Promise<void> {
+    this.#waiters.failAll(new EngineError(ErrorCode.ENGINE_CLOSED, 'the engine was closed'))
+    await this.#background
+    await this.#writers.close()
+    await this.#stores.close()
+    await this.#catalog.close()
+    this.#lock.release()
+  }
+
+  #assertOpen(): void {
+    if (this.#closed !== null) throw new EngineError(ErrorCode.ENGINE_CLOSED, 'the engine is closed')
+  }
+
+  /** Runs an async operation after the open check, turning synchronous throws into rejections. */
+  async #guard<T>(operation: () => T | Promise<T>): Promise<T> {
+    this.#assertOpen()
+    return operation()
+  }
+
+  #ref(handle: ShapeHandle): ShapeRef {
+    const cached = this.#refs.get(handle)
+    if (cached !== undefined) return cached
+    assertHandle(handle)
+    const entry = this.#catalog.entry(handle)
+    if (entry === undefined) throw new EngineError(ErrorCode.UNKNOWN_HANDLE, `no shape has handle ${handle}`)
+    const ref: ShapeRef = { handle, partition: entry.partition, shapeId: entry.shapeId }
+    this.#refs.set(handle, ref)
+    return ref
+  }
+
+  async #dropData(entry: Pick<CatalogEntry, 'handle' | 'partition' | 'shapeId'>): Promise<void> {
+    await this.#writers.drop({ handle: entry.handle, partition: entry.partition, shapeId: entry.shapeId })
+    await this.#catalog.finishRemoval(entry.shapeId)
+  }
+
+  /** Removals interrupted by a crash: their lookups are gone; delete their data now. */
+  async #finishPendingRemovals(): Promise<void> {
+    for (const removal of this.#catalog.pendingRemovals()) await this.#dropData(removal)
+  }
+}

@@ -1,0 +1,112 @@
+import { EngineError, ErrorCode } from '../errors.ts'
+import { LogOffset } from '../log-offset.ts'
+import type { ReadPathKeys } from '../read-path/read-path-keys.ts'
+import { readU64 } from './keys.ts'
+import { visitLogRecord } from './log-record.ts'
+import type { PartitionStore } from './partition-store.ts'
+import { isLastPartOfChunk, snapshotPartRows } from './snapshot-part.ts'
+
+/**
+ * Streams a shape's entries with offsets in (since, upTo], across the snapshot region (chunk n
+ * holds the rows at `0_n`) and the log. Reads happen in synchronous batches between yields, so
+ * no LMDB read transaction stays open across an await, and a shape removed mid-stream simply
+ * ends the stream. A snapshot still being written is tailed: the reader gets what is committed
+ * and waits for the rest (Electric's behaviour).
+ */
+export interface LogStreamSource {
+  readonly store: PartitionStore
+  readonly shapeId: number
+  readonly stallTimeoutMs: number
+  /** The shape's current keys; undefined once it is removed. */
+  keys(): ReadPathKeys | undefined
+  /** Whether this process is writing (or about to write) the shape's snapshot. */
+  snapshotInProgress(): boolean
+  /** Resolves true at the shape's next publish, false after `timeoutMs` without one. */
+  nextChange(timeoutMs: number): Promise<boolean>
+  /** Throws ENGINE_CLOSED once the engine is closed. */
+  assertOpen(): void
+}
+
+export async function* readLogStream(
+  source: LogStreamSource,
+  since: LogOffset,
+  upTo: LogOffset,
+): AsyncGenerator<string> {
+  if (!upTo.isAfter(since)) return
+  if (since.isBefore(LogOffset.LAST_BEFORE_REAL)) {
+    let chunk = since.isBeforeAll ? 0 : since.op + 1
+    while (!LogOffset.snapshotChunk(chunk).isAfter(upTo)) {
+      const exists = yield* readSnapshotChunk(source, chunk)
+      if (!exists) break
+      chunk++
+    }
+  }
+  if (upTo.isAfter(LogOffset.LAST_BEFORE_REAL)) {
+    yield* readLog(source, LogOffset.max(since, LogOffset.LAST_BEFORE_REAL), upTo)
+  }
+}
+
+/** Yields the rows of snapshot chunk n; returns false if the complete snapshot has no chunk n. */
+async function* readSnapshotChunk(source: LogStreamSource, chunk: number): AsyncGenerator<string, boolean> {
+  let nextPart = 0
+  let checkedComplete = false
+  for (;;) {
+    source.assertOpen()
+    for (const part of source.store.snapshotParts(source.shapeId, chunk, nextPart)) {
+      nextPart++
+      yield* snapshotPartRows(part)
+      if (isLastPartOfChunk(part)) return true
+    }
+    const keys = source.keys()
+    if (keys === undefined) return false
+    if (keys.lastSnapshotChunk !== null) {
+      if (chunk > keys.lastSnapshotChunk) return false
+      // Complete and chunk n exists: read once more (it may have committed since the last
+      // read); parts missing after that mean the data is gone (the shape is being removed).
+      if (checkedComplete) return false
+      checkedComplete = true
+      continue
+    }
+    if (!keys.snapshotStarted && !source.snapshotInProgress()) {
+      throw new EngineError(ErrorCode.SNAPSHOT_NOT_STARTED, 'the snapshot of this shape has not started')
+    }
+    if (!source.snapshotInProgress()) {
+      throw new EngineError(
+        ErrorCode.SNAPSHOT_INCOMPLETE,
+        'the snapshot of this shape is incomplete and nobody is writing it (interrupted): call makeNewSnapshot again',
+      )
+    }
+    const changed = await source.nextChange(source.stallTimeoutMs)
+    if (!changed) {
+      throw new EngineError(ErrorCode.SNAPSHOT_STALLED, `no snapshot rows for ${source.stallTimeoutMs} ms`)
+    }
+  }
+}
+
+async function* readLog(source: LogStreamSource, since: LogOffset, upTo: LogOffset): AsyncGenerator<string> {
+  let after = since
+  for (;;) {
+    source.assertOpen()
+    const records = source.store.logRecordsAfter(source.shapeId, after)
+    if (records.length === 0) return
+    for (const { key, value } of records) {
+      const rows: string[] = []
+      let pastEnd = false
+      visitLogRecord(value, (tx, op, jsonStart, jsonEnd) => {
+        if (isAfterParts(tx, op, upTo)) {
+          pastEnd = true
+          return false
+        }
+        if (isAfterParts(tx, op, after)) rows.push(value.toString('utf8', jsonStart, jsonEnd))
+        return true
+      })
+      yield* rows
+      if (pastEnd) return
+      after = LogOffset.of(readU64(key, 4), readU64(key, 12))
+    }
+  }
+}
+
+function isAfterParts(tx: number, op: number, offset: LogOffset): boolean {
+  return tx !== offset.tx ? tx > offset.tx : op > offset.op
+}

@@ -1,0 +1,88 @@
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { type Database, open, type RootDatabase } from 'lmdb'
+import { LogOffset } from '../log-offset.ts'
+import { offsetKey, readU64, shapeRange, snapshotKey } from './keys.ts'
+import { fromStored, type ShapeMeta, type StoredShapeMeta } from './shape-meta.ts'
+
+/**
+ * One partition: an LMDB environment `<dir>/partitions/<n>` holding the logs, log chunk
+ * index, snapshot chunks and metadata of the shapes assigned to it, in four databases of the
+ * same environment so one commit moves a shape's log and metadata together.
+ *
+ * Owner: exactly one PartitionWriter writes a partition; any number of readers on any thread
+ * read it (LMDB MVCC: readers never block the writer and never see a partial commit).
+ */
+export interface PartitionDatabases {
+  readonly env: RootDatabase
+  readonly log: Database<Buffer, Buffer>
+  readonly chunks: Database<Buffer, Buffer>
+  readonly snapshot: Database<Buffer, Buffer>
+  readonly meta: Database<StoredShapeMeta, number>
+}
+
+export interface PartitionOptions {
+  readonly mapSizeBytes: number
+}
+
+/** Records read per batch by range readers: a batch is read synchronously, then streamed. */
+const RANGE_BATCH_RECORDS = 64
+
+export class PartitionStore implements PartitionDatabases {
+  readonly index: number
+  readonly env: RootDatabase
+  readonly log: Database<Buffer, Buffer>
+  readonly chunks: Database<Buffer, Buffer>
+  readonly snapshot: Database<Buffer, Buffer>
+  readonly meta: Database<StoredShapeMeta, number>
+
+  constructor(dir: string, index: number, options: PartitionOptions) {
+    const path = join(dir, 'partitions', String(index))
+    mkdirSync(path, { recursive: true })
+    this.index = index
+    // Durable commits (no noSync), overlappingSync left at lmdb-js' default, map preset large:
+    // the file grows only as used (log-layout-notes: presetting is free and avoids regrowth).
+    this.env = open({ path, maxDbs: 8, mapSize: options.mapSizeBytes, noSync: false, useWritemap: false })
+    this.log = this.env.openDB({ name: 'log', encoding: 'binary', keyEncoding: 'binary' })
+    this.chunks = this.env.openDB({ name: 'chunks', encoding: 'binary', keyEncoding: 'binary' })
+    this.snapshot = this.env.openDB({ name: 'snapshot', encoding: 'binary', keyEncoding: 'binary' })
+    this.meta = this.env.openDB({ name: 'meta', encoding: 'msgpack', keyEncoding: 'uint32' })
+  }
+
+  readMeta(shapeId: number): ShapeMeta {
+    return fromStored(this.meta.get(shapeId))
+  }
+
+  /**
+   * Up to RANGE_BATCH_RECORDS log records whose last row is after `after`, in order. A record
+   * is keyed by its last row, so the first one returned may still hold rows at or before `after`.
+   */
+  logRecordsAfter(shapeId: number, after: LogOffset): Array<{ key: Buffer; value: Buffer }> {
+    const { end } = shapeRange(shapeId)
+    const start = offsetKey(shapeId, after)
+    const records = [...this.log.getRange({ start, end, limit: RANGE_BATCH_RECORDS + 1 })]
+    if (records.length > 0 && Buffer.compare(records[0]?.key as Buffer, start) === 0) records.shift()
+    return records.slice(0, RANGE_BATCH_RECORDS)
+  }
+
+  /** The last offset of the first closed chunk that ends after `offset`, or null (the open chunk). */
+  chunkEndAfter(shapeId: number, offset: LogOffset): LogOffset | null {
+    const { end } = shapeRange(shapeId)
+    const start = offsetKey(shapeId, offset)
+    for (const key of this.chunks.getKeys({ start, end, limit: 2 })) {
+      if (Buffer.compare(key, start) === 0) continue
+      return LogOffset.of(readU64(key, 4), readU64(key, 12))
+    }
+    return null
+  }
+
+  /** The parts of snapshot chunk `chunk` from part number `fromPart` on, in order. */
+  snapshotParts(shapeId: number, chunk: number, fromPart: number): Buffer[] {
+    const range = { start: snapshotKey(shapeId, chunk, fromPart), end: snapshotKey(shapeId, chunk + 1, 0) }
+    return [...this.snapshot.getRange(range).map(({ value }) => value)]
+  }
+
+  close(): Promise<void> {
+    return this.env.close()
+  }
+}

@@ -1,0 +1,37 @@
+import type { PartitionOptions } from './partition-store.ts'
+import { PartitionStore } from './partition-store.ts'
+
+/**
+ * The partitions of one data directory, each opened on first use (opening one costs ~1 ms;
+ * an engine that only serves a few shapes never opens the rest, and open time stays flat).
+ */
+export class PartitionStores {
+  readonly #dir: string
+  readonly #options: PartitionOptions
+  readonly #open = new Map<number, PartitionStore>()
+
+  constructor(dir: string, options: PartitionOptions) {
+    this.#dir = dir
+    this.#options = options
+  }
+
+  get(index: number): PartitionStore {
+    let store = this.#open.get(index)
+    if (store === undefined) {
+      store = new PartitionStore(this.#dir, index, this.#options)
+      this.#open.set(index, store)
+    }
+    return store
+  }
+
+  /** How many partitions have been opened so far. */
+  get openCount(): number {
+    return this.#open.size
+  }
+
+  async close(): Promise<void> {
+    const stores = [...this.#open.values()]
+    this.#open.clear()
+    await Promise.all(stores.map((store) => store.close()))
+  }
+}

@@ -1,0 +1,50 @@
+import type { ShapeHandle } from './handle.ts'
+import type { EncodableRow } from './log-store/log-record.ts'
+import type { PartitionStores } from './log-store/partition-stores.ts'
+import type { SnapshotPartWrite } from './log-store/partition-writer.ts'
+import type { PgSnapshot } from './pg-snapshot.ts'
+import type { ReadPathKeys } from './read-path/read-path-keys.ts'
+import type { ReadPathTable } from './read-path/read-path-table.ts'
+import type { ShapeRef } from './shape-ref.ts'
+
+/**
+ * The seam between the engine facade (main thread) and whoever runs the writers: the inline
+ * runtime runs PartitionWriters on the calling thread; the worker runtime (packages/workers)
+ * runs them in worker threads. The facade validates every input before it calls a runtime, and
+ * resolves handles to ShapeRefs, so a runtime only routes and commits.
+ */
+export interface RuntimeContext {
+  readonly dir: string
+  readonly partitions: number
+  readonly chunkBytesThreshold: number
+  readonly partitionMapBytes: number
+  /** The main thread's partition stores (the inline runtime writes through them). */
+  readonly stores: PartitionStores
+  /** The runtime calls this on the main thread after keys of `handle` were published. */
+  readonly onPublished: (handle: ShapeHandle, keys: ReadPathKeys) => void
+}
+
+/** One source transaction's rows for one shape. */
+export interface ShapeAppend {
+  readonly ref: ShapeRef
+  readonly rows: readonly EncodableRow[]
+}
+
+export interface Writers {
+  /** The read-path-key table the writers publish into and the main thread reads. */
+  readonly table: ReadPathTable
+  /** Resolves when every shape's part is durable (each shape's part commits atomically). */
+  append(appends: readonly ShapeAppend[]): Promise<void>
+  setPgSnapshot(ref: ShapeRef, pgSnapshot: PgSnapshot): Promise<void>
+  markSnapshotStarted(ref: ShapeRef): Promise<void>
+  startSnapshot(ref: ShapeRef): Promise<void>
+  writeSnapshotPart(ref: ShapeRef, write: SnapshotPartWrite): Promise<void>
+  hibernate(ref: ShapeRef): Promise<void>
+  /** Deletes the shape's data (log, snapshot, metadata) from its partition. */
+  drop(ref: ShapeRef): Promise<void>
+  /** Commits what is pending and stops; nothing keeps the process alive afterwards. */
+  close(): Promise<void>
+}
+
+/** What `openEngine({ runtime })` takes: starts the writers for one engine. */
+export type Runtime = (context: RuntimeContext) => Promise<Writers>
