@@ -1,0 +1,524 @@
+// The contract of the public API, written against openEngine only, so the same suite runs
+// unchanged against every runtime (inline here; the worker runtime in packages/workers).
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { type Engine, ErrorCode, LogOffset, openEngine, type Runtime } from '../../src/index.ts'
+import { assertCode, collect, tempDir, txItems } from '../helpers.ts'
+
+export interface ContractTarget {
+  readonly name: string
+  /** A fresh runtime for each engine the suite opens. */
+  readonly runtime: () => Runtime
+}
+
+export function contractSuite(target: ContractTarget): void {
+  describe(`engine contract (${target.name} runtime)`, () => {
+    /** Runs `body` with an engine on a fresh directory; `reopen` closes it and opens a new one there. */
+    async function withEngine(
+      body: (ctx: { engine: Engine; reopen: () => Promise<Engine>; dir: string }) => Promise<void>,
+      options: { chunkBytesThreshold?: number } = {},
+    ): Promise<void> {
+      const { dir, cleanup } = tempDir()
+      const open = () => openEngine({ dir, runtime: target.runtime(), partitions: 2, ...options })
+      let engine = await open()
+      try {
+        await body({
+          dir,
+          get engine() {
+            return engine
+          },
+          reopen: async () => {
+            await engine.close()
+            engine = await open()
+            return engine
+          },
+        })
+      } finally {
+        await engine.close()
+        cleanup()
+      }
+    }
+
+    const items = { table: 'items' }
+
+    describe('catalog', () => {
+      test('the same definition gets one handle; lookups work both ways', () =>
+        withEngine(async ({ engine }) => {
+          const first = await engine.getOrCreateShape({ table: 'items', where: 'id = 1' })
+          const again = await engine.getOrCreateShape({ table: 'ITEMS', where: ' id = 1 ' })
+          assert.equal(first.created, true)
+          assert.deepEqual(again, { handle: first.handle, created: false })
+          assert.equal(engine.fetchHandleByShape({ table: 'public.items', where: 'id = 1' }), first.handle)
+          assert.equal(engine.fetchHandleByShape({ table: 'items', where: 'id = 2' }), undefined)
+          assert.deepEqual(engine.fetchShapeByHandle(first.handle), {
+            table: '"public"."items"',
+            where: 'id = 1',
+            replica: 'default',
+          })
+        }))
+
+      test('concurrent creations of one shape get one handle, created once', () =>
+        withEngine(async ({ engine }) => {
+          const results = await Promise.all(Array.from({ length: 25 }, () => engine.getOrCreateShape(items)))
+          assert.equal(new Set(results.map((r) => r.handle)).size, 1)
+          assert.equal(results.filter((r) => r.created).length, 1)
+          assert.equal(engine.countShapes(), 1)
+        }))
+
+      test('listShapes filters by table; countShapes counts; both survive a reopen', () =>
+        withEngine(async ({ engine, reopen }) => {
+          const a = await engine.getOrCreateShape({ table: 'a' })
+          const b = await engine.getOrCreateShape({ table: 'b', where: 'x = 1' })
+          const b2 = await engine.getOrCreateShape({ table: 'b', where: 'x = 2' })
+          const reopened = await reopen()
+          assert.equal(reopened.countShapes(), 3)
+          assert.deepEqual(
+            [...reopened.listShapes({ table: 'b' })].map((s) => s.handle).sort(),
+            [b.handle, b2.handle].sort(),
+          )
+          assert.deepEqual(
+            [...reopened.listShapes()].map((s) => s.handle).sort(),
+            [a.handle, b.handle, b2.handle].sort(),
+          )
+          assert.equal(reopened.fetchHandleByShape({ table: 'a' }), a.handle)
+        }))
+
+      test('bad handles and shapes are coded errors', () =>
+        withEngine(async ({ engine }) => {
+          await assertCode(() => engine.fetchLatestOffset('../../etc'), ErrorCode.INVALID_HANDLE)
+          await assertCode(() => engine.fetchLatestOffset('1-1'), ErrorCode.UNKNOWN_HANDLE)
+          await assertCode(() => engine.appendToLog('1-1', txItems(1, 1)), ErrorCode.UNKNOWN_HANDLE)
+          await assertCode(() => engine.fetchShapeByHandle('nope'), ErrorCode.INVALID_HANDLE)
+          await assertCode(() => engine.getOrCreateShape({ table: '' }), ErrorCode.INVALID_SHAPE)
+          assert.equal(engine.countShapes(), 0)
+        }))
+    })
+
+    describe('a new shape', () => {
+      test('reads as empty: 0_inf, not started, no pg snapshot', () =>
+        withEngine(async ({ engine }) => {
+          const { handle } = await engine.getOrCreateShape(items)
+          assert.equal(engine.fetchLatestOffset(handle).toString(), '0_inf')
+          assert.equal(engine.fetchLastPersistedOffset(handle).toString(), '0_inf')
+          assert.equal(engine.snapshotStarted(handle), false)
+          assert.equal(engine.fetchPgSnapshot(handle), null)
+          assert.deepEqual(await collect(engine.getLogStream(handle, '0_inf')), [])
+          assert.equal(engine.getChunkEndLogOffset(handle, '0_inf'), null)
+        }))
+    })
+
+    describe('appendToLog', () => {
+      test('adds items; latest and persisted follow the last transaction', () =>
+        withEngine(async ({ engine }) => {
+          const { handle } = await engine.getOrCreateShape(items)
+          await engine.appendToLog(handle, txItems(10, 3))
+          assert.equal(engine.fetchLatestOffset(handle).toString(), '10_4')
+          assert.equal(engine.fetchLastPersistedOffset(handle).toString(), '10_4')
+          const rows = await collect(engine.getLogStream(handle, '0_inf'))
+          assert.deepEqual(
+            rows,
+            txItems(10, 3).map((item) => item.json),
+          )
+        }))
+
+      test('adds a lot of items in separate steps, in order', () =>
+        withEngine(async ({ engine }) => {
+          const { handle } = await engine.getOrCreateShape(items)
+          const expected: string[] = []
+          const pending: Promise<void>[] = []
+          for (let tx = 1; tx <= 300; tx++) {
+            const batch = txItems(tx, 1 + (tx % 7))
+            expected.push(...batch.map((item) => item.json))
+            pending.push(engine.appendToLog(handle, batch))
+          }
+          await Promise.all(pending)
+          assert.deepEqual(await collect(engine.getLogStream(handle, '0_inf')), expected)
+          assert.equal(engine.fetchLatestOffset(handle).toString(), `300_${(300 % 7) * 2}`)
+        }))
+
+      test('is idempotent: items at or below the last offset are skipped', () =>
+        withEngine(async ({ engine }) => {
+          const { handle } = await engine.getOrCreateShape(items)
+          await engine.appendToLog(handle, txItems(5, 3, 'first'))
+          await engine.appendToLog(handle, txItems(5, 3, 'replayed'))
+          // A replay that overlaps: 5_0..5_4 are skipped, 5_6 and 5_8 are new.
+          await engine.appendToLog(handle, txItems(5, 5, 'overlap'))
+          const rows = (await collect(engine.getLogStream(handle, '0_inf'))).map((json) => JSON.parse(json))
+          assert.deepEqual(
+            rows.map((row) => `${row.tx}_${row.op}:${row.v}`),
+            ['5_0:first', '5_2:first', '5_4:first', '5_6:overlap', '5_8:overlap'],
+          )
+        }))
+
+      test('a bad item rejects the whole transaction and writes nothing', () =>
+        withEngine(async ({ engine }) => {
+          const { handle } = await engine.getOrCreateShape(items)
+          await engine.appendToLog(handle, txItems(1, 2))
+          const good = txItems(2, 3)
+          const outOfOrder = [good[0], good[2], good[1]] as typeof good
+          await assertCode(() => engine.appendToLog(handle, outOfOrder), ErrorCode.OFFSET_OUT_OF_ORDER)
+          await assertCode(
+            () => engine.appendToLog(handle, [...good, { ...good[0]!, offset: '2_8' }, { ...good[0]!, offset: '2_8' }]),
+            ErrorCode.OFFSET_OUT_OF_ORDER,
+          )
+          await assertCode(
+            () => engine.appendToLog(handle, [...good, { ...good[0]!, offset: '0_9' }]),
+            ErrorCode.INVALID_ITEM,
+          )
+          await assertCode(() => engine.appendToLog(handle, [{ ...good[0]!, offset: '2_x' }]), ErrorCode.INVALID_OFFSET)
+          await assertCode(
+            () => engine.appendToLog(handle, [{ ...good[0]!, op: 'upsert' as 'insert' }]),
+            ErrorCode.INVALID_ITEM,
+          )
+          await assertCode(
+            () =>
+              engine.appendToLog(handle, [
+                ...good,
+                { ...good[0]!, offset: '3_0', json: 'x'.repeat(16 * 1024 * 1024 + 1) },
+              ]),
+            ErrorCode.TOO_LARGE,
+          )
+          assert.equal(engine.fetchLatestOffset(handle).toString(), '1_2')
+          assert.equal((await collect(engine.getLogStream(handle, '0_inf'))).length, 2)
+        }))
+
+      test('appendToLogs: one transaction into many shapes, all or nothing', () =>
+        withEngine(async ({ engine }) => {
+          const handles = await Promise.all(
+            Array.from(
+              { length: 6 },
+              async (_, i) => (await engine.getOrCreateShape({ table: 'items', where: `g = ${i}` })).handle,
+            ),
+          )
+          await engine.appendToLogs(handles.map((handle) => ({ handle, items: txItems(7, 4) })))
+          for (const handle of handles) assert.equal(engine.fetchLatestOffset(handle).toString(), '7_6')
+
+          const bad = handles.map((handle, i) => ({
+            handle,
+            items: i === 4 ? [txItems(8, 2)[1]!, txItems(8, 2)[0]!] : txItems(8, 2),
+          }))
+          await assertCode(() => engine.appendToLogs(bad), ErrorCode.OFFSET_OUT_OF_ORDER)
+          await assertCode(
+            () =>
+              engine.appendToLogs([
+                { handle: handles[0]!, items: txItems(9, 1) },
+                { handle: handles[0]!, items: txItems(9, 1) },
+              ]),
+            ErrorCode.DUPLICATE_SHAPE,
+          )
+          await assertCode(
+            () =>
+              engine.appendToLogs([
+                { handle: handles[0]!, items: txItems(9, 1) },
+                { handle: '1-1', items: txItems(9, 1) },
+              ]),
+            ErrorCode.UNKNOWN_HANDLE,
+          )
+          for (const handle of handles) {
+            assert.equal(engine.fetchLatestOffset(handle).toString(), '7_6')
+            assert.equal((await collect(engine.getLogStream(handle, '0_inf'))).length, 4)
+          }
+        }))
+    })
+
+    describe('getLogStream', () => {
+      test('since is exclusive, upTo inclusive', () =>
+        withEngine(async ({ engine }) => {
+          const { handle } = await engine.getOrCreateShape(items)
+          for (let tx = 1; tx <= 5; tx++) await engine.appendToLog(handle, txItems(tx, 2))
+          const offsets = async (since: string, upTo?: string) =>
+            (await collect(engine.getLogStream(handle, since, upTo))).map((json) => {
+              const row = JSON.parse(json)
+              return `${row.tx}_${row.op}`
+            })
+          assert.deepEqual(await offsets('2_0', '3_2'), ['2_2', '3_0', '3_2'])
+          assert.deepEqual(await offsets('2_2', '3_0'), ['3_0'])
+          assert.deepEqual(await offsets('4_2'), ['5_0', '5_2'])
+          assert.deepEqual(await offsets('5_2'), [])
+          assert.deepEqual(await offsets('3_0', '2_0'), [], 'upTo before since is empty')
+          assert.deepEqual(
+            await offsets('0_inf', '1_1'),
+            ['1_0'],
+            'an upTo between ops skips the rest of the transaction',
+          )
+        }))
+
+      test('arguments are checked at the call', () =>
+        withEngine(async ({ engine }) => {
+          const { handle } = await engine.getOrCreateShape(items)
+          await assertCode(() => engine.getLogStream(handle, '1_2_3'), ErrorCode.INVALID_OFFSET)
+          await assertCode(() => engine.getLogStream('1-1', '-1'), ErrorCode.UNKNOWN_HANDLE)
+        }))
+
+      test('reading the snapshot region before the snapshot started is SNAPSHOT_NOT_STARTED', () =>
+        withEngine(async ({ engine }) => {
+          const { handle } = await engine.getOrCreateShape(items)
+          await assertCode(() => collect(engine.getLogStream(handle, '-1', '0_inf')), ErrorCode.SNAPSHOT_NOT_STARTED)
+        }))
+    })
+
+    describe('snapshots', () => {
+      /** n rows of 19 + size bytes each (31 by default: 32 with the separator, so 4 rows fill 100 bytes). */
+      const rows = (n: number, size = 12) =>
+        Array.from({ length: n }, (_, i) => JSON.stringify({ i: String(i).padStart(2, '0'), pad: 'x'.repeat(size) }))
+
+      test('chunks by bytes; latest is the last chunk; readers get chunk by chunk, then the log', () =>
+        withEngine(
+          async ({ engine }) => {
+            const { handle } = await engine.getOrCreateShape(items)
+            const snapshot = rows(10) // 32 bytes a row: a chunk closes after its 4th row (128 >= 100)
+            const last = await engine.makeNewSnapshot(handle, snapshot)
+            assert.equal(last.toString(), '0_2')
+            assert.equal(engine.snapshotStarted(handle), true)
+            assert.equal(engine.fetchLatestOffset(handle).toString(), '0_2')
+            assert.deepEqual(await collect(engine.getLogStream(handle, '-1', '0_0')), snapshot.slice(0, 4))
+            assert.deepEqual(await collect(engine.getLogStream(handle, '0_0', '0_1')), snapshot.slice(4, 8))
+            assert.deepEqual(await collect(engine.getLogStream(handle, '0_1', '0_2')), snapshot.slice(8))
+            assert.deepEqual(await collect(engine.getLogStream(handle, '-1')), snapshot)
+            assert.equal(engine.getChunkEndLogOffset(handle, '-1')?.toString(), '0_0')
+            assert.equal(engine.getChunkEndLogOffset(handle, '0_0')?.toString(), '0_1')
+            assert.equal(engine.getChunkEndLogOffset(handle, '0_2'), null)
+
+            await engine.appendToLog(handle, txItems(3, 2))
+            assert.equal(engine.fetchLatestOffset(handle).toString(), '3_2')
+            assert.deepEqual(await collect(engine.getLogStream(handle, '-1')), [
+              ...snapshot,
+              ...txItems(3, 2).map((item) => item.json),
+            ])
+            await assertCode(() => engine.makeNewSnapshot(handle, []), ErrorCode.SNAPSHOT_EXISTS)
+          },
+          { chunkBytesThreshold: 100 },
+        ))
+
+      test('an empty snapshot is one empty chunk 0_0', () =>
+        withEngine(async ({ engine }) => {
+          const { handle } = await engine.getOrCreateShape(items)
+          assert.equal((await engine.makeNewSnapshot(handle, [])).toString(), '0_0')
+          assert.equal(engine.fetchLatestOffset(handle).toString(), '0_0')
+          assert.deepEqual(await collect(engine.getLogStream(handle, '-1')), [])
+        }))
+
+      test('a reader of a snapshot being written gets all of it', () =>
+        withEngine(
+          async ({ engine }) => {
+            const { handle } = await engine.getOrCreateShape(items)
+            const snapshot = rows(40, 200)
+            let release!: () => void
+            const halfway = new Promise<void>((resolve) => {
+              release = resolve
+            })
+            async function* slowRows() {
+              for (const [i, row] of snapshot.entries()) {
+                if (i === 20) await halfway
+                yield row
+              }
+            }
+            await engine.markSnapshotStarted(handle)
+            const writing = engine.makeNewSnapshot(handle, slowRows())
+            const reading = collect(engine.getLogStream(handle, '-1', '0_inf'))
+            await new Promise((resolve) => setTimeout(resolve, 30))
+            release()
+            await writing
+            assert.deepEqual(await reading, snapshot)
+          },
+          { chunkBytesThreshold: 2000 },
+        ))
+
+      test('pg snapshot and snapshot-started are stored and survive a reopen', () =>
+        withEngine(async ({ engine, reopen }) => {
+          const { handle } = await engine.getOrCreateShape(items)
+          const pg = { xmin: 100, xmax: 105, xipList: [101, 103], filterTxns: true }
+          await engine.setPgSnapshot(handle, pg)
+          await engine.markSnapshotStarted(handle)
+          assert.deepEqual(engine.fetchPgSnapshot(handle), pg)
+          const reopened = await reopen()
+          assert.deepEqual(reopened.fetchPgSnapshot(handle), pg)
+          assert.equal(reopened.snapshotStarted(handle), true)
+          await assertCode(() => reopened.setPgSnapshot(handle, { xmin: -1 } as never), ErrorCode.INVALID_ITEM)
+        }))
+
+      test('a snapshot-only shape reports the same latest offset after a restart', () =>
+        withEngine(
+          async ({ engine, reopen }) => {
+            const { handle } = await engine.getOrCreateShape(items)
+            await engine.makeNewSnapshot(handle, rows(6))
+            const before = engine.fetchLatestOffset(handle).toString()
+            const reopened = await reopen()
+            assert.equal(reopened.fetchLatestOffset(handle).toString(), before)
+            assert.deepEqual(await collect(reopened.getLogStream(handle, '-1')), rows(6))
+          },
+          { chunkBytesThreshold: 100 },
+        ))
+    })
+
+    describe('log chunks', () => {
+      test('close by JSON bytes, continue across a reopen, and locate reads', () =>
+        withEngine(
+          async ({ engine, reopen }) => {
+            const { handle } = await engine.getOrCreateShape(items)
+            const item = (tx: number) => ({
+              offset: `${tx}_0`,
+              key: `k${tx}`,
+              op: 'insert' as const,
+              json: 'j'.repeat(40),
+            })
+            // 40 JSON bytes per item, threshold 100: every third item closes a chunk.
+            for (let tx = 1; tx <= 4; tx++) await engine.appendToLog(handle, [item(tx)])
+            assert.equal(engine.getChunkEndLogOffset(handle, '0_inf')?.toString(), '3_0')
+            assert.equal(engine.getChunkEndLogOffset(handle, '2_0')?.toString(), '3_0')
+            assert.equal(engine.getChunkEndLogOffset(handle, '3_0'), null, 'at a chunk end, the next (open) chunk')
+            const reopened = await reopen()
+            await reopened.appendToLog(handle, [item(5)])
+            assert.equal(reopened.getChunkEndLogOffset(handle, '3_0'), null)
+            await reopened.appendToLog(handle, [item(6)])
+            assert.equal(reopened.getChunkEndLogOffset(handle, '3_0')?.toString(), '6_0')
+            assert.equal(reopened.getChunkEndLogOffset(handle, '-1')?.toString(), '0_0')
+          },
+          { chunkBytesThreshold: 100 },
+        ))
+    })
+
+    describe('hibernate and reopen', () => {
+      test('hibernate keeps reads; writing continues after it', () =>
+        withEngine(async ({ engine }) => {
+          const { handle } = await engine.getOrCreateShape(items)
+          await engine.appendToLog(handle, txItems(1, 2))
+          await engine.hibernate(handle)
+          assert.equal(engine.fetchLatestOffset(handle).toString(), '1_2')
+          await engine.appendToLog(handle, txItems(1, 3))
+          await engine.appendToLog(handle, txItems(2, 1))
+          assert.equal(engine.fetchLatestOffset(handle).toString(), '2_0')
+          assert.equal((await collect(engine.getLogStream(handle, '0_inf'))).length, 4)
+        }))
+
+      test('reopen restores the latest offset, and replay stays idempotent', () =>
+        withEngine(async ({ engine, reopen }) => {
+          const { handle } = await engine.getOrCreateShape(items)
+          await engine.appendToLog(handle, txItems(4, 3))
+          const reopened = await reopen()
+          assert.equal(reopened.fetchLatestOffset(handle).toString(), '4_4')
+          await reopened.appendToLog(handle, txItems(4, 3, 'again'))
+          assert.deepEqual(
+            await collect(reopened.getLogStream(handle, '0_inf')),
+            txItems(4, 3).map((item) => item.json),
+          )
+        }))
+    })
+
+    describe('removeShape', () => {
+      test('lookups, log, snapshot and keys go; a new shape gets a new handle', () =>
+        withEngine(async ({ engine, reopen }) => {
+          const { handle } = await engine.getOrCreateShape(items)
+          await engine.makeNewSnapshot(handle, ['{"a":1}'])
+          await engine.appendToLog(handle, txItems(1, 2))
+          assert.equal(engine.fetchLatestOffset(handle).toString(), '1_2')
+          assert.equal(await engine.removeShape(handle), true)
+          assert.equal(await engine.removeShape(handle), false)
+          await assertCode(() => engine.fetchLatestOffset(handle), ErrorCode.UNKNOWN_HANDLE)
+          await assertCode(() => engine.appendToLog(handle, txItems(2, 1)), ErrorCode.UNKNOWN_HANDLE)
+          assert.equal(engine.fetchHandleByShape(items), undefined)
+          assert.equal(engine.countShapes(), 0)
+          const again = await engine.getOrCreateShape(items)
+          assert.notEqual(again.handle, handle)
+          assert.equal(again.created, true)
+          assert.equal(engine.fetchLatestOffset(again.handle).toString(), '0_inf')
+          const reopened = await reopen()
+          await assertCode(() => reopened.fetchLatestOffset(handle), ErrorCode.UNKNOWN_HANDLE)
+          assert.equal(reopened.countShapes(), 1)
+        }))
+
+      test('a stream open during removal ends without an error; waiters reject with SHAPE_REMOVED', () =>
+        withEngine(async ({ engine }) => {
+          const { handle } = await engine.getOrCreateShape(items)
+          for (let tx = 1; tx <= 400; tx++) await engine.appendToLog(handle, txItems(tx, 1))
+          const stream = engine.getLogStream(handle, '0_inf')[Symbol.asyncIterator]()
+          const first = await stream.next()
+          assert.equal(first.done, false)
+          const waiting = engine.waitForOffset(handle, '400_0', { timeoutMs: 5000 })
+          await engine.removeShape(handle)
+          let rest = 0
+          for (let next = await stream.next(); next.done !== true; next = await stream.next()) rest++
+          assert.ok(rest < 399, `the stream stopped early (read ${rest + 1} of 400)`)
+          await assertCode(() => waiting, ErrorCode.SHAPE_REMOVED)
+        }))
+    })
+
+    describe('waitForOffset', () => {
+      test('resolves true once the shape moves past the offset, false on timeout', () =>
+        withEngine(async ({ engine }) => {
+          const { handle } = await engine.getOrCreateShape(items)
+          await engine.appendToLog(handle, txItems(1, 1))
+          assert.equal(await engine.waitForOffset(handle, '0_inf', { timeoutMs: 10 }), true)
+          assert.equal(await engine.waitForOffset(handle, '1_0', { timeoutMs: 10 }), false)
+          const waiters = Array.from({ length: 100 }, () => engine.waitForOffset(handle, '1_0', { timeoutMs: 5000 }))
+          await engine.appendToLog(handle, txItems(2, 1))
+          assert.deepEqual(new Set(await Promise.all(waiters)), new Set([true]))
+        }))
+
+      test('an abort rejects with ABORTED; bad arguments are coded', () =>
+        withEngine(async ({ engine }) => {
+          const { handle } = await engine.getOrCreateShape(items)
+          const controller = new AbortController()
+          const waiting = engine.waitForOffset(handle, '0_inf', { timeoutMs: 5000, signal: controller.signal })
+          controller.abort()
+          await assertCode(() => waiting, ErrorCode.ABORTED)
+          await assertCode(() => engine.waitForOffset(handle, 'x'), ErrorCode.INVALID_OFFSET)
+          await assertCode(() => engine.waitForOffset(handle, '1_0', { timeoutMs: -1 }), ErrorCode.INVALID_OPTION)
+        }))
+    })
+
+    describe('lifecycle', () => {
+      test('one engine per directory; close releases it; calls after close are ENGINE_CLOSED', async () => {
+        const { dir, cleanup } = tempDir()
+        try {
+          const engine = await openEngine({ dir, runtime: target.runtime() })
+          await assertCode(() => openEngine({ dir, runtime: target.runtime() }), ErrorCode.DIRECTORY_LOCKED)
+          const { handle } = await engine.getOrCreateShape(items)
+          const waiting = engine.waitForOffset(handle, '0_inf', { timeoutMs: 60_000 })
+          await engine.close()
+          await assertCode(() => waiting, ErrorCode.ENGINE_CLOSED)
+          await assertCode(() => engine.fetchLatestOffset(handle), ErrorCode.ENGINE_CLOSED)
+          await assertCode(() => engine.appendToLog(handle, txItems(1, 1)), ErrorCode.ENGINE_CLOSED)
+          await assertCode(
+            () => openEngine({ dir, partitions: 3, runtime: target.runtime() }),
+            ErrorCode.CONFIG_MISMATCH,
+          )
+          const again = await openEngine({ dir, runtime: target.runtime() })
+          assert.equal(again.fetchLatestOffset(handle).toString(), '0_inf')
+          await again.close()
+        } finally {
+          cleanup()
+        }
+      })
+
+      test('close commits writes that are still pending', async () => {
+        const { dir, cleanup } = tempDir()
+        try {
+          const engine = await openEngine({ dir, runtime: target.runtime() })
+          const { handle } = await engine.getOrCreateShape(items)
+          const appended = engine.appendToLog(handle, txItems(9, 2))
+          await engine.close()
+          await appended
+          const again = await openEngine({ dir, runtime: target.runtime() })
+          assert.equal(again.fetchLatestOffset(handle).toString(), '9_2')
+          await again.close()
+        } finally {
+          cleanup()
+        }
+      })
+
+      test('bad options are INVALID_OPTION', async () => {
+        await assertCode(() => openEngine({ dir: '' }), ErrorCode.INVALID_OPTION)
+        await assertCode(() => openEngine({ dir: '/tmp/x', partitions: 0 }), ErrorCode.INVALID_OPTION)
+        await assertCode(() => openEngine({ dir: '/tmp/x', chunkBytesThreshold: 1.5 }), ErrorCode.INVALID_OPTION)
+      })
+    })
+
+    test('offsets cross the API as LogOffset objects', () =>
+      withEngine(async ({ engine }) => {
+        const { handle } = await engine.getOrCreateShape(items)
+        await engine.appendToLog(handle, [{ offset: LogOffset.of(3, 1), key: 'k', op: 'delete', json: '{}' }])
+        assert.ok(engine.fetchLatestOffset(handle).equals(LogOffset.parse('3_1')))
+      }))
+  })
+}
