@@ -22,6 +22,15 @@ export interface WaitForOffsetOptions {
   readonly signal?: AbortSignal | undefined
 }
 
+export interface EngineStats {
+  /** Catalog shape records read (lookups, entries, listings); opening reads none. */
+  readonly catalogRecordsRead: number
+  /** Read-path calls that missed the key table and read the shape's metadata record from LMDB. */
+  readonly readPathMisses: number
+  /** Partition environments opened so far (they open on first use). */
+  readonly partitionsOpen: number
+}
+
 /** Opens (or creates) the engine on `options.dir`. Reads no per-shape data. */
 export async function openEngine(options: EngineOptions): Promise<Engine> {
   const resolved = resolveOptions(options)
@@ -301,6 +310,15 @@ export class Engine {
       if (moved()) return Promise.resolve(true)
       return this.#waiters.wait(handle, moved, { timeoutMs, signal: options.signal })
     })
+  }
+
+  /** Counters since open, for benchmarks and monitoring. */
+  stats(): EngineStats {
+    return {
+      catalogRecordsRead: this.#catalog.recordsRead,
+      readPathMisses: this.#readPath.misses,
+      partitionsOpen: this.#stores.openCount,
+    }
   }
 
   // ---- lifecycle ----

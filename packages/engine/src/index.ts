@@ -1,5 +1,5 @@
 export { Catalog, type CatalogEntry } from './catalog/catalog.ts'
-export { Engine, openEngine, type WaitForOffsetOptions } from './engine.ts'
+export { Engine, type EngineStats, openEngine, type WaitForOffsetOptions } from './engine.ts'
 export { EngineError, ErrorCode } from './errors.ts'
 export { assertHandle, isValidHandle, type ShapeHandle } from './handle.ts'
 export { inlineRuntime } from './inline-runtime.ts'

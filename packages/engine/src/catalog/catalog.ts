@@ -57,6 +57,8 @@ export class Catalog {
   readonly #minter = new HandleMinter()
   readonly #creating = new Map<string, Promise<{ handle: ShapeHandle; created: boolean }>>()
   #nextShapeId: number
+  /** Shape records read since open (entries, lookups, listings): what "reads per shape" counts. */
+  recordsRead = 0
 
   private constructor(env: RootDatabase, partitions: number) {
     this.#env = env
@@ -102,11 +104,13 @@ export class Catalog {
   }
 
   entry(handle: ShapeHandle): CatalogEntry | undefined {
+    this.recordsRead++
     const stored = this.#shapes.get(handle)
     return stored === undefined ? undefined : { handle, ...stored }
   }
 
   lookupHandle(shape: CanonicalShape): ShapeHandle | undefined {
+    this.recordsRead++
     const handle = this.#lookup.get(shapeDigest(shape))
     if (handle === undefined) return undefined
     // The digest is a sha256; comparing the stored shape makes a collision harmless anyway.
@@ -177,6 +181,7 @@ export class Catalog {
 
   *list(table?: string): Iterable<{ handle: ShapeHandle; shape: CanonicalShape }> {
     for (const { key, value } of this.#shapes.getRange()) {
+      this.recordsRead++
       if (table === undefined || value.shape.table === table) yield { handle: key, shape: value.shape }
     }
   }

@@ -19,6 +19,8 @@ export class ReadPath {
   readonly #table: ReadPathTable
   readonly #catalog: Catalog
   readonly #stores: PartitionStores
+  /** Reads that missed the table and went to LMDB. */
+  misses = 0
 
   constructor(table: ReadPathTable, catalog: Catalog, stores: PartitionStores) {
     this.#table = table
@@ -32,6 +34,7 @@ export class ReadPath {
 
   #fill(handle: ShapeHandle): ReadPathKeys {
     assertHandle(handle)
+    this.misses++
     const entry = this.#catalog.entry(handle)
     if (entry === undefined) throw new EngineError(ErrorCode.UNKNOWN_HANDLE, `no shape has handle ${handle}`)
     const fromDisk = readPathKeysOf(this.#stores.get(entry.partition).readMeta(entry.shapeId))

@@ -491,6 +491,22 @@ export function contractSuite(target: ContractTarget): void {
         }
       })
 
+      test('opening reads no per-shape data and opens no partition', () =>
+        withEngine(async ({ engine, reopen }) => {
+          const handles: string[] = []
+          for (let i = 0; i < 50; i++) {
+            const { handle } = await engine.getOrCreateShape({ table: 'items', where: `k = ${i}` })
+            await engine.appendToLog(handle, txItems(1, 1))
+            handles.push(handle)
+          }
+          const reopened = await reopen()
+          assert.deepEqual(reopened.stats(), { catalogRecordsRead: 0, readPathMisses: 0, partitionsOpen: 0 })
+          for (const handle of handles) assert.equal(reopened.fetchLatestOffset(handle).toString(), '1_0')
+          assert.equal(reopened.stats().readPathMisses, 50, 'one miss per shape, then hits')
+          for (const handle of handles) reopened.fetchLatestOffset(handle)
+          assert.equal(reopened.stats().readPathMisses, 50)
+        }))
+
       test('close commits writes that are still pending', async () => {
         const { dir, cleanup } = tempDir()
         try {
