@@ -83,6 +83,21 @@ export function contractSuite(target: ContractTarget): void {
           assert.equal(reopened.fetchHandleByShape({ table: 'a' }), a.handle)
         }))
 
+      test('concurrent creations and removals of one shape never fail', () =>
+        withEngine(async ({ engine }) => {
+          const operations: Promise<unknown>[] = []
+          for (let i = 0; i < 300; i++) {
+            operations.push(engine.getOrCreateShape(items))
+            operations.push(engine.getOrCreateShape(items).then(({ handle }) => engine.removeShape(handle)))
+          }
+          const results = await Promise.allSettled(operations)
+          assert.deepEqual(
+            results.filter((r) => r.status === 'rejected'),
+            [],
+          )
+          assert.ok(engine.countShapes() <= 1)
+        }))
+
       test('bad handles and shapes are coded errors', () =>
         withEngine(async ({ engine }) => {
           await assertCode(() => engine.fetchLatestOffset('../../etc'), ErrorCode.INVALID_HANDLE)
@@ -373,6 +388,26 @@ export function contractSuite(target: ContractTarget): void {
             await reopened.appendToLog(handle, [item(6)])
             assert.equal(reopened.getChunkEndLogOffset(handle, '3_0')?.toString(), '6_0')
             assert.equal(reopened.getChunkEndLogOffset(handle, '-1')?.toString(), '0_0')
+          },
+          { chunkBytesThreshold: 100 },
+        ))
+      test('a line over the threshold gets a chunk of its own', () =>
+        withEngine(
+          async ({ engine }) => {
+            const { handle } = await engine.getOrCreateShape(items)
+            const big = (tx: number) => ({
+              offset: `${tx}_0`,
+              key: `k${tx}`,
+              op: 'update' as const,
+              json: 'b'.repeat(150),
+            })
+            for (let tx = 1; tx <= 5; tx++) await engine.appendToLog(handle, [big(tx)])
+            assert.equal(engine.getChunkEndLogOffset(handle, '0_inf')?.toString(), '1_0')
+            for (let tx = 1; tx < 5; tx++) {
+              assert.equal(engine.getChunkEndLogOffset(handle, `${tx}_0`)?.toString(), `${tx + 1}_0`)
+              assert.deepEqual(await collect(engine.getLogStream(handle, `${tx}_0`, `${tx + 1}_0`)), [big(tx + 1).json])
+            }
+            assert.equal(engine.getChunkEndLogOffset(handle, '5_0'), null)
           },
           { chunkBytesThreshold: 100 },
         ))
