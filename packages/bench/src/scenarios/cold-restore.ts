@@ -1,0 +1,84 @@
+import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { ScenarioContext, ScenarioResult } from '../scenario.ts'
+import { ensureSeed, type SeedSpec } from '../seed.ts'
+import { median } from '../stats.ts'
+
+/**
+ * Cold restore: open -> ready for N shapes (50,000 by default), lazy (the product: nothing per
+ * shape is read) against eager (every shape's definition, snapshot flag and latest offset read
+ * at boot, as Electric did before PR #3572); open time at N/10 vs N shapes (flatness); the first
+ * read of each shape's latest offset after the restore (the miss path); reads per shape at open.
+ * Each open is a fresh process; figures are medians over the runs.
+ */
+const probe = fileURLToPath(new URL('./cold-restore-probe.ts', import.meta.url))
+const SPEC = { snapshotRows: 3, transactions: 3, rowsPerTransaction: 5 } as const
+const LAZY_RUNS = 7
+const EAGER_RUNS = 3
+
+interface ProbeResult {
+  readonly readyMs: number
+  readonly readsPerShapeAtReady: number
+  readonly partitionsOpenAtReady: number
+  readonly firstReadP50Us: number
+  readonly firstReadP99Us: number
+  readonly firstReadMaxUs: number
+}
+
+export async function coldRestore(context: ScenarioContext): Promise<ScenarioResult> {
+  const shapes = context.shapes ?? 50_000
+  const small = Math.max(1, Math.round(shapes / 10))
+  const large = await ensureSeed(join(context.dataDir, `cold-restore-${shapes}`), {
+    shapes,
+    ...SPEC,
+  } satisfies SeedSpec)
+  const smallSeed = await ensureSeed(join(context.dataDir, `cold-restore-${small}`), { shapes: small, ...SPEC })
+
+  const lazy = runs('lazy', large.dir, LAZY_RUNS)
+  const eager = runs('eager', large.dir, EAGER_RUNS)
+  const lazySmall = runs('lazy', smallSeed.dir, LAZY_RUNS)
+
+  const lazyReadyMs = median(lazy.map((r) => r.readyMs))
+  const eagerReadyMs = median(eager.map((r) => r.readyMs))
+  const lazySmallReadyMs = median(lazySmall.map((r) => r.readyMs))
+  return {
+    scenario: 'cold-restore',
+    parameters: {
+      shapes,
+      smallShapes: small,
+      ...SPEC,
+      lazyRuns: LAZY_RUNS,
+      eagerRuns: EAGER_RUNS,
+      seedReused: large.reused,
+    },
+    metrics: {
+      lazy_ready_ms: { value: lazyReadyMs, unit: 'ms', goal: '<= 20' },
+      eager_ready_ms: { value: eagerReadyMs, unit: 'ms' },
+      [`lazy_ready_ms_${small}`]: { value: lazySmallReadyMs, unit: 'ms' },
+      first_read_p50_us: { value: median(lazy.map((r) => r.firstReadP50Us)), unit: 'µs' },
+      first_read_p99_us: { value: median(lazy.map((r) => r.firstReadP99Us)), unit: 'µs', goal: '<= 20' },
+      first_read_max_us: { value: median(lazy.map((r) => r.firstReadMaxUs)), unit: 'µs' },
+      lazy_reads_per_shape_at_ready: { value: median(lazy.map((r) => r.readsPerShapeAtReady)), unit: 'reads' },
+      eager_reads_per_shape_at_ready: { value: median(eager.map((r) => r.readsPerShapeAtReady)), unit: 'reads' },
+      lazy_partitions_open_at_ready: { value: median(lazy.map((r) => r.partitionsOpenAtReady)), unit: 'envs' },
+    },
+    ratios: {
+      eager_over_lazy: { value: eagerReadyMs / lazyReadyMs, goal: '>= 50' },
+      [`open_${shapes}_over_${small}`]: { value: lazyReadyMs / lazySmallReadyMs, goal: '<= 2' },
+    },
+  }
+}
+
+function runs(mode: 'lazy' | 'eager', dir: string, count: number): ProbeResult[] {
+  const results: ProbeResult[] = []
+  for (let i = 0; i < count; i++) {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', probe, mode, dir, String(1000 + i)], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    if (run.status !== 0) throw new Error(`cold-restore probe (${mode}) exited with ${run.status}`)
+    results.push(JSON.parse(run.stdout.trim().split('\n').at(-1) as string) as ProbeResult)
+  }
+  return results
+}
