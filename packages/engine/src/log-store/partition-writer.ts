@@ -136,6 +136,15 @@ export class PartitionWriter {
     return this.#counted(batch, write.rows.length)
   }
 
+  /**
+   * Publishes the shape's committed keys as they are on disk, without taking on writer state:
+   * a restarted writer uses it for shapes whose keys its predecessor may have left stale.
+   */
+  republish(ref: ShapeRef): void {
+    if (this.#states.has(ref.shapeId)) return
+    this.#options.publish(ref.handle, readPathKeysOf(this.#store.readMeta(ref.shapeId)))
+  }
+
   /** Lets go of the shape's writer state; its read-path keys stay published. */
   async hibernate(ref: ShapeRef): Promise<void> {
     await this.flush()

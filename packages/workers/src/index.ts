@@ -1,0 +1,1 @@
+export { type WorkerRuntimeOptions, WRITERS_MAX, workerRuntime } from './worker-runtime.ts'

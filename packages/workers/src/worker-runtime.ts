@@ -1,0 +1,105 @@
+import { availableParallelism } from 'node:os'
+import {
+  EngineError,
+  ErrorCode,
+  MapReadPathTable,
+  type Runtime,
+  type RuntimeContext,
+  type ShapeAppend,
+  type ShapeRef,
+  type Writers,
+} from '@shapestore/engine'
+import { decodeKeys, type PublishedKeys } from './protocol.ts'
+import { WriterClient } from './writer-client.ts'
+
+export interface WorkerRuntimeOptions {
+  /** Writer threads. Each owns the partitions p with p % writers == its index. Default 2. */
+  readonly writers?: number | undefined
+  /** Heap limit of each writer thread, in MiB (a writer over it is replaced). Default: Node's. */
+  readonly writerMemoryMb?: number | undefined
+  /** Called when a writer thread dies unexpectedly (it is replaced). */
+  readonly onWriterCrash?: ((writerIndex: number, exitCode: number) => void) | undefined
+  /** The writer thread's module; tests substitute one that can be made to crash. */
+  readonly writerEntry?: URL | undefined
+}
+
+export const WRITERS_MAX = 64
+
+/**
+ * Writers in worker threads: every operation on a shape goes to the thread owning its
+ * partition. Validation, handle resolution and the read path stay on the main thread (the
+ * engine facade); the threads only commit and publish.
+ */
+export function workerRuntime(options: WorkerRuntimeOptions = {}): Runtime {
+  const writers = options.writers ?? Math.min(2, availableParallelism())
+  if (!Number.isSafeInteger(writers) || writers < 1 || writers > WRITERS_MAX) {
+    throw new EngineError(ErrorCode.INVALID_OPTION, `writers must be an integer in [1, ${WRITERS_MAX}]`)
+  }
+  const memory = options.writerMemoryMb
+  if (memory !== undefined && (!Number.isSafeInteger(memory) || memory < 16)) {
+    throw new EngineError(ErrorCode.INVALID_OPTION, 'writerMemoryMb must be an integer >= 16')
+  }
+  return async (context) => new WorkerWriters(context, { ...options, writers })
+}
+
+class WorkerWriters implements Writers {
+  readonly table = new MapReadPathTable()
+  readonly #context: RuntimeContext
+  readonly #clients: WriterClient[]
+
+  constructor(context: RuntimeContext, options: WorkerRuntimeOptions & { writers: number }) {
+    this.#context = context
+    const entry = options.writerEntry ?? new URL('./writer-worker.ts', import.meta.url)
+    this.#clients = Array.from(
+      { length: Math.min(options.writers, context.partitions) },
+      (_, writerIndex) =>
+        new WriterClient({
+          init: {
+            dir: context.dir,
+            writerIndex,
+            chunkBytesThreshold: context.chunkBytesThreshold,
+            partitionMapBytes: context.partitionMapBytes,
+          },
+          entry,
+          memoryLimitMb: options.writerMemoryMb,
+          onPublished: (entries) => this.#published(entries),
+          onCrash: options.onWriterCrash ?? (() => {}),
+        }),
+    )
+  }
+
+  /** The writer clients, for supervision tests and monitoring. */
+  get clients(): readonly WriterClient[] {
+    return this.#clients
+  }
+
+  async append(appends: readonly ShapeAppend[]): Promise<void> {
+    await Promise.all(appends.map(({ ref, rows }) => this.#client(ref).request({ kind: 'append', ref, rows })))
+  }
+
+  setPgSnapshot: Writers['setPgSnapshot'] = (ref, pgSnapshot) =>
+    this.#client(ref).request({ kind: 'setPgSnapshot', ref, pgSnapshot })
+  markSnapshotStarted: Writers['markSnapshotStarted'] = (ref) =>
+    this.#client(ref).request({ kind: 'markSnapshotStarted', ref })
+  startSnapshot: Writers['startSnapshot'] = (ref) => this.#client(ref).request({ kind: 'startSnapshot', ref })
+  writeSnapshotPart: Writers['writeSnapshotPart'] = (ref, write) =>
+    this.#client(ref).request({ kind: 'writeSnapshotPart', ref, write })
+  hibernate: Writers['hibernate'] = (ref) => this.#client(ref).request({ kind: 'hibernate', ref })
+  drop: Writers['drop'] = (ref) => this.#client(ref).request({ kind: 'drop', ref })
+
+  async close(): Promise<void> {
+    await Promise.all(this.#clients.map((client) => client.close()))
+  }
+
+  #client(ref: ShapeRef): WriterClient {
+    return this.#clients[ref.partition % this.#clients.length] as WriterClient
+  }
+
+  #published(entries: readonly PublishedKeys[]): void {
+    for (const entry of entries) {
+      const keys = decodeKeys(entry)
+      this.table.publish(entry.handle, keys)
+      this.#context.onPublished(entry.handle, keys)
+    }
+  }
+}
