@@ -29,6 +29,8 @@ export interface EngineStats {
   readonly readPathMisses: number
   /** Partition environments opened so far (they open on first use). */
   readonly partitionsOpen: number
+  /** Callers currently waiting in waitForOffset (or tailing a snapshot). */
+  readonly waiters: number
 }
 
 /** Opens (or creates) the engine on `options.dir`. Reads no per-shape data. */
@@ -318,6 +320,7 @@ export class Engine {
       catalogRecordsRead: this.#catalog.recordsRead,
       readPathMisses: this.#readPath.misses,
       partitionsOpen: this.#stores.openCount,
+      waiters: this.#waiters.size,
     }
   }
 
