@@ -213,11 +213,19 @@ export class Engine {
       }
       const appends: ShapeAppend[] = []
       const seen = new Set<ShapeHandle>()
+      // The same items array given to many shapes is validated once, and its rows stay one
+      // array: the writers store such a transaction once per partition (a shared record).
+      const validated = new Map<readonly LogItem[], ShapeAppend['rows']>()
       for (const { handle, items } of entries) {
         if (seen.has(handle)) throw new EngineError(ErrorCode.DUPLICATE_SHAPE, `shape ${handle} appears twice`)
         seen.add(handle)
         const ref = this.#ref(handle)
-        appends.push({ ref, rows: validateTransaction(items) })
+        let rows = validated.get(items)
+        if (rows === undefined) {
+          rows = validateTransaction(items)
+          validated.set(items, rows)
+        }
+        appends.push({ ref, rows })
       }
       return this.#writers.append(appends)
     })

@@ -1,6 +1,6 @@
 import { PartitionWriter } from './log-store/partition-writer.ts'
 import { MapReadPathTable } from './read-path/read-path-table.ts'
-import type { Runtime, RuntimeContext, ShapeAppend, Writers } from './runtime.ts'
+import { groupSharedAppends, type Runtime, type RuntimeContext, type ShapeAppend, type Writers } from './runtime.ts'
 import type { ShapeRef } from './shape-ref.ts'
 
 /**
@@ -22,7 +22,8 @@ class InlineWriters implements Writers {
   }
 
   async append(appends: readonly ShapeAppend[]): Promise<void> {
-    await Promise.all(appends.map(({ ref, rows }) => this.#writer(ref).append(ref, rows)))
+    const groups = groupSharedAppends(appends, (ref) => ref.partition)
+    await Promise.all(groups.map(({ refs, rows }) => this.#writer(refs[0] as ShapeRef).appendShared(refs, rows)))
   }
 
   setPgSnapshot: Writers['setPgSnapshot'] = (ref, pgSnapshot) => this.#writer(ref).setPgSnapshot(ref, pgSnapshot)

@@ -14,6 +14,11 @@ export const ITEM_KEY_BYTES_MAX = 4 * 1024
 export const TRANSACTION_ITEMS_MAX = 100_000
 /** Bytes of one transaction's items for one shape (JSON + keys). */
 export const TRANSACTION_BYTES_MAX = 64 * 1024 * 1024
+/**
+ * From this many shapes of one partition receiving the same transaction (the same items array
+ * in one appendToLogs call), its rows are stored once and each shape gets a 12-byte reference.
+ */
+export const SHARED_RECORD_SHAPES_MIN = 4
 /** Shapes in one appendToLogs call. */
 export const FANOUT_SHAPES_MAX = 100_000
 

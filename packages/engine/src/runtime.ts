@@ -33,7 +33,10 @@ export interface ShapeAppend {
 export interface Writers {
   /** The read-path-key table the writers publish into and the main thread reads. */
   readonly table: ReadPathTable
-  /** Resolves when every shape's part is durable (each shape's part commits atomically). */
+  /**
+   * Resolves when every shape's part is durable (each shape's part commits atomically). Appends
+   * that share one `rows` array carry the same transaction: store it once per partition.
+   */
   append(appends: readonly ShapeAppend[]): Promise<void>
   setPgSnapshot(ref: ShapeRef, pgSnapshot: PgSnapshot): Promise<void>
   markSnapshotStarted(ref: ShapeRef): Promise<void>
@@ -44,6 +47,26 @@ export interface Writers {
   drop(ref: ShapeRef): Promise<void>
   /** Commits what is pending and stops; nothing keeps the process alive afterwards. */
   close(): Promise<void>
+}
+
+/** Groups appends by their `rows` array (one transaction going to many shapes), keyed by `key(ref)`. */
+export function groupSharedAppends<K>(
+  appends: readonly ShapeAppend[],
+  key: (ref: ShapeRef) => K,
+): Array<{ readonly key: K; readonly refs: ShapeRef[]; readonly rows: ShapeAppend['rows'] }> {
+  const groups = new Map<K, Map<ShapeAppend['rows'], ShapeRef[]>>()
+  for (const { ref, rows } of appends) {
+    const k = key(ref)
+    let byRows = groups.get(k)
+    if (byRows === undefined) {
+      byRows = new Map()
+      groups.set(k, byRows)
+    }
+    const refs = byRows.get(rows)
+    if (refs === undefined) byRows.set(rows, [ref])
+    else refs.push(ref)
+  }
+  return [...groups].flatMap(([k, byRows]) => [...byRows].map(([rows, refs]) => ({ key: k, refs, rows })))
 }
 
 /** What `openEngine({ runtime })` takes: starts the writers for one engine. */

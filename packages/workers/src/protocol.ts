@@ -27,7 +27,8 @@ export interface WriterInit {
 }
 
 export type WriterOp =
-  | { readonly kind: 'append'; readonly ref: ShapeRef; readonly rows: readonly EncodableRow[] }
+  /** One transaction into one or more shapes; the rows travel once per message. */
+  | { readonly kind: 'append'; readonly refs: readonly ShapeRef[]; readonly rows: readonly EncodableRow[] }
   | { readonly kind: 'setPgSnapshot'; readonly ref: ShapeRef; readonly pgSnapshot: PgSnapshot }
   | { readonly kind: 'markSnapshotStarted'; readonly ref: ShapeRef }
   | { readonly kind: 'startSnapshot'; readonly ref: ShapeRef }

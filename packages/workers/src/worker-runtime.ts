@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os'
 import {
   EngineError,
   ErrorCode,
+  groupSharedAppends,
   MapReadPathTable,
   type Runtime,
   type RuntimeContext,
@@ -74,7 +75,8 @@ class WorkerWriters implements Writers {
   }
 
   async append(appends: readonly ShapeAppend[]): Promise<void> {
-    await Promise.all(appends.map(({ ref, rows }) => this.#client(ref).request({ kind: 'append', ref, rows })))
+    const groups = groupSharedAppends(appends, (ref) => this.#client(ref))
+    await Promise.all(groups.map(({ key: client, refs, rows }) => client.request({ kind: 'append', refs, rows })))
   }
 
   setPgSnapshot: Writers['setPgSnapshot'] = (ref, pgSnapshot) =>

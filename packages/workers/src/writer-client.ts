@@ -68,6 +68,7 @@ export class WriterClient {
   request(op: WriterOp): Promise<void> {
     if (this.#closing) return Promise.reject(new EngineError(ErrorCode.ENGINE_CLOSED, 'the writers are closing'))
     if ('ref' in op) this.#written.set(op.ref.shapeId, op.ref)
+    if (op.kind === 'append') for (const ref of op.refs) this.#written.set(ref.shapeId, ref)
     if (op.kind === 'drop') this.#written.delete(op.ref.shapeId)
     return this.#send(op)
   }

@@ -4,6 +4,7 @@
 // when an append resolves on the main thread its offset is already readable there.
 import { parentPort, workerData } from 'node:worker_threads'
 import {
+  groupSharedAppends,
   PartitionStores,
   PartitionWriter,
   type PartitionWriter as PartitionWriterType,
@@ -66,7 +67,13 @@ function writerFor(ref: ShapeRef): PartitionWriterType {
 async function run(op: WriterOp): Promise<void> {
   switch (op.kind) {
     case 'append':
-      return writerFor(op.ref).append(op.ref, op.rows)
+      await Promise.all(
+        groupSharedAppends(
+          op.refs.map((ref) => ({ ref, rows: op.rows })),
+          (ref) => ref.partition,
+        ).map(({ refs, rows }) => writerFor(refs[0] as ShapeRef).appendShared(refs, rows)),
+      )
+      return
     case 'setPgSnapshot':
       return writerFor(op.ref).setPgSnapshot(op.ref, op.pgSnapshot)
     case 'markSnapshotStarted':

@@ -7,6 +7,7 @@ import type { LogOffset } from '../log-offset.ts'
  *   log      [shapeId u32][tx u64][op u64]       a record of one transaction's rows, keyed by its LAST row
  *   chunks   [shapeId u32][tx u64][op u64]       a closed log chunk, keyed by its last (inclusive) offset
  *   snapshot [shapeId u32][chunk u32][part u32]  a part of snapshot chunk n
+ *   txs      [id u64]                            a record shared by many shapes' logs (see log-record.ts)
  */
 const TWO_32 = 2 ** 32
 export const OFFSET_KEY_BYTES = 20
@@ -40,6 +41,13 @@ export function snapshotKey(shapeId: number, chunk: number, part: number): Buffe
   key.writeUInt32BE(shapeId, 0)
   key.writeUInt32BE(chunk, 4)
   key.writeUInt32BE(part, 8)
+  return key
+}
+
+/** The key of a shared record in the `txs` database: a per-partition sequence number. */
+export function txsKey(id: number): Buffer {
+  const key = Buffer.allocUnsafe(8)
+  writeU64(key, id, 0)
   return key
 }
 

@@ -46,6 +46,28 @@ export function encodeLogRecord(rows: readonly EncodableRow[]): Buffer {
   return buffer
 }
 
+/**
+ * A shared record (layout A3 of log-layout-notes): when one transaction's rows go unchanged to
+ * many shapes of a partition, they are stored once in the `txs` database as
+ * `[u32 reference count][record]`, and each shape's log gets a 12-byte reference
+ * `[u32 SHARED_RECORD_MARK][u64 txs id]` instead of its own copy. No real record starts with the
+ * mark: a record's row count is at most TRANSACTION_ITEMS_MAX.
+ */
+export const SHARED_RECORD_MARK = 0xffff_ffff
+export const SHARED_REF_BYTES = 12
+
+export function encodeSharedRef(txsKey: Buffer): Buffer {
+  const ref = Buffer.allocUnsafe(SHARED_REF_BYTES)
+  ref.writeUInt32BE(SHARED_RECORD_MARK, 0)
+  txsKey.copy(ref, 4)
+  return ref
+}
+
+/** The txs key a log value refers to, or null if the value is a record of its own. */
+export function sharedRefKey(value: Buffer): Buffer | null {
+  return value.length === SHARED_REF_BYTES && value.readUInt32BE(0) === SHARED_RECORD_MARK ? value.subarray(4) : null
+}
+
 /** Calls `visit` with each row's offset and the byte range of its JSON; stops when it returns false. */
 export function visitLogRecord(
   record: Buffer,

@@ -1,13 +1,15 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Database, open, type RootDatabase } from 'lmdb'
+import { EngineError, ErrorCode } from '../errors.ts'
 import { LogOffset } from '../log-offset.ts'
 import { offsetKey, readU64, shapeRange, snapshotKey } from './keys.ts'
+import { sharedRefKey } from './log-record.ts'
 import { fromStored, type ShapeMeta, type StoredShapeMeta } from './shape-meta.ts'
 
 /**
  * One partition: an LMDB environment `<dir>/partitions/<n>` holding the logs, log chunk
- * index, snapshot chunks and metadata of the shapes assigned to it, in four databases of the
+ * index, snapshot chunks, shared records and metadata of the shapes assigned to it, in five databases of the
  * same environment so one commit moves a shape's log and metadata together.
  *
  * Owner: exactly one PartitionWriter writes a partition; any number of readers on any thread
@@ -19,6 +21,7 @@ export interface PartitionDatabases {
   readonly chunks: Database<Buffer, Buffer>
   readonly snapshot: Database<Buffer, Buffer>
   readonly meta: Database<StoredShapeMeta, number>
+  readonly txs: Database<Buffer, Buffer>
 }
 
 export interface PartitionOptions {
@@ -35,6 +38,7 @@ export class PartitionStore implements PartitionDatabases {
   readonly chunks: Database<Buffer, Buffer>
   readonly snapshot: Database<Buffer, Buffer>
   readonly meta: Database<StoredShapeMeta, number>
+  readonly txs: Database<Buffer, Buffer>
 
   constructor(dir: string, index: number, options: PartitionOptions) {
     const path = join(dir, 'partitions', String(index))
@@ -47,6 +51,17 @@ export class PartitionStore implements PartitionDatabases {
     this.chunks = this.env.openDB({ name: 'chunks', encoding: 'binary', keyEncoding: 'binary' })
     this.snapshot = this.env.openDB({ name: 'snapshot', encoding: 'binary', keyEncoding: 'binary' })
     this.meta = this.env.openDB({ name: 'meta', encoding: 'msgpack', keyEncoding: 'uint32' })
+    this.txs = this.env.openDB({ name: 'txs', encoding: 'binary', keyEncoding: 'binary' })
+  }
+
+  /** A log value's record: itself, or the shared record it refers to (without its reference count). */
+  resolveRecord(value: Buffer): Buffer {
+    const key = sharedRefKey(value)
+    if (key === null) return value
+    const shared = this.txs.get(key)
+    if (shared === undefined)
+      throw new EngineError(ErrorCode.STORAGE_ERROR, 'a log reference points to no shared record')
+    return shared.subarray(4)
   }
 
   readMeta(shapeId: number): ShapeMeta {
@@ -62,7 +77,7 @@ export class PartitionStore implements PartitionDatabases {
     const start = offsetKey(shapeId, after)
     const records = [...this.log.getRange({ start, end, limit: RANGE_BATCH_RECORDS + 1 })]
     if (records.length > 0 && Buffer.compare(records[0]?.key as Buffer, start) === 0) records.shift()
-    return records.slice(0, RANGE_BATCH_RECORDS)
+    return records.slice(0, RANGE_BATCH_RECORDS).map(({ key, value }) => ({ key, value: this.resolveRecord(value) }))
   }
 
   /** The last offset of the first closed chunk that ends after `offset`, or null (the open chunk). */

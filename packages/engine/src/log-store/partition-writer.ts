@@ -1,12 +1,12 @@
 import { EngineError, ErrorCode, toStorageError } from '../errors.ts'
 import type { ShapeHandle } from '../handle.ts'
-import { GROUP_COMMIT_ITEMS_MAX } from '../limits.ts'
+import { GROUP_COMMIT_ITEMS_MAX, SHARED_RECORD_SHAPES_MIN } from '../limits.ts'
 import { LogOffset } from '../log-offset.ts'
 import type { PgSnapshot } from '../pg-snapshot.ts'
 import { type ReadPathKeys, readPathKeysOf } from '../read-path/read-path-keys.ts'
 import type { ShapeRef } from '../shape-ref.ts'
-import { offsetKeyOf, shapeRange, snapshotKey } from './keys.ts'
-import { type EncodableRow, encodeLogRecord } from './log-record.ts'
+import { offsetKeyOf, readU64, shapeRange, snapshotKey, txsKey } from './keys.ts'
+import { type EncodableRow, encodeLogRecord, encodeSharedRef, sharedRefKey } from './log-record.ts'
 import type { PartitionStore } from './partition-store.ts'
 import type { ShapeMeta } from './shape-meta.ts'
 import { toStored } from './shape-meta.ts'
@@ -59,28 +59,68 @@ export class PartitionWriter {
   readonly #options: PartitionWriterOptions
   readonly #states = new Map<number, ShapeState>()
   #batch: Batch | null = null
+  /** The next id for a shared record: one past the highest stored. */
+  #nextTxsId: number
 
   constructor(store: PartitionStore, options: PartitionWriterOptions) {
     this.#store = store
     this.#options = options
+    const [last] = store.txs.getKeys({ reverse: true, limit: 1 })
+    this.#nextTxsId = last === undefined ? 1 : readU64(last, 0) + 1
   }
 
   /** Appends one transaction's rows; rows at or below the shape's last offset are skipped. */
   append(ref: ShapeRef, rows: readonly EncodableRow[]): Promise<void> {
     const state = this.#state(ref)
-    const last = state.meta.lastTxnOffset
-    let first = 0
-    while (first < rows.length && !isAfter(rows[first] as EncodableRow, last)) first++
-    if (first === rows.length) return this.#pendingFor(state)
-    const fresh = first === 0 ? rows : rows.slice(first)
-    const lastRow = fresh[fresh.length - 1] as EncodableRow
+    const fresh = freshRows(rows, state.meta.lastTxnOffset)
+    if (fresh.length === 0) return this.#pendingFor(state)
     const record = encodeLogRecord(fresh)
+    return this.#appendRecord(state, fresh, record)
+  }
+
+  /**
+   * Appends one transaction's rows to many shapes. The shapes that take every row share one
+   * stored copy (a shared record and a reference each); a shape that has seen some of the rows
+   * already (a replay) gets its own record of the rest.
+   */
+  appendShared(refs: readonly ShapeRef[], rows: readonly EncodableRow[]): Promise<void> {
+    const whole: ShapeState[] = []
+    const done: Promise<void>[] = []
+    for (const ref of refs) {
+      const state = this.#state(ref)
+      const fresh = freshRows(rows, state.meta.lastTxnOffset)
+      if (fresh.length === 0) done.push(this.#pendingFor(state))
+      else if (fresh.length === rows.length) whole.push(state)
+      else done.push(this.#appendRecord(state, fresh, encodeLogRecord(fresh)))
+    }
+    if (whole.length > 0 && whole.length < SHARED_RECORD_SHAPES_MIN) {
+      const record = encodeLogRecord(rows)
+      for (const state of whole) done.push(this.#appendRecord(state, rows, record))
+    } else if (whole.length > 0) {
+      const key = txsKey(this.#nextTxsId++)
+      const record = encodeLogRecord(rows)
+      const shared = Buffer.allocUnsafe(4 + record.length)
+      shared.writeUInt32BE(whole.length, 0)
+      record.copy(shared, 4)
+      const batch = this.#openBatch()
+      const { txs } = this.#store
+      batch.writes.push(() => txs.putSync(key, shared))
+      const ref = encodeSharedRef(key)
+      for (const state of whole) done.push(this.#appendRecord(state, rows, ref))
+    }
+    return Promise.all(done).then(() => {})
+  }
+
+  /** Queues `value` (a record or a reference) as the shape's next log entry, with its chunk bookkeeping. */
+  #appendRecord(state: ShapeState, rows: readonly EncodableRow[], value: Buffer): Promise<void> {
+    const shapeId = state.ref.shapeId
+    const lastRow = rows[rows.length - 1] as EncodableRow
     const closedChunks: Buffer[] = []
     let openChunkBytes = state.meta.openChunkBytes
-    for (const row of fresh) {
+    for (const row of rows) {
       openChunkBytes += row.jsonBytes
       if (openChunkBytes >= this.#options.chunkBytesThreshold) {
-        closedChunks.push(offsetKeyOf(ref.shapeId, row.tx, row.op))
+        closedChunks.push(offsetKeyOf(shapeId, row.tx, row.op))
         openChunkBytes = 0
       }
     }
@@ -91,10 +131,10 @@ export class PartitionWriter {
     })
     const { log, chunks } = this.#store
     batch.writes.push(() => {
-      log.putSync(offsetKeyOf(ref.shapeId, lastRow.tx, lastRow.op), record)
+      log.putSync(offsetKeyOf(shapeId, lastRow.tx, lastRow.op), value)
       for (const key of closedChunks) chunks.putSync(key, Buffer.alloc(0))
     })
-    return this.#counted(batch, fresh.length)
+    return this.#counted(batch, rows.length)
   }
 
   setPgSnapshot(ref: ShapeRef, pgSnapshot: PgSnapshot): Promise<void> {
@@ -156,11 +196,16 @@ export class PartitionWriter {
   async drop(shapeId: number): Promise<void> {
     await this.flush()
     this.#states.delete(shapeId)
-    const { env, log, chunks, snapshot, meta } = this.#store
+    const { env, log, chunks, snapshot, meta, txs } = this.#store
     const range = shapeRange(shapeId)
     try {
       env.transactionSync(() => {
-        for (const db of [log, chunks, snapshot]) {
+        for (const { key, value } of log.getRange(range)) {
+          const shared = sharedRefKey(value)
+          if (shared !== null) releaseShared(txs, shared)
+          log.removeSync(key)
+        }
+        for (const db of [chunks, snapshot]) {
           for (const key of db.getKeys(range)) db.removeSync(key)
         }
         meta.removeSync(shapeId)
@@ -250,6 +295,27 @@ export class PartitionWriter {
     for (const state of batch.touched.values()) this.#options.publish(state.ref.handle, readPathKeysOf(state.meta))
     batch.resolve()
   }
+}
+
+/** The rows after `last`: a replayed prefix is skipped (offsets strictly increase within a transaction). */
+function freshRows(rows: readonly EncodableRow[], last: LogOffset): readonly EncodableRow[] {
+  let first = 0
+  while (first < rows.length && !isAfter(rows[first] as EncodableRow, last)) first++
+  return first === 0 ? rows : rows.slice(first)
+}
+
+/** Drops one reference to a shared record; the last reference deletes it. */
+function releaseShared(txs: PartitionStore['txs'], key: Buffer): void {
+  const shared = txs.get(key)
+  if (shared === undefined) return
+  const references = shared.readUInt32BE(0) - 1
+  if (references <= 0) {
+    txs.removeSync(key)
+    return
+  }
+  const updated = Buffer.from(shared)
+  updated.writeUInt32BE(references, 0)
+  txs.putSync(key, updated)
 }
 
 function isAfter(row: EncodableRow, offset: LogOffset): boolean {

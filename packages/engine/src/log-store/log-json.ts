@@ -1,0 +1,278 @@
+import { EngineError, ErrorCode } from '../errors.ts'
+import { LogOffset } from '../log-offset.ts'
+import { offsetKey, readU64, shapeRange, snapshotKey } from './keys.ts'
+import type { PartitionStore } from './partition-store.ts'
+import { LAST_PART_OF_CHUNK } from './snapshot-part.ts'
+
+/**
+ * A committed range of a shape's log as one ready-to-send JSON array `[row,row,...]` (UTF-8),
+ * read synchronously: the bulk counterpart of readLogStream (log-stream.ts), with the same
+ * range semantics, for ranges that need no waiting (every snapshot chunk complete, every log
+ * offset at or below the latest one).
+ *
+ * Why bytes and not strings: the row JSON is stored client-ready, so the answer is the stored
+ * bytes with `[`, `,` and `]` around them. Each LMDB record is copied whole into a scratch
+ * buffer, its rows are compacted there in place (`copyWithin`, no per-row allocation), and the
+ * array is copied once into the answer: no row is ever decoded to a string.
+ *
+ * Writes nothing. Called on the main thread by the engine facade for small reads and in the
+ * reader pool's threads (packages/workers/src/reader-task.ts) for big ones; both may assume the
+ * result is one consistent LMDB snapshot taken at the call (the read is synchronous and renews
+ * the thread's read transaction first).
+ */
+
+/**
+ * Largest answer, in bytes. A caller reads one chunk at a time (≤ 1 GiB chunkBytesThreshold
+ * plus the transaction that closed it, ≤ 64 MiB); anything near this bound is a range that
+ * should have been streamed, and is refused before it exhausts memory.
+ */
+export const LOG_JSON_BYTES_MAX = 2 * 1024 ** 3
+
+/**
+ * The array is assembled in a scratch buffer kept by this module between calls (it starts at
+ * this size and doubles when full), then copied once into an exact-size answer. Measured: a
+ * fresh buffer that grows by doubling costs more than the whole LMDB read (page faults on
+ * every new buffer, plus the copies of each doubling); a warm scratch buffer costs one copy.
+ */
+const SCRATCH_INITIAL_BYTES = 64 * 1024
+/**
+ * A scratch buffer grown past this by an outlier read is dropped after it, not kept: enough
+ * for a default 10 MiB chunk with its record headers, so each thread holds at most this.
+ */
+const SCRATCH_RETAINED_BYTES_MAX = 32 * 1024 * 1024
+
+const OPEN_BRACKET = 0x5b
+const COMMA = 0x2c
+const CLOSE_BRACKET = 0x5d
+
+/** Byte layout of a log record (log-record.ts): [u32 count] then per row this header, key, [u32 json bytes], json. */
+const RECORD_COUNT_BYTES = 4
+const ROW_TX_AT = 0
+const ROW_OP_AT = 8
+const ROW_KEY_BYTES_AT = 17
+const ROW_HEADER_BYTES = 21
+const JSON_LENGTH_BYTES = 4
+/** Byte layout of a snapshot part (snapshot-part.ts): [u8 flags] then per row [u32 json bytes][json]. */
+const PART_FLAGS_BYTES = 1
+
+/**
+ * The shape's committed entries with offsets in (since, upTo] as one JSON array. Throws
+ * SNAPSHOT_INCOMPLETE if the range reaches into a snapshot that is not complete
+ * (`lastSnapshotChunk` null): the caller then streams (readLogStream tails the snapshot).
+ * As in the stream, a complete snapshot simply has no chunk past `lastSnapshotChunk`, so a
+ * range from the last chunk on continues into the log.
+ */
+export function readLogJson(
+  store: PartitionStore,
+  shapeId: number,
+  since: LogOffset,
+  upTo: LogOffset,
+  lastSnapshotChunk: number | null,
+): Buffer {
+  const out = new JsonArrayWriter(takeScratch())
+  try {
+    if (upTo.isAfter(since)) copyRange(store, shapeId, since, upTo, lastSnapshotChunk, out)
+    return out.finish()
+  } finally {
+    keepScratch(out.scratch)
+  }
+}
+
+function copyRange(
+  store: PartitionStore,
+  shapeId: number,
+  since: LogOffset,
+  upTo: LogOffset,
+  lastSnapshotChunk: number | null,
+  out: JsonArrayWriter,
+): void {
+  // Another thread's commit (a writer worker's) is invisible to this thread's read transaction
+  // until it is renewed, which lmdb-js does only on a timer tick (measured: without this line a
+  // read right after a writer thread's commit misses it). Callers take `upTo` from keys
+  // published after that commit, so renew first: the read is then one snapshot that has it.
+  store.env.resetReadTxn()
+  if (since.isBefore(LogOffset.LAST_BEFORE_REAL)) {
+    const firstChunk = since.isBeforeAll ? 0 : since.op + 1
+    if (reachesChunk(upTo, firstChunk)) {
+      if (lastSnapshotChunk === null) {
+        throw new EngineError(
+          ErrorCode.SNAPSHOT_INCOMPLETE,
+          'the snapshot of this shape is not complete: stream the range (getLogStream) instead',
+        )
+      }
+      const lastChunk = upTo.isVirtual ? Math.min(upTo.op, lastSnapshotChunk) : lastSnapshotChunk
+      for (let chunk = firstChunk; chunk <= lastChunk; chunk++) {
+        if (!copySnapshotChunk(store, shapeId, chunk, out)) break
+      }
+    }
+  }
+  if (upTo.isAfter(LogOffset.LAST_BEFORE_REAL)) {
+    copyLog(store, shapeId, LogOffset.max(since, LogOffset.LAST_BEFORE_REAL), upTo, out)
+  }
+}
+
+/** Whether (.., upTo] reaches snapshot chunk `0_n` (compared by parts: `0_n` may not be a valid offset). */
+function reachesChunk(upTo: LogOffset, n: number): boolean {
+  return upTo.tx > 0 || (upTo.tx === 0 && upTo.op >= n)
+}
+
+/**
+ * Copies the rows of snapshot chunk n; false if the chunk is missing or ends without its last
+ * part. The stream stops the snapshot region there too: with a complete snapshot that only
+ * happens while the shape is being removed.
+ */
+function copySnapshotChunk(store: PartitionStore, shapeId: number, chunk: number, out: JsonArrayWriter): boolean {
+  const range = { start: snapshotKey(shapeId, chunk, 0), end: snapshotKey(shapeId, chunk + 1, 0) }
+  for (const key of store.snapshot.getKeys(range)) {
+    const part = store.snapshot.getBinaryFast(key)
+    if (part === undefined) continue
+    const base = out.stage(part)
+    // Read before the rows move: the first row lands on the flags byte.
+    const lastOfChunk = (out.view.getUint8(base) & LAST_PART_OF_CHUNK) !== 0
+    const end = base + part.length
+    let at = base + PART_FLAGS_BYTES
+    while (at < end) {
+      const bytes = out.view.getUint32(at)
+      at += JSON_LENGTH_BYTES
+      out.moveRow(at, bytes)
+      at += bytes
+    }
+    if (lastOfChunk) return true
+  }
+  return false
+}
+
+/**
+ * Copies the log rows in (since, upTo]. Records are keyed by their last row, so only the first
+ * record can hold rows at or before `since`, and only a record keyed past `upTo` rows after it:
+ * every record in between is copied without looking at its rows' offsets.
+ */
+function copyLog(
+  store: PartitionStore,
+  shapeId: number,
+  since: LogOffset,
+  upTo: LogOffset,
+  out: JsonArrayWriter,
+): void {
+  const start = offsetKey(shapeId, since)
+  let first = true
+  for (const key of store.log.getKeys({ start, end: shapeRange(shapeId).end })) {
+    if (first && key.equals(start)) continue
+    const pastEnd = isAfterParts(readU64(key, 4), readU64(key, 12), upTo)
+    const filter = first || pastEnd
+    first = false
+    const record = store.log.getBinaryFast(key)
+    if (record === undefined) continue
+    const base = out.stage(record)
+    const view = out.view
+    const count = view.getUint32(base)
+    let at = base + RECORD_COUNT_BYTES
+    for (let i = 0; i < count; i++) {
+      const keyBytes = view.getUint32(at + ROW_KEY_BYTES_AT)
+      const jsonAt = at + ROW_HEADER_BYTES + keyBytes + JSON_LENGTH_BYTES
+      const jsonBytes = view.getUint32(jsonAt - JSON_LENGTH_BYTES)
+      if (filter) {
+        const tx = readU64View(view, at + ROW_TX_AT)
+        const op = readU64View(view, at + ROW_OP_AT)
+        if (isAfterParts(tx, op, upTo)) break
+        if (isAfterParts(tx, op, since)) out.moveRow(jsonAt, jsonBytes)
+      } else {
+        out.moveRow(jsonAt, jsonBytes)
+      }
+      at = jsonAt + jsonBytes
+    }
+    if (pastEnd) return
+  }
+}
+
+function isAfterParts(tx: number, op: number, offset: LogOffset): boolean {
+  return tx !== offset.tx ? tx > offset.tx : op > offset.op
+}
+
+function readU64View(view: DataView, at: number): number {
+  return view.getUint32(at) * 2 ** 32 + view.getUint32(at + 4)
+}
+
+/**
+ * The scratch buffer between calls. Owned by this module on its thread (every thread that
+ * imports it has its own); a read takes it and gives it back, so a reentrant call (there is
+ * none: the read is synchronous) would only allocate its own.
+ */
+let scratch: Buffer | null = null
+
+function takeScratch(): Buffer {
+  const taken = scratch ?? Buffer.allocUnsafeSlow(SCRATCH_INITIAL_BYTES)
+  scratch = null
+  return taken
+}
+
+function keepScratch(buffer: Buffer): void {
+  if (buffer.length <= SCRATCH_RETAINED_BYTES_MAX) scratch = buffer
+}
+
+/**
+ * The array being assembled in the scratch buffer. A record is first copied whole past the
+ * written end (`stage`), then each wanted row is moved down to the end (`moveRow`): a row's
+ * destination never passes its source, because every row gives up a header (≥ 4 bytes) and
+ * takes one comma.
+ */
+class JsonArrayWriter {
+  scratch: Buffer
+  /** Big-endian reads of staged headers; replaced with the buffer when it grows. */
+  view: DataView
+  #at = 1
+  #rows = 0
+
+  constructor(scratch: Buffer) {
+    this.scratch = scratch
+    this.view = new DataView(scratch.buffer, scratch.byteOffset, scratch.length)
+    scratch[0] = OPEN_BRACKET
+  }
+
+  /**
+   * Copies `value` (an LMDB buffer valid only until the next read) past the end and returns
+   * where it starts; what is not moved into the array is overwritten by the next stage.
+   */
+  stage(value: Uint8Array): number {
+    const bytes = value.length
+    // Room for the staged value and the closing bracket.
+    this.#reserve(bytes + 1)
+    // subarray, not Buffer#copy: getBinaryFast's buffer overrides `length` over a larger
+    // region, and Buffer#copy then reads past it (log-layout-notes, gotcha 5).
+    this.scratch.set(value.subarray(0, bytes), this.#at)
+    return this.#at
+  }
+
+  /** Appends the staged row at [from, from + bytes) to the array. */
+  moveRow(from: number, bytes: number): void {
+    if (this.#rows > 0) this.scratch[this.#at++] = COMMA
+    this.scratch.copyWithin(this.#at, from, from + bytes)
+    this.#at += bytes
+    this.#rows++
+  }
+
+  /** The answer: its own exact-size ArrayBuffer (never the allocUnsafe pool), so it can be transferred. */
+  finish(): Buffer {
+    this.#reserve(1)
+    this.scratch[this.#at++] = CLOSE_BRACKET
+    const answer = Buffer.allocUnsafeSlow(this.#at)
+    this.scratch.copy(answer, 0, 0, this.#at)
+    return answer
+  }
+
+  #reserve(bytes: number): void {
+    const needed = this.#at + bytes
+    if (needed <= this.scratch.length) return
+    if (needed > LOG_JSON_BYTES_MAX) {
+      throw new EngineError(
+        ErrorCode.TOO_LARGE,
+        `the range holds over ${LOG_JSON_BYTES_MAX} bytes of JSON: read it a chunk at a time or stream it`,
+      )
+    }
+    const capacity = Math.min(Math.max(this.scratch.length * 2, needed), LOG_JSON_BYTES_MAX)
+    const grown = Buffer.allocUnsafeSlow(capacity)
+    this.scratch.copy(grown, 0, 0, this.#at)
+    this.scratch = grown
+    this.view = new DataView(grown.buffer, grown.byteOffset, grown.length)
+  }
+}

@@ -1,0 +1,51 @@
+// Proves the shared-record layout: one transaction sent to many shapes of a partition is stored
+// once, every shape reads exactly its rows (also shapes that had seen part of them), and the
+// stored copy lives until the last shape referring to it is removed.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { inlineRuntime, openEngine, PartitionStores } from '../src/index.ts'
+import { collect, tempDir, txItems } from './helpers.ts'
+
+test('a fanout is stored once, read by every shape, and freed with its last shape', async () => {
+  const { dir, cleanup } = tempDir()
+  try {
+    const engine = await openEngine({ dir, runtime: inlineRuntime(), partitions: 1, chunkBytesThreshold: 100 })
+    const handles: string[] = []
+    for (let i = 0; i < 12; i++)
+      handles.push((await engine.getOrCreateShape({ table: 'items', where: `k = ${i}` })).handle)
+    // Two shapes have already seen part of transaction 5 (a replay for them).
+    await engine.appendToLogs(handles.slice(0, 2).map((handle) => ({ handle, items: txItems(5, 2, 'early') })))
+    const items = txItems(5, 6, 'fanout')
+    await engine.appendToLogs(handles.map((handle) => ({ handle, items })))
+    for (const [i, handle] of handles.entries()) {
+      const rows = (await collect(engine.getLogStream(handle, '0_inf'))).map((json) => JSON.parse(json).v)
+      assert.deepEqual(
+        rows,
+        i < 2 ? ['early', 'early', 'fanout', 'fanout', 'fanout', 'fanout'] : Array(6).fill('fanout'),
+      )
+      assert.equal(engine.fetchLatestOffset(handle).toString(), '5_10')
+      assert.notEqual(engine.getChunkEndLogOffset(handle, '0_inf'), null, 'chunk bookkeeping runs per shape')
+    }
+    for (const handle of handles.slice(2, 11)) await engine.removeShape(handle)
+    assert.equal((await collect(engine.getLogStream(handles[11] as string, '0_inf'))).length, 6)
+    await engine.close()
+
+    const sharedCopies = () => {
+      const stores = new PartitionStores(dir, { mapSizeBytes: 1024 ** 3 })
+      const count = stores.get(0).txs.getCount()
+      return { count, close: () => stores.close() }
+    }
+    let probe = sharedCopies()
+    assert.equal(probe.count, 1, 'ten shapes took every row: one shared copy')
+    await probe.close()
+
+    const reopened = await openEngine({ dir, runtime: inlineRuntime(), partitions: 1, chunkBytesThreshold: 100 })
+    await reopened.removeShape(handles[11] as string)
+    await reopened.close()
+    probe = sharedCopies()
+    assert.equal(probe.count, 0, 'the last reference freed the shared copy')
+    await probe.close()
+  } finally {
+    cleanup()
+  }
+})
