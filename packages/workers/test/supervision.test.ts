@@ -152,7 +152,11 @@ test('a writer that dies after committing but before reporting: its replacement 
     await engine.appendToLog(handle, [{ ...row(2), json: '{"replayed":true}' }]) // a replay is a no-op
     const log: string[] = []
     for await (const json of engine.getLogStream(handle, '0_inf')) log.push(json)
-    assert.deepEqual(log, ['{"tx":1}', '{"crash":"after-commit"}'], 'the durable commit is kept; the replay was a no-op')
+    assert.deepEqual(
+      log,
+      ['{"tx":1}', '{"crash":"after-commit"}'],
+      'the durable commit is kept; the replay was a no-op',
+    )
   } finally {
     await cleanup()
   }

@@ -535,7 +535,12 @@ export function contractSuite(target: ContractTarget): void {
             handles.push(handle)
           }
           const reopened = await reopen()
-          assert.deepEqual(reopened.stats(), { catalogRecordsRead: 0, readPathMisses: 0, partitionsOpen: 0, waiters: 0 })
+          assert.deepEqual(reopened.stats(), {
+            catalogRecordsRead: 0,
+            readPathMisses: 0,
+            partitionsOpen: 0,
+            waiters: 0,
+          })
           for (const handle of handles) assert.equal(reopened.fetchLatestOffset(handle).toString(), '1_0')
           assert.equal(reopened.stats().readPathMisses, 50, 'one miss per shape, then hits')
           for (const handle of handles) reopened.fetchLatestOffset(handle)
