@@ -45,7 +45,7 @@ class InlineWriters implements Writers {
         chunkBytesThreshold: this.#context.chunkBytesThreshold,
         publish: (handle, keys) => {
           this.table.publish(handle, keys)
-          this.#context.onPublished(handle, keys)
+          this.#context.onPublished(handle)
         },
       })
       this.#writers.set(ref.partition, writer)

@@ -3,7 +3,6 @@ import type { EncodableRow } from './log-store/log-record.ts'
 import type { PartitionStores } from './log-store/partition-stores.ts'
 import type { SnapshotPartWrite } from './log-store/partition-writer.ts'
 import type { PgSnapshot } from './pg-snapshot.ts'
-import type { ReadPathKeys } from './read-path/read-path-keys.ts'
 import type { ReadPathTable } from './read-path/read-path-table.ts'
 import type { ShapeRef } from './shape-ref.ts'
 
@@ -20,8 +19,8 @@ export interface RuntimeContext {
   readonly partitionMapBytes: number
   /** The main thread's partition stores (the inline runtime writes through them). */
   readonly stores: PartitionStores
-  /** The runtime calls this on the main thread after keys of `handle` were published. */
-  readonly onPublished: (handle: ShapeHandle, keys: ReadPathKeys) => void
+  /** The runtime calls this on the main thread after the keys of `handle` were published (wakes waiters). */
+  readonly onPublished: (handle: ShapeHandle) => void
 }
 
 /** One source transaction's rows for one shape. */

@@ -1,19 +1,19 @@
 import {
   type EncodableRow,
   EngineError,
-  LogOffset,
   type PgSnapshot,
-  type ReadPathKeys,
   type ShapeRef,
   type SnapshotPartWrite,
 } from '@shapestore/engine'
+import type { SharedReadPathTableDescriptor } from './shared-table/shared-table.ts'
 
 /**
  * Every message that crosses the thread boundary between the main thread (WriterClient) and a
  * writer worker (writer-worker.ts). Messages are batched: one `ops` message carries every
  * operation the main thread issued for that writer in one turn, one `results` message every
- * result of one commit. Errors and offsets are serialised explicitly: a structured clone keeps
- * neither an EngineError's class nor a LogOffset's prototype.
+ * result of one commit. Errors are serialised explicitly: a structured clone keeps neither an
+ * EngineError's class nor its code. Read-path keys do not travel in messages: writers publish
+ * them into the shared table.
  */
 
 /** What a writer worker needs to start (its `workerData`). */
@@ -24,6 +24,8 @@ export interface WriterInit {
   readonly partitionMapBytes: number
   /** Shapes whose keys the previous incarnation of this writer may have left stale: republish them. */
   readonly republish: readonly ShapeRef[]
+  /** The shared read-path-key table the writer publishes into. */
+  readonly table: SharedReadPathTableDescriptor
 }
 
 export type WriterOp =
@@ -52,7 +54,8 @@ export interface OpResult {
 export type FromWriter =
   | { readonly type: 'ready' }
   | { readonly type: 'results'; readonly results: readonly OpResult[] }
-  | { readonly type: 'published'; readonly entries: readonly PublishedKeys[] }
+  /** Handles whose keys were just published in the shared table: the main thread wakes their waiters. */
+  | { readonly type: 'published'; readonly handles: readonly string[] }
 
 export interface SerializedError {
   readonly name: string
@@ -82,35 +85,4 @@ export function deserializeError(serialized: SerializedError): Error {
       : Object.assign(new Error(serialized.message), { name: serialized.name })
   if (serialized.stack !== undefined) error.stack = serialized.stack
   return error
-}
-
-/** ReadPathKeys with offsets as [tx, op] pairs. */
-export interface PublishedKeys {
-  readonly handle: string
-  readonly latestOffset: readonly [number, number]
-  readonly lastPersistedOffset: readonly [number, number]
-  readonly pgSnapshot: PgSnapshot | null
-  readonly snapshotStarted: boolean
-  readonly lastSnapshotChunk: number | null
-}
-
-export function encodeKeys(handle: string, keys: ReadPathKeys): PublishedKeys {
-  return {
-    handle,
-    latestOffset: [keys.latestOffset.tx, keys.latestOffset.op],
-    lastPersistedOffset: [keys.lastPersistedOffset.tx, keys.lastPersistedOffset.op],
-    pgSnapshot: keys.pgSnapshot,
-    snapshotStarted: keys.snapshotStarted,
-    lastSnapshotChunk: keys.lastSnapshotChunk,
-  }
-}
-
-export function decodeKeys(published: PublishedKeys): ReadPathKeys {
-  return {
-    latestOffset: LogOffset.of(published.latestOffset[0], published.latestOffset[1]),
-    lastPersistedOffset: LogOffset.of(published.lastPersistedOffset[0], published.lastPersistedOffset[1]),
-    pgSnapshot: published.pgSnapshot,
-    snapshotStarted: published.snapshotStarted,
-    lastSnapshotChunk: published.lastSnapshotChunk,
-  }
 }

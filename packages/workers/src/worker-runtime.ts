@@ -3,14 +3,13 @@ import {
   EngineError,
   ErrorCode,
   groupSharedAppends,
-  MapReadPathTable,
   type Runtime,
   type RuntimeContext,
   type ShapeAppend,
   type ShapeRef,
   type Writers,
 } from '@shapestore/engine'
-import { decodeKeys, type PublishedKeys } from './protocol.ts'
+import { SharedReadPathTable } from './shared-table/shared-table.ts'
 import { WriterClient } from './writer-client.ts'
 
 export interface WorkerRuntimeOptions {
@@ -20,6 +19,8 @@ export interface WorkerRuntimeOptions {
   readonly writerMemoryMb?: number | undefined
   /** Called when a writer thread dies unexpectedly (it is replaced). */
   readonly onWriterCrash?: ((writerIndex: number, exitCode: number) => void) | undefined
+  /** Shapes the shared read-path-key table holds (then TABLE_FULL). Default 100,000. */
+  readonly tableCapacity?: number | undefined
   /** The writer thread's module; tests substitute one that can be made to crash. */
   readonly writerEntry?: URL | undefined
 }
@@ -44,12 +45,13 @@ export function workerRuntime(options: WorkerRuntimeOptions = {}): Runtime {
 }
 
 class WorkerWriters implements Writers {
-  readonly table = new MapReadPathTable()
+  readonly table: SharedReadPathTable
   readonly #context: RuntimeContext
   readonly #clients: WriterClient[]
 
   constructor(context: RuntimeContext, options: WorkerRuntimeOptions & { writers: number }) {
     this.#context = context
+    this.table = new SharedReadPathTable(options.tableCapacity === undefined ? {} : { capacity: options.tableCapacity })
     const entry = options.writerEntry ?? new URL('./writer-worker.ts', import.meta.url)
     this.#clients = Array.from(
       { length: Math.min(options.writers, context.partitions) },
@@ -60,10 +62,13 @@ class WorkerWriters implements Writers {
             writerIndex,
             chunkBytesThreshold: context.chunkBytesThreshold,
             partitionMapBytes: context.partitionMapBytes,
+            table: this.table.toShared(),
           },
           entry,
           memoryLimitMb: options.writerMemoryMb,
-          onPublished: (entries) => this.#published(entries),
+          onPublished: (handles) => {
+            for (const handle of handles) this.#context.onPublished(handle)
+          },
           onCrash: options.onWriterCrash ?? (() => {}),
         }),
     )
@@ -95,13 +100,5 @@ class WorkerWriters implements Writers {
 
   #client(ref: ShapeRef): WriterClient {
     return this.#clients[ref.partition % this.#clients.length] as WriterClient
-  }
-
-  #published(entries: readonly PublishedKeys[]): void {
-    for (const entry of entries) {
-      const keys = decodeKeys(entry)
-      this.table.publish(entry.handle, keys)
-      this.#context.onPublished(entry.handle, keys)
-    }
   }
 }

@@ -4,7 +4,6 @@ import {
   deserializeError,
   type FromWriter,
   type OpRequest,
-  type PublishedKeys,
   type ToWriter,
   type WriterInit,
   type WriterOp,
@@ -27,7 +26,7 @@ export interface WriterClientOptions {
   readonly init: Omit<WriterInit, 'republish'>
   readonly entry: URL
   readonly memoryLimitMb: number | undefined
-  readonly onPublished: (entries: readonly PublishedKeys[]) => void
+  readonly onPublished: (handles: readonly string[]) => void
   /** Called after the worker died unexpectedly (for monitoring and tests). */
   readonly onCrash: (writerIndex: number, exitCode: number) => void
 }
@@ -120,7 +119,7 @@ export class WriterClient {
 
   #receive(message: FromWriter): void {
     if (message.type === 'published') {
-      this.#options.onPublished(message.entries)
+      this.#options.onPublished(message.handles)
       return
     }
     if (message.type !== 'results') return

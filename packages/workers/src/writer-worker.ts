@@ -1,7 +1,8 @@
 // The thread side of a writer: owns the partitions assigned to it (partition % writers ==
 // writerIndex), runs one PartitionWriter per partition, and answers the main thread's batched
-// operations. After every commit it sends the touched shapes' keys ahead of the results, so
-// when an append resolves on the main thread its offset is already readable there.
+// operations. After every commit it publishes the touched shapes' keys into the shared table,
+// before the results are sent: when an append resolves on the main thread, its offset is
+// already readable there. A 'published' message then wakes the main thread's waiters.
 import { parentPort, workerData } from 'node:worker_threads'
 import {
   groupSharedAppends,
@@ -11,24 +12,24 @@ import {
   type ShapeRef,
 } from '@shapestore/engine'
 import {
-  encodeKeys,
   type FromWriter,
   type OpRequest,
   type OpResult,
-  type PublishedKeys,
   serializeError,
   type ToWriter,
   type WriterInit,
   type WriterOp,
 } from './protocol.ts'
+import { SharedReadPathTable } from './shared-table/shared-table.ts'
 
 const init = workerData as WriterInit
 const port = parentPort
 if (port === null) throw new Error('writer-worker.ts runs as a worker thread')
 
 const stores = new PartitionStores(init.dir, { mapSizeBytes: init.partitionMapBytes })
+const table = SharedReadPathTable.fromShared(init.table)
 const writers = new Map<number, PartitionWriterType>()
-let published: PublishedKeys[] = []
+let published: string[] = []
 let results: OpResult[] = []
 let flushScheduled = false
 
@@ -42,7 +43,7 @@ function scheduleFlush(): void {
   flushScheduled = true
   queueMicrotask(() => {
     flushScheduled = false
-    if (published.length > 0) send({ type: 'published', entries: published })
+    if (published.length > 0) send({ type: 'published', handles: published })
     if (results.length > 0) send({ type: 'results', results })
     published = []
     results = []
@@ -55,7 +56,13 @@ function writerFor(ref: ShapeRef): PartitionWriterType {
     writer = new PartitionWriter(stores.get(ref.partition), {
       chunkBytesThreshold: init.chunkBytesThreshold,
       publish: (handle, keys) => {
-        published.push(encodeKeys(handle, keys))
+        try {
+          table.publish(handle, keys)
+        } catch {
+          // The commit is durable; only its keys could not be published (a full table). The
+          // main thread's read then misses, reads LMDB and meets TABLE_FULL itself.
+        }
+        published.push(handle)
         scheduleFlush()
       },
     })

@@ -502,6 +502,82 @@ export function contractSuite(target: ContractTarget): void {
         }))
     })
 
+    describe('races', () => {
+      test('readers filling while writers (re)initialise and publish never see an offset go back', async () => {
+        const { dir, cleanup } = tempDir()
+        const open = () => openEngine({ dir, runtime: target.runtime(), partitions: 2 })
+        let engine = await open()
+        try {
+          const handles: string[] = []
+          for (let i = 0; i < 24; i++)
+            handles.push((await engine.getOrCreateShape({ table: 't', where: `k = ${i}` })).handle)
+          let tx = 0
+          for (let round = 0; round < 25; round++) {
+            // A fresh engine: every first read is a miss that fills from LMDB while the writers
+            // start, load their state and publish.
+            await engine.close()
+            engine = await open()
+            const live = engine
+            const lastSeen = new Map<string, LogOffset>()
+            let reading = true
+            const readers = (async () => {
+              while (reading) {
+                for (const handle of handles) {
+                  const offset = live.fetchLatestOffset(handle)
+                  const previous = lastSeen.get(handle)
+                  if (previous !== undefined)
+                    assert.ok(!offset.isBefore(previous), `went back from ${previous} to ${offset}`)
+                  lastSeen.set(handle, offset)
+                }
+                await new Promise((resolve) => setImmediate(resolve))
+              }
+            })()
+            const writes: Promise<void>[] = []
+            for (let i = 0; i < 6; i++) {
+              tx++
+              // Distinct items per shape: each shape's record is its own (no shared record).
+              writes.push(live.appendToLogs(handles.map((handle) => ({ handle, items: txItems(tx, 2) }))))
+              await new Promise((resolve) => setImmediate(resolve))
+            }
+            await Promise.all(writes)
+            reading = false
+            await readers
+            for (const handle of handles) assert.equal(live.fetchLatestOffset(handle).toString(), `${tx}_2`)
+          }
+        } finally {
+          await engine.close()
+          cleanup()
+        }
+      })
+
+      test('readers racing a removal never bring the shape back', () =>
+        withEngine(async ({ engine }) => {
+          for (let round = 0; round < 60; round++) {
+            const { handle } = await engine.getOrCreateShape({ table: 'items', where: `round = ${round}` })
+            await engine.appendToLog(handle, txItems(round + 1, 3))
+            if (round % 2 === 0) await engine.hibernate(handle)
+            let removing = true
+            const removal = engine.removeShape(handle).finally(() => {
+              removing = false
+            })
+            let reads = 0
+            while (removing) {
+              try {
+                engine.fetchLatestOffset(handle)
+                engine.snapshotStarted(handle)
+              } catch (error) {
+                assert.equal((error as { code?: string }).code, ErrorCode.UNKNOWN_HANDLE)
+              }
+              reads++
+              await (reads % 2 === 0 ? Promise.resolve() : new Promise((resolve) => setImmediate(resolve)))
+            }
+            assert.equal(await removal, true)
+            await assertCode(() => engine.fetchLatestOffset(handle), ErrorCode.UNKNOWN_HANDLE)
+            await assertCode(() => engine.fetchPgSnapshot(handle), ErrorCode.UNKNOWN_HANDLE)
+          }
+        }))
+    })
+
     describe('lifecycle', () => {
       test('one engine per directory; close releases it; calls after close are ENGINE_CLOSED', async () => {
         const { dir, cleanup } = tempDir()

@@ -1,0 +1,202 @@
+// Proves, with real threads, that the shared table never returns a torn value while writers
+// publish, that a fill racing the writer's publish of fresh handles never overwrites it, and that
+// readers racing deletes never see a deleted handle's value or mistake a reused slot for it.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import type { Worker } from 'node:worker_threads'
+import { SharedReadPathTable } from '../src/shared-table/shared-table.ts'
+import { startTsWorker } from '../src/ts-worker.ts'
+import {
+  CONTROL_WORDS,
+  CREATED,
+  DELETED_BELOW,
+  FILL_AT,
+  GO,
+  PUBLISH_AT,
+  publishedValue,
+  STOP,
+} from './fixtures/shared-table-race-control.ts'
+import { counterKeys, counterOf, handleOf, waitAtLeast } from './fixtures/shared-table-values.ts'
+
+const READ_MS = 1000
+
+/** A worker running a fixture, with its first message ('ready') and its last (the result). */
+interface Started {
+  worker: Worker
+  ready: Promise<void>
+  result: Promise<unknown>
+}
+
+function start(fixture: string, workerData: unknown): Started {
+  const worker = startTsWorker(new URL(`./fixtures/${fixture}`, import.meta.url), { workerData })
+  let resolveReady!: () => void
+  const ready = new Promise<void>((resolve) => {
+    resolveReady = resolve
+  })
+  const result = new Promise<unknown>((resolve, reject) => {
+    worker.on('error', reject)
+    worker.on('exit', (code) => reject(new Error(`${fixture} exited (${code}) before reporting`)))
+    worker.on('message', (message) => {
+      if (message === 'ready') resolveReady()
+      else resolve(message)
+    })
+  })
+  // Handled here so that a worker terminated after a failed assertion adds no unhandled rejection;
+  // the tests still await `result` and see its error.
+  result.catch(() => undefined)
+  // A worker that fails before 'ready' must fail the test, not leave it waiting.
+  return { worker, ready: Promise.race([ready, result.then(() => undefined)]), result }
+}
+
+async function stopAll(started: Started[]): Promise<void> {
+  await Promise.all(started.map((s) => s.worker.terminate()))
+}
+
+test('no torn read: 2 writer threads publish counters crossing 2^32 into hot slots while the main thread reads', async (t) => {
+  const table = new SharedReadPathTable({ capacity: 16 })
+  const control = new SharedArrayBuffer(CONTROL_WORDS * Int32Array.BYTES_PER_ELEMENT)
+  // Each writer owns 4 hot handles (one writer per shape, the engine's model); handle 8 is
+  // written by both, which the slot lock must also keep consistent.
+  const owned = [
+    [0, 1, 2, 3],
+    [4, 5, 6, 7],
+  ].map((indices) => indices.map(handleOf))
+  const shared = handleOf(8)
+  const writers = owned.map((handles) =>
+    start('shared-table-publisher.ts', { descriptor: table.toShared(), control, handles: [...handles, shared] }),
+  )
+  try {
+    await Promise.all(writers.map((w) => w.ready))
+    const hot = [...owned.flat(), shared]
+    const last = new Map<string, number>()
+    const previous = new Map<string, unknown>()
+    let reads = 0
+    let torn = 0
+    let regressions = 0
+    let misses = 0
+    let changes = 0
+    let maxSeen = 0
+    const deadline = performance.now() + READ_MS
+    while (performance.now() < deadline) {
+      for (const handle of hot) {
+        const keys = table.get(handle)
+        reads++
+        if (keys === undefined) {
+          misses++
+          continue
+        }
+        if (keys !== previous.get(handle)) changes++
+        previous.set(handle, keys)
+        const value = counterOf(keys)
+        if (value === undefined) {
+          torn++
+          continue
+        }
+        maxSeen = Math.max(maxSeen, value)
+        // One writer per owned handle: its values only grow. (The shared handle interleaves two.)
+        if (handle !== shared && value < (last.get(handle) ?? 0)) regressions++
+        last.set(handle, value)
+      }
+    }
+    Atomics.store(new Int32Array(control), STOP, 1)
+    const reports = (await Promise.all(writers.map((w) => w.result))) as { publishes: number; lastK: number }[]
+    t.diagnostic(
+      `${reads} reads (${changes} saw a new value, ${misses} busy misses), ${torn} torn; ` +
+        `publishes per writer: ${reports.map((r) => r.publishes).join(', ')}`,
+    )
+    assert.equal(torn, 0)
+    assert.equal(regressions, 0)
+    assert.ok(reads > 0 && changes > hot.length, 'the reader saw the writers move')
+    assert.ok(maxSeen > 2 ** 32, 'values above 2^32 were read')
+    // After the writers stop, every owned handle holds its writer's last value.
+    owned.forEach((handles, w) => {
+      for (const handle of handles) assert.equal(counterOf(table.get(handle)!), reports[w]!.lastK * 4_294_967_297)
+    })
+  } finally {
+    await stopAll(writers)
+  }
+})
+
+test('a fill racing the writer on fresh handles never overwrites its publish; afterwards every entry is the published value', async (t) => {
+  const count = 5000
+  const table = new SharedReadPathTable({ capacity: count })
+  const control = new SharedArrayBuffer(CONTROL_WORDS * Int32Array.BYTES_PER_ELEMENT)
+  const words = new Int32Array(control)
+  const writer = start('shared-table-fresh-publisher.ts', { descriptor: table.toShared(), control, count })
+  try {
+    await writer.ready
+    Atomics.store(words, GO, 1)
+    let fillFirst = 0
+    let publishFirst = 0
+    let wrong = 0
+    for (let i = 0; i < count; i++) {
+      // Meet the writer at handle i, then race it: its publish against this fill.
+      const stale = counterKeys(i + 1)
+      Atomics.store(words, FILL_AT, i + 1)
+      assert.ok(waitAtLeast(words, PUBLISH_AT, i + 1, 30_000), 'the writer stalled')
+      const answer = table.insertIfAbsent(handleOf(i), stale)
+      if (answer === stale) fillFirst++
+      else if (counterOf(answer) === publishedValue(i)) publishFirst++
+      else wrong++
+    }
+    await writer.result
+    t.diagnostic(`${fillFirst} fills landed first (then overwritten), ${publishFirst} found the publish`)
+    assert.equal(wrong, 0)
+    const fresh = SharedReadPathTable.fromShared(table.toShared())
+    let notPublished = 0
+    for (let i = 0; i < count; i++) {
+      if (counterOf(table.get(handleOf(i))!) !== publishedValue(i)) notPublished++
+      if (counterOf(fresh.get(handleOf(i))!) !== publishedValue(i)) notPublished++
+    }
+    assert.equal(notPublished, 0)
+    assert.equal(table.size, count)
+  } finally {
+    await stopAll([writer])
+  }
+})
+
+test('readers racing deletes never see a deleted handle after its delete returned, nor another handle in a reused slot', async (t) => {
+  // 64 slots, 32 live handles at a time: every slot is freed and reused thousands of times
+  // while the reader holds cached slot numbers of handles that are deleted under it.
+  const window = 32
+  const table = new SharedReadPathTable({ capacity: 2 * window })
+  const control = new SharedArrayBuffer(CONTROL_WORDS * Int32Array.BYTES_PER_ELEMENT)
+  const words = new Int32Array(control)
+  const reader = start('shared-table-reader.ts', { descriptor: table.toShared(), control, window })
+  try {
+    await reader.ready
+    let created = 0
+    const deadline = performance.now() + READ_MS
+    while (performance.now() < deadline) {
+      table.publish(handleOf(created), counterKeys(created + 1))
+      created++
+      Atomics.store(words, CREATED, created)
+      if (created > window) {
+        const victim = created - window - 1
+        table.delete(handleOf(victim))
+        Atomics.store(words, DELETED_BELOW, victim + 1)
+      }
+    }
+    Atomics.store(words, STOP, 1)
+    const report = (await reader.result) as {
+      reads: number
+      hits: number
+      deletedReads: number
+      resurrected: number
+      mistaken: number
+    }
+    t.diagnostic(`${created} handles created, ${created - window} deleted; reader: ${JSON.stringify(report)}`)
+    assert.equal(report.resurrected, 0)
+    assert.equal(report.mistaken, 0)
+    assert.ok(report.hits > 0 && report.deletedReads > 0, 'the reader read live and deleted handles')
+    const fresh = SharedReadPathTable.fromShared(table.toShared())
+    for (let j = 0; j < created; j++) {
+      const expected = j >= created - window ? j + 1 : undefined
+      const got = fresh.get(handleOf(j))
+      assert.equal(got === undefined ? undefined : counterOf(got), expected, `handle ${j}`)
+    }
+    assert.equal(table.size, window)
+  } finally {
+    await stopAll([reader])
+  }
+})
