@@ -7,6 +7,7 @@ export * as limits from './limits.ts'
 export { LogOffset } from './log-offset.ts'
 export type { LogItem } from './log-store/log-items.ts'
 export { validateTransaction } from './log-store/log-items.ts'
+export { readLogJson } from './log-store/log-json.ts'
 export type { EncodableRow, OpType } from './log-store/log-record.ts'
 export { PartitionStore } from './log-store/partition-store.ts'
 export { PartitionStores } from './log-store/partition-stores.ts'
@@ -15,6 +16,14 @@ export type { EngineOptions } from './options.ts'
 export type { PgSnapshot } from './pg-snapshot.ts'
 export { type ReadPathKeys, readPathKeysOf } from './read-path/read-path-keys.ts'
 export { MapReadPathTable, type ReadPathTable } from './read-path/read-path-table.ts'
-export { groupSharedAppends, type Runtime, type RuntimeContext, type ShapeAppend, type Writers } from './runtime.ts'
+export {
+  groupSharedAppends,
+  type LogJsonReader,
+  type LogJsonRequest,
+  type Runtime,
+  type RuntimeContext,
+  type ShapeAppend,
+  type Writers,
+} from './runtime.ts'
 export { type CanonicalShape, canonicalShape, type ShapeDefinition } from './shape.ts'
 export type { ShapeRef } from './shape-ref.ts'

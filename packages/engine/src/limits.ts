@@ -62,3 +62,13 @@ export const SNAPSHOT_STALL_TIMEOUT_MS_DEFAULT = 60_000
 /** waitForOffset's timeout when the caller gives none (Electric's long-poll window). */
 export const WAIT_TIMEOUT_MS_DEFAULT = 20_000
 export const WAIT_TIMEOUT_MS_MAX = 24 * 60 * 60 * 1000
+
+/** Bytes of one getLogJson answer (one Buffer). */
+export const LOG_JSON_BYTES_MAX = 2 * 1024 ** 3
+/**
+ * Reads expected to be at least this big (a snapshot chunk or a closed log chunk: about
+ * chunkBytesThreshold) go to the worker runtime's reader pool; smaller ones (the live tail) run
+ * inline. Measured (measure-log-read.ts): from 256 KiB on, the pool costs the main thread less
+ * CPU than reading inline; below, one cross-thread round trip costs more than the read.
+ */
+export const POOL_READ_BYTES_MIN = 256 * 1024

@@ -29,9 +29,32 @@ export interface ShapeAppend {
   readonly rows: readonly EncodableRow[]
 }
 
+/** A read of a committed log range as one JSON array, for a reader off the main thread. */
+export interface LogJsonRequest {
+  readonly dir: string
+  readonly partitionMapBytes: number
+  readonly partition: number
+  readonly shapeId: number
+  readonly since: string
+  readonly upTo: string
+  readonly lastSnapshotChunk: number | null
+}
+
+/** Reads big log ranges off the main thread (the worker runtime's reader pool). */
+export interface LogJsonReader {
+  /** Threads are up: a read will not wait for one to start. */
+  readonly ready: boolean
+  /** Another read would be refused: read inline instead. */
+  readonly saturated: boolean
+  start(): Promise<void>
+  readLogJson(request: LogJsonRequest): Promise<Buffer>
+}
+
 export interface Writers {
   /** The read-path-key table the writers publish into and the main thread reads. */
   readonly table: ReadPathTable
+  /** Where big log reads run; absent: every read runs inline. */
+  readonly reader?: LogJsonReader | undefined
   /**
    * Resolves when every shape's part is durable (each shape's part commits atomically). Appends
    * that share one `rows` array carry the same transaction: store it once per partition.

@@ -9,6 +9,7 @@ import {
   type ShapeRef,
   type Writers,
 } from '@shapestore/engine'
+import { ReaderPool } from './reader-pool.ts'
 import { SharedReadPathTable } from './shared-table/shared-table.ts'
 import { WriterClient } from './writer-client.ts'
 
@@ -19,6 +20,10 @@ export interface WorkerRuntimeOptions {
   readonly writerMemoryMb?: number | undefined
   /** Called when a writer thread dies unexpectedly (it is replaced). */
   readonly onWriterCrash?: ((writerIndex: number, exitCode: number) => void) | undefined
+  /** Reader threads for big log reads (getLogJson of a snapshot or closed chunk). Default 2. */
+  readonly readers?: number | undefined
+  /** Heap limit of each reader thread, in MiB. Default 64. */
+  readonly readerMemoryMb?: number | undefined
   /** Shapes the shared read-path-key table holds (then TABLE_FULL). Default 100,000. */
   readonly tableCapacity?: number | undefined
   /** The writer thread's module; tests substitute one that can be made to crash. */
@@ -46,12 +51,14 @@ export function workerRuntime(options: WorkerRuntimeOptions = {}): Runtime {
 
 class WorkerWriters implements Writers {
   readonly table: SharedReadPathTable
+  readonly reader: ReaderPool
   readonly #context: RuntimeContext
   readonly #clients: WriterClient[]
 
   constructor(context: RuntimeContext, options: WorkerRuntimeOptions & { writers: number }) {
     this.#context = context
     this.table = new SharedReadPathTable(options.tableCapacity === undefined ? {} : { capacity: options.tableCapacity })
+    this.reader = new ReaderPool({ readers: options.readers, readerMemoryMb: options.readerMemoryMb })
     const entry = options.writerEntry ?? new URL('./writer-worker.ts', import.meta.url)
     this.#clients = Array.from(
       { length: Math.min(options.writers, context.partitions) },
@@ -95,7 +102,7 @@ class WorkerWriters implements Writers {
   drop: Writers['drop'] = (ref) => this.#client(ref).request({ kind: 'drop', ref })
 
   async close(): Promise<void> {
-    await Promise.all(this.#clients.map((client) => client.close()))
+    await Promise.all([...this.#clients.map((client) => client.close()), this.reader.close()])
   }
 
   #client(ref: ShapeRef): WriterClient {

@@ -1,6 +1,8 @@
 import { EngineError, ErrorCode } from '../errors.ts'
+import { LOG_JSON_BYTES_MAX } from '../limits.ts'
 import { LogOffset } from '../log-offset.ts'
 import { offsetKey, readU64, shapeRange, snapshotKey } from './keys.ts'
+import { SHARED_RECORD_MARK, SHARED_REF_BYTES } from './log-record.ts'
 import type { PartitionStore } from './partition-store.ts'
 import { LAST_PART_OF_CHUNK } from './snapshot-part.ts'
 
@@ -9,6 +11,9 @@ import { LAST_PART_OF_CHUNK } from './snapshot-part.ts'
  * read synchronously: the bulk counterpart of readLogStream (log-stream.ts), with the same
  * range semantics, for ranges that need no waiting (every snapshot chunk complete, every log
  * offset at or below the latest one).
+ *
+ * Log entries are records of their own or references to a shared record (a fanout stored once
+ * per partition, log-record.ts); both are read the same way once resolved.
  *
  * Why bytes and not strings: the row JSON is stored client-ready, so the answer is the stored
  * bytes with `[`, `,` and `]` around them. Each LMDB record is copied whole into a scratch
@@ -20,13 +25,6 @@ import { LAST_PART_OF_CHUNK } from './snapshot-part.ts'
  * result is one consistent LMDB snapshot taken at the call (the read is synchronous and renews
  * the thread's read transaction first).
  */
-
-/**
- * Largest answer, in bytes. A caller reads one chunk at a time (≤ 1 GiB chunkBytesThreshold
- * plus the transaction that closed it, ≤ 64 MiB); anything near this bound is a range that
- * should have been streamed, and is refused before it exhausts memory.
- */
-export const LOG_JSON_BYTES_MAX = 2 * 1024 ** 3
 
 /**
  * The array is assembled in a scratch buffer kept by this module between calls (it starts at
@@ -52,6 +50,9 @@ const ROW_OP_AT = 8
 const ROW_KEY_BYTES_AT = 17
 const ROW_HEADER_BYTES = 21
 const JSON_LENGTH_BYTES = 4
+/** A shared record in `txs` is [u32 reference count][record]; a reference is [u32 mark][u64 txs key] (log-record.ts). */
+const SHARED_COUNT_BYTES = 4
+const SHARED_REF_KEY_AT = 4
 /** Byte layout of a snapshot part (snapshot-part.ts): [u8 flags] then per row [u32 json bytes][json]. */
 const PART_FLAGS_BYTES = 1
 
@@ -161,9 +162,9 @@ function copyLog(
     const pastEnd = isAfterParts(readU64(key, 4), readU64(key, 12), upTo)
     const filter = first || pastEnd
     first = false
-    const record = store.log.getBinaryFast(key)
+    const record = recordOf(store, key)
     if (record === undefined) continue
-    const base = out.stage(record)
+    const base = out.stage(record.value, record.from)
     const view = out.view
     const count = view.getUint32(base)
     let at = base + RECORD_COUNT_BYTES
@@ -183,6 +184,24 @@ function copyLog(
     }
     if (pastEnd) return
   }
+}
+
+/**
+ * The log record at `key` as an LMDB buffer (valid until the next read) and where the record
+ * starts in it: the log's own value, or the shared record a reference points to.
+ */
+function recordOf(store: PartitionStore, key: Buffer): { value: Uint8Array; from: number } | undefined {
+  const value = store.log.getBinaryFast(key)
+  if (value === undefined) return undefined
+  if (value.length !== SHARED_REF_BYTES || value.readUInt32BE(0) !== SHARED_RECORD_MARK) return { value, from: 0 }
+  // Copied: the next read reuses lmdb-js' buffer. (Buffer.from of a subarray: the buffer's
+  // `length` is overridden over a larger region, so an open-ended subarray would run past it.)
+  const txsKey = Buffer.from(value.subarray(SHARED_REF_KEY_AT, SHARED_REF_BYTES))
+  const shared = store.txs.getBinaryFast(txsKey)
+  if (shared === undefined) {
+    throw new EngineError(ErrorCode.STORAGE_ERROR, 'a log reference points to no shared record')
+  }
+  return { value: shared, from: SHARED_COUNT_BYTES }
 }
 
 function isAfterParts(tx: number, op: number, offset: LogOffset): boolean {
@@ -230,16 +249,18 @@ class JsonArrayWriter {
   }
 
   /**
-   * Copies `value` (an LMDB buffer valid only until the next read) past the end and returns
-   * where it starts; what is not moved into the array is overwritten by the next stage.
+   * Copies `value` from byte `from` on (an LMDB buffer valid only until the next read) past
+   * the end and returns where it starts; what is not moved into the array is overwritten by
+   * the next stage.
    */
-  stage(value: Uint8Array): number {
-    const bytes = value.length
+  stage(value: Uint8Array, from = 0): number {
+    const bytes = value.length - from
     // Room for the staged value and the closing bracket.
     this.#reserve(bytes + 1)
-    // subarray, not Buffer#copy: getBinaryFast's buffer overrides `length` over a larger
-    // region, and Buffer#copy then reads past it (log-layout-notes, gotcha 5).
-    this.scratch.set(value.subarray(0, bytes), this.#at)
+    // subarray with an explicit end, not Buffer#copy: getBinaryFast's buffer overrides
+    // `length` over a larger region, and Buffer#copy then reads past it (log-layout-notes,
+    // gotcha 5).
+    this.scratch.set(value.subarray(from, value.length), this.#at)
     return this.#at
   }
 

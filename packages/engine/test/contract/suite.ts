@@ -272,6 +272,27 @@ export function contractSuite(target: ContractTarget): void {
         }))
     })
 
+    describe('getLogJson', () => {
+      test('answers the same entries as getLogStream, as one JSON array', () =>
+        withEngine(
+          async ({ engine }) => {
+            const { handle } = await engine.getOrCreateShape(items)
+            await engine.makeNewSnapshot(handle, ['{"s":0}', '{"s":1}', '{"s":2}'])
+            for (let tx = 1; tx <= 6; tx++) await engine.appendToLog(handle, txItems(tx, 2))
+            const offsets = ['-1', '0_0', '0_1', '0_inf', '1_0', '2_2', '4_0', '6_2']
+            for (const since of offsets) {
+              for (const upTo of [...offsets, undefined]) {
+                const json = (await engine.getLogJson(handle, since, upTo)).toString('utf8')
+                const streamed = await collect(engine.getLogStream(handle, since, upTo))
+                assert.equal(json, `[${streamed.join(',')}]`, `(${since}, ${upTo}]`)
+              }
+            }
+            await assertCode(() => engine.getLogJson(handle, 'x'), ErrorCode.INVALID_OFFSET)
+          },
+          { chunkBytesThreshold: 20 },
+        ))
+    })
+
     describe('snapshots', () => {
       /** n rows of 19 + size bytes each (31 by default: 32 with the separator, so 4 rows fill 100 bytes). */
       const rows = (n: number, size = 12) =>
@@ -616,6 +637,7 @@ export function contractSuite(target: ContractTarget): void {
             readPathMisses: 0,
             partitionsOpen: 0,
             waiters: 0,
+            pooledLogReads: 0,
           })
           for (const handle of handles) assert.equal(reopened.fetchLatestOffset(handle).toString(), '1_0')
           assert.equal(reopened.stats().readPathMisses, 50, 'one miss per shape, then hits')
