@@ -82,7 +82,8 @@ export class Engine {
   readonly #waiters: ShapeWaiters
   readonly #readPath: ReadPath
   readonly #refs = new Map<ShapeHandle, ShapeRef>()
-  readonly #snapshotsWriting = new Set<ShapeHandle>()
+  /** Snapshots being written in this process: resolves once the attempt's start (dropping an earlier attempt's parts) is committed. */
+  readonly #snapshotsWriting = new Map<ShapeHandle, Promise<void>>()
   readonly #background: Promise<void>
   #closed: Promise<void> | null = null
   #pooledLogReads = 0
@@ -183,9 +184,13 @@ export class Engine {
       if (this.#snapshotsWriting.has(handle)) {
         throw new EngineError(ErrorCode.SNAPSHOT_EXISTS, `a snapshot of shape ${handle} is being written`)
       }
-      this.#snapshotsWriting.add(handle)
+      const starting = this.#writers.startSnapshot(ref)
+      this.#snapshotsWriting.set(
+        handle,
+        starting.catch(() => {}),
+      )
       try {
-        await this.#writers.startSnapshot(ref)
+        await starting
         const last = await chunkSnapshot(rows, this.#options.chunkBytesThreshold, (part) => {
           // Re-resolve per part: a shape removed meanwhile must not get data (or keys) back.
           return this.#guard(() => this.#writers.writeSnapshotPart(this.#ref(handle), part))
@@ -302,6 +307,7 @@ export class Engine {
         // The ref cache loses the handle at removal's first step: from then on the shape is gone.
         keys: () => (this.#refs.has(handle) ? this.#readPath.keys(handle) : undefined),
         snapshotInProgress: () => this.#snapshotsWriting.has(handle),
+        snapshotStarting: () => this.#snapshotsWriting.get(handle) ?? null,
         nextChange: (timeoutMs) => this.#waiters.wait(handle, () => true, { timeoutMs }),
         assertOpen: () => this.#assertOpen(),
       },

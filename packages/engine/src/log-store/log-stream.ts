@@ -21,6 +21,11 @@ export interface LogStreamSource {
   keys(): ReadPathKeys | undefined
   /** Whether this process is writing (or about to write) the shape's snapshot. */
   snapshotInProgress(): boolean
+  /**
+   * While a snapshot is being written: resolves once that attempt's start is committed (the
+   * parts an earlier, interrupted attempt left are gone by then). Null when none is written.
+   */
+  snapshotStarting(): Promise<void> | null
   /** Resolves true at the shape's next publish, false after `timeoutMs` without one. */
   nextChange(timeoutMs: number): Promise<boolean>
   /** Throws ENGINE_CLOSED once the engine is closed. */
@@ -34,6 +39,7 @@ export async function* readLogStream(
 ): AsyncGenerator<string> {
   if (!upTo.isAfter(since)) return
   if (since.isBefore(LogOffset.LAST_BEFORE_REAL)) {
+    await beforeSnapshotRead(source)
     let chunk = since.isBeforeAll ? 0 : since.op + 1
     while (!LogOffset.snapshotChunk(chunk).isAfter(upTo)) {
       const exists = yield* readSnapshotChunk(source, chunk)
@@ -44,6 +50,22 @@ export async function* readLogStream(
   if (upTo.isAfter(LogOffset.LAST_BEFORE_REAL)) {
     yield* readLog(source, LogOffset.max(since, LogOffset.LAST_BEFORE_REAL), upTo)
   }
+}
+
+/**
+ * Never yield the rows of an interrupted attempt: wait for a running attempt to have dropped
+ * them, and refuse an incomplete snapshot that nobody writes before yielding anything.
+ */
+async function beforeSnapshotRead(source: LogStreamSource): Promise<void> {
+  const starting = source.snapshotStarting()
+  if (starting !== null) {
+    await starting
+    return
+  }
+  const keys = source.keys()
+  if (keys === undefined || keys.lastSnapshotChunk !== null) return
+  if (!keys.snapshotStarted) throw notStarted()
+  throw incomplete()
 }
 
 /** Yields the rows of snapshot chunk n; returns false if the complete snapshot has no chunk n. */
@@ -67,15 +89,8 @@ async function* readSnapshotChunk(source: LogStreamSource, chunk: number): Async
       checkedComplete = true
       continue
     }
-    if (!keys.snapshotStarted && !source.snapshotInProgress()) {
-      throw new EngineError(ErrorCode.SNAPSHOT_NOT_STARTED, 'the snapshot of this shape has not started')
-    }
-    if (!source.snapshotInProgress()) {
-      throw new EngineError(
-        ErrorCode.SNAPSHOT_INCOMPLETE,
-        'the snapshot of this shape is incomplete and nobody is writing it (interrupted): call makeNewSnapshot again',
-      )
-    }
+    if (!keys.snapshotStarted && !source.snapshotInProgress()) throw notStarted()
+    if (!source.snapshotInProgress()) throw incomplete()
     const changed = await source.nextChange(source.stallTimeoutMs)
     if (!changed) {
       throw new EngineError(ErrorCode.SNAPSHOT_STALLED, `no snapshot rows for ${source.stallTimeoutMs} ms`)
@@ -109,4 +124,15 @@ async function* readLog(source: LogStreamSource, since: LogOffset, upTo: LogOffs
 
 function isAfterParts(tx: number, op: number, offset: LogOffset): boolean {
   return tx !== offset.tx ? tx > offset.tx : op > offset.op
+}
+
+function notStarted(): EngineError {
+  return new EngineError(ErrorCode.SNAPSHOT_NOT_STARTED, 'the snapshot of this shape has not started')
+}
+
+function incomplete(): EngineError {
+  return new EngineError(
+    ErrorCode.SNAPSHOT_INCOMPLETE,
+    'the snapshot of this shape is incomplete and nobody is writing it (interrupted): call makeNewSnapshot again',
+  )
 }

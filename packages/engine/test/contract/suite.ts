@@ -360,6 +360,25 @@ export function contractSuite(target: ContractTarget): void {
           { chunkBytesThreshold: 2000 },
         ))
 
+      test('a failed snapshot is incomplete for readers; a retry replaces it, also for a reader started with it', () =>
+        withEngine(
+          async ({ engine }) => {
+            const { handle } = await engine.getOrCreateShape(items)
+            // Chunk 0 (one 12-byte row >= 10) commits, then a bad row fails the attempt.
+            await assertCode(
+              () => engine.makeNewSnapshot(handle, ['"OLD-ROW-1"', 42 as unknown as string]),
+              ErrorCode.INVALID_ITEM,
+            )
+            await assertCode(() => collect(engine.getLogStream(handle, '-1', '0_inf')), ErrorCode.SNAPSHOT_INCOMPLETE)
+            const retry = engine.makeNewSnapshot(handle, ['"NEW-ROW-1"', '"NEW-ROW-2"'])
+            const tailing = collect(engine.getLogStream(handle, '-1', '0_inf'))
+            assert.equal((await retry).toString(), '0_1')
+            assert.deepEqual(await tailing, ['"NEW-ROW-1"', '"NEW-ROW-2"'])
+            assert.deepEqual(await collect(engine.getLogStream(handle, '-1')), ['"NEW-ROW-1"', '"NEW-ROW-2"'])
+          },
+          { chunkBytesThreshold: 10 },
+        ))
+
       test('pg snapshot and snapshot-started are stored and survive a reopen', () =>
         withEngine(async ({ engine, reopen }) => {
           const { handle } = await engine.getOrCreateShape(items)
