@@ -32,6 +32,7 @@ export interface ShapeAppend {
 /** A read of a committed log range as one JSON array, for a reader off the main thread. */
 export interface LogJsonRequest {
   readonly dir: string
+  /** The engine's partitionMapBytes: the first open of an environment in a process fixes its options. */
   readonly partitionMapBytes: number
   readonly partition: number
   readonly shapeId: number

@@ -1,4 +1,4 @@
-import { LogOffset, PartitionStores, readLogJson } from '@shapestore/engine'
+import { type LogJsonRequest, LogOffset, PartitionStores, readLogJson } from '@shapestore/engine'
 import { move } from 'piscina'
 import { type SerializedError, serializeError } from './protocol.ts'
 
@@ -12,17 +12,8 @@ import { type SerializedError, serializeError } from './protocol.ts'
  * is reader-pool.ts; the request and result types below are the whole protocol between them.
  */
 
-/** What the main thread sends for one read. Offsets travel as strings (a LogOffset loses its prototype). */
-export interface ReadLogJsonRequest {
-  readonly dir: string
-  /** The engine's partitionMapBytes: the first open of an environment in a process fixes its options. */
-  readonly partitionMapBytes: number
-  readonly partition: number
-  readonly shapeId: number
-  readonly since: string
-  readonly upTo: string
-  readonly lastSnapshotChunk: number | null
-}
+/** What the main thread sends for one read (the engine's LogJsonRequest: offsets travel as strings). */
+export type ReadLogJsonRequest = LogJsonRequest
 
 /**
  * A failed read. Returned, not thrown: piscina structured-clones a thrown error, which keeps
