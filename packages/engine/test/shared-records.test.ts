@@ -3,7 +3,7 @@
 // stored copy lives until the last shape referring to it is removed.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { inlineRuntime, openEngine, PartitionStores } from '../src/index.ts'
+import { inlineRuntime, openEngine, PartitionStores, PartitionWriter, validateTransaction } from '../src/index.ts'
 import { collect, tempDir, txItems } from './helpers.ts'
 
 test('a fanout is stored once, read by every shape, and freed with its last shape', async () => {
@@ -46,6 +46,32 @@ test('a fanout is stored once, read by every shape, and freed with its last shap
     assert.equal(probe.count, 0, 'the last reference freed the shared copy')
     await probe.close()
   } finally {
+    cleanup()
+  }
+})
+
+test('a shared record commits together with every reference to it', async () => {
+  const { dir, cleanup } = tempDir()
+  const stores = new PartitionStores(dir, { mapSizeBytes: 1024 ** 3 })
+  try {
+    const store = stores.get(0)
+    let commits = 0
+    const transactionSync = store.env.transactionSync.bind(store.env)
+    store.env.transactionSync = ((action: () => unknown) => {
+      commits++
+      return transactionSync(action)
+    }) as typeof store.env.transactionSync
+    const writer = new PartitionWriter(store, { chunkBytesThreshold: 10 * 1024 * 1024, publish: () => {} })
+    // 400 shapes x 50 rows would be 20,000 items if every reference counted its rows: over the
+    // 5,000-item commit size, the references would spill into later commits than the record.
+    const rows = validateTransaction(txItems(7, 50))
+    const refs = Array.from({ length: 400 }, (_, i) => ({ handle: `1-${i}`, partition: 0, shapeId: i + 1 }))
+    await writer.appendShared(refs, rows)
+    assert.equal(commits, 1)
+    assert.equal(store.txs.getCount(), 1)
+    await writer.close()
+  } finally {
+    await stores.close()
     cleanup()
   }
 })

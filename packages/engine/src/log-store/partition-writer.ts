@@ -74,8 +74,8 @@ export class PartitionWriter {
     const state = this.#state(ref)
     const fresh = freshRows(rows, state.meta.lastTxnOffset)
     if (fresh.length === 0) return this.#pendingFor(state)
-    const record = encodeLogRecord(fresh)
-    return this.#appendRecord(state, fresh, record)
+    const batch = this.#appendRecord(state, fresh, encodeLogRecord(fresh))
+    return this.#counted(batch, fresh.length)
   }
 
   /**
@@ -86,16 +86,23 @@ export class PartitionWriter {
   appendShared(refs: readonly ShapeRef[], rows: readonly EncodableRow[]): Promise<void> {
     const whole: ShapeState[] = []
     const done: Promise<void>[] = []
+    // Everything this call queues commits together (one commit-size check at the end), so a
+    // shared record is never committed apart from the references that count it.
+    let items = 0
     for (const ref of refs) {
       const state = this.#state(ref)
       const fresh = freshRows(rows, state.meta.lastTxnOffset)
       if (fresh.length === 0) done.push(this.#pendingFor(state))
       else if (fresh.length === rows.length) whole.push(state)
-      else done.push(this.#appendRecord(state, fresh, encodeLogRecord(fresh)))
+      else {
+        done.push(this.#appendRecord(state, fresh, encodeLogRecord(fresh)).committed)
+        items += fresh.length
+      }
     }
     if (whole.length > 0 && whole.length < SHARED_RECORD_SHAPES_MIN) {
       const record = encodeLogRecord(rows)
-      for (const state of whole) done.push(this.#appendRecord(state, rows, record))
+      for (const state of whole) done.push(this.#appendRecord(state, rows, record).committed)
+      items += whole.length * rows.length
     } else if (whole.length > 0) {
       const key = txsKey(this.#nextTxsId++)
       const record = encodeLogRecord(rows)
@@ -106,13 +113,19 @@ export class PartitionWriter {
       const { txs } = this.#store
       batch.writes.push(() => txs.putSync(key, shared))
       const ref = encodeSharedRef(key)
-      for (const state of whole) done.push(this.#appendRecord(state, rows, ref))
+      for (const state of whole) done.push(this.#appendRecord(state, rows, ref).committed)
+      // The rows are stored once; each further shape costs a reference.
+      items += rows.length + whole.length - 1
     }
+    if (this.#batch !== null && items > 0) void this.#counted(this.#batch, items)
     return Promise.all(done).then(() => {})
   }
 
-  /** Queues `value` (a record or a reference) as the shape's next log entry, with its chunk bookkeeping. */
-  #appendRecord(state: ShapeState, rows: readonly EncodableRow[], value: Buffer): Promise<void> {
+  /**
+   * Queues `value` (a record or a reference) as the shape's next log entry, with its chunk
+   * bookkeeping. The caller counts the items towards the commit size.
+   */
+  #appendRecord(state: ShapeState, rows: readonly EncodableRow[], value: Buffer): Batch {
     const shapeId = state.ref.shapeId
     const lastRow = rows[rows.length - 1] as EncodableRow
     const closedChunks: Buffer[] = []
@@ -134,7 +147,7 @@ export class PartitionWriter {
       log.putSync(offsetKeyOf(shapeId, lastRow.tx, lastRow.op), value)
       for (const key of closedChunks) chunks.putSync(key, Buffer.alloc(0))
     })
-    return this.#counted(batch, rows.length)
+    return batch
   }
 
   setPgSnapshot(ref: ShapeRef, pgSnapshot: PgSnapshot): Promise<void> {
