@@ -5,15 +5,23 @@ import { parseArgs } from 'node:util'
 import { defaultDataDir, defaultResultsDir } from './paths.ts'
 import { collectResults, printResult, writeResults } from './report.ts'
 import type { ScenarioContext, ScenarioResult } from './scenario.ts'
+import { appendThroughput } from './scenarios/append-throughput.ts'
 import { coldRestore } from './scenarios/cold-restore.ts'
+import { liveFanout } from './scenarios/live-fanout.ts'
+import { logRead } from './scenarios/log-read.ts'
 import { readPath } from './scenarios/read-path.ts'
+import { writeFanout } from './scenarios/write-fanout.ts'
 
 const SCENARIOS: Record<string, (context: ScenarioContext) => Promise<ScenarioResult>> = {
   'cold-restore': coldRestore,
   'read-path': readPath,
+  'append-throughput': appendThroughput,
+  'write-fanout': writeFanout,
+  'live-fanout': liveFanout,
+  'log-read': logRead,
 }
 /** The standard suite, in order: what `pnpm bench` runs with no scenario named. */
-const STANDARD_SUITE = ['cold-restore', 'read-path']
+const STANDARD_SUITE = ['cold-restore', 'read-path', 'append-throughput', 'write-fanout', 'live-fanout', 'log-read']
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
