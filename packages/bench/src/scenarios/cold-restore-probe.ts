@@ -1,4 +1,4 @@
-// One cold restore, in a fresh process: `cold-restore-probe.ts <lazy|eager> <dir> <seed>`.
+// One cold restore, in a fresh process: `cold-restore-probe.ts <lazy|eager> <dir> <seed> <inline|workers2>`.
 // Prints one JSON line of timings. A fresh process per probe, so nothing of an earlier open
 // (lmdb-js' env cache, the read-path table, V8's warm code) helps the one measured.
 import { readFileSync } from 'node:fs'
@@ -6,12 +6,13 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { openEngine } from '@shapestore/engine'
 import { prng, quantile, shuffle } from '../stats.ts'
+import { RUNTIMES, type RuntimeName } from './workload.ts'
 
-const [mode, dir, seedText] = process.argv.slice(2) as [string, string, string]
+const [mode, dir, seedText, runtimeName] = process.argv.slice(2) as [string, string, string, RuntimeName]
 const { handles } = JSON.parse(readFileSync(join(dir, 'seed.json'), 'utf8')) as { handles: string[] }
 
 const openStart = performance.now()
-const engine = await openEngine({ dir })
+const engine = await openEngine({ dir, runtime: RUNTIMES[runtimeName]() })
 let readyMs = performance.now() - openStart
 if (mode === 'eager') {
   // What Electric did before PR #3572: at boot, read every shape's definition, snapshot flag
@@ -39,6 +40,7 @@ await engine.close()
 process.stdout.write(
   `${JSON.stringify({
     mode,
+    runtime: runtimeName,
     shapes: handles.length,
     readyMs,
     readsPerShapeAtReady: (atReady.catalogRecordsRead + atReady.readPathMisses) / handles.length,

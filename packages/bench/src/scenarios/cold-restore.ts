@@ -4,10 +4,11 @@ import { fileURLToPath } from 'node:url'
 import type { ScenarioContext, ScenarioResult } from '../scenario.ts'
 import { ensureSeed, type SeedSpec } from '../seed.ts'
 import { median } from '../stats.ts'
+import type { RuntimeName } from './workload.ts'
 
 /**
  * Cold restore: open -> ready for N shapes (50,000 by default), lazy (the product: nothing per
- * shape is read) against eager (every shape's definition, snapshot flag and latest offset read
+ * shape is read; on the inline and on the worker runtime) against eager (every shape's definition, snapshot flag and latest offset read
  * at boot, as Electric did before PR #3572); open time at N/10 vs N shapes (flatness); the first
  * read of each shape's latest offset after the restore (the miss path); reads per shape at open.
  * Each open is a fresh process; figures are medians over the runs.
@@ -35,9 +36,11 @@ export async function coldRestore(context: ScenarioContext): Promise<ScenarioRes
   } satisfies SeedSpec)
   const smallSeed = await ensureSeed(join(context.dataDir, `cold-restore-${small}`), { shapes: small, ...SPEC })
 
-  const lazy = runs('lazy', large.dir, LAZY_RUNS)
-  const eager = runs('eager', large.dir, EAGER_RUNS)
-  const lazySmall = runs('lazy', smallSeed.dir, LAZY_RUNS)
+  const lazy = runs('lazy', large.dir, LAZY_RUNS, 'inline')
+  const eager = runs('eager', large.dir, EAGER_RUNS, 'inline')
+  const lazySmall = runs('lazy', smallSeed.dir, LAZY_RUNS, 'inline')
+  // The product: the worker runtime (its shared key table is allocated at open; no thread starts).
+  const lazyWorkers = runs('lazy', large.dir, LAZY_RUNS, 'workers2')
 
   const lazyReadyMs = median(lazy.map((r) => r.readyMs))
   const eagerReadyMs = median(eager.map((r) => r.readyMs))
@@ -56,9 +59,12 @@ export async function coldRestore(context: ScenarioContext): Promise<ScenarioRes
       lazy_ready_ms: { value: lazyReadyMs, unit: 'ms', goal: '<= 20' },
       eager_ready_ms: { value: eagerReadyMs, unit: 'ms' },
       [`lazy_ready_ms_${small}`]: { value: lazySmallReadyMs, unit: 'ms' },
+      lazy_ready_ms_workers: { value: median(lazyWorkers.map((r) => r.readyMs)), unit: 'ms', goal: '<= 20' },
       first_read_p50_us: { value: median(lazy.map((r) => r.firstReadP50Us)), unit: 'µs' },
       first_read_p99_us: { value: median(lazy.map((r) => r.firstReadP99Us)), unit: 'µs', goal: '<= 20' },
       first_read_max_us: { value: median(lazy.map((r) => r.firstReadMaxUs)), unit: 'µs' },
+      first_read_p50_us_workers: { value: median(lazyWorkers.map((r) => r.firstReadP50Us)), unit: 'µs' },
+      first_read_p99_us_workers: { value: median(lazyWorkers.map((r) => r.firstReadP99Us)), unit: 'µs', goal: '<= 20' },
       lazy_reads_per_shape_at_ready: { value: median(lazy.map((r) => r.readsPerShapeAtReady)), unit: 'reads' },
       eager_reads_per_shape_at_ready: { value: median(eager.map((r) => r.readsPerShapeAtReady)), unit: 'reads' },
       lazy_partitions_open_at_ready: { value: median(lazy.map((r) => r.partitionsOpenAtReady)), unit: 'envs' },
@@ -70,10 +76,10 @@ export async function coldRestore(context: ScenarioContext): Promise<ScenarioRes
   }
 }
 
-function runs(mode: 'lazy' | 'eager', dir: string, count: number): ProbeResult[] {
+function runs(mode: 'lazy' | 'eager', dir: string, count: number, runtime: RuntimeName): ProbeResult[] {
   const results: ProbeResult[] = []
   for (let i = 0; i < count; i++) {
-    const run = spawnSync(process.execPath, ['--import', 'tsx', probe, mode, dir, String(1000 + i)], {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', probe, mode, dir, String(1000 + i), runtime], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'inherit'],
     })
