@@ -64,7 +64,18 @@ export class PartitionStore implements PartitionDatabases {
     return shared.subarray(4)
   }
 
+  /**
+   * Makes the next read see every commit, also those of writer threads: an lmdb-js read
+   * transaction does not see another thread's commit until it is renewed, and a caller that
+   * learned of a commit through the shared table must find its data. Renewal is cheap (the
+   * transaction restarts on the next read); every read method below starts with it.
+   */
+  #renew(): void {
+    this.env.resetReadTxn()
+  }
+
   readMeta(shapeId: number): ShapeMeta {
+    this.#renew()
     return fromStored(this.meta.get(shapeId))
   }
 
@@ -73,6 +84,7 @@ export class PartitionStore implements PartitionDatabases {
    * is keyed by its last row, so the first one returned may still hold rows at or before `after`.
    */
   logRecordsAfter(shapeId: number, after: LogOffset): Array<{ key: Buffer; value: Buffer }> {
+    this.#renew()
     const { end } = shapeRange(shapeId)
     const start = offsetKey(shapeId, after)
     const records = [...this.log.getRange({ start, end, limit: RANGE_BATCH_RECORDS + 1 })]
@@ -82,6 +94,7 @@ export class PartitionStore implements PartitionDatabases {
 
   /** The last offset of the first closed chunk that ends after `offset`, or null (the open chunk). */
   chunkEndAfter(shapeId: number, offset: LogOffset): LogOffset | null {
+    this.#renew()
     const { end } = shapeRange(shapeId)
     const start = offsetKey(shapeId, offset)
     for (const key of this.chunks.getKeys({ start, end, limit: 2 })) {
@@ -93,6 +106,7 @@ export class PartitionStore implements PartitionDatabases {
 
   /** The parts of snapshot chunk `chunk` from part number `fromPart` on, in order. */
   snapshotParts(shapeId: number, chunk: number, fromPart: number): Buffer[] {
+    this.#renew()
     const range = { start: snapshotKey(shapeId, chunk, fromPart), end: snapshotKey(shapeId, chunk + 1, 0) }
     return [...this.snapshot.getRange(range).map(({ value }) => value)]
   }
