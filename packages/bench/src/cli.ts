@@ -10,6 +10,8 @@ import { coldRestore } from './scenarios/cold-restore.ts'
 import { liveFanout } from './scenarios/live-fanout.ts'
 import { logRead } from './scenarios/log-read.ts'
 import { readPath } from './scenarios/read-path.ts'
+import { shapeCreation } from './scenarios/shape-creation.ts'
+import { unrelatedShapes } from './scenarios/unrelated-shapes.ts'
 import { writeFanout } from './scenarios/write-fanout.ts'
 
 const SCENARIOS: Record<string, (context: ScenarioContext) => Promise<ScenarioResult>> = {
@@ -19,9 +21,20 @@ const SCENARIOS: Record<string, (context: ScenarioContext) => Promise<ScenarioRe
   'write-fanout': writeFanout,
   'live-fanout': liveFanout,
   'log-read': logRead,
+  'unrelated-shapes': unrelatedShapes,
+  'shape-creation': shapeCreation,
 }
 /** The standard suite, in order: what `pnpm bench` runs with no scenario named. */
-const STANDARD_SUITE = ['cold-restore', 'read-path', 'append-throughput', 'write-fanout', 'live-fanout', 'log-read']
+const STANDARD_SUITE = [
+  'cold-restore',
+  'read-path',
+  'append-throughput',
+  'write-fanout',
+  'live-fanout',
+  'log-read',
+  'unrelated-shapes',
+  'shape-creation',
+]
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { writeCharts } from './charts.ts'
 import { type Machine, machine, type ScenarioResult } from './scenario.ts'
 
 /** The machine-readable results of one `pnpm bench` run. */
@@ -63,8 +64,11 @@ export function writeResults(results: BenchResults, resultsDir: string, jsonFile
     `${results.generatedAt} · ${m.cpus} CPUs (${m.cpuModel}) · Node ${m.node} · ${m.platform}`,
     '',
   ]
+  const charts = writeCharts(results.scenarios, resultsDir)
   for (const result of results.scenarios) {
     lines.push(`## ${result.scenario}`, '', `Parameters: \`${JSON.stringify(result.parameters)}\``, '')
+    const chart = charts.get(result.scenario)
+    if (chart !== undefined) lines.push(`![${result.scenario}](${chart})`, '')
     lines.push('| metric | value | unit | goal |', '|---|---|---|---|')
     for (const row of rows(result)) lines.push(`| ${row.name} | ${row.value} | ${row.unit} | ${row.goal} |`)
     lines.push('')

@@ -21,6 +21,17 @@ export interface ScenarioResult {
   readonly parameters: Record<string, unknown>
   readonly metrics: Record<string, Metric>
   readonly ratios: Record<string, { readonly value: number; readonly goal?: string }>
+  /** Figures over a swept parameter (e.g. ms vs shapes), drawn as one SVG chart per scenario. */
+  readonly series?: readonly Series[]
+}
+
+/** One line of a scenario's chart: y[i] measured at x[i]. Series of one scenario share their axes. */
+export interface Series {
+  readonly name: string
+  readonly x: readonly number[]
+  readonly y: readonly number[]
+  readonly xLabel: string
+  readonly yLabel: string
 }
 
 export interface Machine {

@@ -56,7 +56,8 @@ export async function readPath(context: ScenarioContext): Promise<ScenarioResult
 
   // The worker runtime: the shared-memory table, filled by misses first (later reads are hits).
   engine = await openEngine({ dir: seed.dir, runtime: RUNTIMES.workers2() })
-  const scratchDir = join(context.dataDir, 'read-path-lmdb.tmp')
+  // No dot in the name: lmdb-js treats a path with a dot as a file and leaves a '-lock' file beside it.
+  const scratchDir = join(context.dataDir, 'read-path-lmdb')
   rmSync(scratchDir, { recursive: true, force: true })
   const scratch = open({ path: scratchDir, mapSize: 1024 ** 3 })
   const records = scratch.openDB<{ latest: [number, number]; started: boolean }, number>({

@@ -110,6 +110,15 @@ export async function writeFanout(context: ScenarioContext): Promise<ScenarioRes
     },
     metrics,
     ratios,
+    series: RUNTIME_ORDER.flatMap((runtime) =>
+      (['shared', 'distinct'] as const).map((layout) => ({
+        name: `${runtime} ${layout}`,
+        x: [...FANOUTS],
+        y: FANOUTS.map((n) => ms(runtime, layout, n)),
+        xLabel: 'shapes written (one appendToLogs)',
+        yLabel: 'ms until every shape visible',
+      })),
+    ),
   }
 }
 
