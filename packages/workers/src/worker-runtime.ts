@@ -81,11 +81,6 @@ class WorkerWriters implements Writers {
     )
   }
 
-  /** The writer clients, for supervision tests and monitoring. */
-  get clients(): readonly WriterClient[] {
-    return this.#clients
-  }
-
   async append(appends: readonly ShapeAppend[]): Promise<void> {
     const groups = groupSharedAppends(appends, (ref) => this.#client(ref))
     await Promise.all(groups.map(({ key: client, refs, rows }) => client.request({ kind: 'append', refs, rows })))

@@ -45,23 +45,12 @@ export class WriterClient {
   #queue: OpRequest[] = []
   #nextId = 1
   #closing = false
-  #crashes = 0
   /** Whether an operation succeeded since the last crash: a worker that dies at once is not respawned in a loop. */
   #healthy = true
   #lastError: Error | null = null
 
   constructor(options: WriterClientOptions) {
     this.#options = options
-  }
-
-  /** How many times this writer's thread died unexpectedly. */
-  get crashes(): number {
-    return this.#crashes
-  }
-
-  /** The thread's id while it runs (tests use it to see a replacement). */
-  get threadId(): number | undefined {
-    return this.#worker?.threadId
   }
 
   request(op: WriterOp): Promise<void> {
@@ -137,7 +126,6 @@ export class WriterClient {
     if (this.#worker !== worker) return
     this.#worker = null
     if (this.#closing) return
-    this.#crashes++
     const crashed = new EngineError(
       ErrorCode.WRITER_CRASHED,
       `writer ${this.#options.init.writerIndex} exited (code ${code}${this.#lastError === null ? '' : `: ${this.#lastError.message}`}) before acknowledging; replaying is safe`,
