@@ -55,6 +55,7 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
       stores,
       onPublished: (handle) => waiters.notify(handle),
     })
+    if (writers.commitCounters !== undefined) stores.useCommitCounters(writers.commitCounters)
     return new Engine(resolved, lock, catalog, stores, writers, waiters)
   } catch (error) {
     await stores?.close()

@@ -1,5 +1,6 @@
 import type { ShapeHandle } from './handle.ts'
 import type { EncodableRow } from './log-store/log-record.ts'
+import type { CommitCounters } from './log-store/partition-store.ts'
 import type { PartitionStores } from './log-store/partition-stores.ts'
 import type { SnapshotPartWrite } from './log-store/partition-writer.ts'
 import type { PgSnapshot } from './pg-snapshot.ts'
@@ -56,6 +57,8 @@ export interface Writers {
   readonly table: ReadPathTable
   /** Where big log reads run; absent: every read runs inline. */
   readonly reader?: LogJsonReader | undefined
+  /** Commits per partition, counted by writers on other threads; absent: writers on this thread. */
+  readonly commitCounters?: CommitCounters | undefined
   /**
    * Resolves when every shape's part is durable (each shape's part commits atomically). Appends
    * that share one `rows` array carry the same transaction: store it once per partition.

@@ -26,6 +26,8 @@ export interface WriterInit {
   readonly republish: readonly ShapeRef[]
   /** The shared read-path-key table the writer publishes into. */
   readonly table: SharedReadPathTableDescriptor
+  /** One Int32 per partition over a SharedArrayBuffer: the writer counts its commits there. */
+  readonly commitCounters: Int32Array
 }
 
 export type WriterOp =

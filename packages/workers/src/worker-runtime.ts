@@ -52,12 +52,14 @@ export function workerRuntime(options: WorkerRuntimeOptions = {}): Runtime {
 class WorkerWriters implements Writers {
   readonly table: SharedReadPathTable
   readonly reader: ReaderPool
+  readonly commitCounters: Int32Array
   readonly #context: RuntimeContext
   readonly #clients: WriterClient[]
 
   constructor(context: RuntimeContext, options: WorkerRuntimeOptions & { writers: number }) {
     this.#context = context
     this.table = new SharedReadPathTable(options.tableCapacity === undefined ? {} : { capacity: options.tableCapacity })
+    this.commitCounters = new Int32Array(new SharedArrayBuffer(4 * context.partitions))
     this.reader = new ReaderPool({ readers: options.readers, readerMemoryMb: options.readerMemoryMb })
     const entry = options.writerEntry ?? new URL('./writer-worker.ts', import.meta.url)
     this.#clients = Array.from(
@@ -70,6 +72,7 @@ class WorkerWriters implements Writers {
             chunkBytesThreshold: context.chunkBytesThreshold,
             partitionMapBytes: context.partitionMapBytes,
             table: this.table.toShared(),
+            commitCounters: this.commitCounters,
           },
           entry,
           memoryLimitMb: options.writerMemoryMb,

@@ -55,6 +55,8 @@ function writerFor(ref: ShapeRef): PartitionWriterType {
   if (writer === undefined) {
     writer = new PartitionWriter(stores.get(ref.partition), {
       chunkBytesThreshold: init.chunkBytesThreshold,
+      // Counted before the keys are published: a reader that sees the keys renews its LMDB view.
+      onCommit: () => Atomics.add(init.commitCounters, ref.partition, 1),
       publish: (handle, keys) => {
         try {
           table.publish(handle, keys)
@@ -112,5 +114,9 @@ port.on('message', (message: ToWriter) => {
   }
 })
 
-for (const ref of init.republish) writerFor(ref).republish(ref)
+for (const ref of init.republish) {
+  // The predecessor may have died between a commit and counting it: count one, so readers renew.
+  Atomics.add(init.commitCounters, ref.partition, 1)
+  writerFor(ref).republish(ref)
+}
 send({ type: 'ready' })

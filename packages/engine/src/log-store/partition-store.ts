@@ -28,6 +28,12 @@ export interface PartitionOptions {
   readonly mapSizeBytes: number
 }
 
+/**
+ * Commits per partition, counted by writers on other threads (a SharedArrayBuffer word each).
+ * A reader renews its LMDB read transaction only when its partition's count moved.
+ */
+export type CommitCounters = Int32Array
+
 /** Records read per batch by range readers: a batch is read synchronously, then streamed. */
 const RANGE_BATCH_RECORDS = 64
 
@@ -39,6 +45,9 @@ export class PartitionStore implements PartitionDatabases {
   readonly snapshot: Database<Buffer, Buffer>
   readonly meta: Database<StoredShapeMeta, number>
   readonly txs: Database<Buffer, Buffer>
+
+  #commitCounters: CommitCounters | null = null
+  #commitsSeen = -1
 
   constructor(dir: string, index: number, options: PartitionOptions) {
     const path = join(dir, 'partitions', String(index))
@@ -64,13 +73,25 @@ export class PartitionStore implements PartitionDatabases {
     return shared.subarray(4)
   }
 
+  /** Writers on other threads count their commits here (see CommitCounters). */
+  useCommitCounters(counters: CommitCounters): void {
+    this.#commitCounters = counters
+  }
+
   /**
    * Makes the next read see every commit, also those of writer threads: an lmdb-js read
    * transaction does not see another thread's commit until it is renewed, and a caller that
-   * learned of a commit through the shared table must find its data. Renewal is cheap (the
-   * transaction restarts on the next read); every read method below starts with it.
+   * learned of a commit through the shared table must find its data (writers count a commit
+   * before they publish its keys). Every read method below starts here. Without counters (all
+   * writes on this thread, where lmdb-js renews after its own commits) it renews every time.
    */
   #renew(): void {
+    const counters = this.#commitCounters
+    if (counters !== null) {
+      const commits = Atomics.load(counters, this.index)
+      if (commits === this.#commitsSeen) return
+      this.#commitsSeen = commits
+    }
     this.env.resetReadTxn()
   }
 

@@ -1,5 +1,4 @@
-import type { PartitionOptions } from './partition-store.ts'
-import { PartitionStore } from './partition-store.ts'
+import { type CommitCounters, type PartitionOptions, PartitionStore } from './partition-store.ts'
 
 /**
  * The partitions of one data directory, each opened on first use (opening one costs ~1 ms;
@@ -9,6 +8,7 @@ export class PartitionStores {
   readonly #dir: string
   readonly #options: PartitionOptions
   readonly #open = new Map<number, PartitionStore>()
+  #commitCounters: CommitCounters | null = null
 
   constructor(dir: string, options: PartitionOptions) {
     this.#dir = dir
@@ -19,9 +19,16 @@ export class PartitionStores {
     let store = this.#open.get(index)
     if (store === undefined) {
       store = new PartitionStore(this.#dir, index, this.#options)
+      if (this.#commitCounters !== null) store.useCommitCounters(this.#commitCounters)
       this.#open.set(index, store)
     }
     return store
+  }
+
+  /** Writers on other threads count commits per partition here; reads renew only when needed. */
+  useCommitCounters(counters: CommitCounters): void {
+    this.#commitCounters = counters
+    for (const store of this.#open.values()) store.useCommitCounters(counters)
   }
 
   /** How many partitions have been opened so far. */

@@ -26,6 +26,8 @@ export interface PartitionWriterOptions {
   readonly chunkBytesThreshold: number
   /** Called after each commit with the shape's new keys, and when a shape's state is loaded. */
   readonly publish: (handle: ShapeHandle, keys: ReadPathKeys) => void
+  /** Called after each successful commit, before its keys are published. */
+  readonly onCommit?: (() => void) | undefined
 }
 
 /** A snapshot part as the facade cuts it (see makeNewSnapshot). */
@@ -226,6 +228,7 @@ export class PartitionWriter {
     } catch (error) {
       throw toStorageError(error, `removing shape data from partition ${this.#store.index}`)
     }
+    this.#options.onCommit?.()
   }
 
   /** Commits what is pending now and resolves when it is durable. */
@@ -305,6 +308,7 @@ export class PartitionWriter {
       batch.reject(toStorageError(error, `committing to partition ${this.#store.index}`))
       return
     }
+    this.#options.onCommit?.()
     for (const state of batch.touched.values()) this.#options.publish(state.ref.handle, readPathKeysOf(state.meta))
     batch.resolve()
   }
