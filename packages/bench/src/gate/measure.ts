@@ -38,10 +38,6 @@ export async function measureScenarios(names: readonly string[], context: Scenar
   return results
 }
 
-export async function measureGateSuite(context: ScenarioContext): Promise<BenchResults> {
-  return collectResults(await measureScenarios(GATE_SUITE, context))
-}
-
 /** `run` with the named scenarios measured again (the re-run of what failed). */
 export async function remeasure(
   run: BenchResults,
