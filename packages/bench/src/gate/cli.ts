@@ -146,7 +146,11 @@ try {
     if (!Number.isSafeInteger(runs) || runs < 2) usage('--runs must be an integer >= 2 (a re-run is part of the rule)')
     const ab = abRuns({ ref: values.base, runs, resultsDir, dataDir: context.dataDir, only: values.only })
     console.log(`\nA/B against ${values.base} (${ab.baseCommit.slice(0, 10)}): ${runs} interleaved runs per side`)
-    report(decide(gateConfig, ab.head, ab.base))
+    const abConfig = {
+      ...gateConfig,
+      metrics: gateConfig.metrics.map((m) => ({ ...m, tolerancePct: gateConfig.abTolerancePct })),
+    }
+    report(decide(abConfig, ab.head, ab.base))
   }
 
   if (positionals.length > 0) usage(`unexpected argument ${positionals[0]}`)

@@ -62,6 +62,7 @@ export const gateConfig: GateConfig = {
   // it shrank that deviation. Tolerances sit above the deviation seen: the baseline check is for
   // gross regressions (2x in the noisiest figures); `--base <ref>` A/B runs catch finer ones.
   defaultTolerancePct: 50,
+  abTolerancePct: 15,
   metrics: [
     {
       scenario: 'cold-restore',
