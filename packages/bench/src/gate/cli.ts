@@ -20,10 +20,11 @@ import { parseArgs } from 'node:util'
 import { defaultDataDir, defaultResultsDir } from '../paths.ts'
 import { type BenchResults, collectResults } from '../report.ts'
 import type { ScenarioContext } from '../scenario.ts'
+import { runScenarios } from '../suite.ts'
 import { abRuns } from './ab.ts'
 import { gateConfig as committedConfig } from './config.ts'
 import { CALIBRATION_SCENARIO, decide, type Finding, type GateConfig, invalid, type Verdict } from './decide.ts'
-import { GATE_SUITE, measureScenarios, remeasure } from './measure.ts'
+import { GATE_SUITE, remeasure } from './measure.ts'
 import { medianResults, spreadReport } from './record.ts'
 import { renderTable } from './table.ts'
 
@@ -109,7 +110,7 @@ function onlyComparisonsFailed(verdict: Verdict): boolean {
 try {
   if (values.once) {
     if (values.json === undefined) usage('--once needs --json FILE')
-    write(values.json, collectResults(await measureScenarios(measured, context)))
+    write(values.json, collectResults(await runScenarios(measured, context)))
     process.exit(0)
   }
 
@@ -156,7 +157,7 @@ try {
   if (positionals.length > 0) usage(`unexpected argument ${positionals[0]}`)
   const problems: Finding[] = []
   const baseline = readResults(baselinePath, problems)
-  const first = collectResults(await measureScenarios(measured, context))
+  const first = collectResults(await runScenarios(measured, context))
   write(join(resultsDir, 'run-1.json'), first)
   let verdict = decide(gateConfig, [first], [baseline])
   if (!verdict.pass && problems.length === 0 && onlyComparisonsFailed(verdict)) {
