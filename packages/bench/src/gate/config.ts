@@ -103,8 +103,10 @@ export const gateConfig: GateConfig = {
       scenario: 'live-fanout',
       metric: 'all_woken_ms',
       calibration: 'thread_roundtrip_us',
-      tolerancePct: 100,
-      why: '72% raw, 66% per thread_roundtrip_us',
+      tolerancePct: 200,
+      // The in-run ratio waiters_over_no_waiters guards the wake-up itself; this catches a
+      // gross slowdown of the whole path.
+      why: '72% raw, 66% per thread_roundtrip_us over the record; then 30-101 ms against 24 in 5 gate runs at load 12-17, one of which failed at 100% (+333%, +146% on re-run)',
     },
     { scenario: 'log-read', metric: 'inline_gbps', tolerancePct: 100, why: '74% raw (88% per cpu_ms)' },
     {
