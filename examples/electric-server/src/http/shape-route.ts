@@ -1,0 +1,154 @@
+import type { ServerResponse } from 'node:http'
+import { type Engine, EngineError, ErrorCode, type ShapeHandle } from '@shapestore/engine'
+import { isShapeGone, type ShapeService } from '../shapes/shape-service.ts'
+import { ShapeParamError, type ShapeSpec } from '../shapes/shape-spec.ts'
+import { schemaEntry } from '../table/pg-types.ts'
+import { nextCursor } from './live-cursor.ts'
+import { CACHE_CONTROL, send, sendInvalid } from './responses.ts'
+import { parseShapeRequest, type ShapeRequest } from './shape-request.ts'
+
+export interface ShapeRouteContext {
+  readonly engine: Engine
+  readonly shapes: ShapeService
+  /** How long a live request is held before `200 [up-to-date]` (Electric: 20 s; below the client's 45 s watchdog). */
+  readonly longPollTimeoutMs: number
+}
+
+const MUST_REFETCH_BODY = JSON.stringify([{ headers: { control: 'must-refetch' } }])
+
+/**
+ * `GET /v1/shape`: Electric's shape log protocol (README, "Protocol"). Every 2xx carries
+ * `electric-handle` and `electric-offset`; non-live ones `electric-schema`, live ones
+ * `electric-cursor` (never the other way round: a cursor on a non-live response can make a
+ * later client suppress its first up-to-date). A response reaching the log head ends with an
+ * up-to-date control message, except the `offset=-1` one (Electric's rule, which keeps it
+ * cacheable).
+ */
+export async function handleShapeGet(res: ServerResponse, url: URL, context: ShapeRouteContext): Promise<void> {
+  const request = parseShapeRequest(url.searchParams)
+  if ('errors' in request) return sendInvalid(res, request.errors)
+  let spec: ShapeSpec
+  try {
+    spec = context.shapes.resolve(request.shape)
+  } catch (error) {
+    if (error instanceof ShapeParamError) return sendInvalid(res, { [error.field]: [error.message] })
+    throw error
+  }
+
+  // A client disconnecting (or the server closing) ends its long-poll.
+  const abort = new AbortController()
+  const onClose = () => abort.abort()
+  res.once('close', onClose)
+  try {
+    let handle: ShapeHandle
+    if (request.handle === undefined) {
+      handle = await context.shapes.getOrCreate(spec)
+    } else {
+      const current = context.shapes.handleOf(spec)
+      if (current !== request.handle) return mustRefetch(res, await context.shapes.getOrCreate(spec))
+      handle = current
+    }
+    await serve(res, context, spec, handle, request, abort.signal)
+  } catch (error) {
+    if (isShapeGone(error)) return mustRefetch(res, await context.shapes.getOrCreate(spec))
+    if (error instanceof EngineError && error.code === ErrorCode.ABORTED) return
+    throw error
+  } finally {
+    res.off('close', onClose)
+  }
+}
+
+async function serve(
+  res: ServerResponse,
+  context: ShapeRouteContext,
+  spec: ShapeSpec,
+  handle: ShapeHandle,
+  request: ShapeRequest,
+  signal: AbortSignal,
+): Promise<void> {
+  const { engine } = context
+  const headers: Record<string, string> = { 'electric-handle': handle }
+  if (request.live) headers['electric-cursor'] = nextCursor(context.longPollTimeoutMs, request.cursor)
+  else headers['electric-schema'] = schemaHeader(spec)
+
+  if (request.offset === 'now') {
+    headers['electric-offset'] = engine.fetchLatestOffset(handle).toString()
+    return sendUpToDate(res, context, headers, CACHE_CONTROL.catchUp)
+  }
+  const offset = request.offset
+  let latest = engine.fetchLatestOffset(handle)
+  if (offset.isAfter(latest)) {
+    // Electric holds an offset past the shape's end for half the long-poll window (storage may
+    // be catching up, e.g. after a failover), then gives up with a 400.
+    const deadline = Date.now() + Math.floor(context.longPollTimeoutMs / 2)
+    while (offset.isAfter(latest) && Date.now() < deadline) {
+      await engine.waitForOffset(handle, latest, { timeoutMs: Math.max(0, deadline - Date.now()), signal })
+      latest = engine.fetchLatestOffset(handle)
+    }
+    if (offset.isAfter(latest)) return sendInvalid(res, { offset: ['out of bounds for this shape'] })
+  }
+  if (request.live && offset.equals(latest)) {
+    const moved = await engine.waitForOffset(handle, offset, { timeoutMs: context.longPollTimeoutMs, signal })
+    if (!moved) {
+      headers['electric-offset'] = offset.toString()
+      return sendUpToDate(res, context, headers, CACHE_CONTROL.live)
+    }
+  }
+
+  const chunkEnd = engine.getChunkEndLogOffset(handle, offset) ?? engine.fetchLatestOffset(handle)
+  latest = engine.fetchLatestOffset(handle)
+  const upToDate = !offset.isBeforeAll && !chunkEnd.isBefore(latest)
+  const body = await engine.getLogJson(handle, offset, chunkEnd)
+  headers['electric-offset'] = chunkEnd.toString()
+  headers['content-type'] = 'application/json; charset=utf-8'
+  headers['cache-control'] = offset.isBeforeAll
+    ? CACHE_CONTROL.initial
+    : request.live
+      ? CACHE_CONTROL.live
+      : CACHE_CONTROL.catchUp
+  if (upToDate) headers['electric-up-to-date'] = ''
+  send(res, 200, upToDate ? withUpToDate(body, upToDateMessage(context)) : body, headers)
+}
+
+function sendUpToDate(
+  res: ServerResponse,
+  context: ShapeRouteContext,
+  headers: Record<string, string>,
+  cacheControl: string,
+): void {
+  headers['electric-up-to-date'] = ''
+  headers['cache-control'] = cacheControl
+  headers['content-type'] = 'application/json; charset=utf-8'
+  send(res, 200, `[${upToDateMessage(context)}]`, headers)
+}
+
+/** `global_last_seen_lsn` must be a decimal string: the client feeds it to BigInt(). */
+function upToDateMessage(context: ShapeRouteContext): string {
+  return `{"headers":{"control":"up-to-date","global_last_seen_lsn":"${context.shapes.lastTx}"}}`
+}
+
+/** `[a,b]` + m → `[a,b,m]`; `[]` + m → `[m]`. */
+function withUpToDate(array: Buffer, message: string): Buffer {
+  if (array.length <= 2) return Buffer.from(`[${message}]`)
+  return Buffer.concat([array.subarray(0, array.length - 1), Buffer.from(`,${message}]`)])
+}
+
+const schemaHeaders = new WeakMap<ShapeSpec, string>()
+
+function schemaHeader(spec: ShapeSpec): string {
+  let header = schemaHeaders.get(spec)
+  if (header === undefined) {
+    header = JSON.stringify(Object.fromEntries(spec.columns.map((column) => [column.name, schemaEntry(column)])))
+    schemaHeaders.set(spec, header)
+  }
+  return header
+}
+
+/** 409 with the shape's current handle (never a reused one); the client resets to offset -1 with it. */
+function mustRefetch(res: ServerResponse, handle: ShapeHandle): void {
+  send(res, 409, MUST_REFETCH_BODY, {
+    'electric-handle': handle,
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': CACHE_CONTROL.mustRefetch,
+  })
+}
