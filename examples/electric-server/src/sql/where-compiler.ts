@@ -42,14 +42,14 @@ function bind(ast: WhereAst, schema: TableSchema, params: ReadonlyMap<number, st
     case 'is-null':
       return { kind: 'is-null', column: columnOf(ast.column, schema), negated: ast.negated }
     case 'compare': {
-      const column = columnOf(ast.column, schema)
+      const column = comparableColumn(ast.column, schema)
       if (column.type === 'bool' && ast.op !== '=' && ast.op !== '<>') {
         throw new WhereSyntaxError(`bool column "${column.name}" supports only = and <>`)
       }
       return { kind: 'compare', op: ast.op, column, value: constant(ast.value, column, params) }
     }
     case 'in': {
-      const column = columnOf(ast.column, schema)
+      const column = comparableColumn(ast.column, schema)
       const values = ast.values.map((value) => constant(value, column, params))
       return { kind: 'in', column, values, negated: ast.negated }
     }
@@ -59,7 +59,14 @@ function bind(ast: WhereAst, schema: TableSchema, params: ReadonlyMap<number, st
 function columnOf(name: string, schema: TableSchema): Column {
   const column = schema.find((candidate) => candidate.name === name)
   if (column === undefined) throw new WhereSyntaxError(`unknown column "${name}"`)
-  if (column.type === 'jsonb') throw new WhereSyntaxError(`jsonb column "${name}" cannot be used in a where clause`)
+  return column
+}
+
+/** jsonb columns can only be tested for null. */
+function comparableColumn(name: string, schema: TableSchema): Column {
+  const column = columnOf(name, schema)
+  if (column.type === 'jsonb')
+    throw new WhereSyntaxError(`jsonb column "${name}" can only be tested with IS [NOT] NULL`)
   return column
 }
 
@@ -142,7 +149,8 @@ function evaluate(node: Node, row: Row): boolean | null {
       return operand === null ? null : !operand
     }
     case 'is-null': {
-      const isNull = rowValue(row, node.column) === null
+      const value = row[node.column.name]
+      const isNull = value === null || value === undefined
       return node.negated ? !isNull : isNull
     }
     case 'compare': {
