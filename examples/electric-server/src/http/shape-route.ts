@@ -50,7 +50,9 @@ export async function handleShapeGet(res: ServerResponse, url: URL, context: Sha
     }
     await serve(res, context, spec, handle, request, abort.signal)
   } catch (error) {
-    if (isShapeGone(error)) return mustRefetch(res, await context.shapes.getOrCreate(spec))
+    // Removed or rotated meanwhile: the shape's current handle, under today's schema.
+    if (isShapeGone(error))
+      return mustRefetch(res, await context.shapes.getOrCreate(context.shapes.resolve(request.shape)))
     if (error instanceof EngineError && error.code === ErrorCode.ABORTED) return
     throw error
   } finally {
@@ -69,7 +71,8 @@ async function serve(
   const { engine } = context
   const headers: Record<string, string> = { 'electric-handle': handle }
   if (request.live) headers['electric-cursor'] = nextCursor(context.longPollTimeoutMs, request.cursor)
-  else headers['electric-schema'] = schemaHeader(spec)
+  // The registered spec: the request's may predate a schema change that rotated the shape.
+  else headers['electric-schema'] = schemaHeader(context.shapes.specOf(handle) ?? spec)
 
   if (request.offset === 'now') {
     headers['electric-offset'] = engine.fetchLatestOffset(handle).toString()

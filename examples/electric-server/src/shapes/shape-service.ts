@@ -11,7 +11,7 @@ import { PRIMARY_KEY, toPgText } from '../table/pg-types.ts'
 import type { PendingFanout, TableStore } from '../table/table-store.ts'
 import { planTransaction, validateOps, WriteError } from '../table/transaction.ts'
 import { SerialQueue } from '../util/serial-queue.ts'
-import { planFanout } from './fanout.ts'
+import { type FanoutEntry, planFanout } from './fanout.ts'
 import { snapshotMessage } from './messages.ts'
 import { canonicalTableName, ShapeParamError, type ShapeParams, type ShapeSpec, shapeSpec } from './shape-spec.ts'
 
@@ -131,9 +131,10 @@ export class ShapeService {
       const plan = planTransaction(ops, schema, (id) => this.#tables.row(table, id))
       if (plan.changes.length === 0) return null
       const tx = this.#tables.lastTx + 1
+      let entries: FanoutEntry[] | undefined
       if (!plan.schemaChanged) {
         try {
-          planFanout(this.#shapesOf(table), tx, plan.changes)
+          entries = planFanout(this.#shapesOf(table), tx, plan.changes)
         } catch (error) {
           if (error instanceof EngineError)
             throw new WriteError(400, 'ops', `too large for a shape log: ${error.message}`)
@@ -142,17 +143,23 @@ export class ShapeService {
       }
       const pending = this.#tables.commit(table, plan.schema, plan.changes, plan.schemaChanged)
       if (plan.schemaChanged) this.#specs.clear()
-      await this.#fanout(pending)
+      await this.#fanout(pending, entries)
       this.#tables.clearPending()
       return { tx: pending.tx, offset: `${pending.tx}_${plan.changes.length - 1}` }
     })
   }
 
-  async #create(spec: ShapeSpec): Promise<ShapeHandle> {
-    const existing = this.#byKey.get(spec.key)
+  async #create(requested: ShapeSpec): Promise<ShapeHandle> {
+    const existing = this.#byKey.get(requested.key)
     if (existing !== undefined) return existing
     // A snapshot must not include a transaction that is still to be fanned out to it.
     await this.#finishPending()
+    // The request's spec may predate a schema change queued before this task (a shape of all
+    // columns then lists the old ones): build it again from its definition and today's schema.
+    const spec = this.#specFromDefinition(requested.definition)
+    if (spec === null || spec.key !== requested.key) {
+      throw new ShapeParamError('table', "the shape's table changed under the request; retry")
+    }
     const { handle } = await this.#engine.getOrCreateShape(spec.definition)
     await this.#engine.makeNewSnapshot(handle, this.#snapshotRows(spec))
     this.#register(handle, spec)
@@ -186,13 +193,13 @@ export class ShapeService {
   }
 
   /** A schema change rotates the table's shapes (Electric does so on a relation change); otherwise append. */
-  async #fanout(pending: PendingFanout): Promise<void> {
+  async #fanout(pending: PendingFanout, planned?: FanoutEntry[]): Promise<void> {
     if (pending.schemaChanged) {
       this.#specs.clear()
       for (const [handle] of [...this.#shapesOf(pending.table)]) await this.#remove(handle)
       return
     }
-    const entries = planFanout(this.#shapesOf(pending.table), pending.tx, pending.changes)
+    const entries = planned ?? planFanout(this.#shapesOf(pending.table), pending.tx, pending.changes)
     for (let start = 0; start < entries.length; start += limits.FANOUT_SHAPES_MAX) {
       await this.#engine.appendToLogs(entries.slice(start, start + limits.FANOUT_SHAPES_MAX))
     }
@@ -219,17 +226,23 @@ export class ShapeService {
   #restoredSpec(handle: ShapeHandle, shape: ShapeDefinition): ShapeSpec | null {
     const latest = this.#engine.fetchLatestOffset(handle)
     if (latest.isVirtual && latest.op === Number.POSITIVE_INFINITY) return null
-    const schema = this.#tables.schema(shape.table)
+    const spec = this.#specFromDefinition(shape)
+    return spec !== null && spec.key === JSON.stringify(canonicalShape(shape)) ? spec : null
+  }
+
+  /** A definition's spec against the table's current schema; null if it no longer compiles. */
+  #specFromDefinition(shape: ShapeDefinition): ShapeSpec | null {
+    const table = canonicalTableName(shape.table)
+    const schema = this.#tables.schema(table)
     if (schema === undefined) return null
     try {
       const params: ShapeParams = {
-        table: shape.table,
+        table,
         where: shape.where,
         columns: shape.columns?.map((name) => `"${name.replaceAll('"', '""')}"`).join(','),
         replica: shape.replica,
       }
-      const spec = shapeSpec(params, shape.table, schema)
-      return spec.key === JSON.stringify(canonicalShape(shape)) ? spec : null
+      return shapeSpec(params, table, schema)
     } catch (error) {
       if (error instanceof ShapeParamError) return null
       throw error
