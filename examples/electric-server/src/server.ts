@@ -108,8 +108,28 @@ async function route(req: IncomingMessage, res: ServerResponse, context: ShapeRo
     return handleWrite(req, res, decodeURIComponent(write[1] as string), context.shapes)
   }
   if (url.pathname === '/v1/health' && req.method === 'GET') return sendJson(res, 200, { status: 'active' })
+  if (url.pathname === '/v1/stats' && req.method === 'GET') return sendJson(res, 200, serverStats(context))
   res.writeHead(404, { 'content-type': 'text/plain', 'cache-control': 'no-store' })
   res.end('Not found')
+}
+
+/**
+ * `GET /v1/stats` (this example's, not Electric's): the process's memory and the engine's
+ * counters, so a benchmark in another process can wait for its clients' long-polls to be held
+ * and read the server's own RSS.
+ */
+function serverStats(context: ShapeRouteContext): Record<string, number> {
+  const { waiters, readPathMisses, pooledLogReads } = context.engine.stats()
+  return {
+    rssBytes: process.memoryUsage.rss(),
+    // resourceUsage reports the peak RSS in KiB.
+    maxRssBytes: process.resourceUsage().maxRSS * 1024,
+    waiters,
+    shapes: context.engine.countShapes(),
+    lastTx: context.shapes.lastTx,
+    readPathMisses,
+    pooledLogReads,
+  }
 }
 
 /** An unexpected failure: 503 (retried by the client) when the engine is closing, else 500. */

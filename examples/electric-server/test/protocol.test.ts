@@ -277,6 +277,14 @@ test('CORS: preflight 204, and every response exposes the electric headers', asy
   }
 })
 
+test('GET /v1/health and /v1/stats (an addition of this example)', async () => {
+  assert.deepEqual(await (await fetch(`${server.url}/v1/health`)).json(), { status: 'active' })
+  const stats = (await (await fetch(`${server.url}/v1/stats`)).json()) as Record<string, number>
+  assert.ok((stats.rssBytes ?? 0) > 0 && (stats.maxRssBytes ?? 0) >= (stats.rssBytes ?? 0) / 2)
+  assert.equal(stats.waiters, 0)
+  assert.ok((stats.shapes ?? 0) > 0)
+})
+
 test('unknown routes: 404 Not found', async () => {
   const res = await fetch(`${server.url}/v2/shape`)
   assert.equal(res.status, 404)

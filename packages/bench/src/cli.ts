@@ -13,6 +13,7 @@ import { readPath } from './scenarios/read-path.ts'
 import { shapeCreation } from './scenarios/shape-creation.ts'
 import { unrelatedShapes } from './scenarios/unrelated-shapes.ts'
 import { writeFanout } from './scenarios/write-fanout.ts'
+import { writeFanoutHttp } from './scenarios/write-fanout-http.ts'
 
 const SCENARIOS: Record<string, (context: ScenarioContext) => Promise<ScenarioResult>> = {
   'cold-restore': coldRestore,
@@ -23,6 +24,8 @@ const SCENARIOS: Record<string, (context: ScenarioContext) => Promise<ScenarioRe
   'log-read': logRead,
   'unrelated-shapes': unrelatedShapes,
   'shape-creation': shapeCreation,
+  // Not in the standard suite: it runs two extra processes and thousands of HTTP clients (minutes).
+  'write-fanout-http': writeFanoutHttp,
 }
 /** The standard suite, in order: what `pnpm bench` runs with no scenario named. */
 const STANDARD_SUITE = [

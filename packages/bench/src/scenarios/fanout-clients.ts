@@ -1,0 +1,135 @@
+/**
+ * Child process of the write-fanout-http scenario: a fleet of official Electric clients
+ * (`@electric-sql/client` ShapeStreams) on one shape, driven by JSON lines on stdin, answering
+ * JSON lines on stdout. It writes the measured transactions itself, so every timestamp of a
+ * round comes from one clock. It runs apart from the driver so the driver's own work stays out
+ * of the clients' event loop, and because the client keeps a 60 s timer alive in its module
+ * (UpToDateTracker) that would hold the driver process open: this one exits when told.
+ *
+ * Commands:
+ * - `{"cmd":"grow","clients":N}` → starts streams up to N, each synced to up-to-date → `{"event":"grown"}`
+ * - `{"cmd":"round","prefix":P,"rows":R}` → inserts rows `P-0`…`P-(R-1)` in one transaction and
+ *   waits until every stream has received row `P-(R-1)` → `{"event":"round","latenciesMs":[…],"writeMs":w}`
+ * - `{"cmd":"exit"}`
+ */
+import { performance } from 'node:perf_hooks'
+import { createInterface } from 'node:readline'
+import { type Message, type Row, ShapeStream } from '@electric-sql/client'
+
+const url = process.argv[2] as string
+const table = process.argv[3] as string
+/** A round that has not reached every client in this long has lost one: fail loudly rather than hang. */
+const ROUND_GUARD_MS = 120_000
+const GROW_BATCH = 100
+
+interface Fleet {
+  readonly streams: ShapeStream<Row>[]
+  readonly controllers: AbortController[]
+  /** The id the current round waits for, and when each client saw it (NaN: not yet). */
+  awaitedId: string | null
+  seenAt: Float64Array
+  remaining: number
+  onAllSeen: (() => void) | null
+}
+
+const fleet: Fleet = {
+  streams: [],
+  controllers: [],
+  awaitedId: null,
+  seenAt: new Float64Array(0),
+  remaining: 0,
+  onAllSeen: null,
+}
+
+function emit(event: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify(event)}\n`)
+}
+
+async function grow(clients: number): Promise<void> {
+  while (fleet.streams.length < clients) {
+    const batch = Math.min(GROW_BATCH, clients - fleet.streams.length)
+    await Promise.all(Array.from({ length: batch }, () => startStream()))
+  }
+}
+
+/** Starts one stream and resolves at its first up-to-date. */
+function startStream(): Promise<void> {
+  const index = fleet.streams.length
+  const controller = new AbortController()
+  const stream = new ShapeStream<Row>({
+    url: `${url}/v1/shape`,
+    params: { table },
+    signal: controller.signal,
+    backoffOptions: { initialDelay: 100, maxDelay: 1_000, multiplier: 2 },
+  })
+  fleet.streams.push(stream)
+  fleet.controllers.push(controller)
+  return new Promise<void>((resolve, reject) => {
+    stream.subscribe(
+      (messages: Message<Row>[]) => {
+        const awaited = fleet.awaitedId
+        if (awaited !== null && Number.isNaN(fleet.seenAt[index])) {
+          for (const message of messages) {
+            if ('key' in message && message.value.id === awaited) {
+              fleet.seenAt[index] = performance.now()
+              if (--fleet.remaining === 0) fleet.onAllSeen?.()
+              break
+            }
+          }
+        }
+        if (stream.isUpToDate) resolve()
+      },
+      (error: unknown) => reject(error),
+    )
+  })
+}
+
+async function round(prefix: string, rows: number): Promise<void> {
+  const n = fleet.streams.length
+  const lastId = `${prefix}-${rows - 1}`
+  fleet.seenAt = new Float64Array(n).fill(Number.NaN)
+  fleet.remaining = n
+  const allSeen = new Promise<void>((resolve, reject) => {
+    const guard = setTimeout(
+      () => reject(new Error(`${fleet.remaining} of ${n} clients never saw ${lastId}`)),
+      ROUND_GUARD_MS,
+    )
+    fleet.onAllSeen = () => {
+      clearTimeout(guard)
+      resolve()
+    }
+  })
+  fleet.awaitedId = lastId
+  const ops = Array.from({ length: rows }, (_, i) => ({
+    op: 'insert',
+    row: { id: `${prefix}-${i}`, title: `row ${i} of ${prefix}`, body: 'x'.repeat(120) },
+  }))
+  const body = JSON.stringify({ ops })
+  const start = performance.now()
+  const res = await fetch(`${url}/v1/tables/${table}/transactions`, { method: 'POST', body })
+  const writeMs = performance.now() - start
+  if (!res.ok) throw new Error(`write failed: ${res.status} ${await res.text()}`)
+  await allSeen
+  fleet.awaitedId = null
+  fleet.onAllSeen = null
+  emit({ event: 'round', latenciesMs: Array.from(fleet.seenAt, (t) => t - start), writeMs })
+}
+
+const lines = createInterface({ input: process.stdin })
+for await (const line of lines) {
+  const command = JSON.parse(line) as { cmd: string; clients?: number; prefix?: string; rows?: number }
+  try {
+    if (command.cmd === 'grow') {
+      await grow(command.clients as number)
+      emit({ event: 'grown', clients: fleet.streams.length })
+    } else if (command.cmd === 'round') {
+      await round(command.prefix as string, command.rows as number)
+    } else if (command.cmd === 'exit') {
+      for (const controller of fleet.controllers) controller.abort()
+      process.exit(0)
+    }
+  } catch (error) {
+    emit({ event: 'error', message: error instanceof Error ? error.message : String(error) })
+    process.exit(1)
+  }
+}

@@ -1,0 +1,207 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import type { ScenarioContext, ScenarioResult } from '../scenario.ts'
+import { median, quantile } from '../stats.ts'
+import { type ServerProcess, startServerProcess } from './server-process.ts'
+import { removeDir, scratchDir } from './workload.ts'
+
+/**
+ * Write fanout over HTTP, end to end, in the setup of Electric's "write fanout" benchmark (one
+ * shape, N clients, a 10-row transaction; Electric's chart: mean "write seen" ~100 ms at 200
+ * clients, 4 vCPU): the example Electric server (examples/electric-server) runs as its own
+ * process; N official clients (`@electric-sql/client` ShapeStreams, in one client process) sync
+ * one shape and hold a live long-poll each; then the client process POSTs a 10-row transaction
+ * and times, per client, from just before the POST until that client's stream delivered the
+ * transaction's last row. Per N: p50/p99/max over every client of every round, and the server
+ * process's RSS (current, and peak so far). Baseline in the same run: one client alone
+ * (`p50_<N>_over_1_client`, what fanning out to N costs over the write path's floor).
+ *
+ * Rounds start only once the server holds all N long-polls (its `/v1/stats` waiters == N).
+ * Both processes share the machine's cores with this driver: on 2 cores the clients' own JSON
+ * parsing competes with the server, so the figures are an upper bound on the server's part.
+ */
+const CLIENT_COUNTS = parseCounts(process.env.WRITE_FANOUT_HTTP_CLIENTS) ?? [100, 500, 1_000, 2_000]
+const ROUNDS = 5
+const ROWS_PER_TRANSACTION = 10
+/** Electric's long-poll window: holds never time out during a round. */
+const LONG_POLL_MS = 20_000
+const WRITERS = 1
+const TABLE = 'items'
+/** A wait for the server to hold every long-poll that takes this long means a client is lost. */
+const HELD_GUARD_MS = 120_000
+
+const CLIENTS_FILE = fileURLToPath(new URL('./fanout-clients.ts', import.meta.url))
+
+interface Measured {
+  readonly clients: number
+  readonly latencies: number[]
+  readonly roundMaxima: number[]
+  readonly writeMs: number[]
+  readonly rssBytes: number
+  readonly maxRssBytes: number
+}
+
+export async function writeFanoutHttp(context: ScenarioContext): Promise<ScenarioResult> {
+  const dir = scratchDir(context, 'write-fanout-http')
+  const measured: Measured[] = []
+  let server: ServerProcess | undefined
+  let clients: ClientProcess | undefined
+  try {
+    server = await startServerProcess({ dir, longPollMs: LONG_POLL_MS, writers: WRITERS })
+    await seedTable(server.url)
+    clients = startClientProcess(server.url)
+    let round = 0
+    for (const n of [1, ...CLIENT_COUNTS]) {
+      await clients.request({ cmd: 'grow', clients: n }, 'grown')
+      // The first rounds at one client warm the server and the client code up; not counted.
+      const warmups = n === 1 ? 2 : 0
+      const latencies: number[] = []
+      const roundMaxima: number[] = []
+      const writeMs: number[] = []
+      for (let r = 0; r < ROUNDS + warmups; r++) {
+        await allHeld(server, n)
+        const result = (await clients.request(
+          { cmd: 'round', prefix: `r${round++}`, rows: ROWS_PER_TRANSACTION },
+          'round',
+        )) as { latenciesMs: number[]; writeMs: number }
+        if (r < warmups) continue
+        latencies.push(...result.latenciesMs)
+        roundMaxima.push(Math.max(...result.latenciesMs))
+        writeMs.push(result.writeMs)
+      }
+      const stats = await server.stats()
+      measured.push({
+        clients: n,
+        latencies,
+        roundMaxima,
+        writeMs,
+        rssBytes: stats.rssBytes,
+        maxRssBytes: stats.maxRssBytes,
+      })
+      console.log(
+        `write-fanout-http: ${n} clients, p50 ${quantile(latencies, 0.5).toFixed(1)} ms, p99 ${quantile(latencies, 0.99).toFixed(1)} ms, RSS ${(stats.rssBytes / 2 ** 20).toFixed(0)} MiB`,
+      )
+    }
+  } finally {
+    await clients?.exit()
+    await server?.stop()
+    removeDir(dir)
+  }
+  return toResult(measured)
+}
+
+function toResult(measured: readonly Measured[]): ScenarioResult {
+  const alone = measured.find((m) => m.clients === 1) as Measured
+  const fanouts = measured.filter((m) => m.clients !== 1)
+  const metrics: ScenarioResult['metrics'] = {
+    seen_1_client_p50_ms: { value: quantile(alone.latencies, 0.5), unit: 'ms' },
+  }
+  const ratios: Record<string, { value: number }> = {}
+  for (const m of fanouts) {
+    metrics[`seen_${m.clients}_p50_ms`] = { value: quantile(m.latencies, 0.5), unit: 'ms' }
+    metrics[`seen_${m.clients}_p99_ms`] = { value: quantile(m.latencies, 0.99), unit: 'ms' }
+    metrics[`seen_${m.clients}_max_ms`] = { value: Math.max(...m.latencies), unit: 'ms' }
+    metrics[`all_seen_${m.clients}_median_ms`] = { value: median(m.roundMaxima), unit: 'ms' }
+    metrics[`write_${m.clients}_ms`] = { value: median(m.writeMs), unit: 'ms' }
+    metrics[`server_rss_${m.clients}_mb`] = { value: m.rssBytes / 2 ** 20, unit: 'MiB' }
+    metrics[`server_peak_rss_${m.clients}_mb`] = { value: m.maxRssBytes / 2 ** 20, unit: 'MiB' }
+    ratios[`p50_${m.clients}_over_1_client`] = { value: quantile(m.latencies, 0.5) / quantile(alone.latencies, 0.5) }
+  }
+  return {
+    scenario: 'write-fanout-http',
+    parameters: {
+      clients: CLIENT_COUNTS,
+      rounds: ROUNDS,
+      rowsPerTransaction: ROWS_PER_TRANSACTION,
+      longPollMs: LONG_POLL_MS,
+      serverWriters: WRITERS,
+      client: '@electric-sql/client 1.5.28 ShapeStream, all in one client process',
+      timed: 'POST start -> the client stream delivered the last row (per client)',
+      baseline: 'one client alone',
+    },
+    metrics,
+    ratios,
+    series: (['p50', 'p99', 'max'] as const).map((stat) => ({
+      name: `write seen ${stat}`,
+      x: fanouts.map((m) => m.clients),
+      y: fanouts.map((m) =>
+        stat === 'max' ? Math.max(...m.latencies) : quantile(m.latencies, stat === 'p50' ? 0.5 : 0.99),
+      ),
+      xLabel: 'live clients on one shape',
+      yLabel: 'ms from the write until a client saw it',
+    })),
+  }
+}
+
+/** Creates the table (the example has no DDL: the first write defines its columns). */
+async function seedTable(url: string): Promise<void> {
+  const ops = Array.from({ length: ROWS_PER_TRANSACTION }, (_, i) => ({
+    op: 'insert',
+    row: { id: `seed-${i}`, title: `row ${i} of seed`, body: 'x'.repeat(120) },
+  }))
+  const res = await fetch(`${url}/v1/tables/${TABLE}/transactions`, { method: 'POST', body: JSON.stringify({ ops }) })
+  if (!res.ok) throw new Error(`seeding failed: ${res.status} ${await res.text()}`)
+}
+
+/** Waits until the server holds `n` long-polls: every client is live and waiting. */
+async function allHeld(server: ServerProcess, n: number): Promise<void> {
+  const deadline = Date.now() + HELD_GUARD_MS
+  for (;;) {
+    const { waiters } = await server.stats()
+    if (waiters === n) return
+    if (Date.now() > deadline) throw new Error(`the server holds ${waiters} long-polls, expected ${n}`)
+    await sleep(20)
+  }
+}
+
+interface ClientProcess {
+  request(command: Record<string, unknown>, event: string): Promise<Record<string, unknown>>
+  exit(): Promise<void>
+}
+
+function startClientProcess(url: string): ClientProcess {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', CLIENTS_FILE, url, TABLE], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  })
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const waiting: Array<{
+    event: string
+    resolve: (value: Record<string, unknown>) => void
+    reject: (error: Error) => void
+  }> = []
+  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+    const message = JSON.parse(line) as Record<string, unknown>
+    const next = waiting.shift()
+    if (next === undefined) return
+    if (message.event === next.event) next.resolve(message)
+    else next.reject(new Error(`client process: ${JSON.stringify(message)}`))
+  })
+  child.once('exit', (code) => {
+    for (const next of waiting.splice(0)) next.reject(new Error(`the client process exited (${code})`))
+  })
+  return {
+    request(command, event) {
+      return new Promise((resolve, reject) => {
+        waiting.push({ event, resolve, reject })
+        child.stdin?.write(`${JSON.stringify(command)}\n`)
+      })
+    },
+    async exit() {
+      if (child.exitCode === null) child.stdin?.write(`${JSON.stringify({ cmd: 'exit' })}\n`)
+      const killer = setTimeout(() => child.kill('SIGKILL'), 5_000)
+      await exited
+      clearTimeout(killer)
+    },
+  }
+}
+
+/** `WRITE_FANOUT_HTTP_CLIENTS=50,200` runs other client counts (e.g. a quick check). */
+function parseCounts(text: string | undefined): number[] | undefined {
+  if (text === undefined || text === '') return undefined
+  const counts = text.split(',').map(Number)
+  if (!counts.every((n) => Number.isSafeInteger(n) && n >= 2))
+    throw new Error('WRITE_FANOUT_HTTP_CLIENTS: integers >= 2')
+  return counts
+}
