@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { type Engine, EngineError, ErrorCode, inlineRuntime, openEngine } from '@shapestore/engine'
 import { workerRuntime } from '@shapestore/workers'
+import { LogReadCache } from './http/log-read-cache.ts'
 import { sendError, sendJson, setCors } from './http/responses.ts'
 import { handleShapeDelete } from './http/shape-delete-route.ts'
 import { handleShapeGet, type ShapeRouteContext } from './http/shape-route.ts'
@@ -59,7 +60,7 @@ export async function startShapeServer(options: ShapeServerOptions): Promise<Sha
   try {
     tables = TableStore.open(options.dir)
     const shapes = await ShapeService.open(engine, tables)
-    const context: ShapeRouteContext = { engine, shapes, longPollTimeoutMs }
+    const context: ShapeRouteContext = { engine, shapes, longPollTimeoutMs, logReads: new LogReadCache() }
     const server = createServer((req, res) => {
       route(req, res, context).catch((error: unknown) => failed(res, error))
     })

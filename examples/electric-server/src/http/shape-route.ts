@@ -4,6 +4,7 @@ import { isShapeGone, type ShapeService } from '../shapes/shape-service.ts'
 import { ShapeParamError, type ShapeSpec } from '../shapes/shape-spec.ts'
 import { schemaEntry } from '../table/pg-types.ts'
 import { nextCursor } from './live-cursor.ts'
+import type { LogReadCache } from './log-read-cache.ts'
 import { CACHE_CONTROL, send, sendInvalid } from './responses.ts'
 import { parseShapeRequest, type ShapeRequest } from './shape-request.ts'
 
@@ -12,6 +13,7 @@ export interface ShapeRouteContext {
   readonly shapes: ShapeService
   /** How long a live request is held before `200 [up-to-date]` (Electric: 20 s; below the client's 45 s watchdog). */
   readonly longPollTimeoutMs: number
+  readonly logReads: LogReadCache
 }
 
 const MUST_REFETCH_BODY = JSON.stringify([{ headers: { control: 'must-refetch' } }])
@@ -101,7 +103,7 @@ async function serve(
   const chunkEnd = engine.getChunkEndLogOffset(handle, offset) ?? engine.fetchLatestOffset(handle)
   latest = engine.fetchLatestOffset(handle)
   const upToDate = !offset.isBeforeAll && !chunkEnd.isBefore(latest)
-  const body = await engine.getLogJson(handle, offset, chunkEnd)
+  const body = await context.logReads.read(engine, handle, offset, chunkEnd)
   headers['electric-offset'] = chunkEnd.toString()
   headers['content-type'] = 'application/json; charset=utf-8'
   headers['cache-control'] = offset.isBeforeAll

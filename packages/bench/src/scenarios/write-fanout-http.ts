@@ -34,7 +34,12 @@ const HELD_GUARD_MS = 120_000
 
 const CLIENTS_FILE = fileURLToPath(new URL('./fanout-clients.ts', import.meta.url))
 
+/** The client kinds, each against a fresh server: see fanout-clients.ts. */
+const MODES = ['electric', 'raw'] as const
+type Mode = (typeof MODES)[number]
+
 interface Measured {
+  readonly mode: Mode
   readonly clients: number
   readonly latencies: number[]
   readonly roundMaxima: number[]
@@ -44,6 +49,13 @@ interface Measured {
 }
 
 export async function writeFanoutHttp(context: ScenarioContext): Promise<ScenarioResult> {
+  const measured: Measured[] = []
+  for (const mode of MODES) measured.push(...(await runMode(context, mode)))
+  return toResult(measured)
+}
+
+/** One server process and one client process; N grows through 1 and CLIENT_COUNTS. */
+async function runMode(context: ScenarioContext, mode: Mode): Promise<Measured[]> {
   const dir = scratchDir(context, 'write-fanout-http')
   const measured: Measured[] = []
   let server: ServerProcess | undefined
@@ -51,7 +63,7 @@ export async function writeFanoutHttp(context: ScenarioContext): Promise<Scenari
   try {
     server = await startServerProcess({ dir, longPollMs: LONG_POLL_MS, writers: WRITERS })
     await seedTable(server.url)
-    clients = startClientProcess(server.url)
+    clients = startClientProcess(server.url, mode)
     let round = 0
     for (const n of [1, ...CLIENT_COUNTS]) {
       await clients.request({ cmd: 'grow', clients: n }, 'grown')
@@ -71,17 +83,10 @@ export async function writeFanoutHttp(context: ScenarioContext): Promise<Scenari
         roundMaxima.push(Math.max(...result.latenciesMs))
         writeMs.push(result.writeMs)
       }
-      const stats = await server.stats()
-      measured.push({
-        clients: n,
-        latencies,
-        roundMaxima,
-        writeMs,
-        rssBytes: stats.rssBytes,
-        maxRssBytes: stats.maxRssBytes,
-      })
+      const { rssBytes, maxRssBytes } = await server.stats()
+      measured.push({ mode, clients: n, latencies, roundMaxima, writeMs, rssBytes, maxRssBytes })
       console.log(
-        `write-fanout-http: ${n} clients, p50 ${quantile(latencies, 0.5).toFixed(1)} ms, p99 ${quantile(latencies, 0.99).toFixed(1)} ms, RSS ${(stats.rssBytes / 2 ** 20).toFixed(0)} MiB`,
+        `write-fanout-http ${mode}: ${n} clients, p50 ${quantile(latencies, 0.5).toFixed(1)} ms, p99 ${quantile(latencies, 0.99).toFixed(1)} ms, server RSS ${(rssBytes / 2 ** 20).toFixed(0)} MiB`,
       )
     }
   } finally {
@@ -89,25 +94,27 @@ export async function writeFanoutHttp(context: ScenarioContext): Promise<Scenari
     await server?.stop()
     removeDir(dir)
   }
-  return toResult(measured)
+  return measured
 }
 
 function toResult(measured: readonly Measured[]): ScenarioResult {
-  const alone = measured.find((m) => m.clients === 1) as Measured
-  const fanouts = measured.filter((m) => m.clients !== 1)
-  const metrics: ScenarioResult['metrics'] = {
-    seen_1_client_p50_ms: { value: quantile(alone.latencies, 0.5), unit: 'ms' },
-  }
+  const metrics: ScenarioResult['metrics'] = {}
   const ratios: Record<string, { value: number }> = {}
-  for (const m of fanouts) {
-    metrics[`seen_${m.clients}_p50_ms`] = { value: quantile(m.latencies, 0.5), unit: 'ms' }
-    metrics[`seen_${m.clients}_p99_ms`] = { value: quantile(m.latencies, 0.99), unit: 'ms' }
-    metrics[`seen_${m.clients}_max_ms`] = { value: Math.max(...m.latencies), unit: 'ms' }
-    metrics[`all_seen_${m.clients}_median_ms`] = { value: median(m.roundMaxima), unit: 'ms' }
-    metrics[`write_${m.clients}_ms`] = { value: median(m.writeMs), unit: 'ms' }
-    metrics[`server_rss_${m.clients}_mb`] = { value: m.rssBytes / 2 ** 20, unit: 'MiB' }
-    metrics[`server_peak_rss_${m.clients}_mb`] = { value: m.maxRssBytes / 2 ** 20, unit: 'MiB' }
-    ratios[`p50_${m.clients}_over_1_client`] = { value: quantile(m.latencies, 0.5) / quantile(alone.latencies, 0.5) }
+  for (const mode of MODES) {
+    const ofMode = measured.filter((m) => m.mode === mode)
+    const alone = ofMode.find((m) => m.clients === 1) as Measured
+    metrics[`${mode}_seen_1_client_p50_ms`] = { value: quantile(alone.latencies, 0.5), unit: 'ms' }
+    for (const m of ofMode.filter((m) => m.clients !== 1)) {
+      const name = `${mode}_${m.clients}`
+      metrics[`${name}_seen_p50_ms`] = { value: quantile(m.latencies, 0.5), unit: 'ms' }
+      metrics[`${name}_seen_p99_ms`] = { value: quantile(m.latencies, 0.99), unit: 'ms' }
+      metrics[`${name}_seen_max_ms`] = { value: Math.max(...m.latencies), unit: 'ms' }
+      metrics[`${name}_all_seen_median_ms`] = { value: median(m.roundMaxima), unit: 'ms' }
+      metrics[`${name}_write_ms`] = { value: median(m.writeMs), unit: 'ms' }
+      metrics[`${name}_server_rss_mb`] = { value: m.rssBytes / 2 ** 20, unit: 'MiB' }
+      metrics[`${name}_server_peak_rss_mb`] = { value: m.maxRssBytes / 2 ** 20, unit: 'MiB' }
+      ratios[`${name}_p50_over_1_client`] = { value: quantile(m.latencies, 0.5) / quantile(alone.latencies, 0.5) }
+    }
   }
   return {
     scenario: 'write-fanout-http',
@@ -117,21 +124,25 @@ function toResult(measured: readonly Measured[]): ScenarioResult {
       rowsPerTransaction: ROWS_PER_TRANSACTION,
       longPollMs: LONG_POLL_MS,
       serverWriters: WRITERS,
-      client: '@electric-sql/client 1.5.28 ShapeStream, all in one client process',
-      timed: 'POST start -> the client stream delivered the last row (per client)',
+      clientKinds:
+        'electric = @electric-sql/client 1.5.28 ShapeStream; raw = minimal node:http long-poll loop; one client process each',
+      timed: 'POST start -> the client received the last row (per client)',
       baseline: 'one client alone',
     },
     metrics,
     ratios,
-    series: (['p50', 'p99', 'max'] as const).map((stat) => ({
-      name: `write seen ${stat}`,
-      x: fanouts.map((m) => m.clients),
-      y: fanouts.map((m) =>
-        stat === 'max' ? Math.max(...m.latencies) : quantile(m.latencies, stat === 'p50' ? 0.5 : 0.99),
-      ),
-      xLabel: 'live clients on one shape',
-      yLabel: 'ms from the write until a client saw it',
-    })),
+    series: MODES.flatMap((mode) =>
+      (['p50', 'p99'] as const).map((stat) => {
+        const points = measured.filter((m) => m.mode === mode && m.clients !== 1)
+        return {
+          name: `${mode} ${stat}`,
+          x: points.map((m) => m.clients),
+          y: points.map((m) => quantile(m.latencies, stat === 'p50' ? 0.5 : 0.99)),
+          xLabel: 'live clients on one shape',
+          yLabel: 'ms from the write until a client saw it',
+        }
+      }),
+    ),
   }
 }
 
@@ -161,8 +172,8 @@ interface ClientProcess {
   exit(): Promise<void>
 }
 
-function startClientProcess(url: string): ClientProcess {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', CLIENTS_FILE, url, TABLE], {
+function startClientProcess(url: string, mode: Mode): ClientProcess {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', CLIENTS_FILE, url, TABLE, mode], {
     stdio: ['pipe', 'pipe', 'inherit'],
   })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
