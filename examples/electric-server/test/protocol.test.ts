@@ -58,7 +58,13 @@ async function syncToHead(query: string): Promise<{ handle: string; offset: stri
   throw new Error('never reached up-to-date')
 }
 
-const UP_TO_DATE = { headers: { control: 'up-to-date', global_last_seen_lsn: '1' } }
+/** A body of only an up-to-date control message, whose global_last_seen_lsn is a decimal string. */
+function assertOnlyUpToDate(body: unknown): void {
+  assert.ok(Array.isArray(body) && body.length === 1, JSON.stringify(body))
+  const [message] = body as [{ headers: { control: string; global_last_seen_lsn: string } }]
+  assert.equal(message.headers.control, 'up-to-date')
+  assert.match(message.headers.global_last_seen_lsn, /^\d+$/)
+}
 
 test('offset=-1: the snapshot with handle, offset, schema; no cursor and no up-to-date (Electric keeps it cacheable)', async () => {
   const res = await get('table=items&offset=-1')
@@ -93,7 +99,7 @@ test('catch-up to the head ends with up-to-date, whose global_last_seen_lsn is a
   const { handle, offset } = await syncToHead('table=items')
   const res = await get(`table=items&offset=${offset}&handle=${handle}`)
   assert.equal(res.status, 200)
-  assert.deepEqual(res.body, [UP_TO_DATE])
+  assertOnlyUpToDate(res.body)
   assert.equal(res.headers.get('electric-up-to-date'), '')
   assert.equal(res.headers.get('electric-offset'), offset)
   assert.ok(res.headers.has('electric-schema'))
@@ -175,20 +181,36 @@ test('offset beyond the latest: held half the long-poll window, then 400 out of 
   assert.deepEqual(res.body, invalid({ offset: ['out of bounds for this shape'] }))
 })
 
+test('replica=full: updates carry the whole row and old_value, deletes the whole row', async () => {
+  await writeOk(server.url, 'full_rows', [{ op: 'insert', row: { id: 1, a: 'x', b: 'y' } }])
+  const { handle, offset } = await syncToHead('table=full_rows&replica=full')
+  await writeOk(server.url, 'full_rows', [
+    { op: 'update', row: { id: 1, a: 'x2' } },
+    { op: 'delete', row: { id: 1 } },
+  ])
+  const res = await get(`table=full_rows&replica=full&offset=${offset}&handle=${handle}`)
+  const [update, remove] = res.body as Array<{ value: unknown; old_value?: unknown; headers: { operation: string } }>
+  assert.equal(update?.headers.operation, 'update')
+  assert.deepEqual(update?.value, { id: '1', a: 'x2', b: 'y' })
+  assert.deepEqual(update?.old_value, { a: 'x' })
+  assert.equal(remove?.headers.operation, 'delete')
+  assert.deepEqual(remove?.value, { id: '1', a: 'x2', b: 'y' })
+})
+
 test('offset=now: up-to-date at once with the latest offset', async () => {
   const { offset } = await syncToHead('table=items')
   const res = await get('table=items&offset=now')
   assert.equal(res.status, 200)
   assert.equal(res.headers.get('electric-offset'), offset)
   assert.ok(res.headers.has('electric-schema'))
-  assert.deepEqual(res.body, [UP_TO_DATE])
+  assertOnlyUpToDate(res.body)
 })
 
 test('live: a hold that times out answers 200 [up-to-date] at the same offset with a cursor that moves', async () => {
   const { handle, offset } = await syncToHead('table=items')
   const first = await get(`table=items&offset=${offset}&handle=${handle}&live=true&cursor=`)
   assert.equal(first.status, 200)
-  assert.deepEqual(first.body, [UP_TO_DATE])
+  assertOnlyUpToDate(first.body)
   assert.equal(first.headers.get('electric-offset'), offset)
   assert.equal(first.headers.get('electric-schema'), null)
   const cursor = first.headers.get('electric-cursor')
