@@ -143,7 +143,14 @@ export class ShapeService {
       }
       const pending = this.#tables.commit(table, plan.schema, plan.changes, plan.schemaChanged)
       if (plan.schemaChanged) this.#specs.clear()
-      await this.#fanout(pending, entries)
+      try {
+        await this.#fanout(pending, entries)
+      } catch {
+        // A writer thread that died rejects what it had not acknowledged; replaying is safe
+        // (appends are idempotent). A second failure leaves the pending record for the next
+        // queued operation (or the next start) to finish.
+        await this.#fanout(pending)
+      }
       await this.#tables.clearPending()
       return { tx: pending.tx, offset: `${pending.tx}_${plan.changes.length - 1}` }
     })
