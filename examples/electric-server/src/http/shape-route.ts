@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http'
-import { type Engine, EngineError, ErrorCode, type ShapeHandle } from '@shapestore/engine'
+import { type Engine, EngineError, ErrorCode, type LogOffset, type ShapeHandle } from '@shapestore/engine'
 import { isShapeGone, type ShapeService } from '../shapes/shape-service.ts'
 import { ShapeParamError, type ShapeSpec } from '../shapes/shape-spec.ts'
 import { schemaEntry } from '../table/pg-types.ts'
@@ -112,7 +112,7 @@ async function serve(
       ? CACHE_CONTROL.live
       : CACHE_CONTROL.catchUp
   if (upToDate) headers['electric-up-to-date'] = ''
-  send(res, 200, upToDate ? withUpToDate(body, upToDateMessage(context)) : body, headers)
+  send(res, 200, upToDate ? withUpToDate(body, upToDateMessage(context, chunkEnd)) : body, headers)
 }
 
 function sendUpToDate(
@@ -127,9 +127,15 @@ function sendUpToDate(
   send(res, 200, `[${upToDateMessage(context)}]`, headers)
 }
 
-/** `global_last_seen_lsn` must be a decimal string: the client feeds it to BigInt(). */
-function upToDateMessage(context: ShapeRouteContext): string {
-  return `{"headers":{"control":"up-to-date","global_last_seen_lsn":"${context.shapes.lastTx}"}}`
+/**
+ * The up-to-date control message. `global_last_seen_lsn`: the last transaction fully fanned
+ * out, or the response's own last transaction if later (a shape's part of a transaction is
+ * served as soon as it commits, before the other shapes' parts). A decimal string: the client
+ * feeds it to BigInt().
+ */
+function upToDateMessage(context: ShapeRouteContext, servedUpTo?: LogOffset): string {
+  const lsn = Math.max(context.shapes.lastFannedOutTx, servedUpTo?.tx ?? 0)
+  return `{"headers":{"control":"up-to-date","global_last_seen_lsn":"${lsn}"}}`
 }
 
 /** `[a,b]` + m → `[a,b,m]`; `[]` + m → `[m]`. */

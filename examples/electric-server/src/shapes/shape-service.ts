@@ -43,6 +43,7 @@ export class ShapeService {
   readonly #byTable = new Map<string, Set<ShapeHandle>>()
   readonly #creating = new Map<string, Promise<ShapeHandle>>()
   readonly #specs = new Map<string, ShapeSpec>()
+  #lastFannedOutTx = 0
 
   private constructor(engine: Engine, tables: TableStore) {
     this.#engine = engine
@@ -62,12 +63,22 @@ export class ShapeService {
       else service.#register(handle, spec)
     }
     await service.#queue.run(() => service.#finishPending())
+    service.#lastFannedOutTx = tables.lastTx
     return service
   }
 
-  /** The highest transaction number: Electric's `global_last_seen_lsn`. */
+  /** The last committed transaction. */
   get lastTx(): number {
     return this.#tables.lastTx
+  }
+
+  /**
+   * The last transaction that is in every shape's log it belongs to (Electric's
+   * `global_last_seen_lsn`: what the server has fully processed). Behind lastTx while a
+   * fanout is under way.
+   */
+  get lastFannedOutTx(): number {
+    return this.#lastFannedOutTx
   }
 
   /** The spec for request parameters; ShapeParamError for an unknown table or a bad definition. */
@@ -151,6 +162,7 @@ export class ShapeService {
         // queued operation (or the next start) to finish.
         await this.#fanout(pending)
       }
+      this.#lastFannedOutTx = pending.tx
       await this.#tables.clearPending()
       return { tx: pending.tx, offset: `${pending.tx}_${plan.changes.length - 1}` }
     })
@@ -196,6 +208,7 @@ export class ShapeService {
     const pending = this.#tables.pending()
     if (pending === undefined) return
     await this.#fanout(pending)
+    this.#lastFannedOutTx = pending.tx
     await this.#tables.clearPending()
   }
 
