@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { type Engine, EngineError, ErrorCode, inlineRuntime, openEngine } from '@shapestore/engine'
 import { workerRuntime } from '@shapestore/workers'
+import { FanoutTimes } from './http/fanout-times.ts'
 import { LogReadCache } from './http/log-read-cache.ts'
 import { sendError, sendJson, setCors } from './http/responses.ts'
 import { handleShapeDelete } from './http/shape-delete-route.ts'
@@ -60,7 +61,13 @@ export async function startShapeServer(options: ShapeServerOptions): Promise<Sha
   try {
     tables = TableStore.open(options.dir)
     const shapes = await ShapeService.open(engine, tables)
-    const context: ShapeRouteContext = { engine, shapes, longPollTimeoutMs, logReads: new LogReadCache() }
+    const context: ShapeRouteContext = {
+      engine,
+      shapes,
+      longPollTimeoutMs,
+      logReads: new LogReadCache(),
+      fanoutTimes: new FanoutTimes(),
+    }
     const server = createServer((req, res) => {
       route(req, res, context).catch((error: unknown) => failed(res, error))
     })
@@ -106,22 +113,25 @@ async function route(req: IncomingMessage, res: ServerResponse, context: ShapeRo
   const write = /^\/v1\/tables\/([^/]+)\/transactions$/.exec(url.pathname)
   if (write !== null) {
     if (req.method !== 'POST') return sendError(res, 405, 'Method not allowed', { allow: 'POST, OPTIONS' })
-    return handleWrite(req, res, decodeURIComponent(write[1] as string), context.shapes)
+    return handleWrite(req, res, decodeURIComponent(write[1] as string), context.shapes, context.fanoutTimes)
   }
   if (url.pathname === '/v1/health' && req.method === 'GET') return sendJson(res, 200, { status: 'active' })
-  if (url.pathname === '/v1/stats' && req.method === 'GET') return sendJson(res, 200, serverStats(context))
+  if (url.pathname === '/v1/stats' && req.method === 'GET') return sendJson(res, 200, serverStats(context, url))
   res.writeHead(404, { 'content-type': 'text/plain', 'cache-control': 'no-store' })
   res.end('Not found')
 }
 
 /**
- * `GET /v1/stats` (this example's, not Electric's): the process's memory and the engine's
+ * `GET /v1/stats[?tx=n]` (this example's, not Electric's): the process's memory and the engine's
  * counters, so a benchmark in another process can wait for its clients' long-polls to be held
- * and read the server's own RSS.
+ * and read the server's own RSS; with `tx`, the server's share of that transaction's fanout
+ * (FanoutTimes).
  */
-function serverStats(context: ShapeRouteContext): Record<string, number> {
+function serverStats(context: ShapeRouteContext, url: URL): Record<string, unknown> {
   const { waiters, readPathMisses, pooledLogReads } = context.engine.stats()
+  const tx = Number(url.searchParams.get('tx'))
   return {
+    ...(Number.isSafeInteger(tx) && tx > 0 ? { fanout: context.fanoutTimes.summary(tx) } : {}),
     rssBytes: process.memoryUsage.rss(),
     // resourceUsage reports the peak RSS in KiB.
     maxRssBytes: process.resourceUsage().maxRSS * 1024,

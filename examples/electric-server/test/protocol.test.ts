@@ -252,6 +252,9 @@ test('live: a write during the hold answers with the change and up-to-date at th
     },
   })
   assert.deepEqual(upToDate, { headers: { control: 'up-to-date', global_last_seen_lsn: tx } })
+  // The server timed its share: one live response carried this transaction.
+  const stats = (await (await fetch(`${server.url}/v1/stats?tx=${tx}`)).json()) as { fanout: { responses: number } }
+  assert.equal(stats.fanout.responses, 1)
 })
 
 test('a snapshot larger than one chunk is served in chunks 0_0, 0_1, … each ending where the next begins', async () => {

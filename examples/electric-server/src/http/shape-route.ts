@@ -3,6 +3,7 @@ import { type Engine, EngineError, ErrorCode, type LogOffset, type ShapeHandle }
 import { isShapeGone, type ShapeService } from '../shapes/shape-service.ts'
 import { ShapeParamError, type ShapeSpec } from '../shapes/shape-spec.ts'
 import { schemaEntry } from '../table/pg-types.ts'
+import type { FanoutTimes } from './fanout-times.ts'
 import { nextCursor } from './live-cursor.ts'
 import type { LogReadCache } from './log-read-cache.ts'
 import { CACHE_CONTROL, send, sendInvalid } from './responses.ts'
@@ -14,6 +15,7 @@ export interface ShapeRouteContext {
   /** How long a live request is held before `200 [up-to-date]` (Electric: 20 s; below the client's 45 s watchdog). */
   readonly longPollTimeoutMs: number
   readonly logReads: LogReadCache
+  readonly fanoutTimes: FanoutTimes
 }
 
 const MUST_REFETCH_BODY = JSON.stringify([{ headers: { control: 'must-refetch' } }])
@@ -113,6 +115,7 @@ async function serve(
       : CACHE_CONTROL.catchUp
   if (upToDate) headers['electric-up-to-date'] = ''
   send(res, 200, upToDate ? withUpToDate(body, upToDateMessage(context, chunkEnd)) : body, headers)
+  if (request.live && chunkEnd.isReal) context.fanoutTimes.served(chunkEnd.tx)
 }
 
 function sendUpToDate(

@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { performance } from 'node:perf_hooks'
 import type { ShapeService } from '../shapes/shape-service.ts'
 import { WriteError } from '../table/transaction.ts'
+import type { FanoutTimes } from './fanout-times.ts'
 import { sendError, sendJson } from './responses.ts'
 
 /** Bytes of one transaction's request body. */
@@ -16,7 +18,9 @@ export async function handleWrite(
   res: ServerResponse,
   table: string,
   shapes: ShapeService,
+  fanoutTimes: FanoutTimes,
 ): Promise<void> {
+  const receivedAt = performance.now()
   const text = await readBody(req, WRITE_BODY_BYTES_MAX)
   if (text === null)
     return sendError(res, 413, `the body is over ${WRITE_BODY_BYTES_MAX} bytes`, { connection: 'close' })
@@ -27,7 +31,7 @@ export async function handleWrite(
     return sendJson(res, 400, { message: 'Invalid request', errors: { body: ['is not valid JSON'] } })
   }
   try {
-    const result = await shapes.write(table, body)
+    const result = await shapes.write(table, body, (tx) => fanoutTimes.committed(tx, receivedAt))
     sendJson(res, 200, result === null ? { txid: null, offset: null } : { txid: result.tx, offset: result.offset })
   } catch (error) {
     if (!(error instanceof WriteError)) throw error

@@ -127,8 +127,11 @@ export class ShapeService {
     return this.#queue.run(() => this.#remove(handle))
   }
 
-  /** Applies one write transaction to `table` and fans it out; null when it changed nothing. */
-  write(tableName: string, body: unknown): Promise<WriteResult | null> {
+  /**
+   * Applies one write transaction to `table` and fans it out; null when it changed nothing.
+   * `onCommit` runs once it is durable in the table store, before the fanout.
+   */
+  write(tableName: string, body: unknown, onCommit?: (tx: number) => void): Promise<WriteResult | null> {
     let table: string
     try {
       table = canonicalTableName(tableName)
@@ -153,6 +156,7 @@ export class ShapeService {
         }
       }
       const pending = this.#tables.commit(table, plan.schema, plan.changes, plan.schemaChanged)
+      onCommit?.(pending.tx)
       if (plan.schemaChanged) this.#specs.clear()
       try {
         await this.#fanout(pending, entries)

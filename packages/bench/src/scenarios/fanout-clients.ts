@@ -15,7 +15,7 @@
  * Commands:
  * - `{"cmd":"grow","clients":N}` → starts clients up to N, each synced to up-to-date → `{"event":"grown"}`
  * - `{"cmd":"round","prefix":P,"rows":R}` → inserts rows `P-0`…`P-(R-1)` in one transaction and
- *   waits until every stream has received row `P-(R-1)` → `{"event":"round","latenciesMs":[…],"writeMs":w}`
+ *   waits until every stream has received row `P-(R-1)` → `{"event":"round","latenciesMs":[…],"writeMs":w,"txid":t}`
  * - `{"cmd":"exit"}`
  */
 import { Agent, request } from 'node:http'
@@ -188,10 +188,11 @@ async function round(prefix: string, rows: number): Promise<void> {
   const res = await fetch(`${url}/v1/tables/${table}/transactions`, { method: 'POST', body })
   const writeMs = performance.now() - start
   if (!res.ok) throw new Error(`write failed: ${res.status} ${await res.text()}`)
+  const { txid } = (await res.json()) as { txid: number }
   await allSeen
   fleet.awaitedId = null
   fleet.onAllSeen = null
-  emit({ event: 'round', latenciesMs: Array.from(fleet.seenAt, (t) => t - start), writeMs })
+  emit({ event: 'round', latenciesMs: Array.from(fleet.seenAt, (t) => t - start), writeMs, txid })
 }
 
 const lines = createInterface({ input: process.stdin })

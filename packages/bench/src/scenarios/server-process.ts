@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url'
 export interface ServerProcess {
   readonly url: string
   readonly pid: number
-  stats(): Promise<ServerStats>
+  /** With `tx`, also the server's share of that transaction's fanout. */
+  stats(tx?: number): Promise<ServerStats>
   /** SIGTERM (a clean close), then SIGKILL if it has not exited within 5 s. */
   stop(): Promise<void>
 }
@@ -22,6 +23,13 @@ export interface ServerStats {
   readonly waiters: number
   readonly shapes: number
   readonly lastTx: number
+  /** The server's own time from a write's POST arriving to each live response carrying it being written. */
+  readonly fanout?: {
+    readonly responses: number
+    readonly p50Ms: number
+    readonly p99Ms: number
+    readonly maxMs: number
+  }
 }
 
 const MAIN = fileURLToPath(import.meta.resolve('@shapestore/example-electric-server/main'))
@@ -58,8 +66,8 @@ export async function startServerProcess(options: {
   return {
     url,
     pid: child.pid as number,
-    async stats() {
-      const res = await fetch(`${url}/v1/stats`)
+    async stats(tx) {
+      const res = await fetch(`${url}/v1/stats${tx === undefined ? '' : `?tx=${tx}`}`)
       if (!res.ok) throw new Error(`GET /v1/stats: ${res.status}`)
       return (await res.json()) as ServerStats
     },

@@ -44,6 +44,9 @@ interface Measured {
   readonly latencies: number[]
   readonly roundMaxima: number[]
   readonly writeMs: number[]
+  /** Per round, the server's own share (POST arrival → each live response written): p50 and max. */
+  readonly serverP50Ms: number[]
+  readonly serverMaxMs: number[]
   readonly rssBytes: number
   readonly maxRssBytes: number
 }
@@ -72,21 +75,37 @@ async function runMode(context: ScenarioContext, mode: Mode): Promise<Measured[]
       const latencies: number[] = []
       const roundMaxima: number[] = []
       const writeMs: number[] = []
+      const serverP50Ms: number[] = []
+      const serverMaxMs: number[] = []
       for (let r = 0; r < ROUNDS + warmups; r++) {
         await allHeld(server, n)
         const result = (await clients.request(
           { cmd: 'round', prefix: `r${round++}`, rows: ROWS_PER_TRANSACTION },
           'round',
-        )) as { latenciesMs: number[]; writeMs: number }
+        )) as { latenciesMs: number[]; writeMs: number; txid: number }
         if (r < warmups) continue
         latencies.push(...result.latenciesMs)
         roundMaxima.push(Math.max(...result.latenciesMs))
         writeMs.push(result.writeMs)
+        const { fanout } = await server.stats(result.txid)
+        if (fanout === undefined || fanout === null) throw new Error(`no fanout times for tx ${result.txid}`)
+        serverP50Ms.push(fanout.p50Ms)
+        serverMaxMs.push(fanout.maxMs)
       }
       const { rssBytes, maxRssBytes } = await server.stats()
-      measured.push({ mode, clients: n, latencies, roundMaxima, writeMs, rssBytes, maxRssBytes })
+      measured.push({
+        mode,
+        clients: n,
+        latencies,
+        roundMaxima,
+        writeMs,
+        serverP50Ms,
+        serverMaxMs,
+        rssBytes,
+        maxRssBytes,
+      })
       console.log(
-        `write-fanout-http ${mode}: ${n} clients, p50 ${quantile(latencies, 0.5).toFixed(1)} ms, p99 ${quantile(latencies, 0.99).toFixed(1)} ms, server RSS ${(rssBytes / 2 ** 20).toFixed(0)} MiB`,
+        `write-fanout-http ${mode}: ${n} clients, seen p50 ${quantile(latencies, 0.5).toFixed(1)} ms, p99 ${quantile(latencies, 0.99).toFixed(1)} ms; server share p50 ${median(serverP50Ms).toFixed(1)} ms, max ${median(serverMaxMs).toFixed(1)} ms; server RSS ${(rssBytes / 2 ** 20).toFixed(0)} MiB`,
       )
     }
   } finally {
@@ -111,6 +130,8 @@ function toResult(measured: readonly Measured[]): ScenarioResult {
       metrics[`${name}_seen_max_ms`] = { value: Math.max(...m.latencies), unit: 'ms' }
       metrics[`${name}_all_seen_median_ms`] = { value: median(m.roundMaxima), unit: 'ms' }
       metrics[`${name}_write_ms`] = { value: median(m.writeMs), unit: 'ms' }
+      metrics[`${name}_server_share_p50_ms`] = { value: median(m.serverP50Ms), unit: 'ms' }
+      metrics[`${name}_server_share_max_ms`] = { value: median(m.serverMaxMs), unit: 'ms' }
       metrics[`${name}_server_rss_mb`] = { value: m.rssBytes / 2 ** 20, unit: 'MiB' }
       metrics[`${name}_server_peak_rss_mb`] = { value: m.maxRssBytes / 2 ** 20, unit: 'MiB' }
       ratios[`${name}_p50_over_1_client`] = { value: quantile(m.latencies, 0.5) / quantile(alone.latencies, 0.5) }
