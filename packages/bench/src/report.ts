@@ -28,14 +28,14 @@ function rows(result: ScenarioResult): Array<{ name: string; value: string; unit
     return goal === undefined ? '' : `${goal} ${met ? 'met' : 'MISSED'}`
   }
   return [
-    ...Object.entries(result.metrics).map(([name, m]) => ({
-      name,
+    ...result.metrics.map((m) => ({
+      name: m.name,
       value: format(m.value),
       unit: m.unit,
       goal: verdict(m.value, m.goal),
     })),
-    ...Object.entries(result.ratios).map(([name, r]) => ({
-      name,
+    ...result.ratios.map((r) => ({
+      name: r.name,
       value: format(r.value),
       unit: 'ratio',
       goal: verdict(r.value, r.goal),

@@ -1,30 +1,160 @@
-// `node --import tsx src/gate/cli.ts RUN.json [RUN2.json] [--baseline BASE.json]`
-// Judges result files already written (it runs no benchmark): prints the table and exits 1 on
-// a failing verdict. An unreadable file is a failing finding, not a crash that CI might ignore.
-import { readFileSync } from 'node:fs'
+// `pnpm bench:gate`: the CI performance regression gate.
+//
+//   pnpm bench:gate                  the gate suite against the committed baseline (gate/baseline.json);
+//                                    what fails is measured again once, and fails only if it fails again
+//   pnpm bench:gate --base <ref>     A/B: the base revision in a temporary worktree, both measured
+//                                    --runs times (default 2), interleaved
+//   pnpm bench:gate --once --json F  measure the gate suite once and write F (no verdict)
+//   pnpm bench:gate --record N       measure N times in fresh processes; write the baseline (per-figure
+//                                    medians) and print each gated figure's spread, to set tolerances
+//   pnpm bench:gate --judge RUN.json [RUN2.json] [--baseline B.json]   judge files already written
+//
+// Exit 0 only on a passing verdict; 1 on a regression or anything that could not be measured,
+// read or compared (fail closed); 2 on bad arguments.
+import { spawnSync } from 'node:child_process'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { defaultDataDir, defaultResultsDir } from '../paths.ts'
+import type { BenchResults } from '../report.ts'
+import type { ScenarioContext } from '../scenario.ts'
+import { abRuns } from './ab.ts'
 import { gateConfig } from './config.ts'
-import { decide, type Finding, invalid } from './decide.ts'
+import { CALIBRATION_SCENARIO, decide, type Finding, invalid, type Verdict } from './decide.ts'
+import { measureGateSuite, remeasure } from './measure.ts'
+import { medianResults, spreadReport } from './record.ts'
 import { renderTable } from './table.ts'
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { baseline: { type: 'string' } } })
-const unreadable: Finding[] = []
-const read = (path: string): unknown => {
+const baselinePath = fileURLToPath(new URL('../../gate/baseline.json', import.meta.url))
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    base: { type: 'string' },
+    runs: { type: 'string', default: '2' },
+    once: { type: 'boolean', default: false },
+    json: { type: 'string' },
+    record: { type: 'string' },
+    judge: { type: 'boolean', default: false },
+    baseline: { type: 'string' },
+    data: { type: 'string' },
+    results: { type: 'string' },
+  },
+})
+
+function usage(message: string): never {
+  console.error(`bench:gate: ${message}`)
+  process.exit(2)
+}
+
+const context: ScenarioContext = { dataDir: values.data ?? defaultDataDir, shapes: undefined }
+const resultsDir = join(values.results ?? defaultResultsDir, 'gate')
+mkdirSync(resultsDir, { recursive: true })
+
+function write(path: string, results: BenchResults): void {
+  writeFileSync(path, `${JSON.stringify(results, null, 2)}\n`)
+}
+
+/** Reads a results file; an unreadable one becomes a failing finding. */
+function readResults(path: string, problems: Finding[]): unknown {
   try {
     return JSON.parse(readFileSync(path, 'utf8'))
   } catch (error) {
-    unreadable.push(invalid('*', path, `unreadable results: ${(error as Error).message}`))
-    // Undefined stays in the runs list, so decide() also reports the run as malformed.
+    problems.push(invalid('*', path, `unreadable results: ${(error as Error).message}`))
     return undefined
   }
 }
-const runs = positionals.map(read)
-const baseline = values.baseline === undefined ? undefined : (read(values.baseline) ?? null)
-const verdict = decide(gateConfig, runs, baseline)
-const all = {
-  ...verdict,
-  findings: [...unreadable, ...verdict.findings],
-  pass: verdict.pass && unreadable.length === 0,
+
+function report(verdict: Verdict, problems: readonly Finding[] = []): never {
+  const all = {
+    ...verdict,
+    findings: [...problems, ...verdict.findings],
+    pass: verdict.pass && problems.length === 0,
+  }
+  console.log(`\n${renderTable(all)}`)
+  process.exit(all.pass ? 0 : 1)
 }
-console.log(renderTable(all))
-process.exit(all.pass ? 0 : 1)
+
+/** The scenarios to measure again: those with a failing comparison, plus the calibration they use. */
+function toRemeasure(verdict: Verdict): string[] {
+  const names = new Set<string>()
+  for (const f of verdict.findings) {
+    if (f.status !== 'fail' || (f.kind !== 'ratio-floor' && f.kind !== 'baseline')) continue
+    names.add(f.scenario)
+    const check = gateConfig.metrics.find((c) => c.scenario === f.scenario && c.metric === f.name)
+    if (check?.calibration !== undefined) names.add(CALIBRATION_SCENARIO)
+  }
+  return [...names]
+}
+
+/** Whether every failure is a comparison (a re-run may clear it), not a broken measurement. */
+function onlyComparisonsFailed(verdict: Verdict): boolean {
+  return verdict.findings.every((f) => f.status === 'pass' || f.kind === 'ratio-floor' || f.kind === 'baseline')
+}
+
+try {
+  if (values.once) {
+    if (values.json === undefined) usage('--once needs --json FILE')
+    write(values.json, await measureGateSuite(context))
+    process.exit(0)
+  }
+
+  if (values.record !== undefined) {
+    const n = Number(values.record)
+    if (!Number.isSafeInteger(n) || n < 3) usage('--record needs a number of runs >= 3')
+    const runs: BenchResults[] = []
+    for (let i = 0; i < n; i++) {
+      const json = join(resultsDir, `record-${i + 1}.json`)
+      const self = fileURLToPath(import.meta.url)
+      const run = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', self, '--once', '--json', json, '--data', context.dataDir],
+        {
+          stdio: 'inherit',
+        },
+      )
+      if (run.status !== 0) throw new Error(`run ${i + 1} exited with ${run.status ?? run.signal}`)
+      runs.push(JSON.parse(readFileSync(json, 'utf8')) as BenchResults)
+    }
+    const baseline = medianResults(runs)
+    write(values.json ?? baselinePath, baseline)
+    console.log(`\n${spreadReport(gateConfig, runs)}\n\nwrote ${values.json ?? baselinePath}`)
+    process.exit(0)
+  }
+
+  if (values.judge) {
+    if (positionals.length === 0) usage('--judge needs one or more results files')
+    const problems: Finding[] = []
+    const runs = positionals.map((p) => readResults(p, problems))
+    const baseline = values.baseline === undefined ? undefined : [readResults(values.baseline, problems)]
+    report(decide(gateConfig, runs, baseline), problems)
+  }
+
+  if (values.base !== undefined) {
+    const runs = Number(values.runs)
+    if (!Number.isSafeInteger(runs) || runs < 2) usage('--runs must be an integer >= 2 (a re-run is part of the rule)')
+    const ab = abRuns({ ref: values.base, runs, resultsDir, dataDir: context.dataDir })
+    console.log(`\nA/B against ${values.base} (${ab.baseCommit.slice(0, 10)}): ${runs} interleaved runs per side`)
+    report(decide(gateConfig, ab.head, ab.base))
+  }
+
+  if (positionals.length > 0) usage(`unexpected argument ${positionals[0]}`)
+  const problems: Finding[] = []
+  const baseline = readResults(baselinePath, problems)
+  const first = await measureGateSuite(context)
+  write(join(resultsDir, 'run-1.json'), first)
+  let verdict = decide(gateConfig, [first], [baseline])
+  if (!verdict.pass && problems.length === 0 && onlyComparisonsFailed(verdict)) {
+    const names = toRemeasure(verdict)
+    console.log(`\nfailed in run 1: measuring ${names.join(', ')} again (a regression must survive a re-run)`)
+    const second = await remeasure(first, names, context)
+    write(join(resultsDir, 'run-2.json'), second)
+    verdict = decide(gateConfig, [first, second], [baseline])
+  }
+  report(verdict, problems)
+} catch (error) {
+  // Anything that stops the gate from measuring or comparing is a failure, never a pass.
+  console.error(`\nbench:gate: FAIL: ${(error as Error).stack ?? error}`)
+  process.exit(1)
+}

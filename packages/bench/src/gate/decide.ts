@@ -2,9 +2,7 @@
 // Everything here fails closed: a figure that cannot be found, read or compared is a failing
 // finding, never a silent pass (a gate that exits 0 on a parse failure is no gate at all).
 import type { BenchResults } from '../report.ts'
-
-/** Which way is better for a metric. */
-export type Direction = 'lower' | 'higher'
+import type { Better, Metric, Ratio } from '../scenario.ts'
 
 /** A floor and/or ceiling on a ratio measured inside one run (an in-run baseline). */
 export interface RatioBound {
@@ -16,30 +14,29 @@ export interface RatioBound {
   readonly why?: string
 }
 
-/** A metric compared against the committed baseline. */
+/** A metric compared against a baseline (the committed one, or the base revision's runs). */
 export interface MetricCheck {
   readonly scenario: string
   readonly metric: string
   /** Smallest change that counts, in percent; defaults to the config's defaultTolerancePct. */
   readonly tolerancePct?: number
-  /** Overrides the direction derived from the unit. */
-  readonly direction?: Direction
-}
-
-/** A figure that tracks how fast the machine is, measured in the same process as the others. */
-export interface Calibration {
-  readonly scenario: string
-  readonly metric: string
-  readonly direction?: Direction
+  /**
+   * A metric of the `calibration` scenario to divide by (both as costs), so a machine that is
+   * uniformly slower at that kind of work (CPU, fsync) does not read as a regression.
+   */
+  readonly calibration?: string
+  /** Why this tolerance: the spread measured on an unchanged tree. */
+  readonly why?: string
 }
 
 export interface GateConfig {
   readonly ratios: readonly RatioBound[]
   readonly metrics: readonly MetricCheck[]
   readonly defaultTolerancePct: number
-  /** When set, baseline metrics are compared as multiples of this figure, not raw. */
-  readonly calibration?: Calibration
 }
+
+/** The scenario holding the calibration tasks the metric checks normalise by. */
+export const CALIBRATION_SCENARIO = 'calibration'
 
 export type FindingKind = 'ratio-floor' | 'baseline' | 'missing' | 'invalid'
 
@@ -64,19 +61,6 @@ export interface Verdict {
   readonly findings: readonly Finding[]
   /** False when no baseline was given: only in-run ratios were checked. */
   readonly baselineChecked: boolean
-}
-
-const TIME_UNIT = /^(ns|µs|us|ms|s)(\/|$)/
-
-/**
- * Direction from a unit: per-second units are throughputs (higher is better); units that
- * start with a time (ms, ns/lookup) are costs (lower is better). Anything else is unknown,
- * so the config has to say, rather than the gate guessing and gating the wrong way.
- */
-export function directionOf(unit: string): Direction | undefined {
-  if (/\/s$/.test(unit)) return 'higher'
-  if (TIME_UNIT.test(unit)) return 'lower'
-  return undefined
 }
 
 /** A problem that makes a whole run or file unusable, as a failing finding. */
@@ -104,39 +88,59 @@ export function validateResults(raw: unknown, label: string): { results?: BenchR
       return
     }
     const name = s.scenario
-    // Two entries for one scenario make every lookup ambiguous.
+    // Two entries for one scenario (or one figure) make every lookup ambiguous.
     if (seen.has(name)) bad(name, 'scenario appears more than once')
     seen.add(name)
+    if (s.error !== undefined) bad(name, `the scenario errored: ${String(s.error)}`)
     for (const field of ['metrics', 'ratios'] as const) {
       const figures = s[field]
-      if (!isRecord(figures)) {
-        bad(name, `${field} is not an object`)
+      if (!Array.isArray(figures)) {
+        bad(name, `${field} is not an array`)
         continue
       }
-      for (const [key, figure] of Object.entries(figures)) {
-        if (!isRecord(figure) || !(typeof figure.value === 'number' || figure.value === null)) {
-          bad(name, `${field}.${key} has no numeric value`)
-        } else if (field === 'metrics' && typeof figure.unit !== 'string') {
-          bad(name, `metrics.${key} has no unit`)
+      const names = new Set<string>()
+      figures.forEach((figure: unknown, j: number) => {
+        const where = `${field}[${j}]`
+        if (!isRecord(figure) || typeof figure.name !== 'string' || figure.name === '') {
+          bad(name, `${where} has no name`)
+          return
         }
-      }
+        if (names.has(figure.name)) bad(name, `${field} ${figure.name} appears more than once`)
+        names.add(figure.name)
+        if (!(typeof figure.value === 'number' || figure.value === null)) {
+          bad(name, `${field} ${figure.name} has no numeric value`)
+        } else if (field === 'metrics' && typeof figure.unit !== 'string') {
+          bad(name, `metrics ${figure.name} has no unit`)
+        } else if (field === 'metrics' && figure.better !== 'lower' && figure.better !== 'higher') {
+          bad(name, `metrics ${figure.name}: better must be "lower" or "higher"`)
+        }
+      })
     }
   })
   return problems.length > 0 ? { problems } : { results: raw as unknown as BenchResults, problems }
 }
 
-type Lookup =
-  | { readonly found: true; readonly value: number; readonly unit: string }
-  | { readonly found: false; readonly why: string }
+interface Figure {
+  readonly value: number
+  readonly unit: string
+  readonly better: Better | undefined
+}
+
+type Lookup = { readonly found: true; readonly figure: Figure } | { readonly found: false; readonly why: string }
 
 function lookup(results: BenchResults, scenario: string, kind: 'metrics' | 'ratios', name: string): Lookup {
   const s = results.scenarios.find((r) => r.scenario === scenario)
   if (s === undefined) return { found: false, why: `scenario ${scenario} not in results` }
-  const figure = (s[kind] as Record<string, { value: number | null; unit?: string }>)[name]
+  const figures: readonly (Metric | Ratio)[] = s[kind]
+  const figure = figures.find((f) => f.name === name)
   if (figure === undefined)
     return { found: false, why: `${kind === 'metrics' ? 'metric' : 'ratio'} ${name} not in ${scenario}` }
+  const metric = 'unit' in figure ? figure : undefined
   // null is how JSON carries NaN/Infinity; keep it as NaN so the finite check catches it.
-  return { found: true, value: figure.value ?? Number.NaN, unit: figure.unit ?? '' }
+  return {
+    found: true,
+    figure: { value: figure.value ?? Number.NaN, unit: metric?.unit ?? '', better: metric?.better },
+  }
 }
 
 /** Looks a figure up in every run; a failing finding if any run lacks it or has it non-finite. */
@@ -145,29 +149,20 @@ function lookupAll(
   scenario: string,
   kind: 'metrics' | 'ratios',
   name: string,
-  label = (i: number) => `run ${i + 1}`,
-): { values: number[]; units: string[] } | Finding {
-  const values: number[] = []
-  const units: string[] = []
+  label: string,
+): Figure[] | Finding {
+  const figures: Figure[] = []
   for (const [i, run] of runs.entries()) {
     const l = lookup(run, scenario, kind, name)
+    const which = `${label} ${i + 1}`
     if (!l.found)
-      return {
-        scenario,
-        name,
-        kind: 'missing',
-        status: 'fail',
-        value: null,
-        limit: '',
-        detail: `${label(i)}: ${l.why}`,
-      }
-    if (!Number.isFinite(l.value)) {
-      return invalid(scenario, name, `${label(i)}: value is ${l.value} (an errored or broken measurement)`)
+      return { scenario, name, kind: 'missing', status: 'fail', value: null, limit: '', detail: `${which}: ${l.why}` }
+    if (!Number.isFinite(l.figure.value)) {
+      return invalid(scenario, name, `${which}: value is ${l.figure.value} (an errored or broken measurement)`)
     }
-    values.push(l.value)
-    units.push(l.unit)
+    figures.push(l.figure)
   }
-  return { values, units }
+  return figures
 }
 
 function boundText(bound: RatioBound): string {
@@ -195,9 +190,9 @@ export function checkRatio(bound: RatioBound, runs: readonly BenchResults[]): Fi
   if ((bound.min === undefined && bound.max === undefined) || !limitsOk) {
     return invalid(scenario, ratio, 'config: a ratio bound needs a finite min and/or max')
   }
-  const found = lookupAll(runs, scenario, 'ratios', ratio)
-  if (!('units' in found)) return found
-  const { values } = found
+  const found = lookupAll(runs, scenario, 'ratios', ratio, 'run')
+  if (!Array.isArray(found)) return found
+  const values = found.map((f) => f.value)
   const misses = values.map((v) => violation(v, bound))
   const missed = misses.filter((m) => m > 0).length
   // Show the run closest to passing: a failure then means even the best run missed.
@@ -221,85 +216,88 @@ export function checkRatio(bound: RatioBound, runs: readonly BenchResults[]): Fi
 }
 
 /** A figure as a cost (bigger = worse), so both directions compare the same way. */
-function cost(value: number, direction: Direction): number {
-  return direction === 'lower' ? value : 1 / value
+function cost(figure: Figure): number {
+  return figure.better === 'higher' ? 1 / figure.value : figure.value
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+}
+
+/** (max - min) / min in percent: how much a set of runs of one tree disagrees with itself. */
+function spreadPct(costs: readonly number[]): number {
+  return costs.length > 1 ? ((Math.max(...costs) - Math.min(...costs)) / Math.min(...costs)) * 100 : 0
 }
 
 function pct(x: number): string {
   return `${x >= 0 ? '+' : ''}${x.toFixed(1)}%`
 }
 
+/** Each run's costs for a metric, divided by that run's calibration cost when the check names one. */
+function calibratedCosts(
+  check: MetricCheck,
+  runs: readonly BenchResults[],
+  label: string,
+): { figures: Figure[]; costs: number[] } | Finding {
+  const { scenario, metric } = check
+  const figures = lookupAll(runs, scenario, 'metrics', metric, label)
+  if (!Array.isArray(figures)) return figures
+  if (figures.some((f) => f.value <= 0)) return invalid(scenario, metric, `${label}: values must be > 0`)
+  if (check.calibration === undefined) return { figures, costs: figures.map(cost) }
+  const calibration = lookupAll(runs, CALIBRATION_SCENARIO, 'metrics', check.calibration, label)
+  if (!Array.isArray(calibration)) return { ...calibration, scenario, name: `${metric} (calibration)` }
+  if (calibration.some((f) => f.value <= 0))
+    return invalid(scenario, metric, `${label}: calibration ${check.calibration} must be > 0`)
+  return { figures, costs: figures.map((f, i) => cost(f) / cost(calibration[i] as Figure)) }
+}
+
 /**
- * Compares a metric with the baseline. Each run's figure becomes a cost (normalised by the
- * calibration figure of the same run, when there is one); the change is the slowdown
- * cost/baseline - 1. A change counts only if it exceeds max(tolerance, spread across the runs)
- * in every run: spread is how much the tree disagrees with itself today.
+ * Compares a metric with the baseline runs (the committed baseline, or the base revision's
+ * runs in an A/B). Figures become costs, normalised by a calibration task of the same run when
+ * the check names one; the change of a run is its cost over the baseline's median cost, minus 1.
+ * A change counts only if it exceeds max(tolerance, spread) in every run, spread being how much
+ * the runs of one side disagree with each other today: a regression must be bigger than the
+ * noise and survive the re-run.
  */
 export function checkMetric(
   check: MetricCheck,
   config: GateConfig,
   runs: readonly BenchResults[],
-  baseline: BenchResults,
+  baselines: readonly BenchResults[],
 ): Finding {
   const { scenario, metric } = check
   const tolerance = check.tolerancePct ?? config.defaultTolerancePct
   if (!Number.isFinite(tolerance) || tolerance < 0)
     return invalid(scenario, metric, `config: tolerance ${tolerance} is not a percentage`)
-  const current = lookupAll(runs, scenario, 'metrics', metric)
-  if (!('units' in current)) return current
-  const base = lookupAll([baseline], scenario, 'metrics', metric, () => 'baseline')
-  if (!('units' in base)) return base
-  const baseValue = base.values[0] as number
-  const unit = base.units[0] as string
-  const changedUnit = current.units.find((u) => u !== unit)
-  if (changedUnit !== undefined) {
-    return invalid(scenario, metric, `unit changed from ${unit} to ${changedUnit}: refresh the baseline`)
+  const current = calibratedCosts(check, runs, 'run')
+  if (!('costs' in current)) return current
+  const base = calibratedCosts(check, baselines, 'baseline')
+  if (!('costs' in base)) return base
+  const { unit, better } = base.figures[0] as Figure
+  const changed = current.figures.find((f) => f.unit !== unit || f.better !== better)
+  if (changed !== undefined) {
+    return invalid(scenario, metric, `unit changed from ${unit} (${better}) to ${changed.unit} (${changed.better})`)
   }
-  const direction = check.direction ?? directionOf(unit)
-  if (direction === undefined)
-    return invalid(scenario, metric, `cannot tell the direction of unit "${unit}": set it in the config`)
-  if (baseValue <= 0 || current.values.some((v) => v <= 0)) {
-    return invalid(scenario, metric, 'values must be > 0 for a relative comparison')
-  }
-
-  // Calibration: divide each cost by the same run's calibration cost, so a uniformly slower
-  // machine (or a slower hour on a shared one) moves both and cancels out.
-  let calibBase = 1
-  let calibRuns = current.values.map(() => 1)
-  let calibNote = ''
-  const cal = config.calibration
-  if (cal !== undefined) {
-    const c = lookupAll(runs, cal.scenario, 'metrics', cal.metric)
-    if (!('units' in c)) return { ...c, name: `${metric} (calibration ${cal.metric})`, scenario }
-    const cb = lookupAll([baseline], cal.scenario, 'metrics', cal.metric, () => 'baseline')
-    if (!('units' in cb)) return { ...cb, name: `${metric} (calibration ${cal.metric})`, scenario }
-    const calDir = cal.direction ?? directionOf(cb.units[0] as string)
-    if (calDir === undefined)
-      return invalid(scenario, metric, `calibration unit "${cb.units[0]}" has no direction: set it`)
-    if ([...c.values, ...cb.values].some((v) => v <= 0))
-      return invalid(scenario, metric, 'calibration values must be > 0')
-    calibBase = cost(cb.values[0] as number, calDir)
-    calibRuns = c.values.map((v) => cost(v, calDir))
-    calibNote = ` (normalised by ${cal.scenario}/${cal.metric})`
-  }
-
-  const baseCost = cost(baseValue, direction) / calibBase
-  const costs = current.values.map((v, i) => cost(v, direction) / (calibRuns[i] as number))
-  const changes = costs.map((c) => (c / baseCost - 1) * 100)
-  const spread = costs.length > 1 ? ((Math.max(...costs) - Math.min(...costs)) / Math.min(...costs)) * 100 : 0
+  const baseCost = median(base.costs)
+  const changes = current.costs.map((c) => (c / baseCost - 1) * 100)
+  const spread = Math.max(spreadPct(current.costs), spreadPct(base.costs))
   const threshold = Math.max(tolerance, spread)
   const least = changes.indexOf(Math.min(...changes))
   const leastChange = changes[least] as number
+  const baseValue = median(base.figures.map((f) => f.value))
   const finding = {
     scenario,
     name: metric,
     kind: 'baseline' as const,
-    value: current.values[least] ?? null,
+    value: current.figures[least]?.value ?? null,
     limit: `<= +${threshold.toFixed(1)}% vs ${format(baseValue)} ${unit}`,
     changePct: leastChange,
-    values: current.values,
+    values: current.figures.map((f) => f.value),
   }
-  const why = `tolerance ${tolerance}%, spread ${spread.toFixed(1)}%${calibNote}`
+  const calibrated = check.calibration === undefined ? '' : `, per ${check.calibration}`
+  const why = `tolerance ${tolerance}%, spread ${spread.toFixed(1)}%${calibrated}`
   if (changes.every((c) => c > threshold)) {
     const rerun = changes.length === 1 ? '; single run: not confirmed by a re-run' : ''
     return { ...finding, status: 'fail', detail: `worse by ${changes.map(pct).join(', ')} (${why}${rerun})` }
@@ -329,49 +327,53 @@ function format(value: number): string {
 function nonFinite(run: BenchResults, label: string): Finding[] {
   const out: Finding[] = []
   for (const s of run.scenarios) {
-    for (const kind of ['metrics', 'ratios'] as const) {
-      for (const [name, figure] of Object.entries(s[kind] as Record<string, { value: number | null }>)) {
-        if (figure.value === null || !Number.isFinite(figure.value)) {
-          out.push(invalid(s.scenario, name, `${label}: value is ${figure.value} (an errored or broken measurement)`))
-        }
+    for (const figure of [...s.metrics, ...s.ratios]) {
+      const value: number | null = figure.value
+      if (value === null || !Number.isFinite(value)) {
+        out.push(invalid(s.scenario, figure.name, `${label}: value is ${value} (an errored or broken measurement)`))
       }
     }
   }
   return out
 }
 
+/** Validates every file of one side (runs or baselines); its findings are the problems found. */
+function validateAll(raws: readonly unknown[], label: string, findings: Finding[]): BenchResults[] {
+  const valid: BenchResults[] = []
+  for (const [i, raw] of raws.entries()) {
+    const { results, problems } = validateResults(raw, `${label} ${i + 1}`)
+    findings.push(...problems)
+    if (results !== undefined) {
+      valid.push(results)
+      findings.push(...nonFinite(results, `${label} ${i + 1}`))
+    }
+  }
+  return valid
+}
+
 /**
- * The gate's verdict. `runs` are one or more results of the same tree (two let the re-run rule
- * tell noise from a regression); `baseline`, when given, is the committed reference results.
- * Inputs are `unknown` because they come from files: the shape is checked here, not trusted.
+ * The gate's verdict. `runs` are one or more results of the tree under test (two let the re-run
+ * rule tell noise from a regression); `baselines`, when given, are the committed baseline or the
+ * base revision's runs. Inputs are `unknown` because they come from files: the shape is checked
+ * here, not trusted.
  */
-export function decide(config: GateConfig, runs: readonly unknown[], baseline?: unknown): Verdict {
+export function decide(config: GateConfig, runs: readonly unknown[], baselines?: readonly unknown[]): Verdict {
   const findings: Finding[] = []
   if (config.ratios.length === 0 && config.metrics.length === 0) {
     findings.push(invalid('*', 'config', 'the gate config checks nothing'))
   }
   if (runs.length === 0) findings.push(invalid('*', 'runs', 'no results to check'))
-  const valid: BenchResults[] = []
-  for (const [i, raw] of runs.entries()) {
-    const { results, problems } = validateResults(raw, `run ${i + 1}`)
-    findings.push(...problems)
-    if (results !== undefined) {
-      valid.push(results)
-      findings.push(...nonFinite(results, `run ${i + 1}`))
-    }
-  }
-  // A malformed run already fails the verdict; checking the rest still shows what else moved.
+  if (baselines !== undefined && baselines.length === 0) findings.push(invalid('*', 'baseline', 'no baseline results'))
+  const valid = validateAll(runs, 'run', findings)
+  const base = baselines === undefined ? [] : validateAll(baselines, 'baseline', findings)
+  // A malformed file already fails the verdict; checking the rest still shows what else moved.
   if (valid.length > 0) {
     for (const bound of config.ratios) findings.push(checkRatio(bound, valid))
-    if (baseline !== undefined) {
-      const { results: base, problems } = validateResults(baseline, 'baseline')
-      findings.push(...problems)
-      if (base !== undefined) for (const check of config.metrics) findings.push(checkMetric(check, config, valid, base))
-    }
+    if (base.length > 0) for (const check of config.metrics) findings.push(checkMetric(check, config, valid, base))
   }
   return {
     pass: findings.length > 0 && findings.every((f) => f.status === 'pass'),
     findings,
-    baselineChecked: baseline !== undefined,
+    baselineChecked: baselines !== undefined,
   }
 }

@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { type Engine, openEngine } from '@shapestore/engine'
-import type { ScenarioContext, ScenarioResult } from '../scenario.ts'
+import { type Metric, metric, ratio, type ScenarioContext, type ScenarioResult } from '../scenario.ts'
 import { median, prng, quantile } from '../stats.ts'
 import {
   createShapes,
@@ -85,22 +85,17 @@ export async function appendThroughput(context: ScenarioContext): Promise<Scenar
 
     const throughput = (name: RuntimeName) => median((rounds.get(name) ?? []).map((round) => round.entriesPerSecond))
     const latencies = (name: RuntimeName) => (rounds.get(name) ?? []).flatMap((round) => round.latenciesMs)
-    const metrics: ScenarioResult['metrics'] = {}
+    const metrics: Metric[] = []
     for (const name of ORDER) {
       const all = latencies(name)
-      metrics[`${name}_entries_per_s`] = {
-        value: throughput(name),
-        unit: 'entries/s',
-        ...(name === 'workers2' ? { goal: '>= 1000000' } : {}),
-      }
-      metrics[`${name}_latency_p50_ms`] = { value: quantile(all, 0.5), unit: 'ms' }
-      metrics[`${name}_latency_p99_ms`] = {
-        value: quantile(all, 0.99),
-        unit: 'ms',
-        ...(name === 'workers2' ? { goal: '<= 50' } : {}),
-      }
+      const goals = name === 'workers2' ? { throughput: '>= 1000000', p99: '<= 50' } : {}
+      metrics.push(
+        metric(`${name}_entries_per_s`, throughput(name), 'entries/s', goals.throughput),
+        metric(`${name}_latency_p50_ms`, quantile(all, 0.5), 'ms'),
+        metric(`${name}_latency_p99_ms`, quantile(all, 0.99), 'ms', goals.p99),
+      )
     }
-    metrics.generator_entries_per_s = { value: generatorEntriesPerSecond, unit: 'entries/s' }
+    metrics.push(metric('generator_entries_per_s', generatorEntriesPerSecond, 'entries/s'))
     return {
       scenario: 'append-throughput',
       parameters: {
@@ -118,10 +113,10 @@ export async function appendThroughput(context: ScenarioContext): Promise<Scenar
         generator: 'the harness building items alone (its ceiling)',
       },
       metrics,
-      ratios: {
-        workers2_over_inline: { value: throughput('workers2') / throughput('inline') },
-        workers2_over_workers1: { value: throughput('workers2') / throughput('workers1') },
-      },
+      ratios: [
+        ratio('workers2_over_inline', throughput('workers2') / throughput('inline')),
+        ratio('workers2_over_workers1', throughput('workers2') / throughput('workers1')),
+      ],
     }
   } finally {
     for (const { engine } of subjects.values()) await engine.close()

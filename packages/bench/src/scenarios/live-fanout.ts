@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import { type Engine, type LogItem, openEngine } from '@shapestore/engine'
-import type { ScenarioContext, ScenarioResult } from '../scenario.ts'
+import { metric, ratio, type ScenarioContext, type ScenarioResult } from '../scenario.ts'
 import { median } from '../stats.ts'
 import {
   nextTurn,
@@ -74,17 +74,15 @@ export async function liveFanout(context: ScenarioContext): Promise<ScenarioResu
       timed: 'appendToLog call -> every waitForOffset resolved',
       baseline: 'the same append with no waiter (call -> resolve)',
     },
-    metrics: {
-      all_woken_ms: { value: wokenMs, unit: 'ms', goal: '<= 20' },
-      all_woken_max_ms: { value: Math.max(...withWaiters), unit: 'ms' },
-      append_with_waiters_ms: { value: median(appendWithWaiters), unit: 'ms' },
-      append_no_waiters_ms: { value: bareMs, unit: 'ms' },
-      wakeup_ms: { value: wokenMs - bareMs, unit: 'ms' },
-      wakeup_per_waiter_us: { value: ((wokenMs - bareMs) * 1000) / WAITERS, unit: 'µs' },
-    },
-    ratios: {
-      waiters_over_no_waiters: { value: wokenMs / bareMs },
-    },
+    metrics: [
+      metric('all_woken_ms', wokenMs, 'ms', '<= 20'),
+      metric('all_woken_max_ms', Math.max(...withWaiters), 'ms'),
+      metric('append_with_waiters_ms', median(appendWithWaiters), 'ms'),
+      metric('append_no_waiters_ms', bareMs, 'ms'),
+      metric('wakeup_ms', wokenMs - bareMs, 'ms'),
+      metric('wakeup_per_waiter_us', ((wokenMs - bareMs) * 1000) / WAITERS, 'µs'),
+    ],
+    ratios: [ratio('waiters_over_no_waiters', wokenMs / bareMs)],
   }
 }
 

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { type Engine, LogOffset, openEngine } from '@shapestore/engine'
 import { Bench } from 'tinybench'
-import type { ScenarioContext, ScenarioResult } from '../scenario.ts'
+import { metric, ratio, type ScenarioContext, type ScenarioResult } from '../scenario.ts'
 import { median } from '../stats.ts'
 import {
   ROW_BYTES,
@@ -118,19 +118,16 @@ export async function logRead(context: ScenarioContext): Promise<ScenarioResult>
         readers: 2,
         memcpy: 'the same source and target every time (cache-warm: the ceiling)',
       },
-      metrics: {
-        inline_gbps: { value: gbps(inlineMs), unit: 'GB/s', goal: '>= 1' },
-        pool_gbps: { value: gbps(poolMedianMs), unit: 'GB/s', goal: '>= 1' },
-        memcpy_gbps: { value: gbps(memcpyMs), unit: 'GB/s' },
-        inline_ms: { value: inlineMs, unit: 'ms' },
-        pool_ms: { value: poolMedianMs, unit: 'ms' },
-        memcpy_ms: { value: memcpyMs, unit: 'ms' },
-        pool_start_ms: { value: poolStartMs, unit: 'ms' },
-      },
-      ratios: {
-        memcpy_over_inline: { value: inlineMs / memcpyMs },
-        memcpy_over_pool: { value: poolMedianMs / memcpyMs },
-      },
+      metrics: [
+        metric('inline_gbps', gbps(inlineMs), 'GB/s', '>= 1'),
+        metric('pool_gbps', gbps(poolMedianMs), 'GB/s', '>= 1'),
+        metric('memcpy_gbps', gbps(memcpyMs), 'GB/s'),
+        metric('inline_ms', inlineMs, 'ms'),
+        metric('pool_ms', poolMedianMs, 'ms'),
+        metric('memcpy_ms', memcpyMs, 'ms'),
+        metric('pool_start_ms', poolStartMs, 'ms'),
+      ],
+      ratios: [ratio('memcpy_over_inline', inlineMs / memcpyMs), ratio('memcpy_over_pool', poolMedianMs / memcpyMs)],
     }
   } finally {
     removeDir(dir)

@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks'
 import { type Engine, type LogOffset, openEngine } from '@shapestore/engine'
 import { open } from 'lmdb'
 import { Bench } from 'tinybench'
-import type { ScenarioContext, ScenarioResult } from '../scenario.ts'
+import { metric, ratio, type ScenarioContext, type ScenarioResult } from '../scenario.ts'
 import { ensureSeed } from '../seed.ts'
 import { median, prng } from '../stats.ts'
 import { nextTurn, RUNTIMES, rowPool, transactionItems } from './workload.ts'
@@ -111,21 +111,21 @@ export async function readPath(context: ScenarioContext): Promise<ScenarioResult
         writesInFlight: WRITES_IN_FLIGHT,
         entriesCommittedWhileReading: writing.entries,
       },
-      metrics: {
-        hit_shared_ns: { value: sharedNs, unit: 'ns/lookup' },
-        hit_inline_ns: { value: inlineNs, unit: 'ns/lookup' },
-        map_get_ns: { value: mapNs, unit: 'ns/lookup' },
-        lmdb_get_ns: { value: lmdbNs, unit: 'ns/lookup' },
-        hit_shared_idle_harness_ns: { value: idleNs.ns, unit: 'ns/lookup' },
-        hit_shared_while_writing_ns: { value: writing.ns, unit: 'ns/lookup' },
-      },
-      ratios: {
+      metrics: [
+        metric('hit_shared_ns', sharedNs, 'ns/lookup'),
+        metric('hit_inline_ns', inlineNs, 'ns/lookup'),
+        metric('map_get_ns', mapNs, 'ns/lookup'),
+        metric('lmdb_get_ns', lmdbNs, 'ns/lookup'),
+        metric('hit_shared_idle_harness_ns', idleNs.ns, 'ns/lookup'),
+        metric('hit_shared_while_writing_ns', writing.ns, 'ns/lookup'),
+      ],
+      ratios: [
         // Throughput ratios, as ARCHITECTURE.md names them: a_over_b = a's ops/s / b's ops/s.
-        map_over_hit: { value: sharedNs / mapNs, goal: '<= 3' },
-        hit_over_lmdb: { value: lmdbNs / sharedNs, goal: '>= 10' },
-        inline_hit_over_shared_hit: { value: sharedNs / inlineNs },
-        idle_over_writing: { value: writing.ns / idleNs.ns, goal: '<= 1.5' },
-      },
+        ratio('map_over_hit', sharedNs / mapNs, '<= 3'),
+        ratio('hit_over_lmdb', lmdbNs / sharedNs, '>= 10'),
+        ratio('inline_hit_over_shared_hit', sharedNs / inlineNs),
+        ratio('idle_over_writing', writing.ns / idleNs.ns, '<= 1.5'),
+      ],
     }
   } finally {
     await engine.close()

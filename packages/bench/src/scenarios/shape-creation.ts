@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { type Engine, openEngine } from '@shapestore/engine'
-import type { ScenarioContext, ScenarioResult } from '../scenario.ts'
+import { type Metric, metric, type Ratio, ratio, type ScenarioContext, type ScenarioResult } from '../scenario.ts'
 import { median } from '../stats.ts'
 import { nextTurn, ROW_BYTES, RUNTIMES, type RuntimeName, removeDir, rowPool, scratchDir } from './workload.ts'
 
@@ -70,23 +70,19 @@ export async function shapeCreation(context: ScenarioContext): Promise<ScenarioR
   }
 
   const ms = (runtime: RuntimeName, n: number) => median(timings.get(`${runtime}_${n}`) ?? [])
-  const metrics: ScenarioResult['metrics'] = {}
-  const ratios: Record<string, { value: number }> = {}
+  const metrics: Metric[] = []
+  const ratios: Ratio[] = []
   for (const runtime of RUNTIME_ORDER) {
-    metrics[`${runtime}_alone_ms`] = { value: alone.get(runtime) ?? Number.NaN, unit: 'ms' }
+    metrics.push(metric(`${runtime}_alone_ms`, alone.get(runtime) ?? Number.NaN, 'ms'))
     for (const n of SIZES) {
-      metrics[`${runtime}_${n}_ms`] = {
-        value: ms(runtime, n),
-        unit: 'ms',
-        ...(n === GOAL_SHAPES ? { goal: '<= 2000' } : {}),
-      }
+      metrics.push(metric(`${runtime}_${n}_ms`, ms(runtime, n), 'ms', n === GOAL_SHAPES ? '<= 2000' : undefined))
     }
   }
   for (const runtime of RUNTIME_ORDER) {
     for (const n of SIZES) {
-      ratios[`per_shape_over_alone_${n}_${runtime}`] = {
-        value: ms(runtime, n) / n / (alone.get(runtime) ?? Number.NaN),
-      }
+      ratios.push(
+        ratio(`per_shape_over_alone_${n}_${runtime}`, ms(runtime, n) / n / (alone.get(runtime) ?? Number.NaN)),
+      )
     }
   }
   return {

@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { type Engine, openEngine } from '@shapestore/engine'
-import type { ScenarioContext, ScenarioResult } from '../scenario.ts'
+import { type Metric, metric, type Ratio, ratio, type ScenarioContext, type ScenarioResult } from '../scenario.ts'
 import { median, prng, shuffle } from '../stats.ts'
 import {
   createShapes,
@@ -72,13 +72,13 @@ export async function unrelatedShapes(context: ScenarioContext): Promise<Scenari
   }
 
   const ms = (n: number) => median(timings.get(n) ?? [])
-  const metrics: ScenarioResult['metrics'] = { latency_1_ms: { value: ms(1), unit: 'ms' } }
-  const ratios: Record<string, { value: number; goal?: string }> = {}
+  const metrics: Metric[] = [metric('latency_1_ms', ms(1), 'ms')]
+  const ratios: Ratio[] = []
   for (const n of SIZES) {
-    metrics[`latency_${n}_ms`] = { value: ms(n), unit: 'ms' }
-    ratios[`latency_${n}_over_alone`] = { value: ms(n) / ms(1) }
+    metrics.push(metric(`latency_${n}_ms`, ms(n), 'ms'))
+    ratios.push(ratio(`latency_${n}_over_alone`, ms(n) / ms(1)))
   }
-  ratios.largest_over_smallest = { value: ms(Math.max(...SIZES)) / ms(Math.min(...SIZES)), goal: '<= 2' }
+  ratios.push(ratio('largest_over_smallest', ms(Math.max(...SIZES)) / ms(Math.min(...SIZES)), '<= 2'))
   return {
     scenario: 'unrelated-shapes',
     parameters: {

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
-import type { ScenarioContext, ScenarioResult } from '../scenario.ts'
+import { type Metric, metric, type Ratio, ratio, type ScenarioContext, type ScenarioResult } from '../scenario.ts'
 import { median, quantile } from '../stats.ts'
 import { type ServerProcess, startServerProcess } from './server-process.ts'
 import { removeDir, scratchDir } from './workload.ts'
@@ -105,7 +105,7 @@ async function runMode(context: ScenarioContext, mode: Mode): Promise<Measured[]
         maxRssBytes,
       })
       console.log(
-        `write-fanout-http ${mode}: ${n} clients, seen p50 ${quantile(latencies, 0.5).toFixed(1)} ms, p99 ${quantile(latencies, 0.99).toFixed(1)} ms; server share p50 ${median(serverP50Ms).toFixed(1)} ms, max ${median(serverMaxMs).toFixed(1)} ms; server RSS ${(rssBytes / 2 ** 20).toFixed(0)} MiB`,
+        `write-fanout-http ${mode}: ${n} clients, seen p50 ${quantile(latencies, 0.5).toFixed(1)} ms, p99 ${quantile(latencies, 0.99).toFixed(1)} ms; server share p50 ${median(serverP50Ms).toFixed(1)} ms, max ${median(serverMaxMs).toFixed(1)} ms; server RSS ${(rssBytes / 1e6).toFixed(0)} MB`,
       )
     }
   } finally {
@@ -117,24 +117,26 @@ async function runMode(context: ScenarioContext, mode: Mode): Promise<Measured[]
 }
 
 function toResult(measured: readonly Measured[]): ScenarioResult {
-  const metrics: ScenarioResult['metrics'] = {}
-  const ratios: Record<string, { value: number }> = {}
+  const metrics: Metric[] = []
+  const ratios: Ratio[] = []
   for (const mode of MODES) {
     const ofMode = measured.filter((m) => m.mode === mode)
     const alone = ofMode.find((m) => m.clients === 1) as Measured
-    metrics[`${mode}_seen_1_client_p50_ms`] = { value: quantile(alone.latencies, 0.5), unit: 'ms' }
+    metrics.push(metric(`${mode}_seen_1_client_p50_ms`, quantile(alone.latencies, 0.5), 'ms'))
     for (const m of ofMode.filter((m) => m.clients !== 1)) {
       const name = `${mode}_${m.clients}`
-      metrics[`${name}_seen_p50_ms`] = { value: quantile(m.latencies, 0.5), unit: 'ms' }
-      metrics[`${name}_seen_p99_ms`] = { value: quantile(m.latencies, 0.99), unit: 'ms' }
-      metrics[`${name}_seen_max_ms`] = { value: Math.max(...m.latencies), unit: 'ms' }
-      metrics[`${name}_all_seen_median_ms`] = { value: median(m.roundMaxima), unit: 'ms' }
-      metrics[`${name}_write_ms`] = { value: median(m.writeMs), unit: 'ms' }
-      metrics[`${name}_server_share_p50_ms`] = { value: median(m.serverP50Ms), unit: 'ms' }
-      metrics[`${name}_server_share_max_ms`] = { value: median(m.serverMaxMs), unit: 'ms' }
-      metrics[`${name}_server_rss_mb`] = { value: m.rssBytes / 2 ** 20, unit: 'MiB' }
-      metrics[`${name}_server_peak_rss_mb`] = { value: m.maxRssBytes / 2 ** 20, unit: 'MiB' }
-      ratios[`${name}_p50_over_1_client`] = { value: quantile(m.latencies, 0.5) / quantile(alone.latencies, 0.5) }
+      metrics.push(
+        metric(`${name}_seen_p50_ms`, quantile(m.latencies, 0.5), 'ms'),
+        metric(`${name}_seen_p99_ms`, quantile(m.latencies, 0.99), 'ms'),
+        metric(`${name}_seen_max_ms`, Math.max(...m.latencies), 'ms'),
+        metric(`${name}_all_seen_median_ms`, median(m.roundMaxima), 'ms'),
+        metric(`${name}_write_ms`, median(m.writeMs), 'ms'),
+        metric(`${name}_server_share_p50_ms`, median(m.serverP50Ms), 'ms'),
+        metric(`${name}_server_share_max_ms`, median(m.serverMaxMs), 'ms'),
+        metric(`${name}_server_rss_mb`, m.rssBytes / 1e6, 'MB'),
+        metric(`${name}_server_peak_rss_mb`, m.maxRssBytes / 1e6, 'MB'),
+      )
+      ratios.push(ratio(`${name}_p50_over_1_client`, quantile(m.latencies, 0.5) / quantile(alone.latencies, 0.5)))
     }
   }
   return {

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import { type Engine, type LogItem, openEngine } from '@shapestore/engine'
-import type { ScenarioContext, ScenarioResult } from '../scenario.ts'
+import { type Metric, metric, type Ratio, ratio, type ScenarioContext, type ScenarioResult } from '../scenario.ts'
 import { median } from '../stats.ts'
 import {
   createShapes,
@@ -80,21 +80,19 @@ export async function writeFanout(context: ScenarioContext): Promise<ScenarioRes
   }
 
   const ms = (runtime: RuntimeName, layout: Layout, n: number) => median(timings.get(`${runtime}_${layout}_${n}`) ?? [])
-  const metrics: ScenarioResult['metrics'] = {}
-  const ratios: Record<string, { value: number }> = {}
+  const metrics: Metric[] = []
+  const ratios: Ratio[] = []
   for (const runtime of RUNTIME_ORDER) {
     for (const n of FANOUTS) {
-      metrics[`${runtime}_shared_${n}_ms`] = {
-        value: ms(runtime, 'shared', n),
-        unit: 'ms',
-        ...(n === GOAL_SHAPES ? { goal: '<= 50' } : {}),
-      }
-      metrics[`${runtime}_distinct_${n}_ms`] = { value: ms(runtime, 'distinct', n), unit: 'ms' }
+      metrics.push(
+        metric(`${runtime}_shared_${n}_ms`, ms(runtime, 'shared', n), 'ms', n === GOAL_SHAPES ? '<= 50' : undefined),
+        metric(`${runtime}_distinct_${n}_ms`, ms(runtime, 'distinct', n), 'ms'),
+      )
     }
   }
   for (const runtime of RUNTIME_ORDER) {
     for (const n of FANOUTS) {
-      ratios[`distinct_over_shared_${n}_${runtime}`] = { value: ms(runtime, 'distinct', n) / ms(runtime, 'shared', n) }
+      ratios.push(ratio(`distinct_over_shared_${n}_${runtime}`, ms(runtime, 'distinct', n) / ms(runtime, 'shared', n)))
     }
   }
   return {
