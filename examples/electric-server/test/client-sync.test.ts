@@ -158,6 +158,16 @@ test('a write adding a column rotates the shapes of its table: clients resync wi
   }
 })
 
+test('non-ASCII column names and values survive the schema header and the body', async () => {
+  await writeOk(server.url, 'unicode', [{ op: 'insert', row: { id: 1, 名前: 'ñandú 🦤', Größe: 2 } }])
+  const client = connect(server.url, { table: 'unicode' })
+  try {
+    assert.deepEqual(await client.shape.rows, [{ id: 1, 名前: 'ñandú 🦤', Größe: 2 }])
+  } finally {
+    client.close()
+  }
+})
+
 test('writes: a bad transaction is rejected whole and changes nothing', async () => {
   await writeOk(server.url, 'strict', [{ op: 'insert', row: { id: 1, n: 1 } }])
   const duplicate = await write(server.url, 'strict', [

@@ -152,7 +152,10 @@ const schemaHeaders = new WeakMap<ShapeSpec, string>()
 function schemaHeader(spec: ShapeSpec): string {
   let header = schemaHeaders.get(spec)
   if (header === undefined) {
-    header = JSON.stringify(Object.fromEntries(spec.columns.map((column) => [column.name, schemaEntry(column)])))
+    const json = JSON.stringify(Object.fromEntries(spec.columns.map((column) => [column.name, schemaEntry(column)])))
+    // A header value must be Latin-1 (Node rejects anything else): escape non-ASCII column
+    // names as JSON \u escapes, which JSON.parse reads back the same.
+    header = json.replace(/[\u007f-\uffff]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`)
     schemaHeaders.set(spec, header)
   }
   return header
