@@ -257,6 +257,35 @@ test('live: a write during the hold answers with the change and up-to-date at th
   assert.equal(stats.fanout.responses, 1)
 })
 
+test('live: a client that disconnects during the hold releases its wait on the server', {
+  timeout: 10_000,
+}, async () => {
+  // A 30 s hold: the wait must go at the disconnect, not at the hold's end (the test's 10 s
+  // timeout tells the two apart).
+  const temp = tempDir()
+  const { startShapeServer } = await import('../src/index.ts')
+  const long = await startShapeServer({ dir: temp.dir, writers: 0, longPollTimeoutMs: 30_000 })
+  try {
+    await writeOk(long.url, 'items', [{ op: 'insert', row: { id: 1 } }])
+    const first = await fetch(`${long.url}/v1/shape?table=items&offset=-1`)
+    const handle = first.headers.get('electric-handle') as string
+    const offset = first.headers.get('electric-offset') as string
+    await first.text()
+    const waiters = async () => ((await (await fetch(`${long.url}/v1/stats`)).json()) as { waiters: number }).waiters
+    const controller = new AbortController()
+    const held = fetch(`${long.url}/v1/shape?table=items&offset=${offset}&handle=${handle}&live=true&cursor=`, {
+      signal: controller.signal,
+    }).catch(() => 'aborted')
+    while ((await waiters()) === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+    controller.abort()
+    assert.equal(await held, 'aborted')
+    while ((await waiters()) !== 0) await new Promise((resolve) => setTimeout(resolve, 5))
+  } finally {
+    await long.close()
+    temp.cleanup()
+  }
+})
+
 test('a snapshot larger than one chunk is served in chunks 0_0, 0_1, … each ending where the next begins', async () => {
   const temp = tempDir()
   const small = await startShapeServerWithChunks(temp.dir)
