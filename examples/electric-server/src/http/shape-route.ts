@@ -169,11 +169,22 @@ function upToDateMessage(context: ShapeRouteContext, servedUpTo?: LogOffset): st
   return `{"headers":{"control":"up-to-date","global_last_seen_lsn":"${lsn}"}}`
 }
 
-/** `[a,b]` + m → `[a,b,m]`; `[]` + m → `[m]`. */
+/**
+ * `[a,b]` + m → `[a,b,m]`; `[]` + m → `[m]`. The clients a transaction wakes share one log read
+ * (LogReadCache) and one up-to-date message, so they share the result too.
+ */
 function withUpToDate(array: Buffer, message: string): Buffer {
-  if (array.length <= 2) return Buffer.from(`[${message}]`)
-  return Buffer.concat([array.subarray(0, array.length - 1), Buffer.from(`,${message}]`)])
+  const last = withUpToDateMemo.get(array)
+  if (last !== undefined && last.message === message) return last.body
+  const body =
+    array.length <= 2
+      ? Buffer.from(`[${message}]`)
+      : Buffer.concat([array.subarray(0, array.length - 1), Buffer.from(`,${message}]`)])
+  withUpToDateMemo.set(array, { message, body })
+  return body
 }
+
+const withUpToDateMemo = new WeakMap<Buffer, { readonly message: string; readonly body: Buffer }>()
 
 const schemaHeaders = new WeakMap<ShapeSpec, string>()
 
