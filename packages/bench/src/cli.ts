@@ -31,3 +31,8 @@ if (shapes !== undefined && (!Number.isSafeInteger(shapes) || shapes < 10)) {
 const results = await runScenarios(names, { dataDir: values.data ?? defaultDataDir, shapes })
 const path = writeResults(collectResults(results), values.results ?? defaultResultsDir, values.json)
 console.log(`\nwrote ${path}`)
+const errored = results.filter((r) => r.error !== undefined).map((r) => r.scenario)
+if (errored.length > 0) {
+  console.error(`errored: ${errored.join(', ')}`)
+  process.exitCode = 1
+}

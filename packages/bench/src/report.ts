@@ -66,6 +66,10 @@ export function writeResults(results: BenchResults, resultsDir: string, jsonFile
   ]
   const charts = writeCharts(results.scenarios, resultsDir)
   for (const result of results.scenarios) {
+    if (result.error !== undefined) {
+      lines.push(`## ${result.scenario}`, '', `**Errored:** ${result.error}`, '')
+      continue
+    }
     lines.push(`## ${result.scenario}`, '', `Parameters: \`${JSON.stringify(result.parameters)}\``, '')
     const chart = charts.get(result.scenario)
     if (chart !== undefined) lines.push(`![${result.scenario}](${chart})`, '')

@@ -46,17 +46,26 @@ export function unknownScenarios(names: readonly string[]): string[] {
   return names.filter((name) => !Object.hasOwn(SCENARIOS, name))
 }
 
-/** Runs the scenarios in order, printing each one's table as it completes. */
+/**
+ * Runs the scenarios in order, printing each one's table as it completes. A scenario that throws
+ * is recorded with its error (and no figures) and the rest still run: the gate fails closed on
+ * it, and `pnpm bench` exits non-zero after writing what it measured.
+ */
 export async function runScenarios(names: readonly string[], context: ScenarioContext): Promise<ScenarioResult[]> {
   const results: ScenarioResult[] = []
   for (const name of names) {
-    const scenario = SCENARIOS[name]
-    if (scenario === undefined) throw new Error(`unknown scenario ${name}`)
     const start = performance.now()
-    const result = await scenario(context)
-    printResult(result)
+    try {
+      const scenario = SCENARIOS[name]
+      if (scenario === undefined) throw new Error(`unknown scenario ${name}`)
+      const result = await scenario(context)
+      printResult(result)
+      results.push(result)
+    } catch (error) {
+      console.error(`${name} errored:`, error)
+      results.push({ scenario: name, parameters: {}, metrics: [], ratios: [], error: String(error) })
+    }
     console.log(`${name} took ${((performance.now() - start) / 1000).toFixed(1)} s`)
-    results.push(result)
   }
   return results
 }

@@ -14,6 +14,7 @@ const config: GateConfig = {
     { scenario: 'log-read', metric: 'inline_gbps' },
   ],
   defaultTolerancePct: 25,
+  abTolerancePct: 10,
 }
 
 /** Results with the baseline figures scaled: `slow` multiplies costs (divides throughputs). */
@@ -219,7 +220,10 @@ test('malformed input fails', () => {
 
 test('nothing to check, or no runs, fails', () => {
   assert.equal(decide(config, []).pass, false)
-  assert.equal(decide({ ratios: [], metrics: [], defaultTolerancePct: 25 }, [results()]).pass, false)
+  assert.equal(
+    decide({ ratios: [], metrics: [], defaultTolerancePct: 25, abTolerancePct: 10 }, [results()]).pass,
+    false,
+  )
 })
 
 test('an errored scenario fails, and a figure whose direction changed is not compared', () => {

@@ -14,6 +14,8 @@ export interface AbOptions {
   readonly runs: number
   readonly resultsDir: string
   readonly dataDir: string
+  /** The `--only` scenario list, passed on to both sides. */
+  readonly only: string | undefined
 }
 
 export interface AbRuns {
@@ -23,13 +25,13 @@ export interface AbRuns {
 }
 
 /** The command line that measures the gate suite once in a checkout, writing `json`. */
-function measureOnce(checkout: string, json: string, dataDir: string): void {
+function measureOnce(checkout: string, json: string, dataDir: string, only: string | undefined): void {
   const bench = join(checkout, 'packages', 'bench')
-  const run = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', 'src/gate/cli.ts', '--once', '--json', json, '--data', dataDir],
-    { cwd: bench, stdio: 'inherit' },
-  )
+  const args = ['--import', 'tsx', 'src/gate/cli.ts', '--once', '--json', json, '--data', dataDir]
+  const run = spawnSync(process.execPath, only === undefined ? args : [...args, '--only', only], {
+    cwd: bench,
+    stdio: 'inherit',
+  })
   if (run.status !== 0) throw new Error(`measuring ${checkout} exited with ${run.status ?? run.signal}`)
 }
 
@@ -72,7 +74,7 @@ export function abRuns(options: AbOptions): AbRuns {
         console.log(
           `\n== ${name} (${name === 'base' ? baseCommit.slice(0, 10) : 'working tree'}), run ${i + 1} of ${options.runs}`,
         )
-        measureOnce(side.checkout, json, side.dataDir)
+        measureOnce(side.checkout, json, side.dataDir, options.only)
         side.out.push(JSON.parse(readFileSync(json, 'utf8')))
       }
     }

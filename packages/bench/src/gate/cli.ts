@@ -8,6 +8,7 @@
 //   pnpm bench:gate --record N       measure N times in fresh processes; write the baseline (per-figure
 //                                    medians) and print each gated figure's spread, to set tolerances
 //   pnpm bench:gate --judge RUN.json [RUN2.json] [--baseline B.json]   judge files already written
+//   --only a,b                       measure and check only these scenarios (with any of the modes above)
 //
 // Exit 0 only on a passing verdict; 1 on a regression or anything that could not be measured,
 // read or compared (fail closed); 2 on bad arguments.
@@ -17,12 +18,13 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { defaultDataDir, defaultResultsDir } from '../paths.ts'
-import type { BenchResults } from '../report.ts'
+import { type BenchResults, collectResults } from '../report.ts'
 import type { ScenarioContext } from '../scenario.ts'
+import { runScenarios } from '../suite.ts'
 import { abRuns } from './ab.ts'
-import { gateConfig } from './config.ts'
-import { CALIBRATION_SCENARIO, decide, type Finding, invalid, type Verdict } from './decide.ts'
-import { measureGateSuite, remeasure } from './measure.ts'
+import { gateConfig as committedConfig } from './config.ts'
+import { CALIBRATION_SCENARIO, decide, type Finding, type GateConfig, invalid, type Verdict } from './decide.ts'
+import { GATE_SUITE, remeasure } from './measure.ts'
 import { medianResults, spreadReport } from './record.ts'
 import { renderTable } from './table.ts'
 
@@ -40,12 +42,24 @@ const { values, positionals } = parseArgs({
     baseline: { type: 'string' },
     data: { type: 'string' },
     results: { type: 'string' },
+    only: { type: 'string' },
   },
 })
 
 function usage(message: string): never {
   console.error(`bench:gate: ${message}`)
   process.exit(2)
+}
+
+const suite = values.only === undefined ? GATE_SUITE : values.only.split(',')
+const unknown = suite.filter((name) => !GATE_SUITE.includes(name))
+if (unknown.length > 0) usage(`--only: ${unknown.join(', ')} not in the gate suite (${GATE_SUITE.join(', ')})`)
+// Checks of scenarios left out by --only are left out too (the calibration is always measured).
+const measured = [...new Set([CALIBRATION_SCENARIO, ...suite])]
+const gateConfig: GateConfig = {
+  ...committedConfig,
+  ratios: committedConfig.ratios.filter((r) => measured.includes(r.scenario)),
+  metrics: committedConfig.metrics.filter((m) => measured.includes(m.scenario)),
 }
 
 const context: ScenarioContext = { dataDir: values.data ?? defaultDataDir, shapes: undefined }
@@ -96,7 +110,7 @@ function onlyComparisonsFailed(verdict: Verdict): boolean {
 try {
   if (values.once) {
     if (values.json === undefined) usage('--once needs --json FILE')
-    write(values.json, await measureGateSuite(context))
+    write(values.json, collectResults(await runScenarios(measured, context)))
     process.exit(0)
   }
 
@@ -107,13 +121,10 @@ try {
     for (let i = 0; i < n; i++) {
       const json = join(resultsDir, `record-${i + 1}.json`)
       const self = fileURLToPath(import.meta.url)
-      const run = spawnSync(
-        process.execPath,
-        ['--import', 'tsx', self, '--once', '--json', json, '--data', context.dataDir],
-        {
-          stdio: 'inherit',
-        },
-      )
+      const args = ['--import', 'tsx', self, '--once', '--json', json, '--data', context.dataDir]
+      const run = spawnSync(process.execPath, values.only === undefined ? args : [...args, '--only', values.only], {
+        stdio: 'inherit',
+      })
       if (run.status !== 0) throw new Error(`run ${i + 1} exited with ${run.status ?? run.signal}`)
       runs.push(JSON.parse(readFileSync(json, 'utf8')) as BenchResults)
     }
@@ -134,15 +145,19 @@ try {
   if (values.base !== undefined) {
     const runs = Number(values.runs)
     if (!Number.isSafeInteger(runs) || runs < 2) usage('--runs must be an integer >= 2 (a re-run is part of the rule)')
-    const ab = abRuns({ ref: values.base, runs, resultsDir, dataDir: context.dataDir })
+    const ab = abRuns({ ref: values.base, runs, resultsDir, dataDir: context.dataDir, only: values.only })
     console.log(`\nA/B against ${values.base} (${ab.baseCommit.slice(0, 10)}): ${runs} interleaved runs per side`)
-    report(decide(gateConfig, ab.head, ab.base))
+    const abConfig = {
+      ...gateConfig,
+      metrics: gateConfig.metrics.map((m) => ({ ...m, tolerancePct: gateConfig.abTolerancePct })),
+    }
+    report(decide(abConfig, ab.head, ab.base))
   }
 
   if (positionals.length > 0) usage(`unexpected argument ${positionals[0]}`)
   const problems: Finding[] = []
   const baseline = readResults(baselinePath, problems)
-  const first = await measureGateSuite(context)
+  const first = collectResults(await runScenarios(measured, context))
   write(join(resultsDir, 'run-1.json'), first)
   let verdict = decide(gateConfig, [first], [baseline])
   if (!verdict.pass && problems.length === 0 && onlyComparisonsFailed(verdict)) {

@@ -33,6 +33,12 @@ export interface GateConfig {
   readonly ratios: readonly RatioBound[]
   readonly metrics: readonly MetricCheck[]
   readonly defaultTolerancePct: number
+  /**
+   * The tolerance of every metric in an A/B run (`--base`), where both sides share the machine
+   * and the hour: the committed tolerances also absorb a different machine and a stale
+   * baseline, which A/B does not need to. The spread rule still applies.
+   */
+  readonly abTolerancePct: number
 }
 
 /** The scenario holding the calibration tasks the metric checks normalise by. */

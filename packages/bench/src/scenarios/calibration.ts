@@ -1,26 +1,23 @@
 import { createHash } from 'node:crypto'
-import { rmSync } from 'node:fs'
-import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { Worker } from 'node:worker_threads'
-import { open } from 'lmdb'
 import { Bench } from 'tinybench'
 import { metric, type ScenarioContext, type ScenarioResult } from '../scenario.ts'
 import { median } from '../stats.ts'
 
 /**
- * Calibration: fixed tasks that track how fast this machine is, right now, at the three kinds of
- * work the gated figures are made of. The gate divides a figure by the calibration of its kind,
+ * Calibration: fixed tasks that track how fast this machine is, right now, at the kinds of work
+ * the gated figures are made of. The gate divides a figure by the calibration of its kind,
  * measured in the same process, so a slower machine or a busier hour does not read as a
  * regression of the code. None of these tasks touches shapestore's code.
  * - `cpu_ms`: hash and JSON-encode a fixed 256 KiB of rows (tinybench median);
- * - `fsync_ms`: one synchronous LMDB commit of a 1 KiB record (what a group commit waits for);
  * - `thread_roundtrip_us`: a message to a worker thread and its answer.
+ * An fsync task (one synchronous LMDB commit) was tried and dropped: on the shared disk it
+ * varied 0.3-4.8 ms between runs and made the fsync-bound figure noisier, not steadier.
  */
-const FSYNC_COMMITS = 60
 const ROUNDTRIPS = 2000
 
-export async function calibration(context: ScenarioContext): Promise<ScenarioResult> {
+export async function calibration(_context: ScenarioContext): Promise<ScenarioResult> {
   const rows = Array.from({ length: 1024 }, (_, i) => ({ id: i, title: `row ${i}`, body: 'x'.repeat(200) }))
   const bench = new Bench({ time: 500, warmupTime: 100 })
   let sink = 0
@@ -35,31 +32,9 @@ export async function calibration(context: ScenarioContext): Promise<ScenarioRes
 
   return {
     scenario: 'calibration',
-    parameters: { cpuRows: rows.length, fsyncCommits: FSYNC_COMMITS, roundtrips: ROUNDTRIPS },
-    metrics: [
-      metric('cpu_ms', cpu.latency.p50, 'ms'),
-      metric('fsync_ms', await fsyncMs(join(context.dataDir, 'calibration-lmdb')), 'ms'),
-      metric('thread_roundtrip_us', await threadRoundtripUs(), 'µs'),
-    ],
+    parameters: { cpuRows: rows.length, roundtrips: ROUNDTRIPS },
+    metrics: [metric('cpu_ms', cpu.latency.p50, 'ms'), metric('thread_roundtrip_us', await threadRoundtripUs(), 'µs')],
     ratios: [],
-  }
-}
-
-async function fsyncMs(dir: string): Promise<number> {
-  rmSync(dir, { recursive: true, force: true })
-  const db = open({ path: dir, mapSize: 64 * 1024 ** 2 })
-  try {
-    const value = Buffer.alloc(1024, 7)
-    const times: number[] = []
-    for (let i = 0; i < FSYNC_COMMITS; i++) {
-      const start = performance.now()
-      db.transactionSync(() => db.putSync(i, value))
-      times.push(performance.now() - start)
-    }
-    return median(times)
-  } finally {
-    await db.close()
-    rmSync(dir, { recursive: true, force: true })
   }
 }
 
