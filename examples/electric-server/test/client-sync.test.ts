@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import type { ShapeServer } from '../src/index.ts'
+import { type ShapeServer, startShapeServer } from '../src/index.ts'
 import { byId, connect, startTestServer, tempDir, write, writeOk } from './helpers.ts'
 
 let server: ShapeServer
@@ -165,6 +165,50 @@ test('non-ASCII column names and values survive the schema header and the body',
     assert.deepEqual(await client.shape.rows, [{ id: 1, 名前: 'ñandú 🦤', Größe: 2 }])
   } finally {
     client.close()
+  }
+})
+
+test('a snapshot and a log of many chunks: the client follows (and prefetches) every chunk', async () => {
+  const temp = tempDir()
+  const chunked = await startShapeServer({
+    dir: temp.dir,
+    writers: 1,
+    longPollTimeoutMs: 400,
+    chunkBytesThreshold: 600,
+  })
+  try {
+    const rows = (from: number, count: number) =>
+      Array.from({ length: count }, (_, i) => ({ op: 'insert' as const, row: { id: from + i, pad: 'y'.repeat(80) } }))
+    await writeOk(chunked.url, 'many', rows(0, 60))
+    const client = connect(chunked.url, { table: 'many' })
+    try {
+      assert.equal((await client.shape.rows).length, 60)
+      const offsets = new Set(client.requests.map((url) => url.searchParams.get('offset')))
+      assert.ok(
+        ['0_0', '0_1', '0_2'].every((offset) => offsets.has(offset)),
+        `chunk offsets requested: ${[...offsets]}`,
+      )
+      // Each transaction closes a log chunk; a second stream of the same shape then catches up
+      // through the snapshot chunks and the closed log chunks, non-live, one chunk per request.
+      for (let tx = 0; tx < 5; tx++) await writeOk(chunked.url, 'many', rows(100 + tx * 10, 10))
+      await client.until((r) => r.length === 110, 'the live inserts')
+      const late = connect(chunked.url, { table: 'many' })
+      try {
+        assert.equal((await late.shape.rows).length, 110)
+        const catchUp = late.requests.filter((url) => /^[1-9]\d*_\d+$/.test(url.searchParams.get('offset') ?? ''))
+        assert.ok(
+          catchUp.filter((url) => url.searchParams.get('live') !== 'true').length >= 4,
+          `non-live log requests: ${catchUp.map((url) => url.searchParams.get('offset'))}`,
+        )
+      } finally {
+        late.close()
+      }
+    } finally {
+      client.close()
+    }
+  } finally {
+    await chunked.close()
+    temp.cleanup()
   }
 })
 
