@@ -11,6 +11,7 @@ import { readPath } from './scenarios/read-path.ts'
 import { shapeCreation } from './scenarios/shape-creation.ts'
 import { unrelatedShapes } from './scenarios/unrelated-shapes.ts'
 import { writeFanout } from './scenarios/write-fanout.ts'
+import { writeFanoutHttp } from './scenarios/write-fanout-http.ts'
 
 export type Scenario = (context: ScenarioContext) => Promise<ScenarioResult>
 
@@ -24,6 +25,8 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = {
   'unrelated-shapes': unrelatedShapes,
   'shape-creation': shapeCreation,
   calibration,
+  // By name only, not in the standard suite: two extra processes and up to 2,000 HTTP clients (minutes).
+  'write-fanout-http': writeFanoutHttp,
 }
 
 /** The standard suite, in order: what `pnpm bench` runs with no scenario named. */

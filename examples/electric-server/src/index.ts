@@ -1,0 +1,7 @@
+export {
+  LONG_POLL_TIMEOUT_MS_DEFAULT,
+  LONG_POLL_TIMEOUT_MS_MAX,
+  type ShapeServer,
+  type ShapeServerOptions,
+  startShapeServer,
+} from './server.ts'

@@ -1,0 +1,51 @@
+// `pnpm example:server [--port P] [--dir D] [--host H] [--long-poll-ms MS] [--writers N]`
+// Starts the example shape server and prints its URL; SIGINT/SIGTERM close it cleanly.
+import { resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { LONG_POLL_TIMEOUT_MS_DEFAULT, startShapeServer } from './server.ts'
+
+const { values } = parseArgs({
+  options: {
+    port: { type: 'string', default: '3000' },
+    dir: { type: 'string', default: './data/electric-server' },
+    host: { type: 'string', default: '127.0.0.1' },
+    'long-poll-ms': { type: 'string', default: String(LONG_POLL_TIMEOUT_MS_DEFAULT) },
+    writers: { type: 'string', default: '1' },
+  },
+})
+
+const port = integerArg('port', values.port, 0, 65_535)
+const server = await startShapeServer({
+  dir: resolve(process.env.INIT_CWD ?? process.cwd(), values.dir),
+  port,
+  host: values.host,
+  longPollTimeoutMs: integerArg('long-poll-ms', values['long-poll-ms'], 1, 40_000),
+  writers: integerArg('writers', values.writers, 0, 64),
+})
+console.log(`shapestore example Electric server listening on ${server.url}`)
+// The line the bench and the restart tests wait for: the port, machine-readable.
+console.log(JSON.stringify({ url: server.url, pid: process.pid }))
+
+let closing = false
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (closing) return
+    closing = true
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(error)
+        process.exit(1)
+      },
+    )
+  })
+}
+
+function integerArg(name: string, text: string, min: number, max: number): number {
+  const value = Number(text)
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    console.error(`--${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(text)}`)
+    process.exit(2)
+  }
+  return value
+}

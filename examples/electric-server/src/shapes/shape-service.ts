@@ -1,0 +1,282 @@
+import {
+  canonicalShape,
+  type Engine,
+  EngineError,
+  ErrorCode,
+  limits,
+  type ShapeDefinition,
+  type ShapeHandle,
+} from '@shapestore/engine'
+import { PRIMARY_KEY, toPgText } from '../table/pg-types.ts'
+import type { PendingFanout, TableStore } from '../table/table-store.ts'
+import { planTransaction, validateOps, WriteError } from '../table/transaction.ts'
+import { SerialQueue } from '../util/serial-queue.ts'
+import { type FanoutEntry, planFanout } from './fanout.ts'
+import { snapshotMessage } from './messages.ts'
+import { canonicalTableName, ShapeParamError, type ShapeParams, type ShapeSpec, shapeSpec } from './shape-spec.ts'
+
+/** What a committed write answers. */
+export interface WriteResult {
+  readonly tx: number
+  /** The offset of the transaction's last change, `tx_op`. */
+  readonly offset: string
+}
+
+/** Request specs are cached by their raw parameters; the cache is dropped past this size. */
+const SPEC_CACHE_MAX = 10_000
+
+/**
+ * The example's shapes on top of the engine and the table store: resolves request parameters
+ * to shapes, creates shapes with a snapshot of the current table state, applies write
+ * transactions and fans them out, removes and rotates shapes. Writes, creations and removals
+ * run one at a time (SerialQueue); reads need no lock.
+ *
+ * The in-memory registry (handle → spec) mirrors the engine's catalog: it is rebuilt from
+ * `engine.listShapes()` at open.
+ */
+export class ShapeService {
+  readonly #engine: Engine
+  readonly #tables: TableStore
+  readonly #queue = new SerialQueue()
+  readonly #byHandle = new Map<ShapeHandle, ShapeSpec>()
+  readonly #byKey = new Map<string, ShapeHandle>()
+  readonly #byTable = new Map<string, Set<ShapeHandle>>()
+  readonly #creating = new Map<string, Promise<ShapeHandle>>()
+  readonly #specs = new Map<string, ShapeSpec>()
+  #lastFannedOutTx = 0
+
+  private constructor(engine: Engine, tables: TableStore) {
+    this.#engine = engine
+    this.#tables = tables
+  }
+
+  /**
+   * Loads the registry from the engine's catalog. A shape whose snapshot never completed (a
+   * crash during creation) or whose definition no longer compiles is removed: its clients get
+   * a 409 and refetch. Then a transaction whose fanout a crash interrupted is fanned out again.
+   */
+  static async open(engine: Engine, tables: TableStore): Promise<ShapeService> {
+    const service = new ShapeService(engine, tables)
+    for (const { handle, shape } of [...engine.listShapes()]) {
+      const spec = service.#restoredSpec(handle, shape)
+      if (spec === null) await engine.removeShape(handle)
+      else service.#register(handle, spec)
+    }
+    await service.#queue.run(() => service.#finishPending())
+    service.#lastFannedOutTx = tables.lastTx
+    return service
+  }
+
+  /** The last committed transaction. */
+  get lastTx(): number {
+    return this.#tables.lastTx
+  }
+
+  /**
+   * The last transaction that is in every shape's log it belongs to (Electric's
+   * `global_last_seen_lsn`: what the server has fully processed). Behind lastTx while a
+   * fanout is under way.
+   */
+  get lastFannedOutTx(): number {
+    return this.#lastFannedOutTx
+  }
+
+  /** The spec for request parameters; ShapeParamError for an unknown table or a bad definition. */
+  resolve(params: ShapeParams): ShapeSpec {
+    const cacheKey = JSON.stringify([
+      params.table,
+      params.where,
+      params.columns,
+      params.replica,
+      [...(params.params ?? [])],
+    ])
+    const cached = this.#specs.get(cacheKey)
+    if (cached !== undefined) return cached
+    const table = canonicalTableName(params.table)
+    const schema = this.#tables.schema(table)
+    if (schema === undefined) throw new ShapeParamError('table', `Table ${table} does not exist`)
+    const spec = shapeSpec(params, table, schema)
+    if (this.#specs.size >= SPEC_CACHE_MAX) this.#specs.clear()
+    this.#specs.set(cacheKey, spec)
+    return spec
+  }
+
+  /** The current handle of the shape, if it exists. */
+  handleOf(spec: ShapeSpec): ShapeHandle | undefined {
+    return this.#byKey.get(spec.key)
+  }
+
+  specOf(handle: ShapeHandle): ShapeSpec | undefined {
+    return this.#byHandle.get(handle)
+  }
+
+  /** The shape's handle, creating it (with a snapshot of the table's current rows) if needed. */
+  getOrCreate(spec: ShapeSpec): Promise<ShapeHandle> {
+    const existing = this.#byKey.get(spec.key)
+    if (existing !== undefined) return Promise.resolve(existing)
+    let creating = this.#creating.get(spec.key)
+    if (creating === undefined) {
+      creating = this.#queue.run(() => this.#create(spec)).finally(() => this.#creating.delete(spec.key))
+      this.#creating.set(spec.key, creating)
+    }
+    return creating
+  }
+
+  /** Removes a shape; its clients get 409 and a new handle on their next request. */
+  remove(handle: ShapeHandle): Promise<boolean> {
+    return this.#queue.run(() => this.#remove(handle))
+  }
+
+  /**
+   * Applies one write transaction to `table` and fans it out; null when it changed nothing.
+   * `onCommit` runs once it is durable in the table store, before the fanout.
+   */
+  write(tableName: string, body: unknown, onCommit?: (tx: number) => void): Promise<WriteResult | null> {
+    let table: string
+    try {
+      table = canonicalTableName(tableName)
+    } catch (error) {
+      throw new WriteError(400, 'table', (error as Error).message)
+    }
+    const ops = validateOps(body)
+    return this.#queue.run(async () => {
+      await this.#finishPending()
+      const schema = this.#tables.schema(table)
+      const plan = planTransaction(ops, schema, (id) => this.#tables.row(table, id))
+      if (plan.changes.length === 0) return null
+      const tx = this.#tables.lastTx + 1
+      let entries: FanoutEntry[] | undefined
+      if (!plan.schemaChanged) {
+        try {
+          entries = planFanout(this.#shapesOf(table), tx, plan.changes)
+        } catch (error) {
+          if (error instanceof EngineError)
+            throw new WriteError(400, 'ops', `too large for a shape log: ${error.message}`)
+          throw error
+        }
+      }
+      const pending = this.#tables.commit(table, plan.schema, plan.changes, plan.schemaChanged)
+      onCommit?.(pending.tx)
+      if (plan.schemaChanged) this.#specs.clear()
+      try {
+        await this.#fanout(pending, entries)
+      } catch {
+        // A writer thread that died rejects what it had not acknowledged; replaying is safe
+        // (appends are idempotent). A second failure leaves the pending record for the next
+        // queued operation (or the next start) to finish.
+        await this.#fanout(pending)
+      }
+      this.#lastFannedOutTx = pending.tx
+      await this.#tables.clearPending()
+      return { tx: pending.tx, offset: `${pending.tx}_${plan.changes.length - 1}` }
+    })
+  }
+
+  async #create(requested: ShapeSpec): Promise<ShapeHandle> {
+    const existing = this.#byKey.get(requested.key)
+    if (existing !== undefined) return existing
+    // A snapshot must not include a transaction that is still to be fanned out to it.
+    await this.#finishPending()
+    // The request's spec may predate a schema change queued before this task (a shape of all
+    // columns then lists the old ones): build it again from its definition and today's schema.
+    const spec = this.#specFromDefinition(requested.definition)
+    if (spec === null || spec.key !== requested.key) {
+      throw new ShapeParamError('table', "the shape's table changed under the request; retry")
+    }
+    const { handle } = await this.#engine.getOrCreateShape(spec.definition)
+    await this.#engine.makeNewSnapshot(handle, this.#snapshotRows(spec))
+    this.#register(handle, spec)
+    return handle
+  }
+
+  *#snapshotRows(spec: ShapeSpec): Iterable<string> {
+    for (const row of this.#tables.rows(spec.table)) {
+      if (spec.where === null || spec.where.matches(row)) {
+        yield snapshotMessage(spec, toPgText(row[PRIMARY_KEY]) as string, row)
+      }
+    }
+  }
+
+  async #remove(handle: ShapeHandle): Promise<boolean> {
+    const spec = this.#byHandle.get(handle)
+    if (spec !== undefined) {
+      this.#byHandle.delete(handle)
+      this.#byKey.delete(spec.key)
+      this.#byTable.get(spec.table)?.delete(handle)
+    }
+    return this.#engine.removeShape(handle)
+  }
+
+  /** Finishes the fanout of a committed transaction, if one is pending (after a crash or a failed fanout). */
+  async #finishPending(): Promise<void> {
+    const pending = this.#tables.pending()
+    if (pending === undefined) return
+    await this.#fanout(pending)
+    this.#lastFannedOutTx = pending.tx
+    await this.#tables.clearPending()
+  }
+
+  /** A schema change rotates the table's shapes (Electric does so on a relation change); otherwise append. */
+  async #fanout(pending: PendingFanout, planned?: FanoutEntry[]): Promise<void> {
+    if (pending.schemaChanged) {
+      this.#specs.clear()
+      for (const [handle] of [...this.#shapesOf(pending.table)]) await this.#remove(handle)
+      return
+    }
+    const entries = planned ?? planFanout(this.#shapesOf(pending.table), pending.tx, pending.changes)
+    for (let start = 0; start < entries.length; start += limits.FANOUT_SHAPES_MAX) {
+      await this.#engine.appendToLogs(entries.slice(start, start + limits.FANOUT_SHAPES_MAX))
+    }
+  }
+
+  *#shapesOf(table: string): Iterable<readonly [ShapeHandle, ShapeSpec]> {
+    for (const handle of this.#byTable.get(table) ?? []) {
+      yield [handle, this.#byHandle.get(handle) as ShapeSpec]
+    }
+  }
+
+  #register(handle: ShapeHandle, spec: ShapeSpec): void {
+    this.#byHandle.set(handle, spec)
+    this.#byKey.set(spec.key, handle)
+    let handles = this.#byTable.get(spec.table)
+    if (handles === undefined) {
+      handles = new Set()
+      this.#byTable.set(spec.table, handles)
+    }
+    handles.add(handle)
+  }
+
+  /** The spec of a shape found in the catalog at open, or null if it must be removed. */
+  #restoredSpec(handle: ShapeHandle, shape: ShapeDefinition): ShapeSpec | null {
+    const latest = this.#engine.fetchLatestOffset(handle)
+    if (latest.isVirtual && latest.op === Number.POSITIVE_INFINITY) return null
+    const spec = this.#specFromDefinition(shape)
+    return spec !== null && spec.key === JSON.stringify(canonicalShape(shape)) ? spec : null
+  }
+
+  /** A definition's spec against the table's current schema; null if it no longer compiles. */
+  #specFromDefinition(shape: ShapeDefinition): ShapeSpec | null {
+    const table = canonicalTableName(shape.table)
+    const schema = this.#tables.schema(table)
+    if (schema === undefined) return null
+    try {
+      const params: ShapeParams = {
+        table,
+        where: shape.where,
+        columns: shape.columns?.map((name) => `"${name.replaceAll('"', '""')}"`).join(','),
+        replica: shape.replica,
+      }
+      return shapeSpec(params, table, schema)
+    } catch (error) {
+      if (error instanceof ShapeParamError) return null
+      throw error
+    }
+  }
+}
+
+/** True for the engine errors that mean "this handle's shape is gone". */
+export function isShapeGone(error: unknown): boolean {
+  return (
+    error instanceof EngineError && (error.code === ErrorCode.UNKNOWN_HANDLE || error.code === ErrorCode.SHAPE_REMOVED)
+  )
+}

@@ -1,0 +1,65 @@
+/**
+ * Column types and Postgres text encoding. The example has no DDL: a table's columns and their
+ * types come from the JSON values written into it (README, "Tables"). Every type maps to one
+ * the official client parses: float8 → Number, bool → boolean, jsonb → JSON.parse, text stays a
+ * string. JSON numbers become float8 (not int8) so ids parse to plain numbers, exact up to
+ * 2^53, instead of BigInt.
+ */
+
+export type PgType = 'text' | 'float8' | 'bool' | 'jsonb'
+
+/** A stored column value: what a JSON row may hold. */
+export type ColumnValue = string | number | boolean | null | { readonly [key: string]: unknown } | readonly unknown[]
+
+export type Row = Readonly<Record<string, ColumnValue>>
+
+export interface Column {
+  readonly name: string
+  readonly type: PgType
+}
+
+/** A table's columns in the order they first appeared; `id` (the primary key) is first. */
+export type TableSchema = readonly Column[]
+
+export const PRIMARY_KEY = 'id'
+
+/** The type a non-null JSON value implies. */
+export function typeOfValue(value: Exclude<ColumnValue, null>): PgType {
+  switch (typeof value) {
+    case 'string':
+      return 'text'
+    case 'number':
+      return 'float8'
+    case 'boolean':
+      return 'bool'
+    default:
+      return 'jsonb'
+  }
+}
+
+/** A value in Postgres text format, as Electric sends it; null stays null. */
+export function toPgText(value: ColumnValue | undefined): string | null {
+  if (value === null || value === undefined) return null
+  switch (typeof value) {
+    case 'string':
+      return value
+    case 'number':
+      return pgFloat8(value)
+    case 'boolean':
+      return value ? 't' : 'f'
+    default:
+      return JSON.stringify(value)
+  }
+}
+
+/** float8 output: Postgres prints integers without a fraction and large ones in exponent form, like JS. */
+function pgFloat8(value: number): string {
+  if (Object.is(value, -0)) return '-0'
+  return String(value)
+}
+
+/** The `electric-schema` header entry of a column. */
+export function schemaEntry(column: Column): Record<string, unknown> {
+  if (column.name === PRIMARY_KEY) return { type: column.type, pk_index: 0, not_null: true }
+  return { type: column.type }
+}

@@ -1,0 +1,152 @@
+/**
+ * Restarts, as Electric's crash-recovery test expects them: the server runs as its own process
+ * (`src/main.ts`, what `pnpm example:server` starts), is killed with SIGKILL, and a new process
+ * starts on the same directory and port. Clients resume with their handle and offset, without
+ * a refetch, and offsets keep increasing across the restart. Also: a transaction committed to
+ * the table store whose fanout a crash interrupted is fanned out at the next start.
+ */
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { openEngine } from '@shapestore/engine'
+import { ShapeService } from '../src/shapes/shape-service.ts'
+import { TableStore } from '../src/table/table-store.ts'
+import { byId, connect, spawnServer, startTestServer, tempDir, writeOk } from './helpers.ts'
+
+test('after a SIGKILL and a restart on the same directory, clients resume with their handle and offset', async () => {
+  const { dir, cleanup } = tempDir()
+  let server = await spawnServer(dir)
+  const beforeKill = await writeOk(server.url, 'items', [
+    { op: 'insert', row: { id: 1, title: 'one' } },
+    { op: 'insert', row: { id: 2, title: 'two' } },
+  ])
+  const client = connect(server.url, { table: 'items' })
+  try {
+    await client.until((rows) => rows.length === 2, 'the initial rows')
+    const handle = client.stream.shapeHandle
+    const offset = client.stream.lastOffset
+    const requestsBefore = client.requests.length
+
+    await server.kill('SIGKILL')
+    server = await spawnServer(dir, server.port)
+
+    const afterRestart = await writeOk(server.url, 'items', [{ op: 'update', row: { id: 1, title: 'one!' } }])
+    assert.ok(Number(afterRestart.split('_')[0]) > Number(beforeKill.split('_')[0]), 'offsets keep increasing')
+    const rows = await client.until((rows) => rows.some((row) => row.title === 'one!'), 'the update after the restart')
+    assert.deepEqual(byId(rows), [
+      { id: 1, title: 'one!' },
+      { id: 2, title: 'two' },
+    ])
+    assert.equal(client.stream.shapeHandle, handle)
+    const later = client.requests.slice(requestsBefore)
+    assert.ok(later.length > 0)
+    assert.ok(
+      later.every((url) => url.searchParams.get('offset') !== '-1' && url.searchParams.get('handle') === handle),
+      `no refetch: ${later.map((url) => url.search).join(' ')}`,
+    )
+    assert.ok(!client.messages.some((m) => 'headers' in m && m.headers.control === 'must-refetch'))
+
+    // A new stream given the saved handle and offset starts from there: only the later change.
+    const resumed = connect(server.url, { table: 'items' }, { handle: handle as string, offset })
+    try {
+      await resumed.until(() => true, 'up-to-date')
+      assert.equal(resumed.requests[0]?.searchParams.get('offset'), offset)
+      const changes = resumed.messages.filter((m) => 'key' in m)
+      assert.deepEqual(
+        changes.map((m) => ('key' in m ? [m.headers.operation, m.value] : [])),
+        [['update', { id: 1, title: 'one!' }]],
+      )
+    } finally {
+      resumed.close()
+    }
+  } finally {
+    client.close()
+    await server.kill('SIGKILL')
+    cleanup()
+  }
+})
+
+test('a transaction committed but not fanned out (a crash in between) reaches the shapes at the next start', async () => {
+  const { dir, cleanup } = tempDir()
+  try {
+    let server = await startTestServer(dir)
+    await writeOk(server.url, 'items', [{ op: 'insert', row: { id: 1, v: 'a' } }])
+    const client = connect(server.url, { table: 'items', where: "v <> 'z'" })
+    let offset: string
+    let handle: string
+    try {
+      await client.until((rows) => rows.length === 1, 'the snapshot')
+      offset = client.stream.lastOffset
+      handle = client.stream.shapeHandle as string
+    } finally {
+      client.close()
+    }
+    await server.close()
+
+    // The crash window: the table store commits the transaction with its pending fanout record,
+    // and the process dies before appending to any shape log.
+    const tables = TableStore.open(dir)
+    const engine = await openEngine({ dir: `${dir}/engine` })
+    const schema = tables.schema('"public"."items"')
+    assert.ok(schema !== undefined)
+    tables.commit(
+      '"public"."items"',
+      schema,
+      [{ op: 'insert', id: '2', before: null, after: { id: 2, v: 'b' } }],
+      false,
+    )
+    assert.ok(tables.pending() !== undefined)
+    await engine.close()
+    await tables.close()
+
+    server = await startTestServer(dir)
+    try {
+      const resumed = connect(server.url, { table: 'items', where: "v <> 'z'" }, { handle, offset })
+      try {
+        await resumed.until(() => true, 'up-to-date')
+        const changes = resumed.messages.filter((m) => 'key' in m).map((m) => ('key' in m ? m.value : null))
+        assert.deepEqual(changes, [{ id: 2, v: 'b' }])
+      } finally {
+        resumed.close()
+      }
+    } finally {
+      await server.close()
+    }
+    // Finished: the record is gone, and finishing again appends nothing twice (appends are idempotent).
+    const tables2 = TableStore.open(dir)
+    assert.equal(tables2.pending(), undefined)
+    await tables2.close()
+  } finally {
+    cleanup()
+  }
+})
+
+test('a shape whose snapshot a crash interrupted is removed at the next start (its clients get a 409)', async () => {
+  const { dir, cleanup } = tempDir()
+  try {
+    const server = await startTestServer(dir)
+    await writeOk(server.url, 'items', [{ op: 'insert', row: { id: 1, v: 'a' } }])
+    await server.close()
+    // The crash window: the shape is in the catalog, its snapshot never completed.
+    const engine = await openEngine({ dir: `${dir}/engine` })
+    const { handle } = await engine.getOrCreateShape({ table: '"public"."items"', replica: 'default' })
+    await engine.markSnapshotStarted(handle)
+    await engine.close()
+
+    const tables = TableStore.open(dir)
+    const reopened = await openEngine({ dir: `${dir}/engine` })
+    try {
+      const shapes = await ShapeService.open(reopened, tables)
+      assert.equal(shapes.specOf(handle), undefined)
+      assert.equal(reopened.fetchShapeByHandle(handle), undefined)
+      const spec = shapes.resolve({ table: 'items' })
+      const fresh = await shapes.getOrCreate(spec)
+      assert.notEqual(fresh, handle)
+      assert.equal(reopened.fetchLatestOffset(fresh).toString(), '0_0')
+    } finally {
+      await reopened.close()
+      await tables.close()
+    }
+  } finally {
+    cleanup()
+  }
+})
