@@ -39,7 +39,13 @@ test('the crash checker catches what it claims to catch', { timeout: 120_000 }, 
   const root = mkdtempSync(join(tmpdir(), 'shapestore-crash-check-'))
   const dir = join(root, 'data')
   try {
-    const { record } = await runCrashLoop({ rounds: 1, seed, dir, killDelayMs: { min: 2500, max: 2500 } })
+    const { record } = await runCrashLoop({
+      rounds: 1,
+      seed,
+      dir,
+      killDelayMs: { min: 1500, max: 1500 },
+      killFromReadyShare: 0,
+    })
     const withTxs = [...record.byHandle.values()].find((r) => r.found.size > 0 && !r.removeIssued)
     assert.ok(withTxs !== undefined, 'the round left no shape with transactions')
     const handle = withTxs.handle as ShapeHandle

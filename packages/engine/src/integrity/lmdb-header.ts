@@ -43,6 +43,8 @@ interface Meta {
 }
 
 const P_LEAF = 0x02
+
+class GarbledPage extends Error {}
 const F_SUBDATA = 0x02
 const NODE_HEADER_BYTES = 8
 
@@ -58,10 +60,16 @@ function rootsOf(fd: number, meta: Meta, pageSize: number, pages: number): Array
   if (meta.mainRoot === NO_ROOT || meta.mainRoot >= BigInt(pages)) return roots.filter(([, root]) => root !== NO_ROOT)
   const page = Buffer.alloc(pageSize)
   readSync(fd, page, 0, pageSize, Number(meta.mainRoot) * pageSize)
+  if (page.readBigUInt64LE(0) !== meta.mainRoot) {
+    throw new GarbledPage(
+      `the main database's root page ${meta.mainRoot} is garbled (it says it is page ${page.readBigUInt64LE(0)})`,
+    )
+  }
   if ((page.readUInt16LE(18) & P_LEAF) === 0) return roots.filter(([, root]) => root !== NO_ROOT)
+  // Offsets in the page (lower, the node table) count from the end of the header.
   const lower = page.readUInt16LE(20)
-  for (let at = PAGE_HEADER_BYTES; at + 2 <= lower && at + 2 <= pageSize; at += 2) {
-    const node = page.readUInt16LE(at)
+  for (let at = PAGE_HEADER_BYTES; at < PAGE_HEADER_BYTES + lower && at + 2 <= pageSize; at += 2) {
+    const node = PAGE_HEADER_BYTES + page.readUInt16LE(at)
     if (node + NODE_HEADER_BYTES > pageSize) continue
     const flags = page.readUInt16LE(node + 4)
     const keySize = page.readUInt16LE(node + 6)
@@ -99,7 +107,14 @@ export function lmdbHeaderProblem(file: string): string | undefined {
     // from: the root of each database of the newest commit.
     const newest = (metas[0] as Meta).txnId >= (metas[1] as Meta).txnId ? (metas[0] as Meta) : (metas[1] as Meta)
     const pages = Math.floor(size / pageSize)
-    for (const [name, root] of rootsOf(fd, newest, pageSize, pages)) {
+    let roots: Array<[string, bigint]>
+    try {
+      roots = rootsOf(fd, newest, pageSize, pages)
+    } catch (error) {
+      if (error instanceof GarbledPage) return error.message
+      throw error
+    }
+    for (const [name, root] of roots) {
       if (root >= BigInt(pages)) {
         return `it is truncated: ${size} bytes (${pages} pages), but the root of database ${name} of commit ${newest.txnId} is page ${root}`
       }

@@ -10,8 +10,8 @@ const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '50' },
     seed: { type: 'string' },
-    'min-ms': { type: 'string', default: '300' },
-    'max-ms': { type: 'string', default: '3000' },
+    'min-ms': { type: 'string', default: '50' },
+    'max-ms': { type: 'string', default: '2500' },
   },
 })
 const seed = values.seed === undefined ? (Math.random() * 2 ** 31) >>> 0 : Number(values.seed)

@@ -24,12 +24,22 @@ const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url))
 const WORKERS_DIR = fileURLToPath(new URL('../..', import.meta.url))
 /** A replayed window: each child starts this many transactions before the highest one sent. */
 const REPLAY_TXS = 3
+/**
+ * Share of rounds whose kill delay counts from `ready` (the kill may land in recovery: reopening,
+ * finishing removals, restarting snapshots, starting threads); the others count from the first
+ * acknowledged append, so the kill lands under load however long the start took.
+ */
+const KILL_FROM_READY_SHARE = 0.25
+/** Longest wait for a first acknowledgement before the delay starts anyway. */
+const FIRST_ACK_WAIT_MS = 20_000
 
 export interface CrashLoopOptions {
   readonly rounds: number
   readonly seed: number
-  /** How long a child runs after `ready` before the kill: uniform in [min, max]. */
+  /** How long a child runs (after `ready` or its first ack) before the kill: uniform in [min, max]. */
   readonly killDelayMs?: { readonly min: number; readonly max: number } | undefined
+  /** Share of rounds whose delay counts from `ready` rather than the first ack. Default 0.25. */
+  readonly killFromReadyShare?: number | undefined
   readonly log?: ((line: string) => void) | undefined
   /** Run in this (caller-owned, kept) directory instead of a temporary one. */
   readonly dir?: string | undefined
@@ -46,6 +56,8 @@ export interface CrashLoopResult {
 interface ChildRun {
   readonly process: ChildProcess
   readonly ready: Promise<void>
+  /** Resolves at the child's first acknowledged append (never, if it has none). */
+  readonly firstAck: Promise<void>
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
   lines(): string[]
   stderr(): string
@@ -60,6 +72,11 @@ function startChild(args: readonly string[]): ChildRun {
   let stderr = ''
   let readySeen = false
   let onReady: () => void = () => {}
+  let ackSeen = false
+  let onFirstAck: () => void = () => {}
+  const firstAck = new Promise<void>((resolve) => {
+    onFirstAck = resolve
+  })
   let onEarlyExit: (error: Error) => void = () => {}
   const ready = new Promise<void>((resolve, reject) => {
     onReady = resolve
@@ -74,6 +91,10 @@ function startChild(args: readonly string[]): ChildRun {
       readySeen = true
       onReady()
     }
+    if (!ackSeen && /^ack /m.test(stdout)) {
+      ackSeen = true
+      onFirstAck()
+    }
   })
   child.stderr.on('data', (data: string) => {
     stderr += data
@@ -87,6 +108,7 @@ function startChild(args: readonly string[]): ChildRun {
   return {
     process: child,
     ready,
+    firstAck,
     exited,
     // A line cut by the kill is dropped: only complete lines are facts.
     lines: () =>
@@ -102,7 +124,7 @@ export async function runCrashLoop(options: CrashLoopOptions): Promise<CrashLoop
   const { rounds, seed } = options
   assert.ok(Number.isSafeInteger(rounds) && rounds >= 1, `rounds must be a positive integer, got ${rounds}`)
   assert.ok(Number.isSafeInteger(seed) && seed >= 0, `seed must be a non-negative integer, got ${seed}`)
-  const delay = options.killDelayMs ?? { min: 300, max: 3000 }
+  const delay = options.killDelayMs ?? { min: 50, max: 2500 }
   const log = options.log ?? (() => {})
   const random = prng(seed)
   const record = new CrashRecord()
@@ -130,8 +152,13 @@ export async function runCrashLoop(options: CrashLoopOptions): Promise<CrashLoop
       const child = startChild([dir, String(seed), String(round), String(startTx)])
       reports.push(`# round ${round}`)
       const wait = delay.min + Math.floor(random() * (delay.max - delay.min + 1))
+      let fromReady = false
       try {
         await child.ready
+        fromReady = random() < (options.killFromReadyShare ?? KILL_FROM_READY_SHARE)
+        if (!fromReady) {
+          await Promise.race([child.firstAck, new Promise((resolve) => setTimeout(resolve, FIRST_ACK_WAIT_MS))])
+        }
         // A second process (this one) is refused while the child holds the directory.
         await assert.rejects(
           openEngine({ ...engineOptions(dir), runtime: workerRuntime({ writers: 1 }) }),
@@ -162,7 +189,7 @@ export async function runCrashLoop(options: CrashLoopOptions): Promise<CrashLoop
       totals.transactionsAtEnd = summary.transactions
       totals.interruptedSnapshotsSeen += summary.interruptedSnapshots
       log(
-        `${name}: killed after ${wait} ms; ${report.acks}/${report.sends} appends acked, ${report.removals} removals, ` +
+        `${name}: killed ${wait} ms after ${fromReady ? 'ready' : 'the first ack'}; ${report.acks}/${report.sends} appends acked, ${report.removals} removals, ` +
           `${report.snapshots} snapshots, ${report.hibernations} hibernations, ${report.reads} reads checked; ` +
           `store: ${summary.shapes} shapes, ${summary.transactions} shape-transactions, ` +
           `${summary.completeSnapshots} complete / ${summary.interruptedSnapshots} interrupted snapshots`,
