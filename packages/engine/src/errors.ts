@@ -48,7 +48,7 @@ export const ErrorCode = {
   WRITER_CRASHED: 'WRITER_CRASHED',
   /** LMDB failed a commit or a read for another reason; the cause is attached. */
   STORAGE_ERROR: 'STORAGE_ERROR',
-  /** A data file is missing, truncated or garbled (found at open); the message names the file. */
+  /** A data file is missing, truncated or garbled (found at open, or by LMDB in a commit); the message names it. */
   STORAGE_CORRUPT: 'STORAGE_CORRUPT',
 } as const
 
