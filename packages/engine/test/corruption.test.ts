@@ -7,10 +7,10 @@
  * lazily, so a damaged one fails the open, not a later call): the catalog records which partitions hold shapes, so a
  * missing one is told apart from one never created.
  *
- * Garbling inside the files (a data page, or a truncation that cuts only pages below the
- * databases' roots) is not seen at open: LMDB keeps no checksums, and catching it means reading
- * every page. `pnpm verify <dir>` (verifyStore) does that; the last test shows it flags every
- * garbled page the store reaches, and that the pages it does not flag were free space.
+ * The open check reads the meta pages and every database's root page. Damage below the roots of
+ * a big file is not seen at open (LMDB keeps no checksums; catching it means reading every
+ * page): `pnpm verify <dir>` (verifyStore) does that. The last test garbles each page of a small
+ * store in turn: what verify flags, the open refuses; what it does not flag was free space.
  */
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
@@ -197,7 +197,7 @@ test('no false alarm: a new directory, and an empty file of a partition that hol
   }
 })
 
-test('garbling inside the files: `pnpm verify` (verifyStore) flags every garbled page the store needs', {
+test('one page garbled, each page in turn: flagged by `pnpm verify`, refused at open or harmless; never a crash', {
   timeout: 120_000,
 }, async (t) => {
   const { dir, cleanup } = tempDir()
@@ -211,27 +211,35 @@ test('garbling inside the files: `pnpm verify` (verifyStore) flags every garbled
       [undefined, undefined, undefined],
       'the intact store verifies',
     )
-    let flagged = 0
-    let harmless = 0
+    const tally = { flagged: 0, refusedAtOpen: 0, harmless: 0 }
     for (const file of [catalogFile(dir), partitionFile(dir, 0), partitionFile(dir, 1)]) {
       const pages = statSync(file).size / PAGE
       for (let page = 2; page < pages; page++) {
         // Restore, then overwrite one whole page (pages 0 and 1 are the meta pages, covered above).
         for (const part of ['catalog', 'partitions']) cpSync(join(pristine, part), join(dir, part), { recursive: true })
         garble(file, page * PAGE, PAGE)
+        const what = `${file} page ${page}`
         const problem = verifyStore(dir).find((verified) => verified.file === file)?.problem
-        if (problem !== undefined) {
-          flagged++
+        if (problem === undefined) {
+          // Not flagged: a page no database reaches (free space). The store must be whole. (Opened in
+          // this process: were verify wrong, a native crash would fail the run too.)
+          assert.deepEqual(await readStore(dir), expected, what)
+          tally.harmless++
           continue
         }
-        // Not flagged: the page is one no database reaches (free space). The store must be whole.
-        // (Opened in this process: were verify wrong, a native crash would fail the run too.)
-        assert.deepEqual(await readStore(dir), expected, `${file} page ${page}`)
-        harmless++
+        tally.flagged++
+        // Flagged: opening (in a child: it might crash) is refused, or reads the whole store.
+        const report = openInChild(dir, 'inline')
+        if (report.opened) assert.deepEqual(report.shapes, expected, `${what}: opened, but not whole`)
+        else {
+          assert.equal(report.code, ErrorCode.STORAGE_CORRUPT, `${what}: ${report.message}`)
+          assert.ok(report.message.includes(file), `${what}: the message names the file: ${report.message}`)
+          tally.refusedAtOpen++
+        }
       }
     }
-    t.diagnostic(`${flagged} garbled pages flagged, ${harmless} garbled free pages left the store whole`)
-    assert.ok(flagged > 0, 'no garbled page was flagged')
+    t.diagnostic(`garbled pages: ${JSON.stringify(tally)}`)
+    assert.ok(tally.flagged > 0, 'no garbled page was flagged')
   } finally {
     cleanup()
   }

@@ -4,9 +4,10 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
  * Reads the two meta pages of an LMDB data file (`data.mdb`) and says what is wrong with them,
  * before the file is handed to LMDB: a native LMDB maps the file and trusts it, so a truncated
  * or garbled file kills the process (SIGBUS, SIGSEGV) instead of failing a call. This check
- * catches what can be caught by reading three pages: a file that ends before the root page of
- * one of its databases (truncation), and meta pages that are not LMDB's (garbling of the header).
- * A truncation that only cuts pages below the roots is not seen here.
+ * catches what can be caught by reading a handful of pages (the two meta pages and the root page
+ * of each database): a file that ends before a root page (truncation), meta or root pages that
+ * are not LMDB's (garbling). A truncation or garbling below the roots is not seen here: that
+ * takes reading every page (lmdb-walk.ts, `pnpm verify`).
  * LMDB keeps no page checksums, so garbling inside a data page is not detectable this way.
  *
  * The layout is the one of the LMDB that lmdb-js 3 bundles (data format version 2): a page
@@ -42,7 +43,9 @@ interface Meta {
   readonly mainRoot: bigint
 }
 
+const P_BRANCH = 0x01
 const P_LEAF = 0x02
+const P_OVERFLOW = 0x04
 
 class GarbledPage extends Error {}
 const F_SUBDATA = 0x02
@@ -75,7 +78,7 @@ function rootsOf(fd: number, meta: Meta, pageSize: number, pages: number): Array
     const keySize = page.readUInt16LE(node + 6)
     const data = node + NODE_HEADER_BYTES + keySize
     if ((flags & F_SUBDATA) === 0 || data + DB_RECORD_BYTES > pageSize) continue
-    const name = page.toString('utf8', node + NODE_HEADER_BYTES, data)
+    const name = page.toString('utf8', node + NODE_HEADER_BYTES, data).replace(/\0+$/, '')
     roots.push([name, page.readBigUInt64LE(data + 40)])
   }
   return roots.filter(([, root]) => root !== NO_ROOT)
@@ -114,9 +117,23 @@ export function lmdbHeaderProblem(file: string): string | undefined {
       if (error instanceof GarbledPage) return error.message
       throw error
     }
+    const header = Buffer.alloc(PAGE_HEADER_BYTES)
     for (const [name, root] of roots) {
       if (root >= BigInt(pages)) {
         return `it is truncated: ${size} bytes (${pages} pages), but the root of database ${name} of commit ${newest.txnId} is page ${root}`
+      }
+      // The roots are the pages a commit writes last: check each is a tree page that knows itself.
+      readSync(fd, header, 0, PAGE_HEADER_BYTES, Number(root) * pageSize)
+      const kind = header.readUInt16LE(18) & (P_BRANCH | P_LEAF | P_OVERFLOW)
+      const lower = header.readUInt16LE(20)
+      const upper = header.readUInt16LE(22)
+      if (
+        header.readBigUInt64LE(0) !== root ||
+        (kind !== P_BRANCH && kind !== P_LEAF) ||
+        lower > upper ||
+        PAGE_HEADER_BYTES + upper > pageSize
+      ) {
+        return `the root page ${root} of database ${name} is garbled`
       }
     }
     return undefined

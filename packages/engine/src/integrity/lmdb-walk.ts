@@ -112,7 +112,7 @@ export function walkLmdbFile(file: string): WalkResult {
           if (data + dataSize > pageSize) return `${what}: page ${n} has a value past its end`
           if (nodeFlags & F_SUBDATA) {
             if (dataSize < DB_RECORD_BYTES) return `${what}: page ${n} has a short database record`
-            const name = page.toString('utf8', node + NODE_HEADER_BYTES, data)
+            const name = page.toString('utf8', node + NODE_HEADER_BYTES, data).replace(/\0+$/, '')
             const subRoot = page.readBigUInt64LE(data + 40)
             // Walked after this tree: `page` is reused.
             named.push([name, subRoot])
