@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { ErrorCode, openEngine } from '../src/index.ts'
+import { ErrorCode, openEngine, verifyStore } from '../src/index.ts'
 import { assertCode, tempDir } from './helpers.ts'
 
 const holder = fileURLToPath(new URL('./fixtures/hold-engine.ts', import.meta.url))
@@ -45,6 +45,8 @@ test('a directory held by another process is refused, and freed when that proces
   const { child, handle } = await startHolder(dir, 'inline')
   try {
     await assertCode(() => openEngine({ dir }), ErrorCode.DIRECTORY_LOCKED)
+    // `pnpm verify` would read files under a live writer: it is refused too.
+    await assertCode(() => verifyStore(dir), ErrorCode.DIRECTORY_LOCKED)
     child.kill('SIGKILL')
     await once(child, 'exit')
     const engine = await openEngine({ dir })
