@@ -43,7 +43,7 @@ test('the crash checker catches what it claims to catch', { timeout: 120_000 }, 
       rounds: 1,
       seed,
       dir,
-      killDelayMs: { min: 1500, max: 1500 },
+      killDelayMs: { min: 500, max: 500 },
       killFromReadyShare: 0,
     })
     const withTxs = [...record.byHandle.values()].find((r) => r.found.size > 0 && !r.removeIssued)
