@@ -2,6 +2,7 @@ import { Catalog, type CatalogEntry } from './catalog/catalog.ts'
 import { DirectoryLock } from './dir-lock.ts'
 import { EngineError, ErrorCode } from './errors.ts'
 import { assertHandle, type ShapeHandle } from './handle.ts'
+import { checkCatalogFile, checkPartitionFiles, partitionsWithData } from './integrity/directory-check.ts'
 import { FANOUT_SHAPES_MAX, POOL_READ_BYTES_MIN, WAIT_TIMEOUT_MS_DEFAULT, WAIT_TIMEOUT_MS_MAX } from './limits.ts'
 import { ShapeWaiters } from './live/shape-waiters.ts'
 import { LogOffset } from './log-offset.ts'
@@ -44,8 +45,17 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
   let catalog: Catalog | undefined
   let stores: PartitionStores | undefined
   try {
-    catalog = Catalog.open(resolved.dir, { partitions: resolved.partitions, mapSizeBytes: resolved.catalogMapBytes })
-    stores = new PartitionStores(resolved.dir, { mapSizeBytes: resolved.partitionMapBytes })
+    // Before LMDB maps anything: a damaged file would crash the process instead of failing.
+    checkCatalogFile(resolved.dir)
+    const partitionStores = new PartitionStores(resolved.dir, { mapSizeBytes: resolved.partitionMapBytes })
+    stores = partitionStores
+    catalog = Catalog.open(resolved.dir, {
+      partitions: resolved.partitions,
+      mapSizeBytes: resolved.catalogMapBytes,
+      preparePartition: (partition) => partitionStores.prepare(partition),
+      partitionsWithData: () => partitionsWithData(resolved.dir),
+    })
+    checkPartitionFiles(resolved.dir, resolved.partitions, catalog.partitionsInUse())
     const waiters = new ShapeWaiters()
     const writers = await resolved.runtime({
       dir: resolved.dir,

@@ -40,7 +40,7 @@ export const ErrorCode = {
   DIRECTORY_LOCKED: 'DIRECTORY_LOCKED',
   /** The data directory was created with a different layout (e.g. partition count). */
   CONFIG_MISMATCH: 'CONFIG_MISMATCH',
-  /** A partition's LMDB map is full: raise mapSizeBytes. Nothing of the failed commit was written. */
+  /** No room to commit: the disk holding the directory is full. Nothing of the failed commit was written. */
   STORAGE_FULL: 'STORAGE_FULL',
   /** The shared read-path-key table has no free slot (raise the worker runtime's tableCapacity). */
   TABLE_FULL: 'TABLE_FULL',
@@ -48,6 +48,8 @@ export const ErrorCode = {
   WRITER_CRASHED: 'WRITER_CRASHED',
   /** LMDB failed a commit or a read for another reason; the cause is attached. */
   STORAGE_ERROR: 'STORAGE_ERROR',
+  /** A data file is missing, truncated or garbled (found at open, or by LMDB in a commit); the message names it. */
+  STORAGE_CORRUPT: 'STORAGE_CORRUPT',
 } as const
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]

@@ -3,6 +3,7 @@ export { Engine, type EngineStats, openEngine, type WaitForOffsetOptions } from 
 export { EngineError, ErrorCode } from './errors.ts'
 export { assertHandle, isValidHandle, type ShapeHandle } from './handle.ts'
 export { inlineRuntime } from './inline-runtime.ts'
+export { type VerifiedFile, verifyStore } from './integrity/verify-store.ts'
 export * as limits from './limits.ts'
 export { LogOffset } from './log-offset.ts'
 export type { LogItem } from './log-store/log-items.ts'

@@ -72,3 +72,9 @@ export const LOG_JSON_BYTES_MAX = 2 * 1024 ** 3
  * CPU than reading inline; below, one cross-thread round trip costs more than the read.
  */
 export const POOL_READ_BYTES_MIN = 256 * 1024
+
+/**
+ * A commit that fails while the disk holding the directory has less free space than this is
+ * reported as STORAGE_FULL (see storage-full.ts: LMDB's own error does not say so reliably).
+ */
+export const DISK_FULL_FREE_BYTES = 64 * 1024 * 1024

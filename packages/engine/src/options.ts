@@ -21,9 +21,12 @@ export interface EngineOptions {
   readonly partitions?: number | undefined
   /** A log chunk closes once its JSON bytes reach this. Default 10 MiB (Electric's). */
   readonly chunkBytesThreshold?: number | undefined
-  /** LMDB map size of each partition (virtual; the file grows as used). Default 64 GiB. */
+  /**
+   * Initial LMDB map size of each partition (virtual; the file grows as used). Not a cap:
+   * lmdb-js grows the map when it fills; what runs out is the disk (STORAGE_FULL). Default 64 GiB.
+   */
   readonly partitionMapBytes?: number | undefined
-  /** LMDB map size of the catalog. Default 16 GiB. */
+  /** Initial LMDB map size of the catalog (grown like partitionMapBytes). Default 16 GiB. */
   readonly catalogMapBytes?: number | undefined
   /** How long a reader of an unfinished snapshot waits for more rows. Default 60 s. */
   readonly snapshotStallTimeoutMs?: number | undefined

@@ -1,9 +1,10 @@
 import { join } from 'node:path'
 import { type Database, open, type RootDatabase } from 'lmdb'
-import { EngineError, ErrorCode, toStorageError } from '../errors.ts'
+import { EngineError, ErrorCode } from '../errors.ts'
 import { HandleMinter, type ShapeHandle } from '../handle.ts'
 import { SHAPE_ID_MAX } from '../limits.ts'
 import { type CanonicalShape, shapeDigest, shapeKey } from '../shape.ts'
+import { storageFailure } from '../storage-failure.ts'
 
 /**
  * The catalog persists only the handle <-> shape lookups, each shape's partition and its
@@ -16,6 +17,21 @@ import { type CanonicalShape, shapeDigest, shapeKey } from '../shape.ts'
  * Removal commits synchronously, so the moment removeShape's first step returns, no lookup can
  * find the shape any more.
  */
+
+/**
+ * Awaits an lmdb-js async write. When its commit fails, lmdb-js rejects the write's promise and
+ * also a second promise, reachable only as `error.commitError`, that nobody handles (lmdb-js
+ * issue #368): handled here, so a failed commit is one rejection, not a process exit.
+ */
+async function settled<T>(write: Promise<T>): Promise<T> {
+  try {
+    return await write
+  } catch (error) {
+    const commitError = (error as { commitError?: unknown }).commitError
+    if (commitError instanceof Promise) commitError.catch(() => {})
+    throw error
+  }
+}
 
 /** What the catalog knows of one shape. */
 export interface CatalogEntry {
@@ -45,35 +61,55 @@ const LAYOUT_VERSION = 1
 export interface CatalogOptions {
   readonly partitions: number
   readonly mapSizeBytes: number
+  /**
+   * Called (synchronously) before the first shape is placed in a partition: it creates the
+   * partition's environment durably, so a partition the catalog names always exists on disk
+   * (and a missing one is corruption: see integrity/directory-check.ts).
+   */
+  readonly preparePartition?: ((partition: number) => void) | undefined
+  /** For a directory from before partitions were recorded: the partitions that hold data. */
+  readonly partitionsWithData?: (() => readonly number[]) | undefined
 }
 
 export class Catalog {
   readonly partitions: number
   readonly #env: RootDatabase
+  readonly #path: string
   readonly #shapes: Database<StoredEntry, string>
   readonly #lookup: Database<string, string>
   readonly #removals: Database<PendingRemoval, number>
   readonly #config: Database<unknown, string>
   readonly #minter = new HandleMinter()
   readonly #creating = new Map<string, Promise<{ handle: ShapeHandle; created: boolean }>>()
+  readonly #preparePartition: (partition: number) => void
+  /** Partitions holding shapes (persisted in config `partitionsInUse`). */
+  readonly #partitionsInUse: Set<number>
   #nextShapeId: number
   /** Shape records read since open (entries, lookups, listings): what "reads per shape" counts. */
   recordsRead = 0
 
-  private constructor(env: RootDatabase, partitions: number) {
+  private constructor(env: RootDatabase, path: string, options: CatalogOptions) {
     this.#env = env
-    this.partitions = partitions
+    this.#path = path
+    this.partitions = options.partitions
+    this.#preparePartition = options.preparePartition ?? (() => {})
     this.#shapes = env.openDB({ name: 'shapes', encoding: 'msgpack', keyEncoding: 'ordered-binary' })
     this.#lookup = env.openDB({ name: 'lookup', encoding: 'string', keyEncoding: 'ordered-binary' })
     this.#removals = env.openDB({ name: 'removals', encoding: 'msgpack', keyEncoding: 'uint32' })
     this.#config = env.openDB({ name: 'config', encoding: 'msgpack', keyEncoding: 'ordered-binary' })
     this.#nextShapeId = (this.#config.get('nextShapeId') as number | undefined) ?? 1
+    const inUse = this.#config.get('partitionsInUse') as number[] | undefined
+    this.#partitionsInUse = new Set(inUse ?? options.partitionsWithData?.() ?? [])
   }
 
   static open(dir: string, options: CatalogOptions): Catalog {
-    const env = open({ path: join(dir, 'catalog'), maxDbs: 8, mapSize: options.mapSizeBytes })
+    const path = join(dir, 'catalog')
+    // No event-turn batching: each creation is one explicit transaction. lmdb-js' event-turn
+    // batch leaves a promise of its own that rejects, unhandled, when a commit fails (a full
+    // disk), which would end the process (lmdb-js issue #368); see `settled` for the other one.
+    const env = open({ path, maxDbs: 8, mapSize: options.mapSizeBytes, eventTurnBatching: false })
     try {
-      const catalog = new Catalog(env, options.partitions)
+      const catalog = new Catalog(env, path, options)
       catalog.#checkLayout()
       return catalog
     } catch (error) {
@@ -87,8 +123,14 @@ export class Catalog {
     const layout = this.#config.get('layout') as { version: number; partitions: number } | undefined
     if (layout === undefined) {
       this.#config.putSync('layout', { version: LAYOUT_VERSION, partitions: this.partitions })
-      return
     }
+    if (this.#config.get('partitionsInUse') === undefined) {
+      this.#config.putSync(
+        'partitionsInUse',
+        [...this.#partitionsInUse].sort((a, b) => a - b),
+      )
+    }
+    if (layout === undefined) return
     if (layout.version !== LAYOUT_VERSION) {
       throw new EngineError(
         ErrorCode.CONFIG_MISMATCH,
@@ -139,14 +181,29 @@ export class Catalog {
     }
     this.#nextShapeId = shapeId + 1
     const entry: StoredEntry = { shape, partition: shapeId % this.partitions, shapeId }
+    const newPartition = !this.#partitionsInUse.has(entry.partition)
     try {
-      // Issued in one event turn, these three puts commit in one LMDB transaction.
-      this.#config.put('nextShapeId', this.#nextShapeId)
-      this.#shapes.put(handle, entry)
-      await this.#lookup.put(digest, handle)
+      if (newPartition) {
+        this.#preparePartition(entry.partition)
+        this.#partitionsInUse.add(entry.partition)
+      }
+      await settled(
+        this.#env.transaction(() => {
+          if (newPartition) {
+            this.#config.put(
+              'partitionsInUse',
+              [...this.#partitionsInUse].sort((a, b) => a - b),
+            )
+          }
+          this.#config.put('nextShapeId', this.#nextShapeId)
+          this.#shapes.put(handle, entry)
+          this.#lookup.put(digest, handle)
+        }),
+      )
       await this.#env.flushed
     } catch (error) {
-      throw toStorageError(error, 'creating a shape')
+      if (newPartition) this.#partitionsInUse.delete(entry.partition) // not recorded: the next creation retries
+      throw storageFailure(error, 'creating a shape', this.#path)
     }
     return { handle, created: true }
   }
@@ -165,14 +222,23 @@ export class Catalog {
         this.#removals.putSync(entry.shapeId, { handle, partition: entry.partition, shapeId: entry.shapeId })
       })
     } catch (error) {
-      throw toStorageError(error, 'removing a shape')
+      throw storageFailure(error, 'removing a shape', this.#path)
     }
     return entry
   }
 
   /** Called once the shape's partition data is gone. */
   async finishRemoval(shapeId: number): Promise<void> {
-    await this.#removals.remove(shapeId)
+    try {
+      await settled(this.#removals.remove(shapeId))
+    } catch (error) {
+      throw storageFailure(error, 'finishing a removal', this.#path)
+    }
+  }
+
+  /** The partitions the catalog has placed shapes in. */
+  partitionsInUse(): ReadonlySet<number> {
+    return this.#partitionsInUse
   }
 
   pendingRemovals(): PendingRemoval[] {

@@ -1,5 +1,5 @@
-import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
+import { closeSync, fsyncSync, mkdirSync, openSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { type Database, open, type RootDatabase } from 'lmdb'
 import { EngineError, ErrorCode } from '../errors.ts'
 import { LogOffset } from '../log-offset.ts'
@@ -39,6 +39,8 @@ const RANGE_BATCH_RECORDS = 64
 
 export class PartitionStore implements PartitionDatabases {
   readonly index: number
+  /** The environment's directory. */
+  readonly path: string
   readonly env: RootDatabase
   readonly log: Database<Buffer, Buffer>
   readonly chunks: Database<Buffer, Buffer>
@@ -53,6 +55,7 @@ export class PartitionStore implements PartitionDatabases {
     const path = join(dir, 'partitions', String(index))
     mkdirSync(path, { recursive: true })
     this.index = index
+    this.path = path
     // Durable commits (no noSync), overlappingSync left at lmdb-js' default, map preset large:
     // the file grows only as used (log-layout-notes: presetting is free and avoids regrowth).
     this.env = open({ path, maxDbs: 8, mapSize: options.mapSizeBytes, noSync: false, useWritemap: false })
@@ -61,6 +64,18 @@ export class PartitionStore implements PartitionDatabases {
     this.snapshot = this.env.openDB({ name: 'snapshot', encoding: 'binary', keyEncoding: 'binary' })
     this.meta = this.env.openDB({ name: 'meta', encoding: 'msgpack', keyEncoding: 'uint32' })
     this.txs = this.env.openDB({ name: 'txs', encoding: 'binary', keyEncoding: 'binary' })
+  }
+
+  /** Makes the environment's creation durable: its file, and its name in the directories above. */
+  syncCreation(): void {
+    for (const target of [join(this.path, 'data.mdb'), this.path, dirname(this.path)]) {
+      const fd = openSync(target, 'r')
+      try {
+        fsyncSync(fd)
+      } finally {
+        closeSync(fd)
+      }
+    }
   }
 
   /** A log value's record: itself, or the shared record it refers to (without its reference count). */

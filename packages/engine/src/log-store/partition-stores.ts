@@ -25,6 +25,11 @@ export class PartitionStores {
     return store
   }
 
+  /** Opens (creating if needed) the partition's environment and makes its creation durable. */
+  prepare(index: number): void {
+    this.get(index).syncCreation()
+  }
+
   /** Writers on other threads count commits per partition here; reads renew only when needed. */
   useCommitCounters(counters: CommitCounters): void {
     this.#commitCounters = counters

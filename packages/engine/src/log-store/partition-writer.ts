@@ -1,10 +1,11 @@
-import { EngineError, ErrorCode, toStorageError } from '../errors.ts'
+import { EngineError, ErrorCode } from '../errors.ts'
 import type { ShapeHandle } from '../handle.ts'
 import { GROUP_COMMIT_ITEMS_MAX, SHARED_RECORD_SHAPES_MIN } from '../limits.ts'
 import { LogOffset } from '../log-offset.ts'
 import type { PgSnapshot } from '../pg-snapshot.ts'
 import { type ReadPathKeys, readPathKeysOf } from '../read-path/read-path-keys.ts'
 import type { ShapeRef } from '../shape-ref.ts'
+import { storageFailure } from '../storage-failure.ts'
 import { offsetKeyOf, readU64, shapeRange, snapshotKey, txsKey } from './keys.ts'
 import { type EncodableRow, encodeLogRecord, encodeSharedRef, sharedRefKey } from './log-record.ts'
 import type { PartitionStore } from './partition-store.ts'
@@ -226,7 +227,7 @@ export class PartitionWriter {
         meta.removeSync(shapeId)
       })
     } catch (error) {
-      throw toStorageError(error, `removing shape data from partition ${this.#store.index}`)
+      throw storageFailure(error, `removing shape data from partition ${this.#store.index}`, this.#store.path)
     }
     this.#options.onCommit?.()
   }
@@ -305,7 +306,7 @@ export class PartitionWriter {
       // Nothing of the batch was written: forget the touched shapes' pending state, so the
       // next write reloads what is on disk.
       for (const shapeId of batch.touched.keys()) this.#states.delete(shapeId)
-      batch.reject(toStorageError(error, `committing to partition ${this.#store.index}`))
+      batch.reject(storageFailure(error, `committing to partition ${this.#store.index}`, this.#store.path))
       return
     }
     this.#options.onCommit?.()

@@ -1,0 +1,35 @@
+import { existsSync } from 'node:fs'
+import { DirectoryLock } from '../dir-lock.ts'
+import { EngineError, ErrorCode } from '../errors.ts'
+import { catalogFile, partitionFile, partitionsWithData } from './directory-check.ts'
+import { lmdbHeaderProblem } from './lmdb-header.ts'
+import { walkLmdbFile } from './lmdb-walk.ts'
+
+export interface VerifiedFile {
+  readonly file: string
+  /** Pages read by the walk (0 if the header was already bad). */
+  readonly pages: number
+  /** Undefined if sound. */
+  readonly problem: string | undefined
+}
+
+/**
+ * Reads every page of every data file of a directory and checks its structure (see lmdb-walk.ts):
+ * what openEngine's quick check cannot see. Holds the directory lock meanwhile, so it refuses
+ * (DIRECTORY_LOCKED) a directory an engine has open. `pnpm verify <dir>` runs it.
+ */
+export function verifyStore(dir: string): VerifiedFile[] {
+  if (!existsSync(dir)) throw new EngineError(ErrorCode.INVALID_OPTION, `${dir} does not exist`)
+  const lock = DirectoryLock.acquire(dir)
+  try {
+    const files = [catalogFile(dir), ...partitionsWithData(dir).map((partition) => partitionFile(dir, partition))]
+    return files.map((file) => {
+      if (!existsSync(file)) return { file, pages: 0, problem: 'it is missing' }
+      const problem = lmdbHeaderProblem(file)
+      if (problem !== undefined) return { file, pages: 0, problem }
+      return { file, ...walkLmdbFile(file) }
+    })
+  } finally {
+    lock.release()
+  }
+}
