@@ -318,7 +318,15 @@ interface PgSpec {
   readonly xmax: number
   readonly xipList: readonly number[]
   readonly filterTxns: boolean
-  readonly invalid: null | 'negativeXmin' | 'fractionalXmax' | 'xipNotArray' | 'badXip' | 'filterNotBoolean'
+  readonly invalid:
+    | null
+    | 'negativeXmin'
+    | 'fractionalXmax'
+    | 'xipNotArray'
+    | 'badXip'
+    | 'filterNotBoolean'
+    | 'xminAboveXmax'
+    | 'xipOutside'
 }
 
 type RowSpec =
@@ -476,6 +484,10 @@ function pgOf(spec: PgSpec): { value: unknown; expected: PgSnapshot | null } {
       return { value: { ...valid, xipList: [1, -3] }, expected: null }
     case 'filterNotBoolean':
       return { value: { ...valid, filterTxns: 'yes' }, expected: null }
+    case 'xminAboveXmax':
+      return { value: { ...valid, xmin: valid.xmax + 1, xipList: [] }, expected: null }
+    case 'xipOutside':
+      return { value: { ...valid, xipList: [...valid.xipList, valid.xmax] }, expected: null }
   }
 }
 
@@ -1049,25 +1061,34 @@ const badArb: fc.Arbitrary<BadSpec> = fc.record({
   pick: fc.nat(20),
 })
 const xidArb = fc.oneof(fc.nat(1000), fc.constant(Number.MAX_SAFE_INTEGER), fc.maxSafeNat())
-const pgArb: fc.Arbitrary<PgSpec> = fc.record({
-  xmin: xidArb,
-  xmax: xidArb,
-  xipList: fc.array(xidArb, { maxLength: 4 }),
-  filterTxns: fc.boolean(),
-  invalid: fc.oneof(
-    { weight: 4, arbitrary: fc.constant(null) },
-    {
-      weight: 1,
-      arbitrary: fc.constantFrom(
-        'negativeXmin',
-        'fractionalXmax',
-        'xipNotArray',
-        'badXip',
-        'filterNotBoolean' as const,
-      ),
-    },
-  ),
-})
+const pgArb: fc.Arbitrary<PgSpec> = fc
+  .record({
+    bounds: fc.tuple(xidArb, xidArb),
+    xips: fc.array(xidArb, { maxLength: 4 }),
+    filterTxns: fc.boolean(),
+    invalid: fc.oneof(
+      { weight: 4, arbitrary: fc.constant(null) },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom(
+          'negativeXmin',
+          'fractionalXmax',
+          'xipNotArray',
+          'badXip',
+          'filterNotBoolean',
+          'xminAboveXmax',
+          'xipOutside' as const,
+        ),
+      },
+    ),
+  })
+  // A valid snapshot is one Postgres can produce: xmin <= xip < xmax.
+  .map(({ bounds: [a, b], xips, filterTxns, invalid }) => {
+    const xmin = Math.min(a, b)
+    const xmax = Math.max(a, b)
+    const xipList = xmax === xmin ? [] : xips.map((x) => xmin + (x % (xmax - xmin)))
+    return { xmin, xmax, xipList, filterTxns, invalid }
+  })
 const rowArb: fc.Arbitrary<RowSpec> = fc.oneof(
   { weight: 8, arbitrary: fc.record({ kind: fc.constant('small' as const), payload: payloadArb }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('exact' as const), under: fc.nat(1) }) },
