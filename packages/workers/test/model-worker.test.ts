@@ -3,4 +3,4 @@
 import { modelSuite } from '@shapestore/engine/model'
 import { workerRuntime } from '../src/index.ts'
 
-modelSuite({ name: 'worker', runtime: () => workerRuntime({ writers: 2 }) }, 15)
+modelSuite({ name: 'worker', runtime: () => workerRuntime({ writers: 2 }) }, 10)

@@ -6,7 +6,7 @@
  * ends, error codes, shape catalog) equals that of a small in-memory model of the documented semantics.
  *
  * Exported so the same property runs on every runtime: test/model.test.ts (inline, 60 runs) and
- * packages/workers/test/model-worker.test.ts (writer threads, 15 runs).
+ * packages/workers/test/model-worker.test.ts (writer threads, 10 runs).
  *
  * Replay a failure with the line it prints: MODEL_SEED=<seed> MODEL_PATH=<path> MODEL_REPLAY_PATH='<replayPath>'
  *   node --import tsx --test test/model.test.ts   (the replayPath hint comes from the counterexample's replayPath comment)
