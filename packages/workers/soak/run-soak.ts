@@ -1,5 +1,6 @@
 /**
- * The soak: `pnpm soak [--minutes M] [--out file.json] [--sample-seconds S] [--keep-dir] [--runtime worker|inline]`.
+ * The soak: `pnpm soak [--minutes M] [--out file.json] [--sample-seconds S] [--keep-dir] [--runtime worker|inline]
+ * [--writer-memory-mb N]`.
  *
  * Runs the SoakLoad (appends, fan-outs, tail and pooled reads, live waits, shape churn) on the
  * worker runtime (2 writer threads, 2 reader threads) for M minutes (default 10), samples memory
@@ -50,6 +51,7 @@ const { values: args } = parseArgs({
     'sample-seconds': { type: 'string' },
     'keep-dir': { type: 'boolean', default: false },
     runtime: { type: 'string', default: 'worker' },
+    'writer-memory-mb': { type: 'string' },
   },
 })
 if (args.runtime !== 'worker' && args.runtime !== 'inline') throw new Error('--runtime must be worker or inline')
@@ -74,7 +76,13 @@ async function main(): Promise<number> {
     dir,
     partitions: 4,
     chunkBytesThreshold: 512 * 1024,
-    runtime: threaded ? workerRuntime({ writers: 2, readers: 2 }) : inlineRuntime(),
+    runtime: threaded
+      ? workerRuntime({
+          writers: 2,
+          readers: 2,
+          ...(args['writer-memory-mb'] === undefined ? {} : { writerMemoryMb: Number(args['writer-memory-mb']) }),
+        })
+      : inlineRuntime(),
   })
   const load = new SoakLoad(engine, {
     shapes: 48,
@@ -168,6 +176,7 @@ async function main(): Promise<number> {
       {
         minutes,
         runtime: args.runtime,
+        writerMemoryMb: args['writer-memory-mb'] ?? null,
         sampleMs,
         rules: { heap: HEAP_RULE, rss: RSS_RULE },
         verdicts: { heap, rss, rssSeries: anonAvailable ? 'anonymous' : 'rss' },
