@@ -1,6 +1,6 @@
 /**
  * The soak: `pnpm soak [--minutes M] [--out file.json] [--sample-seconds S] [--keep-dir] [--runtime worker|inline]
- * [--writer-memory-mb N]`.
+ * [--writer-memory-mb N] [--items-per-second N]`.
  *
  * Runs the SoakLoad (appends, fan-outs, tail and pooled reads, live waits, shape churn) on the
  * worker runtime (2 writer threads, 2 reader threads) for M minutes (default 10), samples memory
@@ -52,6 +52,7 @@ const { values: args } = parseArgs({
     'keep-dir': { type: 'boolean', default: false },
     runtime: { type: 'string', default: 'worker' },
     'writer-memory-mb': { type: 'string' },
+    'items-per-second': { type: 'string', default: '2000' },
   },
 })
 if (args.runtime !== 'worker' && args.runtime !== 'inline') throw new Error('--runtime must be worker or inline')
@@ -91,10 +92,11 @@ async function main(): Promise<number> {
     waiters: 100,
     churnMs: 1500,
     snapshotBytes: 800 * 1024,
+    itemsPerSecond: Number(args['items-per-second']),
   })
   console.log(
     `soak: ${minutes} min on the ${threaded ? 'worker runtime (2 writers, 2 readers)' : 'inline runtime'}, ` +
-      `sampling every ${sampleMs / 1000} s, dir ${dir}`,
+      `${args['items-per-second']} items/s, sampling every ${sampleMs / 1000} s, dir ${dir}`,
   )
   await load.start()
   const started = Date.now()
@@ -177,6 +179,7 @@ async function main(): Promise<number> {
         minutes,
         runtime: args.runtime,
         writerMemoryMb: args['writer-memory-mb'] ?? null,
+        itemsPerSecond: Number(args['items-per-second']),
         sampleMs,
         rules: { heap: HEAP_RULE, rss: RSS_RULE },
         verdicts: { heap, rss, rssSeries: anonAvailable ? 'anonymous' : 'rss' },

@@ -18,6 +18,12 @@ export interface SoakLoadOptions {
   readonly churnMs: number
   /** Bytes of each new shape's snapshot (above chunkBytesThreshold: several chunks, pooled reads). */
   readonly snapshotBytes: number
+  /**
+   * Source items appended per second, at most (a fan-out's items count once). A fixed rate keeps the store and every per-shape state
+   * the same size all run long (churn deletes what the appends add), so a memory trend means a
+   * leak, not a machine that got faster or slower (other processes share the cores).
+   */
+  readonly itemsPerSecond: number
 }
 
 export interface SoakCounters {
@@ -67,6 +73,8 @@ export class SoakLoad {
   readonly #options: SoakLoadOptions
   readonly #live: LiveShape[] = []
   #lsn = 1
+  /** When the next items may be sent (the rate limit). */
+  #nextSendMs = 0
   #shapeNo = 0
   #stopping = false
   #loops: Promise<void>[] = []
@@ -145,6 +153,7 @@ export class SoakLoad {
 
   async #append(): Promise<void> {
     const items = this.#items(1 + Math.floor(Math.random() * 12))
+    await this.#pace(items.length)
     if (Math.random() < 0.2) {
       // One source transaction into several shapes: the same array (stored once per partition from 4 shapes on).
       const targets = new Set<LiveShape>()
@@ -169,6 +178,13 @@ export class SoakLoad {
     this.counters.appends++
     this.counters.items += items.length
     remember(shape, items)
+  }
+
+  /** Waits for this many items' share of the rate; a stall leaves at most one second of backlog. */
+  async #pace(count: number): Promise<void> {
+    const now = Date.now()
+    this.#nextSendMs = Math.max(this.#nextSendMs, now - 1000) + (count * 1000) / this.#options.itemsPerSecond
+    if (this.#nextSendMs > now) await sleep(this.#nextSendMs - now)
   }
 
   async #onShapes(shapes: LiveShape[], op: () => Promise<void>): Promise<boolean> {
