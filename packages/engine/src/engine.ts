@@ -137,10 +137,16 @@ export class Engine {
     return entry === undefined ? undefined : toDefinition(entry.shape)
   }
 
-  /** Every shape, or those of one table, in handle order. */
-  *listShapes(filter: { table?: string | undefined } = {}): Iterable<{ handle: ShapeHandle; shape: ShapeDefinition }> {
+  /** Every shape, or those of one table, in handle order. The filter is checked at the call. */
+  listShapes(filter: { table?: string | undefined } = {}): Iterable<{ handle: ShapeHandle; shape: ShapeDefinition }> {
     this.#assertOpen()
+    assertOptionsObject(filter, 'listShapes filter', ['table'])
     const table = filter.table === undefined ? undefined : canonicalTable(filter.table)
+    return this.#listShapes(table)
+  }
+
+  *#listShapes(table: string | undefined): Iterable<{ handle: ShapeHandle; shape: ShapeDefinition }> {
+    this.#assertOpen()
     for (const { handle, shape } of this.#catalog.list(table)) yield { handle, shape: toDefinition(shape) }
   }
 
@@ -192,6 +198,13 @@ export class Engine {
   makeNewSnapshot(handle: ShapeHandle, rows: AsyncIterable<string> | Iterable<string>): Promise<LogOffset> {
     return this.#guard(async () => {
       const ref = this.#ref(handle)
+      // Checked before the attempt starts (which drops an earlier attempt's parts); rows are checked as they come.
+      if (!isRowSource(rows)) {
+        throw new EngineError(
+          ErrorCode.INVALID_ITEM,
+          'snapshot rows must be an iterable or async iterable of JSON strings',
+        )
+      }
       if (this.#snapshotsWriting.has(handle)) {
         throw new EngineError(ErrorCode.SNAPSHOT_EXISTS, `a snapshot of shape ${handle} is being written`)
       }
@@ -237,7 +250,11 @@ export class Engine {
       // The same items array given to many shapes is validated once, and its rows stay one
       // array: the writers store such a transaction once per partition (a shared record).
       const validated = new Map<readonly LogItem[], ShapeAppend['rows']>()
-      for (const { handle, items } of entries) {
+      for (const entry of entries) {
+        if (typeof entry !== 'object' || entry === null) {
+          throw new EngineError(ErrorCode.INVALID_ITEM, 'each entry must be an object { handle, items }')
+        }
+        const { handle, items } = entry
         if (seen.has(handle)) throw new EngineError(ErrorCode.DUPLICATE_SHAPE, `shape ${handle} appears twice`)
         seen.add(handle)
         const ref = this.#ref(handle)
@@ -376,9 +393,13 @@ export class Engine {
   waitForOffset(handle: ShapeHandle, offset: LogOffset | string, options: WaitForOffsetOptions = {}): Promise<boolean> {
     return this.#guard(() => {
       const target = LogOffset.from(offset)
+      assertOptionsObject(options, 'waitForOffset options', ['timeoutMs', 'signal'])
       const timeoutMs = options.timeoutMs ?? WAIT_TIMEOUT_MS_DEFAULT
       if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 0 || timeoutMs > WAIT_TIMEOUT_MS_MAX) {
         throw new EngineError(ErrorCode.INVALID_OPTION, `timeoutMs must be an integer in [0, ${WAIT_TIMEOUT_MS_MAX}]`)
+      }
+      if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+        throw new EngineError(ErrorCode.INVALID_OPTION, 'signal must be an AbortSignal')
       }
       const moved = () => this.#readPath.keys(handle).latestOffset.isAfter(target)
       if (moved()) return Promise.resolve(true)
@@ -444,4 +465,22 @@ export class Engine {
   async #finishPendingRemovals(): Promise<void> {
     for (const removal of this.#catalog.pendingRemovals()) await this.#dropData(removal)
   }
+}
+
+/** An options argument: undefined (defaults) is handled by the caller; else a plain object of known fields. */
+function assertOptionsObject(value: unknown, what: string, known: readonly string[]): void {
+  if (typeof value !== 'object' || value === null) {
+    throw new EngineError(ErrorCode.INVALID_OPTION, `${what} must be an object`)
+  }
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key))
+      throw new EngineError(ErrorCode.INVALID_OPTION, `${what}: unknown field ${JSON.stringify(key)}`)
+  }
+}
+
+/** A (async) iterable that is not a string: a string iterates its characters, never meant as rows. */
+function isRowSource(rows: unknown): rows is AsyncIterable<string> | Iterable<string> {
+  if (typeof rows !== 'object' || rows === null) return false
+  const candidate = rows as { [Symbol.iterator]?: unknown; [Symbol.asyncIterator]?: unknown }
+  return typeof candidate[Symbol.iterator] === 'function' || typeof candidate[Symbol.asyncIterator] === 'function'
 }

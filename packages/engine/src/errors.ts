@@ -4,7 +4,7 @@
  * the codes; the README's error table documents each one.
  */
 export const ErrorCode = {
-  /** An option passed to openEngine is missing, of the wrong type or out of its range. */
+  /** An option (openEngine, workerRuntime, waitForOffset, listShapes) is missing, unknown, of the wrong type or out of range. */
   INVALID_OPTION: 'INVALID_OPTION',
   /** A string is not a LogOffset in one of Electric's forms (`-1`, `0_n`, `0_inf`, `tx_op`). */
   INVALID_OFFSET: 'INVALID_OFFSET',

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs'
 import { EngineError, ErrorCode } from './errors.ts'
 import { inlineRuntime } from './inline-runtime.ts'
 import {
@@ -36,9 +37,28 @@ export type ResolvedOptions = Required<{ [K in keyof EngineOptions]: Exclude<Eng
 
 const GIB = 1024 ** 3
 
+const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
+  'dir',
+  'runtime',
+  'partitions',
+  'chunkBytesThreshold',
+  'partitionMapBytes',
+  'catalogMapBytes',
+  'snapshotStallTimeoutMs',
+])
+
 export function resolveOptions(options: EngineOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) invalid('options must be an object')
+  // A misspelt option would otherwise be ignored silently and its default used.
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(key)) invalid(`unknown option ${JSON.stringify(key.slice(0, 64))}`)
+  }
   if (typeof options.dir !== 'string' || options.dir.length === 0) invalid('options.dir must be a non-empty path')
+  if (options.dir.includes('\u0000')) invalid('options.dir contains a NUL character')
+  // Checked before anything is created: a file in the way would otherwise fail deep in mkdir or LMDB.
+  if (statSync(options.dir, { throwIfNoEntry: false })?.isDirectory() === false) {
+    invalid(`options.dir exists and is not a directory: ${options.dir}`)
+  }
   if (options.runtime !== undefined && typeof options.runtime !== 'function') {
     invalid('options.runtime must be a runtime, e.g. inlineRuntime() or workerRuntime({...})')
   }

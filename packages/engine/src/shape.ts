@@ -31,7 +31,7 @@ const IDENTIFIER = String.raw`(?:[A-Za-z_][A-Za-z0-9_$]*|"(?:[^"\u0000]|"")+")`
 const TABLE_NAME = new RegExp(`^(${IDENTIFIER})(?:\\.(${IDENTIFIER}))?$`)
 
 export function canonicalShape(def: ShapeDefinition): CanonicalShape {
-  if (typeof def !== 'object' || def === null) invalid('a shape definition must be an object')
+  if (!isPlainObject(def)) invalid('a shape definition must be a plain object')
   for (const key of Object.keys(def)) {
     if (key !== 'table' && key !== 'where' && key !== 'columns' && key !== 'replica') {
       invalid(`unknown shape field ${JSON.stringify(key)}`)
@@ -43,6 +43,16 @@ export function canonicalShape(def: ShapeDefinition): CanonicalShape {
     columns: canonicalColumns(def.columns),
     replica: canonicalReplica(def.replica),
   }
+}
+
+/**
+ * Definitions come from clients (parsed JSON): only a plain object's own fields count, so an
+ * inherited or prototype-polluted `table` can never define a shape.
+ */
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
 }
 
 /** The string two definitions share exactly when they are the same shape. */

@@ -1,7 +1,5 @@
 import { availableParallelism } from 'node:os'
 import {
-  EngineError,
-  ErrorCode,
   groupSharedAppends,
   type Runtime,
   type RuntimeContext,
@@ -11,6 +9,7 @@ import {
 } from '@shapestore/engine'
 import { ReaderPool } from './reader-pool.ts'
 import { SharedReadPathTable } from './shared-table/shared-table.ts'
+import { validateWorkerRuntimeOptions } from './worker-runtime-options.ts'
 import { WriterClient } from './writer-client.ts'
 
 export interface WorkerRuntimeOptions {
@@ -30,22 +29,14 @@ export interface WorkerRuntimeOptions {
   readonly writerEntry?: URL | undefined
 }
 
-export const WRITERS_MAX = 64
-
 /**
  * Writers in worker threads: every operation on a shape goes to the thread owning its
  * partition. Validation, handle resolution and the read path stay on the main thread (the
  * engine facade); the threads only commit and publish.
  */
 export function workerRuntime(options: WorkerRuntimeOptions = {}): Runtime {
+  validateWorkerRuntimeOptions(options)
   const writers = options.writers ?? Math.min(2, availableParallelism())
-  if (!Number.isSafeInteger(writers) || writers < 1 || writers > WRITERS_MAX) {
-    throw new EngineError(ErrorCode.INVALID_OPTION, `writers must be an integer in [1, ${WRITERS_MAX}]`)
-  }
-  const memory = options.writerMemoryMb
-  if (memory !== undefined && (!Number.isSafeInteger(memory) || memory < 16)) {
-    throw new EngineError(ErrorCode.INVALID_OPTION, 'writerMemoryMb must be an integer >= 16')
-  }
   return async (context) => new WorkerWriters(context, { ...options, writers })
 }
 

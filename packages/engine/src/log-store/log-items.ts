@@ -1,6 +1,7 @@
 import { EngineError, ErrorCode } from '../errors.ts'
 import { ITEM_JSON_BYTES_MAX, ITEM_KEY_BYTES_MAX, TRANSACTION_BYTES_MAX, TRANSACTION_ITEMS_MAX } from '../limits.ts'
 import { LogOffset } from '../log-offset.ts'
+import { isWellFormedText } from '../well-formed.ts'
 import { type EncodableRow, OP_TYPES, type OpType } from './log-record.ts'
 
 /** One change of one transaction, as a caller appends it. */
@@ -39,7 +40,11 @@ export function validateTransaction(items: readonly LogItem[]): EncodableRow[] {
     previous = offset
     if (typeof item.key !== 'string') invalid(`item ${i}: key must be a string`)
     if (typeof item.json !== 'string') invalid(`item ${i}: json must be a string`)
-    if (!Object.hasOwn(OP_TYPES, item.op)) invalid(`item ${i}: op must be insert, update or delete`)
+    if (typeof item.op !== 'string' || !Object.hasOwn(OP_TYPES, item.op))
+      invalid(`item ${i}: op must be insert, update or delete`)
+    if (!isWellFormedText(item.key) || !isWellFormedText(item.json)) {
+      invalid(`item ${i}: key or json holds a lone UTF-16 surrogate (not encodable as UTF-8)`)
+    }
     const keyBytes = Buffer.byteLength(item.key)
     const jsonBytes = Buffer.byteLength(item.json)
     if (keyBytes > ITEM_KEY_BYTES_MAX) tooLarge(`item ${i}: key is ${keyBytes} bytes, over ${ITEM_KEY_BYTES_MAX}`)

@@ -1,5 +1,6 @@
 import { EngineError, ErrorCode } from '../errors.ts'
 import { SNAPSHOT_PART_BYTES, SNAPSHOT_ROW_BYTES_MAX } from '../limits.ts'
+import { isWellFormedText } from '../well-formed.ts'
 import type { SnapshotPartWrite } from './partition-writer.ts'
 
 /**
@@ -29,6 +30,9 @@ export async function chunkSnapshot(
   for await (const row of rows) {
     if (typeof row !== 'string') {
       throw new EngineError(ErrorCode.INVALID_ITEM, `snapshot row ${index} is not a JSON string`)
+    }
+    if (!isWellFormedText(row)) {
+      throw new EngineError(ErrorCode.INVALID_ITEM, `snapshot row ${index} holds a lone UTF-16 surrogate`)
     }
     const bytes = Buffer.byteLength(row)
     if (bytes > SNAPSHOT_ROW_BYTES_MAX) {
