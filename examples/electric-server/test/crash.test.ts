@@ -12,23 +12,13 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { prng } from '@shapestore/engine/crash-kit'
 import { byId, connect, type Op, spawnServer, tempDir, write } from './helpers.ts'
 
 const ROUNDS = Number(process.env.CRASH_ROUNDS ?? 3)
 const SEED = Number(process.env.CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31))
 
 type Row = { id: number; n: number; s: string }
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** A random transaction of 1–5 ops on the current rows (valid: no duplicate inserts). */
 function randomTransaction(random: () => number, rows: Map<number, Row>, nextId: { value: number }): Op[] {

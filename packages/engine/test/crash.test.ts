@@ -25,6 +25,7 @@ import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { type Engine, EngineError, ErrorCode, LogOffset, openEngine, type ShapeHandle } from '../src/index.ts'
 import {
+  CHUNK_BYTES_THRESHOLD,
   engineOptions,
   itemCount,
   itemJson,
@@ -33,9 +34,9 @@ import {
   SNAPSHOT_ROWS,
   shapeDefinition,
   shapesOf,
-  snapshotChunks,
   snapshotRows,
 } from './fixtures/crash-child.ts'
+import { prng, snapshotChunks } from './support/crash-kit.ts'
 
 const CHILD = fileURLToPath(new URL('./fixtures/crash-child.ts', import.meta.url))
 const ENGINE_DIR = fileURLToPath(new URL('..', import.meta.url))
@@ -44,18 +45,6 @@ const KILL_DELAY_MS = { min: 30, max: 300 }
 /** Transactions the final, clean child appends beyond the highest one found. */
 const FINISH_EXTRA_TXS = 300
 const END = LogOffset.of(Number.MAX_SAFE_INTEGER, 0)
-
-/** mulberry32: the parent's seeded PRNG (kill delays). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** The expected log of each shape, regenerated from the seed and extended on demand. */
 class Expected {
@@ -314,7 +303,7 @@ async function check(dir: string, expected: Expected, reported: Reported, round:
         continue
       }
       const rows = snapshotRows(expected.seed, shape)
-      const chunks = snapshotChunks(rows)
+      const chunks = snapshotChunks(rows, CHUNK_BYTES_THRESHOLD)
       const lastChunk = LogOffset.snapshotChunk(chunks.length - 1).toString()
       const ackedSnapshot = reported.snapshot[shape]
       if (ackedSnapshot !== undefined) assert.equal(ackedSnapshot, lastChunk, `${what}: acknowledged snapshot end`)

@@ -20,10 +20,12 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { type Engine, EngineError, ErrorCode, LogOffset, openEngine, type ShapeHandle } from '@shapestore/engine'
+import { snapshotChunks } from '@shapestore/engine/crash-kit'
 import { open } from 'lmdb'
 import { workerRuntime } from '../../src/index.ts'
 import type { CrashRecord, ShapeRecord } from './record.ts'
 import {
+  CHUNK_BYTES_THRESHOLD,
   engineOptions,
   itemCount,
   itemJson,
@@ -31,7 +33,6 @@ import {
   parseEntry,
   pgSnapshotOf,
   shapeDefinition,
-  snapshotChunks,
   snapshotRows,
 } from './workload.ts'
 
@@ -89,7 +90,7 @@ async function checkSnapshot(
   what: string,
 ): Promise<string | undefined> {
   const rows = snapshotRows(seed, record.slot, record.gen)
-  const chunks = snapshotChunks(rows)
+  const chunks = snapshotChunks(rows, CHUNK_BYTES_THRESHOLD)
   const lastChunk = `0_${chunks.length - 1}`
   let read: string[] | undefined
   const code = await codeOf(async () => {

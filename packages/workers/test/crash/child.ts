@@ -32,6 +32,7 @@
 import { writeSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { type Engine, EngineError, ErrorCode, LogOffset, openEngine, type ShapeHandle } from '@shapestore/engine'
+import { prng, writeOut } from '@shapestore/engine/crash-kit'
 import { workerRuntime } from '../../src/index.ts'
 import {
   engineOptions,
@@ -41,7 +42,6 @@ import {
   parseDefinition,
   parseEntry,
   pgSnapshotOf,
-  prng,
   SLOTS,
   shapeDefinition,
   snapshotRows,
@@ -66,18 +66,6 @@ interface LiveShape {
   busy: number
   /** The shape's last transaction when this child found it (0 for a new shape). */
   readonly resumedAt: number
-}
-
-function out(text: string): void {
-  const buffer = Buffer.from(text)
-  let at = 0
-  while (at < buffer.length) {
-    try {
-      at += writeSync(1, buffer, at)
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error
-    }
-  }
 }
 
 function die(error: unknown): never {
@@ -112,9 +100,9 @@ for (const { handle, shape } of engine.listShapes()) {
   const latest = engine.fetchLatestOffset(handle)
   live.set(parsed.slot, { ...parsed, handle, removing: false, busy: 0, resumedAt: latest.isReal ? latest.tx : 0 })
 }
-out(`resume ${live.size}\n`)
-for (const shape of live.values()) out(`shape ${shape.slot} ${shape.gen} ${shape.handle}\n`)
-out('ready\n')
+writeOut(`resume ${live.size}\n`)
+for (const shape of live.values()) writeOut(`shape ${shape.slot} ${shape.gen} ${shape.handle}\n`)
+writeOut('ready\n')
 
 /** Reads the snapshot region; true if complete, false if absent or interrupted. */
 async function snapshotComplete(handle: ShapeHandle): Promise<boolean> {
@@ -135,14 +123,14 @@ async function prepare(shape: LiveShape): Promise<void> {
   shape.busy++
   try {
     if (engine.fetchPgSnapshot(shape.handle) === null) {
-      out(`pg ${shape.handle}\n`)
+      writeOut(`pg ${shape.handle}\n`)
       await engine.setPgSnapshot(shape.handle, pgSnapshotOf(shape.gen))
-      out(`pgok ${shape.handle}\n`)
+      writeOut(`pgok ${shape.handle}\n`)
     }
     if (!(await snapshotComplete(shape.handle))) {
-      out(`snapstart ${shape.handle}\n`)
+      writeOut(`snapstart ${shape.handle}\n`)
       const last = await engine.makeNewSnapshot(shape.handle, snapshotRows(seed, shape.slot, shape.gen))
-      out(`snap ${shape.handle} ${last}\n`)
+      writeOut(`snap ${shape.handle} ${last}\n`)
     }
   } finally {
     shape.busy--
@@ -152,9 +140,9 @@ async function prepare(shape: LiveShape): Promise<void> {
 async function create(slot: number): Promise<void> {
   creating.add(slot)
   const gen = epoch * 100_000 + ++genCounter
-  out(`create ${slot} ${gen}\n`)
+  writeOut(`create ${slot} ${gen}\n`)
   const { handle } = await engine.getOrCreateShape(shapeDefinition(slot, gen))
-  out(`shape ${slot} ${gen} ${handle}\n`)
+  writeOut(`shape ${slot} ${gen} ${handle}\n`)
   const shape: LiveShape = { slot, gen, handle, removing: false, busy: 0, resumedAt: 0 }
   live.set(slot, shape)
   creating.delete(slot)
@@ -188,14 +176,14 @@ function pump(): void {
     // A shape already past t (a replay after a restart) must skip it: reported apart, as `dups`.
     const fresh = targets.filter((shape) => shape.resumedAt < t).map((shape) => shape.handle)
     const dups = targets.filter((shape) => shape.resumedAt >= t).map((shape) => shape.handle)
-    out(`tx ${id} ${t} ${fresh.join(',') || '-'} ${dups.join(',') || '-'}\n`)
+    writeOut(`tx ${id} ${t} ${fresh.join(',') || '-'} ${dups.join(',') || '-'}\n`)
     const entries = targets.map((shape) => ({ handle: shape.handle, items: transactionItems(seed, shape.slot, t) }))
     for (const shape of targets) shape.busy++
     inFlight++
     const appended =
       entries.length === 1 ? engine.appendToLog(entries[0]!.handle, entries[0]!.items) : engine.appendToLogs(entries)
     appended.then(() => {
-      out(`ack ${id}\n`)
+      writeOut(`ack ${id}\n`)
       for (const shape of targets) shape.busy--
       inFlight--
       if (++acked % MAINTENANCE_EVERY === 0) maintain()
@@ -215,14 +203,14 @@ function maintain(): void {
     remove(shape).catch(die)
     return
   }
-  engine.hibernate(shape.handle).then(() => out(`hib ${shape.handle}\n`), die)
+  engine.hibernate(shape.handle).then(() => writeOut(`hib ${shape.handle}\n`), die)
 }
 
 async function remove(shape: LiveShape): Promise<void> {
   while (shape.busy > 0) await sleep(1)
-  out(`remove ${shape.handle}\n`)
+  writeOut(`remove ${shape.handle}\n`)
   if (!(await engine.removeShape(shape.handle))) die(`removeShape(${shape.handle}) found no shape`)
-  out(`removed ${shape.handle}\n`)
+  writeOut(`removed ${shape.handle}\n`)
   live.delete(shape.slot)
   fillSlots()
 }
@@ -304,7 +292,7 @@ async function readOnce(shape: LiveShape, seen: Map<ShapeHandle, LogOffset>): Pr
     }
   }
   if (random() < 0.1) await engine.waitForOffset(handle, latest, { timeoutMs: 20 })
-  if (++reads % 50 === 0) out(`reads ${reads}\n`)
+  if (++reads % 50 === 0) writeOut(`reads ${reads}\n`)
 }
 
 async function reader(): Promise<void> {

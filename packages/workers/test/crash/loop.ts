@@ -15,10 +15,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { EngineError, ErrorCode, openEngine } from '@shapestore/engine'
+import { prng } from '@shapestore/engine/crash-kit'
 import { workerRuntime } from '../../src/index.ts'
 import { checkStore } from './check.ts'
 import { CrashRecord, type RoundReport } from './record.ts'
-import { engineOptions, prng } from './workload.ts'
+import { engineOptions } from './workload.ts'
 
 const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url))
 const WORKERS_DIR = fileURLToPath(new URL('../..', import.meta.url))

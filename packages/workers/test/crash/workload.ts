@@ -31,18 +31,6 @@ export function mix(seed: number, a: number, b: number): number {
   return h >>> 0
 }
 
-/** mulberry32: a seeded PRNG for choices (kill delays, the child's operation mix). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 export function shapeDefinition(slot: number, gen: number): ShapeDefinition {
   return { table: 'crash', where: `slot = ${slot} AND gen = ${gen}` }
 }
@@ -82,22 +70,6 @@ export function snapshotRows(seed: number, slot: number, gen: number): string[] 
   return Array.from({ length: count }, (_, r) =>
     JSON.stringify({ s: slot, g: gen, snap: r, pad: 'y'.repeat(mix(seed, r, 4000 + slot) % 40) }),
   )
-}
-
-/** The snapshot cut into chunks by Electric's rule (row bytes + 1; a chunk ends at the threshold). */
-export function snapshotChunks(rows: readonly string[]): string[][] {
-  const chunks: string[][] = [[]]
-  let bytes = 0
-  for (const row of rows) {
-    ;(chunks[chunks.length - 1] as string[]).push(row)
-    bytes += Buffer.byteLength(row) + 1
-    if (bytes >= CHUNK_BYTES_THRESHOLD) {
-      chunks.push([])
-      bytes = 0
-    }
-  }
-  if (chunks.length > 1 && (chunks[chunks.length - 1] as string[]).length === 0) chunks.pop()
-  return chunks
 }
 
 export function pgSnapshotOf(gen: number): PgSnapshot {

@@ -1,0 +1,47 @@
+// Pieces every crash harness needs (the engine's inline crash test, the workers' crash loop, the
+// example server's crash test): one copy here, exported as `@shapestore/engine/crash-kit`.
+import { writeSync } from 'node:fs'
+
+/** mulberry32: a small seeded PRNG, so kill delays and workload choices replay from a seed. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** Snapshot rows cut into chunks by Electric's rule (row bytes + 1; a chunk ends at the threshold). */
+export function snapshotChunks(rows: readonly string[], chunkBytesThreshold: number): string[][] {
+  const chunks: string[][] = [[]]
+  let bytes = 0
+  for (const row of rows) {
+    ;(chunks[chunks.length - 1] as string[]).push(row)
+    bytes += Buffer.byteLength(row) + 1
+    if (bytes >= chunkBytesThreshold) {
+      chunks.push([])
+      bytes = 0
+    }
+  }
+  if (chunks.length > 1 && (chunks[chunks.length - 1] as string[]).length === 0) chunks.pop()
+  return chunks
+}
+
+/**
+ * Writes a report line to stdout synchronously: a child's acknowledgement must be on the pipe
+ * before the next operation starts, since a SIGKILL can come at any instant.
+ */
+export function writeOut(text: string): void {
+  const buffer = Buffer.from(text)
+  let at = 0
+  while (at < buffer.length) {
+    try {
+      at += writeSync(1, buffer, at)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error
+    }
+  }
+}
