@@ -6,16 +6,16 @@ import { checkCatalogFile, checkPartitionFiles, partitionsWithData } from './int
 import { FANOUT_SHAPES_MAX, POOL_READ_BYTES_MIN, WAIT_TIMEOUT_MS_DEFAULT, WAIT_TIMEOUT_MS_MAX } from './limits.ts'
 import { ShapeWaiters } from './live/shape-waiters.ts'
 import { LogOffset } from './log-offset.ts'
-import { type LogItem, validateTransaction } from './log-store/log-items.ts'
 import { readLogJson } from './log-store/log-json.ts'
 import { readLogStream } from './log-store/log-stream.ts'
 import type { PartitionStore } from './log-store/partition-store.ts'
 import { PartitionStores } from './log-store/partition-stores.ts'
 import { chunkSnapshot } from './log-store/snapshot-chunker.ts'
+import { type EncodedTransaction, encodeTransaction, type LogItem } from './log-store/transaction-encoder.ts'
 import { type EngineOptions, type ResolvedOptions, resolveOptions } from './options.ts'
 import { type PgSnapshot, validatePgSnapshot } from './pg-snapshot.ts'
 import { ReadPath } from './read-path/read-path.ts'
-import type { ShapeAppend, Writers } from './runtime.ts'
+import type { Writers } from './runtime.ts'
 import { canonicalShape, canonicalTable, type ShapeDefinition, toDefinition } from './shape.ts'
 import type { ShapeRef } from './shape-ref.ts'
 
@@ -178,14 +178,13 @@ export class Engine {
   setPgSnapshot(handle: ShapeHandle, pgSnapshot: PgSnapshot): Promise<void> {
     return this.#guard(() => {
       const snapshot = validatePgSnapshot(pgSnapshot)
-      return this.#writers.setPgSnapshot(this.#ref(handle), snapshot)
+      return this.#writers.setPgSnapshot({ ref: this.#ref(handle), pgSnapshot: snapshot })
     })
   }
 
   markSnapshotStarted(handle: ShapeHandle): Promise<void> {
     return this.#guard(() => {
-      const ref = this.#ref(handle)
-      return this.#writers.markSnapshotStarted(ref)
+      return this.#writers.markSnapshotStarted({ ref: this.#ref(handle) })
     })
   }
 
@@ -208,7 +207,7 @@ export class Engine {
       if (this.#snapshotsWriting.has(handle)) {
         throw new EngineError(ErrorCode.SNAPSHOT_EXISTS, `a snapshot of shape ${handle} is being written`)
       }
-      const starting = this.#writers.startSnapshot(ref)
+      const starting = this.#writers.startSnapshot({ ref })
       this.#snapshotsWriting.set(
         handle,
         starting.catch(() => {}),
@@ -217,7 +216,7 @@ export class Engine {
         await starting
         const last = await chunkSnapshot(rows, this.#options.chunkBytesThreshold, (part) => {
           // Re-resolve per part: a shape removed meanwhile must not get data (or keys) back.
-          return this.#guard(() => this.#writers.writeSnapshotPart(this.#ref(handle), part))
+          return this.#guard(() => this.#writers.writeSnapshotPart({ ...part, ref: this.#ref(handle) }))
         })
         return LogOffset.snapshotChunk(last)
       } finally {
@@ -229,7 +228,10 @@ export class Engine {
 
   /** Appends the items of one transaction; see appendToLogs. */
   appendToLog(handle: ShapeHandle, items: readonly LogItem[]): Promise<void> {
-    return this.appendToLogs([{ handle, items }])
+    return this.#guard(() => {
+      const ref = this.#ref(handle)
+      return this.#writers.append({ ...encodeTransaction(items), partition: ref.partition, refs: [ref] })
+    })
   }
 
   /**
@@ -245,11 +247,10 @@ export class Engine {
       if (entries.length > FANOUT_SHAPES_MAX) {
         throw new EngineError(ErrorCode.TOO_LARGE, `${entries.length} shapes in one call, over ${FANOUT_SHAPES_MAX}`)
       }
-      const appends: ShapeAppend[] = []
       const seen = new Set<ShapeHandle>()
-      // The same items array given to many shapes is validated once, and its rows stay one
-      // array: the writers store such a transaction once per partition (a shared record).
-      const validated = new Map<readonly LogItem[], ShapeAppend['rows']>()
+      // The same items array given to many shapes is encoded once and goes to each partition
+      // once, for all of that partition's shapes: the writer stores it once there (a shared record).
+      const transactions = new Map<readonly LogItem[], { txn: EncodedTransaction; refs: Map<number, ShapeRef[]> }>()
       for (const entry of entries) {
         if (typeof entry !== 'object' || entry === null) {
           throw new EngineError(ErrorCode.INVALID_ITEM, 'each entry must be an object { handle, items }')
@@ -258,20 +259,28 @@ export class Engine {
         if (seen.has(handle)) throw new EngineError(ErrorCode.DUPLICATE_SHAPE, `shape ${handle} appears twice`)
         seen.add(handle)
         const ref = this.#ref(handle)
-        let rows = validated.get(items)
-        if (rows === undefined) {
-          rows = validateTransaction(items)
-          validated.set(items, rows)
+        let transaction = transactions.get(items)
+        if (transaction === undefined) {
+          transaction = { txn: encodeTransaction(items), refs: new Map() }
+          transactions.set(items, transaction)
         }
-        appends.push({ ref, rows })
+        const refs = transaction.refs.get(ref.partition)
+        if (refs === undefined) transaction.refs.set(ref.partition, [ref])
+        else refs.push(ref)
       }
-      return this.#writers.append(appends)
+      const appends: Promise<void>[] = []
+      for (const { txn, refs } of transactions.values()) {
+        for (const [partition, partitionRefs] of refs) {
+          appends.push(this.#writers.append({ ...txn, partition, refs: partitionRefs }))
+        }
+      }
+      return Promise.all(appends).then(() => {})
     })
   }
 
   /** The writer lets go of the shape; its read-path keys stay readable from memory. */
   hibernate(handle: ShapeHandle): Promise<void> {
-    return this.#guard(() => this.#writers.hibernate(this.#ref(handle)))
+    return this.#guard(() => this.#writers.hibernate({ ref: this.#ref(handle) }))
   }
 
   // ---- read path (synchronous: the hit path allocates nothing) ----
@@ -457,7 +466,7 @@ export class Engine {
   }
 
   async #dropData(entry: Pick<CatalogEntry, 'handle' | 'partition' | 'shapeId'>): Promise<void> {
-    await this.#writers.drop({ handle: entry.handle, partition: entry.partition, shapeId: entry.shapeId })
+    await this.#writers.drop({ ref: { handle: entry.handle, partition: entry.partition, shapeId: entry.shapeId } })
     await this.#catalog.finishRemoval(entry.shapeId)
   }
 

@@ -6,25 +6,31 @@ export { inlineRuntime } from './inline-runtime.ts'
 export { type VerifiedFile, verifyStore } from './integrity/verify-store.ts'
 export * as limits from './limits.ts'
 export { LogOffset } from './log-offset.ts'
-export type { LogItem } from './log-store/log-items.ts'
-export { validateTransaction } from './log-store/log-items.ts'
 export { readLogJson } from './log-store/log-json.ts'
-export type { EncodableRow, OpType } from './log-store/log-record.ts'
+export { asBuffer, visitLogRecord } from './log-store/log-record.ts'
 export { type CommitCounters, PartitionStore } from './log-store/partition-store.ts'
 export { PartitionStores } from './log-store/partition-stores.ts'
-export { PartitionWriter, type PartitionWriterOptions, type SnapshotPartWrite } from './log-store/partition-writer.ts'
+export { PartitionWriter, type PartitionWriterOptions } from './log-store/partition-writer.ts'
+export type { OpType } from './log-store/record-layout.ts'
+export { type EncodedTransaction, encodeTransaction, type LogItem } from './log-store/transaction-encoder.ts'
 export type { EngineOptions } from './options.ts'
+export { PartitionWriters, type PartitionWritersOptions } from './partition-writers.ts'
 export type { PgSnapshot } from './pg-snapshot.ts'
 export { type ReadPathKeys, readPathKeysOf } from './read-path/read-path-keys.ts'
 export { MapReadPathTable, type ReadPathTable } from './read-path/read-path-table.ts'
-export {
-  groupSharedAppends,
-  type LogJsonReader,
-  type LogJsonRequest,
-  type Runtime,
-  type RuntimeContext,
-  type ShapeAppend,
-  type Writers,
-} from './runtime.ts'
+export type { LogJsonReader, LogJsonRequest, Runtime, RuntimeContext, Writers } from './runtime.ts'
 export { type CanonicalShape, canonicalShape, type ShapeDefinition } from './shape.ts'
 export type { ShapeRef } from './shape-ref.ts'
+export {
+  type AppendArgs,
+  type EncodedSnapshotPart,
+  partitionOf,
+  refsOf,
+  type SnapshotPartArgs,
+  WRITER_OP_NAMES,
+  type WriterOpArgs,
+  type WriterOpDispatch,
+  type WriterOpName,
+  type WriterOps,
+  writerOpsVia,
+} from './write-ops.ts'

@@ -5,11 +5,11 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { Catalog } from '../src/catalog/catalog.ts'
 import {
+  encodeTransaction,
   MapReadPathTable,
   PartitionStores,
   PartitionWriter,
   type ReadPathTable,
-  validateTransaction,
 } from '../src/index.ts'
 import { ReadPath } from '../src/read-path/read-path.ts'
 import { canonicalShape } from '../src/shape.ts'
@@ -28,11 +28,11 @@ test('a fill that read LMDB before a writer published does not overwrite the pub
       chunkBytesThreshold: 1024,
       publish: (h, keys) => table.publish(h, keys),
     })
-    await writer.append(ref, validateTransaction(txItems(1, 1)))
+    await writer.append({ ...encodeTransaction(txItems(1, 1)), partition: 0, refs: [ref] })
     table.delete(handle) // as after a restart: nothing cached, LMDB says 1_0
 
     // The race: the reader has read LMDB (1_0); before it inserts, the writer commits 2_0 and publishes.
-    const pending = writer.append(ref, validateTransaction(txItems(2, 1)))
+    const pending = writer.append({ ...encodeTransaction(txItems(2, 1)), partition: 0, refs: [ref] })
     const racingTable: ReadPathTable = {
       get: (h) => table.get(h),
       publish: (h, keys) => table.publish(h, keys),

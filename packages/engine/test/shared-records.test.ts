@@ -3,7 +3,7 @@
 // stored copy lives until the last shape referring to it is removed.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { inlineRuntime, openEngine, PartitionStores, PartitionWriter, validateTransaction } from '../src/index.ts'
+import { encodeTransaction, inlineRuntime, openEngine, PartitionStores, PartitionWriter } from '../src/index.ts'
 import { collect, tempDir, txItems } from './helpers.ts'
 
 test('a fanout is stored once, read by every shape, and freed with its last shape', async () => {
@@ -64,9 +64,8 @@ test('a shared record commits together with every reference to it', async () => 
     const writer = new PartitionWriter(store, { chunkBytesThreshold: 10 * 1024 * 1024, publish: () => {} })
     // 400 shapes x 50 rows would be 20,000 items if every reference counted its rows: over the
     // 5,000-item commit size, the references would spill into later commits than the record.
-    const rows = validateTransaction(txItems(7, 50))
     const refs = Array.from({ length: 400 }, (_, i) => ({ handle: `1-${i}`, partition: 0, shapeId: i + 1 }))
-    await writer.appendShared(refs, rows)
+    await writer.append({ ...encodeTransaction(txItems(7, 50)), partition: 0, refs })
     assert.equal(commits, 1)
     assert.equal(store.txs.getCount(), 1)
     await writer.close()

@@ -1,19 +1,15 @@
-import {
-  type EncodableRow,
-  EngineError,
-  type PgSnapshot,
-  type ShapeRef,
-  type SnapshotPartWrite,
-} from '@shapestore/engine'
+import { EngineError, type ShapeRef, type WriterOpArgs, type WriterOpName } from '@shapestore/engine'
 import type { SharedReadPathTableDescriptor } from './shared-table/shared-table.ts'
 
 /**
  * Every message that crosses the thread boundary between the main thread (WriterClient) and a
- * writer worker (writer-worker.ts). Messages are batched: one `ops` message carries every
- * operation the main thread issued for that writer in one turn, one `results` message every
- * result of one commit. Errors are serialised explicitly: a structured clone keeps neither an
- * EngineError's class nor its code. Read-path keys do not travel in messages: writers publish
- * them into the shared table.
+ * writer worker (writer-worker.ts). The operations and their arguments are the engine's
+ * (write-ops.ts); this file only frames them. One `ops` message carries every operation the
+ * main thread issued for that writer in one turn, with their bulk bytes (transaction records,
+ * snapshot parts: already what LMDB stores) in transferred buffers, never cloned; one `done`
+ * message per commit answers. Errors are serialised explicitly: a structured clone keeps
+ * neither an EngineError's class nor its code. Read-path keys do not travel in messages:
+ * writers publish them into the shared table.
  */
 
 /** What a writer worker needs to start (its `workerData`). */
@@ -30,43 +26,47 @@ export interface WriterInit {
   readonly commitCounters: Int32Array
 }
 
-export type WriterOp =
-  /** One transaction into one or more shapes; the rows travel once per message. */
-  | { readonly kind: 'append'; readonly refs: readonly ShapeRef[]; readonly rows: readonly EncodableRow[] }
-  | { readonly kind: 'setPgSnapshot'; readonly ref: ShapeRef; readonly pgSnapshot: PgSnapshot }
-  | { readonly kind: 'markSnapshotStarted'; readonly ref: ShapeRef }
-  | { readonly kind: 'startSnapshot'; readonly ref: ShapeRef }
-  | { readonly kind: 'writeSnapshotPart'; readonly ref: ShapeRef; readonly write: SnapshotPartWrite }
-  | { readonly kind: 'hibernate'; readonly ref: ShapeRef }
-  | { readonly kind: 'drop'; readonly ref: ShapeRef }
-  | { readonly kind: 'close' }
+/** One operation of write-ops.ts, numbered so its answer finds its caller. */
+export type OpRequest = {
+  readonly [K in WriterOpName]: { readonly id: number; readonly kind: K; readonly args: WriterOpArgs[K] }
+}[WriterOpName]
 
-export interface OpRequest {
+export type ToWriter =
+  | { readonly type: 'ops'; readonly requests: readonly OpRequest[] }
+  /** Commit what is pending, close the environments, answer with `id`. */
+  | { readonly type: 'close'; readonly id: number }
+
+export interface FailedOp {
   readonly id: number
-  readonly op: WriterOp
-}
-
-export type ToWriter = { readonly type: 'ops'; readonly requests: readonly OpRequest[] }
-
-export interface OpResult {
-  readonly id: number
-  readonly error?: SerializedError
+  readonly error: SerializedError
 }
 
 export type FromWriter =
   | { readonly type: 'ready' }
-  | { readonly type: 'results'; readonly results: readonly OpResult[] }
-  /** Handles whose keys were just published in the shared table: the main thread wakes their waiters. */
-  | { readonly type: 'published'; readonly handles: readonly string[] }
+  /**
+   * What one commit (or the operations that finished together) did: the handles whose keys
+   * were just published in the shared table (the main thread wakes their waiters), then the
+   * operations that succeeded and those that failed.
+   */
+  | {
+      readonly type: 'done'
+      readonly published: readonly string[]
+      readonly succeeded: readonly number[]
+      readonly failed: readonly FailedOp[]
+    }
 
 export interface SerializedError {
   readonly name: string
   readonly message: string
   readonly code?: string
   readonly stack?: string
+  readonly cause?: SerializedError
 }
 
-export function serializeError(error: unknown): SerializedError {
+/** Causes kept across the boundary, outermost first: enough for any chain the engine makes. */
+const CAUSE_DEPTH_MAX = 4
+
+export function serializeError(error: unknown, depth = 0): SerializedError {
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code
     return {
@@ -74,17 +74,24 @@ export function serializeError(error: unknown): SerializedError {
       message: error.message,
       ...(typeof code === 'string' ? { code } : {}),
       ...(error.stack === undefined ? {} : { stack: error.stack }),
+      ...(error.cause === undefined || depth >= CAUSE_DEPTH_MAX
+        ? {}
+        : { cause: serializeError(error.cause, depth + 1) }),
     }
   }
   return { name: 'Error', message: String(error) }
 }
 
-/** An EngineError with its code when the code is one of ours, a plain Error otherwise. */
+/** An EngineError with its code when the code is one of ours, a plain Error otherwise; the cause chain kept. */
 export function deserializeError(serialized: SerializedError): Error {
+  const options = serialized.cause === undefined ? undefined : { cause: deserializeError(serialized.cause) }
   const error =
     serialized.code !== undefined && EngineError.isKnownCode(serialized.code)
-      ? new EngineError(serialized.code, serialized.message)
-      : Object.assign(new Error(serialized.message), { name: serialized.name })
+      ? new EngineError(serialized.code, serialized.message, options)
+      : Object.assign(new Error(serialized.message, options), {
+          name: serialized.name,
+          ...(serialized.code === undefined ? {} : { code: serialized.code }),
+        })
   if (serialized.stack !== undefined) error.stack = serialized.stack
   return error
 }

@@ -1,12 +1,5 @@
 import { availableParallelism } from 'node:os'
-import {
-  groupSharedAppends,
-  type Runtime,
-  type RuntimeContext,
-  type ShapeAppend,
-  type ShapeRef,
-  type Writers,
-} from '@shapestore/engine'
+import { partitionOf, type Runtime, type RuntimeContext, type Writers, writerOpsVia } from '@shapestore/engine'
 import { ReaderPool } from './reader-pool.ts'
 import { SharedReadPathTable } from './shared-table/shared-table.ts'
 import { validateWorkerRuntimeOptions } from './worker-runtime-options.ts'
@@ -37,10 +30,22 @@ export interface WorkerRuntimeOptions {
 export function workerRuntime(options: WorkerRuntimeOptions = {}): Runtime {
   validateWorkerRuntimeOptions(options)
   const writers = options.writers ?? Math.min(2, availableParallelism())
-  return async (context) => new WorkerWriters(context, { ...options, writers })
+  return async (context) => {
+    const threads = new WriterThreads(context, { ...options, writers })
+    const runtime: Writers = {
+      // Every operation goes to the client of the thread that owns its partition.
+      ...writerOpsVia((kind, args) => threads.clientFor(partitionOf(args)).request(kind, args)),
+      table: threads.table,
+      reader: threads.reader,
+      commitCounters: threads.commitCounters,
+      close: () => threads.close(),
+    }
+    return runtime
+  }
 }
 
-class WorkerWriters implements Writers {
+/** The writer threads' clients, the shared table and counters they write, and the reader pool. */
+class WriterThreads {
   readonly table: SharedReadPathTable
   readonly reader: ReaderPool
   readonly commitCounters: Int32Array
@@ -75,26 +80,11 @@ class WorkerWriters implements Writers {
     )
   }
 
-  async append(appends: readonly ShapeAppend[]): Promise<void> {
-    const groups = groupSharedAppends(appends, (ref) => this.#client(ref))
-    await Promise.all(groups.map(({ key: client, refs, rows }) => client.request({ kind: 'append', refs, rows })))
-  }
-
-  setPgSnapshot: Writers['setPgSnapshot'] = (ref, pgSnapshot) =>
-    this.#client(ref).request({ kind: 'setPgSnapshot', ref, pgSnapshot })
-  markSnapshotStarted: Writers['markSnapshotStarted'] = (ref) =>
-    this.#client(ref).request({ kind: 'markSnapshotStarted', ref })
-  startSnapshot: Writers['startSnapshot'] = (ref) => this.#client(ref).request({ kind: 'startSnapshot', ref })
-  writeSnapshotPart: Writers['writeSnapshotPart'] = (ref, write) =>
-    this.#client(ref).request({ kind: 'writeSnapshotPart', ref, write })
-  hibernate: Writers['hibernate'] = (ref) => this.#client(ref).request({ kind: 'hibernate', ref })
-  drop: Writers['drop'] = (ref) => this.#client(ref).request({ kind: 'drop', ref })
-
   async close(): Promise<void> {
     await Promise.all([...this.#clients.map((client) => client.close()), this.reader.close()])
   }
 
-  #client(ref: ShapeRef): WriterClient {
-    return this.#clients[ref.partition % this.#clients.length] as WriterClient
+  clientFor(partition: number): WriterClient {
+    return this.#clients[partition % this.#clients.length] as WriterClient
   }
 }

@@ -1,19 +1,13 @@
 import type { Worker } from 'node:worker_threads'
-import { EngineError, ErrorCode, type ShapeRef } from '@shapestore/engine'
-import {
-  deserializeError,
-  type FromWriter,
-  type OpRequest,
-  type ToWriter,
-  type WriterInit,
-  type WriterOp,
-} from './protocol.ts'
+import { EngineError, ErrorCode, refsOf, type ShapeRef, type WriterOpArgs, type WriterOpName } from '@shapestore/engine'
+import { deserializeError, type FromWriter, type OpRequest, type ToWriter, type WriterInit } from './protocol.ts'
+import { TransferFrames } from './transfer-frames.ts'
 import { startTsWorker } from './ts-worker.ts'
 
 /**
- * The main-thread side of one writer worker: routes operations to it in batches (every op
- * issued in one turn travels in one message), matches results to callers, and supervises the
- * thread. The worker starts on the first operation (lazy start: opening the engine starts no
+ * The main-thread side of one writer worker: sends it operations in batches (every op issued
+ * in one turn travels in one message, its bulk bytes in transferred buffers), matches results
+ * to callers, and supervises the thread. The worker starts on the first operation (lazy start: opening the engine starts no
  * thread). If it dies (an uncaught throw, process.exit in the worker, the memory limit), every
  * operation it had not acknowledged rejects with WRITER_CRASHED — replaying is safe, appends are
  * idempotent — and a new worker starts at the next operation, first republishing the keys of
@@ -43,6 +37,7 @@ export class WriterClient {
   readonly #written = new Map<number, ShapeRef>()
   #worker: Worker | null = null
   #queue: OpRequest[] = []
+  readonly #frames = new TransferFrames()
   #nextId = 1
   #closing = false
   /** Whether an operation succeeded since the last crash: a worker that dies at once is not respawned in a loop. */
@@ -53,12 +48,16 @@ export class WriterClient {
     this.#options = options
   }
 
-  request(op: WriterOp): Promise<void> {
+  request<K extends WriterOpName>(kind: K, args: WriterOpArgs[K]): Promise<void> {
     if (this.#closing) return Promise.reject(new EngineError(ErrorCode.ENGINE_CLOSED, 'the writers are closing'))
-    if ('ref' in op) this.#written.set(op.ref.shapeId, op.ref)
-    if (op.kind === 'append') for (const ref of op.refs) this.#written.set(ref.shapeId, ref)
-    if (op.kind === 'drop') this.#written.delete(op.ref.shapeId)
-    return this.#send(op)
+    if (kind === 'drop') for (const ref of refsOf(args)) this.#written.delete(ref.shapeId)
+    else for (const ref of refsOf(args)) this.#written.set(ref.shapeId, ref)
+    const sent = 'bytes' in args ? { ...args, bytes: this.#frames.add(args.bytes) } : args
+    const id = this.#nextId++
+    const promise = this.#expect(id)
+    if (this.#queue.length === 0) queueMicrotask(() => this.#flush())
+    this.#queue.push({ id, kind, args: sent } as OpRequest)
+    return promise
   }
 
   async close(): Promise<void> {
@@ -66,26 +65,26 @@ export class WriterClient {
     this.#closing = true
     const worker = this.#worker
     if (worker === null) return
-    await this.#send({ kind: 'close' }).catch(() => {})
+    this.#flush()
+    const id = this.#nextId++
+    const closed = this.#expect(id)
+    worker.postMessage({ type: 'close', id } satisfies ToWriter)
+    await closed.catch(() => {})
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
     await worker.terminate()
     await exited
   }
 
-  #send(op: WriterOp): Promise<void> {
-    const id = this.#nextId++
-    const promise = new Promise<void>((resolve, reject) => this.#pending.set(id, { resolve, reject }))
-    if (this.#queue.length === 0) queueMicrotask(() => this.#flush())
-    this.#queue.push({ id, op })
-    return promise
+  #expect(id: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => this.#pending.set(id, { resolve, reject }))
   }
 
   #flush(): void {
     const requests = this.#queue
-    this.#queue = []
     if (requests.length === 0) return
+    this.#queue = []
     const message: ToWriter = { type: 'ops', requests }
-    this.#ensureWorker().postMessage(message)
+    this.#ensureWorker().postMessage(message, this.#frames.take())
   }
 
   #ensureWorker(): Worker {
@@ -107,19 +106,22 @@ export class WriterClient {
   }
 
   #receive(message: FromWriter): void {
-    if (message.type === 'published') {
-      this.#options.onPublished(message.handles)
-      return
+    if (message.type !== 'done') return
+    if (message.published.length > 0) this.#options.onPublished(message.published)
+    const pending = this.#pending
+    for (const id of message.succeeded) {
+      const waiting = pending.get(id)
+      if (waiting === undefined) continue
+      pending.delete(id)
+      waiting.resolve()
     }
-    if (message.type !== 'results') return
-    for (const { id, error } of message.results) {
-      const pending = this.#pending.get(id)
-      if (pending === undefined) continue
-      this.#pending.delete(id)
-      this.#healthy = true
-      if (error === undefined) pending.resolve()
-      else pending.reject(deserializeError(error))
+    for (const { id, error } of message.failed) {
+      const waiting = pending.get(id)
+      if (waiting === undefined) continue
+      pending.delete(id)
+      waiting.reject(deserializeError(error))
     }
+    if (message.succeeded.length + message.failed.length > 0) this.#healthy = true
   }
 
   #exited(worker: Worker, code: number): void {
@@ -135,6 +137,7 @@ export class WriterClient {
     for (const pending of this.#pending.values()) pending.reject(crashed)
     this.#pending.clear()
     this.#queue = []
+    this.#frames.take()
     this.#options.onCrash(this.#options.init.writerIndex, code)
     // Republish at once what the dead worker may have left stale, unless it died before doing
     // any work (then the next operation starts it, so a worker that cannot start does not spin).

@@ -1,4 +1,4 @@
-import { type LogItem, validateTransaction } from '@shapestore/engine'
+import { encodeTransaction, type LogItem } from '@shapestore/engine'
 import type { Change } from '../table/transaction.ts'
 import { type Action, actionFor, changeItems } from './messages.ts'
 import type { ShapeSpec } from './shape-spec.ts'
@@ -30,7 +30,7 @@ export function planFanout(
     let items = shared.get(signature)
     if (items === undefined) {
       items = changeItems(spec, tx, changes, actions)
-      validateTransaction(items)
+      encodeTransaction(items)
       shared.set(signature, items)
     }
     entries.push({ handle, items })

@@ -2,9 +2,24 @@ import { EngineError, ErrorCode } from '../errors.ts'
 import { LOG_JSON_BYTES_MAX } from '../limits.ts'
 import { LogOffset } from '../log-offset.ts'
 import { offsetKey, readU64, shapeRange, snapshotKey } from './keys.ts'
-import { SHARED_RECORD_MARK, SHARED_REF_BYTES } from './log-record.ts'
 import type { PartitionStore } from './partition-store.ts'
-import { LAST_PART_OF_CHUNK } from './snapshot-part.ts'
+import {
+  LAST_PART_OF_CHUNK,
+  PART_FLAGS_AT,
+  PART_HEADER_BYTES,
+  PART_ROW_BYTES_BYTES,
+  RECORD_COUNT_AT,
+  RECORD_HEADER_BYTES,
+  ROW_HEADER_BYTES,
+  ROW_JSON_BYTES_BYTES,
+  ROW_KEY_BYTES_AT,
+  ROW_OP_AT,
+  ROW_TX_AT,
+  SHARED_COUNT_BYTES,
+  SHARED_RECORD_MARK,
+  SHARED_REF_BYTES,
+  SHARED_REF_KEY_AT,
+} from './record-layout.ts'
 
 /**
  * A committed range of a shape's log as one ready-to-send JSON array `[row,row,...]` (UTF-8),
@@ -42,19 +57,6 @@ const SCRATCH_RETAINED_BYTES_MAX = 32 * 1024 * 1024
 const OPEN_BRACKET = 0x5b
 const COMMA = 0x2c
 const CLOSE_BRACKET = 0x5d
-
-/** Byte layout of a log record (log-record.ts): [u32 count] then per row this header, key, [u32 json bytes], json. */
-const RECORD_COUNT_BYTES = 4
-const ROW_TX_AT = 0
-const ROW_OP_AT = 8
-const ROW_KEY_BYTES_AT = 17
-const ROW_HEADER_BYTES = 21
-const JSON_LENGTH_BYTES = 4
-/** A shared record in `txs` is [u32 reference count][record]; a reference is [u32 mark][u64 txs key] (log-record.ts). */
-const SHARED_COUNT_BYTES = 4
-const SHARED_REF_KEY_AT = 4
-/** Byte layout of a snapshot part (snapshot-part.ts): [u8 flags] then per row [u32 json bytes][json]. */
-const PART_FLAGS_BYTES = 1
 
 /**
  * The shape's committed entries with offsets in (since, upTo] as one JSON array. Throws
@@ -129,12 +131,12 @@ function copySnapshotChunk(store: PartitionStore, shapeId: number, chunk: number
     if (part === undefined) continue
     const base = out.stage(part)
     // Read before the rows move: the first row lands on the flags byte.
-    const lastOfChunk = (out.view.getUint8(base) & LAST_PART_OF_CHUNK) !== 0
+    const lastOfChunk = (out.view.getUint8(base + PART_FLAGS_AT) & LAST_PART_OF_CHUNK) !== 0
     const end = base + part.length
-    let at = base + PART_FLAGS_BYTES
+    let at = base + PART_HEADER_BYTES
     while (at < end) {
       const bytes = out.view.getUint32(at)
-      at += JSON_LENGTH_BYTES
+      at += PART_ROW_BYTES_BYTES
       out.moveRow(at, bytes)
       at += bytes
     }
@@ -166,12 +168,12 @@ function copyLog(
     if (record === undefined) continue
     const base = out.stage(record.value, record.from)
     const view = out.view
-    const count = view.getUint32(base)
-    let at = base + RECORD_COUNT_BYTES
+    const count = view.getUint32(base + RECORD_COUNT_AT)
+    let at = base + RECORD_HEADER_BYTES
     for (let i = 0; i < count; i++) {
       const keyBytes = view.getUint32(at + ROW_KEY_BYTES_AT)
-      const jsonAt = at + ROW_HEADER_BYTES + keyBytes + JSON_LENGTH_BYTES
-      const jsonBytes = view.getUint32(jsonAt - JSON_LENGTH_BYTES)
+      const jsonAt = at + ROW_HEADER_BYTES + keyBytes + ROW_JSON_BYTES_BYTES
+      const jsonBytes = view.getUint32(jsonAt - ROW_JSON_BYTES_BYTES)
       if (filter) {
         const tx = readU64View(view, at + ROW_TX_AT)
         const op = readU64View(view, at + ROW_OP_AT)

@@ -1,88 +1,93 @@
 import { readU64 } from './keys.ts'
+import {
+  RECORD_COUNT_AT,
+  RECORD_HEADER_BYTES,
+  ROW_HEADER_BYTES,
+  ROW_JSON_BYTES_BYTES,
+  ROW_KEY_BYTES_AT,
+  ROW_OP_AT,
+  ROW_TX_AT,
+  SHARED_RECORD_MARK,
+  SHARED_REF_BYTES,
+  SHARED_REF_KEY_AT,
+} from './record-layout.ts'
+import type { EncodedTransaction } from './transaction-encoder.ts'
 
 /**
- * A log record: the rows one transaction appends to one shape, framed in one LMDB value
- * (one record per (shape, transaction): see log-layout-notes, layout A2).
- *
- *   [u32 count] then per row: [u64 tx][u64 op][u8 op type][u32 key bytes][key][u32 json bytes][json]
- *
- * The JSON is client-ready and never parsed by the engine.
+ * Reading and reshaping log records and shared-record references (layouts in
+ * record-layout.ts). The JSON inside is client-ready and never parsed by the engine.
  */
-export const OP_TYPES = { insert: 1, update: 2, delete: 3 } as const
-export type OpType = keyof typeof OP_TYPES
-
-/** A row as the writer encodes it: byte lengths are measured once, during validation. */
-export interface EncodableRow {
-  readonly tx: number
-  readonly op: number
-  readonly opType: OpType
-  readonly key: string
-  readonly keyBytes: number
-  readonly json: string
-  readonly jsonBytes: number
-}
-
-const ROW_HEADER_BYTES = 8 + 8 + 1 + 4 + 4
-
-export function encodeLogRecord(rows: readonly EncodableRow[]): Buffer {
-  let size = 4
-  for (const row of rows) size += ROW_HEADER_BYTES + row.keyBytes + row.jsonBytes
-  const buffer = Buffer.allocUnsafe(size)
-  buffer.writeUInt32BE(rows.length, 0)
-  let at = 4
-  for (const row of rows) {
-    buffer.writeUInt32BE(Math.floor(row.tx / 2 ** 32), at)
-    buffer.writeUInt32BE((row.tx % 2 ** 32) >>> 0, at + 4)
-    buffer.writeUInt32BE(Math.floor(row.op / 2 ** 32), at + 8)
-    buffer.writeUInt32BE((row.op % 2 ** 32) >>> 0, at + 12)
-    buffer.writeUInt8(OP_TYPES[row.opType], at + 16)
-    buffer.writeUInt32BE(row.keyBytes, at + 17)
-    at += 21
-    at += buffer.write(row.key, at, 'utf8')
-    buffer.writeUInt32BE(row.jsonBytes, at)
-    at += 4
-    at += buffer.write(row.json, at, 'utf8')
-  }
-  return buffer
-}
-
-/**
- * A shared record (layout A3 of log-layout-notes): when one transaction's rows go unchanged to
- * many shapes of a partition, they are stored once in the `txs` database as
- * `[u32 reference count][record]`, and each shape's log gets a 12-byte reference
- * `[u32 SHARED_RECORD_MARK][u64 txs id]` instead of its own copy. No real record starts with the
- * mark: a record's row count is at most TRANSACTION_ITEMS_MAX.
- */
-export const SHARED_RECORD_MARK = 0xffff_ffff
-export const SHARED_REF_BYTES = 12
 
 export function encodeSharedRef(txsKey: Buffer): Buffer {
   const ref = Buffer.allocUnsafe(SHARED_REF_BYTES)
   ref.writeUInt32BE(SHARED_RECORD_MARK, 0)
-  txsKey.copy(ref, 4)
+  txsKey.copy(ref, SHARED_REF_KEY_AT)
   return ref
 }
 
 /** The txs key a log value refers to, or null if the value is a record of its own. */
 export function sharedRefKey(value: Buffer): Buffer | null {
-  return value.length === SHARED_REF_BYTES && value.readUInt32BE(0) === SHARED_RECORD_MARK ? value.subarray(4) : null
+  return value.length === SHARED_REF_BYTES && value.readUInt32BE(0) === SHARED_RECORD_MARK
+    ? value.subarray(SHARED_REF_KEY_AT)
+    : null
 }
 
 /** Calls `visit` with each row's offset and the byte range of its JSON; stops when it returns false. */
 export function visitLogRecord(
-  record: Buffer,
+  record: Uint8Array,
   visit: (tx: number, op: number, jsonStart: number, jsonEnd: number) => boolean,
 ): void {
-  const count = record.readUInt32BE(0)
-  let at = 4
+  const view = asBuffer(record)
+  const count = view.readUInt32BE(RECORD_COUNT_AT)
+  let at = RECORD_HEADER_BYTES
   for (let i = 0; i < count; i++) {
-    const tx = readU64(record, at)
-    const op = readU64(record, at + 8)
-    const keyBytes = record.readUInt32BE(at + 17)
-    at += 21 + keyBytes
-    const jsonBytes = record.readUInt32BE(at)
-    at += 4
+    const tx = readU64(view, at + ROW_TX_AT)
+    const op = readU64(view, at + ROW_OP_AT)
+    const keyBytes = view.readUInt32BE(at + ROW_KEY_BYTES_AT)
+    at += ROW_HEADER_BYTES + keyBytes
+    const jsonBytes = view.readUInt32BE(at)
+    at += ROW_JSON_BYTES_BYTES
     if (!visit(tx, op, at, at + jsonBytes)) return
     at += jsonBytes
   }
+}
+
+/**
+ * The part of `txn` after offset (tx, op) as a transaction of its own: a replay that overlaps
+ * what the shape already has keeps only the new rows. The caller knows some row is after it.
+ */
+export function transactionAfter(txn: EncodedTransaction, tx: number, op: number): EncodedTransaction {
+  const record = asBuffer(txn.bytes)
+  let skipped = 0
+  let skippedJsonBytes = 0
+  let from = RECORD_HEADER_BYTES
+  let firstTx = 0
+  let firstOp = 0
+  visitLogRecord(record, (rowTx, rowOp, jsonStart, jsonEnd) => {
+    if (rowTx > tx || (rowTx === tx && rowOp > op)) {
+      firstTx = rowTx
+      firstOp = rowOp
+      return false
+    }
+    skipped++
+    skippedJsonBytes += jsonEnd - jsonStart
+    from = jsonEnd
+    return true
+  })
+  const bytes = Buffer.allocUnsafe(RECORD_HEADER_BYTES + record.length - from)
+  bytes.writeUInt32BE(txn.rowCount - skipped, RECORD_COUNT_AT)
+  record.copy(bytes, RECORD_HEADER_BYTES, from)
+  return {
+    ...txn,
+    bytes,
+    rowCount: txn.rowCount - skipped,
+    firstTx,
+    firstOp,
+    jsonBytes: txn.jsonBytes - skippedJsonBytes,
+  }
+}
+
+/** A Buffer over the same memory (a record that crossed a thread boundary arrives as a Uint8Array). */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }

@@ -2,16 +2,17 @@ import { EngineError, ErrorCode } from '../errors.ts'
 import type { ShapeHandle } from '../handle.ts'
 import { GROUP_COMMIT_ITEMS_MAX, SHARED_RECORD_SHAPES_MIN } from '../limits.ts'
 import { LogOffset } from '../log-offset.ts'
-import type { PgSnapshot } from '../pg-snapshot.ts'
 import { type ReadPathKeys, readPathKeysOf } from '../read-path/read-path-keys.ts'
 import type { ShapeRef } from '../shape-ref.ts'
 import { storageFailure } from '../storage-failure.ts'
+import type { AppendArgs, SnapshotPartArgs, WriterOpArgs, WriterOps } from '../write-ops.ts'
 import { offsetKeyOf, readU64, shapeRange, snapshotKey, txsKey } from './keys.ts'
-import { type EncodableRow, encodeLogRecord, encodeSharedRef, sharedRefKey } from './log-record.ts'
+import { asBuffer, encodeSharedRef, sharedRefKey, transactionAfter, visitLogRecord } from './log-record.ts'
 import type { PartitionStore } from './partition-store.ts'
+import { SHARED_COUNT_BYTES } from './record-layout.ts'
 import type { ShapeMeta } from './shape-meta.ts'
 import { toStored } from './shape-meta.ts'
-import { encodeSnapshotPart } from './snapshot-part.ts'
+import type { EncodedTransaction } from './transaction-encoder.ts'
 
 /**
  * The single writer of one partition. It owns the writer state of the partition's active
@@ -20,8 +21,8 @@ import { encodeSnapshotPart } from './snapshot-part.ts'
  * publishes the touched shapes' read-path keys: the writer's value always wins.
  *
  * Runs on whichever thread owns the partition: the main thread (inline runtime) or a writer
- * worker. Callers validate transactions first (validateTransaction); nothing here rejects an
- * item, so a transaction is written whole or, if the commit fails, not at all.
+ * worker. Callers validate and encode transactions first (encodeTransaction); nothing here
+ * rejects an item, so a transaction is written whole or, if the commit fails, not at all.
  */
 export interface PartitionWriterOptions {
   readonly chunkBytesThreshold: number
@@ -29,17 +30,6 @@ export interface PartitionWriterOptions {
   readonly publish: (handle: ShapeHandle, keys: ReadPathKeys) => void
   /** Called after each successful commit, before its keys are published. */
   readonly onCommit?: (() => void) | undefined
-}
-
-/** A snapshot part as the facade cuts it (see makeNewSnapshot). */
-export interface SnapshotPartWrite {
-  readonly chunk: number
-  readonly part: number
-  readonly rows: readonly string[]
-  readonly rowBytes: number
-  readonly lastOfChunk: boolean
-  /** Set on the final write of a snapshot: the number n of its last chunk `0_n`. */
-  readonly lastSnapshotChunk: number | null
 }
 
 interface ShapeState {
@@ -57,7 +47,7 @@ interface Batch {
   reject: (error: unknown) => void
 }
 
-export class PartitionWriter {
+export class PartitionWriter implements WriterOps {
   readonly #store: PartitionStore
   readonly #options: PartitionWriterOptions
   readonly #states = new Map<number, ShapeState>()
@@ -72,100 +62,99 @@ export class PartitionWriter {
     this.#nextTxsId = last === undefined ? 1 : readU64(last, 0) + 1
   }
 
-  /** Appends one transaction's rows; rows at or below the shape's last offset are skipped. */
-  append(ref: ShapeRef, rows: readonly EncodableRow[]): Promise<void> {
-    const state = this.#state(ref)
-    const fresh = freshRows(rows, state.meta.lastTxnOffset)
-    if (fresh.length === 0) return this.#pendingFor(state)
-    const batch = this.#appendRecord(state, fresh, encodeLogRecord(fresh))
-    return this.#counted(batch, fresh.length)
-  }
-
   /**
-   * Appends one transaction's rows to many shapes. The shapes that take every row share one
-   * stored copy (a shared record and a reference each); a shape that has seen some of the rows
-   * already (a replay) gets its own record of the rest.
+   * Appends one transaction to shapes of this partition; rows at or below a shape's last
+   * offset are skipped (a replay). The shapes that take every row share one stored copy (a
+   * shared record and a reference each) once there are SHARED_RECORD_SHAPES_MIN of them; a
+   * shape that has seen some of the rows already gets its own record of the rest.
    */
-  appendShared(refs: readonly ShapeRef[], rows: readonly EncodableRow[]): Promise<void> {
+  append(txn: AppendArgs): Promise<void> {
     const whole: ShapeState[] = []
     const done: Promise<void>[] = []
     // Everything this call queues commits together (one commit-size check at the end), so a
     // shared record is never committed apart from the references that count it.
     let items = 0
-    for (const ref of refs) {
+    for (const ref of txn.refs) {
       const state = this.#state(ref)
-      const fresh = freshRows(rows, state.meta.lastTxnOffset)
-      if (fresh.length === 0) done.push(this.#pendingFor(state))
-      else if (fresh.length === rows.length) whole.push(state)
+      const last = state.meta.lastTxnOffset
+      if (txn.rowCount === 0 || !isAfter(txn.lastTx, txn.lastOp, last)) done.push(this.#pendingFor(state))
+      else if (isAfter(txn.firstTx, txn.firstOp, last)) whole.push(state)
       else {
-        done.push(this.#appendRecord(state, fresh, encodeLogRecord(fresh)).committed)
-        items += fresh.length
+        const fresh = transactionAfter(txn, last.tx, last.op)
+        done.push(this.#appendRecord(state, fresh, fresh.bytes).committed)
+        items += fresh.rowCount
       }
     }
     if (whole.length > 0 && whole.length < SHARED_RECORD_SHAPES_MIN) {
-      const record = encodeLogRecord(rows)
-      for (const state of whole) done.push(this.#appendRecord(state, rows, record).committed)
-      items += whole.length * rows.length
+      for (const state of whole) done.push(this.#appendRecord(state, txn, txn.bytes).committed)
+      items += whole.length * txn.rowCount
     } else if (whole.length > 0) {
       const key = txsKey(this.#nextTxsId++)
-      const record = encodeLogRecord(rows)
-      const shared = Buffer.allocUnsafe(4 + record.length)
+      const shared = Buffer.allocUnsafe(SHARED_COUNT_BYTES + txn.bytes.length)
       shared.writeUInt32BE(whole.length, 0)
-      record.copy(shared, 4)
+      shared.set(txn.bytes, SHARED_COUNT_BYTES)
       const batch = this.#openBatch()
       const { txs } = this.#store
       batch.writes.push(() => txs.putSync(key, shared))
       const ref = encodeSharedRef(key)
-      for (const state of whole) done.push(this.#appendRecord(state, rows, ref).committed)
+      for (const state of whole) done.push(this.#appendRecord(state, txn, ref).committed)
       // The rows are stored once; each further shape costs a reference.
-      items += rows.length + whole.length - 1
+      items += txn.rowCount + whole.length - 1
     }
     if (this.#batch !== null && items > 0) void this.#counted(this.#batch, items)
-    return Promise.all(done).then(() => {})
+    return done.length === 1 ? (done[0] as Promise<void>) : Promise.all(done).then(() => {})
   }
 
   /**
-   * Queues `value` (a record or a reference) as the shape's next log entry, with its chunk
-   * bookkeeping. The caller counts the items towards the commit size.
+   * Queues `value` (the transaction's record, or a reference to it) as the shape's next log
+   * entry, with its chunk bookkeeping. The caller counts the items towards the commit size.
    */
-  #appendRecord(state: ShapeState, rows: readonly EncodableRow[], value: Buffer): Batch {
+  #appendRecord(state: ShapeState, txn: EncodedTransaction, value: Uint8Array): Batch {
     const shapeId = state.ref.shapeId
-    const lastRow = rows[rows.length - 1] as EncodableRow
-    const closedChunks: Buffer[] = []
+    const threshold = this.#options.chunkBytesThreshold
     let openChunkBytes = state.meta.openChunkBytes
-    for (const row of rows) {
-      openChunkBytes += row.jsonBytes
-      if (openChunkBytes >= this.#options.chunkBytesThreshold) {
-        closedChunks.push(offsetKeyOf(shapeId, row.tx, row.op))
-        openChunkBytes = 0
-      }
+    let closedChunks: Buffer[] | null = null
+    if (openChunkBytes + txn.jsonBytes < threshold) openChunkBytes += txn.jsonBytes
+    else {
+      // Some row closes a chunk: only then are the rows walked.
+      const closed: Buffer[] = []
+      visitLogRecord(txn.bytes, (tx, op, jsonStart, jsonEnd) => {
+        openChunkBytes += jsonEnd - jsonStart
+        if (openChunkBytes >= threshold) {
+          closed.push(offsetKeyOf(shapeId, tx, op))
+          openChunkBytes = 0
+        }
+        return true
+      })
+      closedChunks = closed
     }
     const batch = this.#touch(state, {
       ...state.meta,
-      lastTxnOffset: LogOffset.of(lastRow.tx, lastRow.op),
+      lastTxnOffset: LogOffset.of(txn.lastTx, txn.lastOp),
       openChunkBytes,
     })
     const { log, chunks } = this.#store
+    const key = offsetKeyOf(shapeId, txn.lastTx, txn.lastOp)
     batch.writes.push(() => {
-      log.putSync(offsetKeyOf(shapeId, lastRow.tx, lastRow.op), value)
-      for (const key of closedChunks) chunks.putSync(key, Buffer.alloc(0))
+      log.putSync(key, asBuffer(value))
+      if (closedChunks !== null) for (const chunkKey of closedChunks) chunks.putSync(chunkKey, EMPTY)
     })
     return batch
   }
 
-  setPgSnapshot(ref: ShapeRef, pgSnapshot: PgSnapshot): Promise<void> {
+  setPgSnapshot({ ref, pgSnapshot }: WriterOpArgs['setPgSnapshot']): Promise<void> {
     const state = this.#state(ref)
     return this.#counted(this.#touch(state, { ...state.meta, pgSnapshot }), 1)
   }
 
-  markSnapshotStarted(ref: ShapeRef): Promise<void> {
+  markSnapshotStarted({ ref }: WriterOpArgs['markSnapshotStarted']): Promise<void> {
     const state = this.#state(ref)
     if (state.meta.snapshotStarted) return this.#pendingFor(state)
     return this.#counted(this.#touch(state, { ...state.meta, snapshotStarted: true }), 1)
   }
 
   /** Begins a (new) snapshot: drops the parts an interrupted attempt left behind. */
-  startSnapshot(ref: ShapeRef): Promise<void> {
+  startSnapshot({ ref }: WriterOpArgs['startSnapshot']): Promise<void> {
     const state = this.#state(ref)
     if (state.meta.lastSnapshotChunk !== null) {
       throw new EngineError(ErrorCode.SNAPSHOT_EXISTS, `shape ${ref.handle} already has a complete snapshot`)
@@ -178,18 +167,18 @@ export class PartitionWriter {
     return this.#counted(batch, 1)
   }
 
-  writeSnapshotPart(ref: ShapeRef, write: SnapshotPartWrite): Promise<void> {
+  writeSnapshotPart(part: SnapshotPartArgs): Promise<void> {
+    const { ref } = part
     const state = this.#state(ref)
     const meta =
-      write.lastSnapshotChunk === null ? state.meta : { ...state.meta, lastSnapshotChunk: write.lastSnapshotChunk }
+      part.lastSnapshotChunk === null ? state.meta : { ...state.meta, lastSnapshotChunk: part.lastSnapshotChunk }
     const batch = this.#touch(state, meta)
-    if (write.rows.length > 0 || write.lastOfChunk) {
-      const key = snapshotKey(ref.shapeId, write.chunk, write.part)
-      const value = encodeSnapshotPart(write.rows, write.rowBytes, write.lastOfChunk)
+    if (part.rowCount > 0 || part.lastOfChunk) {
+      const key = snapshotKey(ref.shapeId, part.chunk, part.part)
       const { snapshot } = this.#store
-      batch.writes.push(() => snapshot.putSync(key, value))
+      batch.writes.push(() => snapshot.putSync(key, asBuffer(part.bytes)))
     }
-    return this.#counted(batch, write.rows.length)
+    return this.#counted(batch, part.rowCount)
   }
 
   /**
@@ -202,14 +191,15 @@ export class PartitionWriter {
   }
 
   /** Lets go of the shape's writer state; its read-path keys stay published. */
-  async hibernate(ref: ShapeRef): Promise<void> {
+  async hibernate({ ref }: WriterOpArgs['hibernate']): Promise<void> {
     await this.flush()
     // A write that arrived while flushing keeps the state: it must commit from it.
     if (this.#batch?.touched.has(ref.shapeId) !== true) this.#states.delete(ref.shapeId)
   }
 
   /** Deletes everything the partition holds for the shape, in one commit. */
-  async drop(shapeId: number): Promise<void> {
+  async drop({ ref }: WriterOpArgs['drop']): Promise<void> {
+    const { shapeId } = ref
     await this.flush()
     this.#states.delete(shapeId)
     const { env, log, chunks, snapshot, meta, txs } = this.#store
@@ -315,13 +305,6 @@ export class PartitionWriter {
   }
 }
 
-/** The rows after `last`: a replayed prefix is skipped (offsets strictly increase within a transaction). */
-function freshRows(rows: readonly EncodableRow[], last: LogOffset): readonly EncodableRow[] {
-  let first = 0
-  while (first < rows.length && !isAfter(rows[first] as EncodableRow, last)) first++
-  return first === 0 ? rows : rows.slice(first)
-}
-
 /** Drops one reference to a shared record; the last reference deletes it. */
 function releaseShared(txs: PartitionStore['txs'], key: Buffer): void {
   const shared = txs.get(key)
@@ -336,6 +319,10 @@ function releaseShared(txs: PartitionStore['txs'], key: Buffer): void {
   txs.putSync(key, updated)
 }
 
-function isAfter(row: EncodableRow, offset: LogOffset): boolean {
-  return row.tx !== offset.tx ? row.tx > offset.tx : row.op > offset.op
+/** Whether offset (tx, op) is after `offset`. */
+function isAfter(tx: number, op: number, offset: LogOffset): boolean {
+  return tx !== offset.tx ? tx > offset.tx : op > offset.op
 }
+
+/** A closed chunk's index entry: the key is everything. */
+const EMPTY = Buffer.alloc(0)

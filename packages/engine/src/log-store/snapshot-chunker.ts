@@ -1,19 +1,21 @@
 import { EngineError, ErrorCode } from '../errors.ts'
 import { SNAPSHOT_PART_BYTES, SNAPSHOT_ROW_BYTES_MAX } from '../limits.ts'
 import { isWellFormedText } from '../well-formed.ts'
-import type { SnapshotPartWrite } from './partition-writer.ts'
+import type { EncodedSnapshotPart } from '../write-ops.ts'
+import { encodeSnapshotPart } from './snapshot-part.ts'
 
 /**
  * Cuts a snapshot's rows into chunks `0_0`, `0_1`, ... the way Electric does: each row counts
  * its JSON bytes + 1, and a chunk ends after the row that reaches the threshold. Within a
  * chunk, rows are committed in parts of about SNAPSHOT_PART_BYTES, so readers can tail the
- * snapshot while it is written. The last write carries the last chunk's number; an empty
+ * snapshot while it is written; each part is encoded here, on the calling thread, into the
+ * bytes the writer stores. The last write carries the last chunk's number; an empty
  * snapshot is one empty chunk `0_0`.
  */
 export async function chunkSnapshot(
   rows: AsyncIterable<string> | Iterable<string>,
   chunkBytesThreshold: number,
-  write: (part: SnapshotPartWrite) => Promise<void>,
+  write: (part: EncodedSnapshotPart) => Promise<void>,
 ): Promise<number> {
   let chunk = 0
   let part = 0
@@ -21,7 +23,8 @@ export async function chunkSnapshot(
   let partRows: string[] = []
   let partBytes = 0
   const flush = async (lastOfChunk: boolean, lastSnapshotChunk: number | null) => {
-    await write({ chunk, part, rows: partRows, rowBytes: partBytes, lastOfChunk, lastSnapshotChunk })
+    const bytes = encodeSnapshotPart(partRows, partBytes, lastOfChunk)
+    await write({ chunk, part, rowCount: partRows.length, lastOfChunk, lastSnapshotChunk, bytes })
     partRows = []
     partBytes = 0
     part = lastOfChunk ? 0 : part + 1
@@ -56,7 +59,8 @@ export async function chunkSnapshot(
   // The stream ended right after a chunk closed: that chunk is the last one (no empty chunk).
   if (chunk > 0 && part === 0 && partRows.length === 0) {
     chunk--
-    await write({ chunk, part: 0, rows: [], rowBytes: 0, lastOfChunk: false, lastSnapshotChunk: chunk })
+    const bytes = encodeSnapshotPart([], 0, false)
+    await write({ chunk, part: 0, rowCount: 0, lastOfChunk: false, lastSnapshotChunk: chunk, bytes })
     return chunk
   }
   await flush(true, chunk)

@@ -1,32 +1,31 @@
+import { LAST_PART_OF_CHUNK, PART_FLAGS_AT, PART_HEADER_BYTES, PART_ROW_BYTES_BYTES } from './record-layout.ts'
+
 /**
  * A part of a snapshot chunk: the rows committed together, so readers can tail a snapshot
- * while it is written. The flag tells a reader whether the chunk continues in a later part.
- *
- *   [u8 flags] then per row: [u32 json bytes][json]
+ * while it is written (layout in record-layout.ts). The flag tells a reader whether the chunk
+ * continues in a later part. Encoded on the main thread; the writer stores the bytes as they are.
  */
-export const LAST_PART_OF_CHUNK = 1
-
 export function encodeSnapshotPart(rows: readonly string[], rowBytes: number, lastOfChunk: boolean): Buffer {
-  const buffer = Buffer.allocUnsafe(1 + 4 * rows.length + rowBytes)
-  buffer.writeUInt8(lastOfChunk ? LAST_PART_OF_CHUNK : 0, 0)
-  let at = 1
+  const buffer = Buffer.allocUnsafe(PART_HEADER_BYTES + PART_ROW_BYTES_BYTES * rows.length + rowBytes)
+  buffer.writeUInt8(lastOfChunk ? LAST_PART_OF_CHUNK : 0, PART_FLAGS_AT)
+  let at = PART_HEADER_BYTES
   for (const row of rows) {
-    const written = buffer.write(row, at + 4, 'utf8')
+    const written = buffer.write(row, at + PART_ROW_BYTES_BYTES, 'utf8')
     buffer.writeUInt32BE(written, at)
-    at += 4 + written
+    at += PART_ROW_BYTES_BYTES + written
   }
   return buffer
 }
 
 export function isLastPartOfChunk(part: Buffer): boolean {
-  return (part.readUInt8(0) & LAST_PART_OF_CHUNK) !== 0
+  return (part.readUInt8(PART_FLAGS_AT) & LAST_PART_OF_CHUNK) !== 0
 }
 
 export function* snapshotPartRows(part: Buffer): Generator<string> {
-  let at = 1
+  let at = PART_HEADER_BYTES
   while (at < part.length) {
     const bytes = part.readUInt32BE(at)
-    at += 4
+    at += PART_ROW_BYTES_BYTES
     yield part.toString('utf8', at, at + bytes)
     at += bytes
   }

@@ -1,0 +1,60 @@
+/**
+ * The byte layout of everything the engine stores as a log or snapshot value, as named
+ * constants: the encoder (transaction-encoder.ts, snapshot-part.ts) and every decoder
+ * (log-record.ts, log-json.ts, the writers) read their offsets from here. Every integer is
+ * big-endian; u64 values are two u32 halves (exact up to 2^53 - 1).
+ *
+ * A log record — the rows one transaction appends to one shape, framed in one LMDB value
+ * (one record per (shape, transaction): log-layout-notes, layout A2). The main thread encodes
+ * it once, while it validates the transaction; the writer stores those bytes as they are.
+ *
+ *   [u32 row count] then per row:
+ *   [u64 tx][u64 op][u8 op type][u32 key bytes][key][u32 json bytes][json]
+ *
+ * A shared record (layout A3): one transaction's record stored once for many shapes of a
+ * partition, in the `txs` database, as [u32 reference count][log record]; each shape's log
+ * gets a reference instead of its own copy:
+ *
+ *   [u32 SHARED_RECORD_MARK][u64 txs id]
+ *
+ * No real record starts with the mark: a record's row count is at most TRANSACTION_ITEMS_MAX.
+ *
+ * A snapshot part — the snapshot rows committed together, so readers can tail a snapshot while
+ * it is written:
+ *
+ *   [u8 flags] then per row: [u32 json bytes][json]
+ */
+
+/** A log record's row count, at its start. */
+export const RECORD_COUNT_AT = 0
+export const RECORD_HEADER_BYTES = 4
+
+/** Offsets inside one row, from the row's start. */
+export const ROW_TX_AT = 0
+export const ROW_OP_AT = 8
+export const ROW_OP_TYPE_AT = 16
+export const ROW_KEY_BYTES_AT = 17
+/** The fixed part before the key: tx, op, op type, key length. */
+export const ROW_HEADER_BYTES = 21
+/** The u32 length in front of a row's JSON (after its key). */
+export const ROW_JSON_BYTES_BYTES = 4
+/** A row's bytes besides its key and JSON. */
+export const ROW_OVERHEAD_BYTES = ROW_HEADER_BYTES + ROW_JSON_BYTES_BYTES
+
+/** The op type byte of a row. */
+export const OP_TYPES = { insert: 1, update: 2, delete: 3 } as const
+export type OpType = keyof typeof OP_TYPES
+
+/** A shared record's reference count, in front of its log record. */
+export const SHARED_COUNT_BYTES = 4
+export const SHARED_RECORD_MARK = 0xffff_ffff
+/** Where the txs key starts in a reference, and the reference's whole size. */
+export const SHARED_REF_KEY_AT = 4
+export const SHARED_REF_BYTES = 12
+
+/** A snapshot part's flags byte, and the flag saying the chunk ends with this part. */
+export const PART_FLAGS_AT = 0
+export const PART_HEADER_BYTES = 1
+export const LAST_PART_OF_CHUNK = 1
+/** The u32 length in front of each snapshot row's JSON. */
+export const PART_ROW_BYTES_BYTES = 4

@@ -1,0 +1,84 @@
+import type { EncodedTransaction } from './log-store/transaction-encoder.ts'
+import type { PgSnapshot } from './pg-snapshot.ts'
+import type { ShapeRef } from './shape-ref.ts'
+
+/**
+ * Every operation a partition's writer performs, declared once: operation name → its one
+ * argument (every operation resolves to nothing). The runtime interface (`Writers`), the
+ * worker protocol's request messages and the writer's dispatch (PartitionWriters.run) are all
+ * derived from this map, so adding an operation means: a line here, its implementation in
+ * PartitionWriter, and the facade call that issues it.
+ *
+ * Every argument is plain data that survives a structured clone: it names its partition (the
+ * writer that owns it is found from that), and bulk data travels as `bytes` — already the
+ * bytes LMDB will store, encoded on the main thread (record-layout.ts) — which a worker
+ * runtime transfers instead of cloning.
+ */
+export interface WriterOpArgs {
+  /** One transaction into shapes of one partition: its record, stored once for them all. */
+  append: AppendArgs
+  setPgSnapshot: { readonly ref: ShapeRef; readonly pgSnapshot: PgSnapshot }
+  markSnapshotStarted: { readonly ref: ShapeRef }
+  /** Begins a (new) snapshot: drops the parts an interrupted attempt left behind. */
+  startSnapshot: { readonly ref: ShapeRef }
+  writeSnapshotPart: SnapshotPartArgs
+  /** The writer lets go of the shape's state; its read-path keys stay published. */
+  hibernate: { readonly ref: ShapeRef }
+  /** Deletes the shape's log, snapshot and metadata from its partition. */
+  drop: { readonly ref: ShapeRef }
+}
+
+export type WriterOpName = keyof WriterOpArgs
+
+export interface AppendArgs extends EncodedTransaction {
+  readonly partition: number
+  readonly refs: readonly ShapeRef[]
+}
+
+/** A snapshot part as the facade cuts and encodes it (snapshot-chunker.ts). */
+export interface EncodedSnapshotPart {
+  readonly chunk: number
+  readonly part: number
+  readonly rowCount: number
+  readonly lastOfChunk: boolean
+  /** Set on the final write of a snapshot: the number n of its last chunk `0_n`. */
+  readonly lastSnapshotChunk: number | null
+  /** The part as stored (record-layout.ts). */
+  readonly bytes: Uint8Array
+}
+
+export interface SnapshotPartArgs extends EncodedSnapshotPart {
+  readonly ref: ShapeRef
+}
+
+/** The operations as methods: what a runtime's writers and a PartitionWriter both offer. */
+export type WriterOps = { readonly [K in WriterOpName]: (args: WriterOpArgs[K]) => Promise<void> }
+
+/** Runs one operation wherever its partition's writer is. */
+export type WriterOpDispatch = <K extends WriterOpName>(kind: K, args: WriterOpArgs[K]) => Promise<void>
+
+/** The names, checked against the map both ways (a missing or an extra name does not compile). */
+export const WRITER_OP_NAMES = Object.keys({
+  append: 0,
+  setPgSnapshot: 0,
+  markSnapshotStarted: 0,
+  startSnapshot: 0,
+  writeSnapshotPart: 0,
+  hibernate: 0,
+  drop: 0,
+} satisfies Record<WriterOpName, 0>) as readonly WriterOpName[]
+
+/** The operations as methods that all go through `dispatch`. */
+export function writerOpsVia(dispatch: WriterOpDispatch): WriterOps {
+  const ops: Partial<Record<WriterOpName, (args: never) => Promise<void>>> = {}
+  for (const kind of WRITER_OP_NAMES) ops[kind] = (args) => dispatch(kind, args)
+  return ops as WriterOps
+}
+
+export function partitionOf(args: WriterOpArgs[WriterOpName]): number {
+  return 'ref' in args ? args.ref.partition : args.partition
+}
+
+export function refsOf(args: WriterOpArgs[WriterOpName]): readonly ShapeRef[] {
+  return 'ref' in args ? [args.ref] : args.refs
+}
