@@ -214,7 +214,8 @@ export class Engine {
       )
       try {
         await starting
-        const last = await chunkSnapshot(rows, this.#options.chunkBytesThreshold, (part) => {
+        const allocate = this.#allocator(ref.partition)
+        const last = await chunkSnapshot(rows, this.#options.chunkBytesThreshold, allocate, (part) => {
           // Re-resolve per part: a shape removed meanwhile must not get data (or keys) back.
           return this.#guard(() => this.#writers.writeSnapshotPart({ ...part, ref: this.#ref(handle) }))
         })
@@ -230,7 +231,7 @@ export class Engine {
   appendToLog(handle: ShapeHandle, items: readonly LogItem[]): Promise<void> {
     return this.#guard(() => {
       const ref = this.#ref(handle)
-      return this.#writers.append({ ...encodeTransaction(items), partition: ref.partition, refs: [ref] })
+      return this.#writers.append({ ...this.#encode(items, ref.partition), partition: ref.partition, refs: [ref] })
     })
   }
 
@@ -261,7 +262,7 @@ export class Engine {
         const ref = this.#ref(handle)
         let transaction = transactions.get(items)
         if (transaction === undefined) {
-          transaction = { txn: encodeTransaction(items), refs: new Map() }
+          transaction = { txn: this.#encode(items, ref.partition), refs: new Map() }
           transactions.set(items, transaction)
         }
         const refs = transaction.refs.get(ref.partition)
@@ -452,6 +453,16 @@ export class Engine {
   async #guard<T>(operation: () => T | Promise<T>): Promise<T> {
     this.#assertOpen()
     return operation()
+  }
+
+  /** Checks and encodes a transaction, into the memory the runtime sends to `partition`'s writer. */
+  #encode(items: readonly LogItem[], partition: number): EncodedTransaction {
+    return encodeTransaction(items, this.#allocator(partition))
+  }
+
+  #allocator(partition: number): (bytes: number) => Buffer {
+    const bytesFor = this.#writers.bytesFor
+    return bytesFor === undefined ? Buffer.allocUnsafe : (bytes) => bytesFor(partition, bytes)
   }
 
   #ref(handle: ShapeHandle): ShapeRef {

@@ -55,6 +55,12 @@ export interface Writers extends WriterOps {
   readonly reader?: LogJsonReader | undefined
   /** Commits per partition, counted by writers on other threads; absent: writers on this thread. */
   readonly commitCounters?: CommitCounters | undefined
+  /**
+   * Memory for `bytes` bytes of an operation bound for `partition`, for the facade to encode
+   * into (the worker runtime hands out its next message's transfer buffers, so the bytes are
+   * written once and never copied); absent: a fresh Buffer.
+   */
+  readonly bytesFor?: ((partition: number, bytes: number) => Buffer) | undefined
   /** Commits what is pending and stops; nothing keeps the process alive afterwards. */
   close(): Promise<void>
 }

@@ -53,6 +53,8 @@ export type FromWriter =
       readonly published: readonly string[]
       readonly succeeded: readonly number[]
       readonly failed: readonly FailedOp[]
+      /** Frame buffers (transfer-frames.ts) no operation refers to any more, transferred back for reuse. */
+      readonly frames: readonly ArrayBuffer[]
     }
 
 export interface SerializedError {

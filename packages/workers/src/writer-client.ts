@@ -55,17 +55,26 @@ export class WriterClient {
     const sent = 'bytes' in args ? { ...args, bytes: this.#frames.add(args.bytes) } : args
     const id = this.#nextId++
     const promise = this.#expect(id)
-    if (this.#queue.length === 0) queueMicrotask(() => this.#flush())
+    // Flushed on the next turn, not in a microtask: a caller's continuations (each append's
+    // resolution issuing the next, through several promise hops) all land in one message, and
+    // a message costs a postMessage and at least one transfer buffer.
+    if (this.#queue.length === 0) setImmediate(() => this.#flush())
     this.#queue.push({ id, kind, args: sent } as OpRequest)
     return promise
+  }
+
+  /** `bytes` bytes in the next message to this writer, to encode an operation's bulk data into. */
+  reserve(bytes: number): Buffer {
+    return this.#frames.reserve(bytes)
   }
 
   async close(): Promise<void> {
     if (this.#closing) return
     this.#closing = true
+    // What was issued before close goes out first (starting the thread if it has not started).
+    this.#flush()
     const worker = this.#worker
     if (worker === null) return
-    this.#flush()
     const id = this.#nextId++
     const closed = this.#expect(id)
     worker.postMessage({ type: 'close', id } satisfies ToWriter)
@@ -107,6 +116,7 @@ export class WriterClient {
 
   #receive(message: FromWriter): void {
     if (message.type !== 'done') return
+    this.#frames.recycle(message.frames)
     if (message.published.length > 0) this.#options.onPublished(message.published)
     const pending = this.#pending
     for (const id of message.succeeded) {

@@ -34,6 +34,8 @@ const writers = new PartitionWriters(stores, {
 let published: string[] = []
 let succeeded: number[] = []
 let failed: FailedOp[] = []
+/** Frame buffers every operation of their message is done with: handed back for reuse. */
+let frames: ArrayBuffer[] = []
 let answerScheduled = false
 
 /**
@@ -46,11 +48,13 @@ function scheduleAnswer(): void {
   answerScheduled = true
   setImmediate(() => {
     answerScheduled = false
-    const message: FromWriter = { type: 'done', published, succeeded, failed }
+    const message: FromWriter = { type: 'done', published, succeeded, failed, frames }
+    const transfer = frames
     published = []
     succeeded = []
     failed = []
-    port?.postMessage(message)
+    frames = []
+    port?.postMessage(message, transfer)
   })
 }
 
@@ -67,6 +71,15 @@ port.on('message', (message: ToWriter) => {
       .finally(scheduleAnswer)
     return
   }
+  // The frame buffers the message's bytes arrived in; nothing refers to them once every
+  // operation of the message is settled (a commit copies what it stores into LMDB).
+  const buffers = new Set<ArrayBuffer>()
+  for (const { args } of message.requests) if ('bytes' in args) buffers.add(args.bytes.buffer as ArrayBuffer)
+  let unsettled = message.requests.length
+  const settled = () => {
+    if (--unsettled === 0) frames.push(...buffers)
+    scheduleAnswer()
+  }
   for (const { id, kind, args } of message.requests) {
     writers
       .run(kind, args)
@@ -74,7 +87,7 @@ port.on('message', (message: ToWriter) => {
         () => succeeded.push(id),
         (error: unknown) => failed.push({ id, error: serializeError(error) }),
       )
-      .finally(scheduleAnswer)
+      .finally(settled)
   }
 })
 

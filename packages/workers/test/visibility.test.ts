@@ -23,11 +23,13 @@ test('a read after the table shows a commit finds its data, with no event turn i
       { offset: `${tx}_0`, key: 'k', op: 'insert' as const, json: `{"tx":${tx},"pad":"xxxx"}` },
     ]
     await engine.appendToLog(handle, item(1)) // the writer thread is up
+    let readBeforeCommit = 0
     for (let tx = 2; tx <= 40; tx++) {
-      // Open this thread's read transaction on the current state.
-      assert.equal(engine.getChunkEndLogOffset(handle, `${tx - 1}_0`), null)
       const appended = engine.appendToLog(handle, item(tx))
-      await Promise.resolve() // microtasks only: the batch is posted to the writer
+      await new Promise((resolve) => setImmediate(resolve)) // the batch is posted to the writer
+      // Open this thread's read transaction on the current state: mostly the state before the
+      // commit, which takes the writer at least an fsync.
+      if (engine.getChunkEndLogOffset(handle, `${tx - 1}_0`) === null) readBeforeCommit++
       const deadline = Date.now() + 10_000
       // Spin without yielding until the table shows the commit (the writer publishes it directly).
       while (engine.fetchLatestOffset(handle).tx < tx) {
@@ -37,6 +39,8 @@ test('a read after the table shows a commit finds its data, with no event turn i
       assert.equal(engine.getChunkEndLogOffset(handle, `${tx - 1}_0`)?.toString(), `${tx}_0`, `tx ${tx}`)
       await appended
     }
+    // Otherwise the test proved nothing: the read transaction must have been opened before the commit.
+    assert.ok(readBeforeCommit >= 20, `only ${readBeforeCommit} of 39 reads were opened before their commit`)
   } finally {
     await engine.close()
     rmSync(dir, { recursive: true, force: true })

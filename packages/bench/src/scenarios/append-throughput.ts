@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks'
 import { type Engine, openEngine } from '@shapestore/engine'
 import { type Metric, metric, ratio, type ScenarioContext, type ScenarioResult } from '../scenario.ts'
 import { median, prng, quantile } from '../stats.ts'
+import { processCpuMs, threadCpuMs } from '../thread-cpu.ts'
 import {
   createShapes,
   nextTurn,
@@ -49,7 +50,14 @@ const POOL_ROWS = 4_096
 interface Round {
   readonly entriesPerSecond: number
   readonly latenciesMs: readonly number[]
+  readonly entries: number
+  /** CPU the main thread and the process's other threads spent in the round, ms. */
+  readonly mainCpuMs: number
+  readonly otherCpuMs: number
 }
+
+/** Cores the throughput model is stated for (see cpuModel). */
+const MODEL_CORES = [4, 8] as const
 
 /** One engine under test and the next source transaction number it gets (offsets only grow). */
 interface Subject {
@@ -84,6 +92,11 @@ export async function appendThroughput(context: ScenarioContext): Promise<Scenar
     const generatorEntriesPerSecond = generatorRate(pool)
 
     const throughput = (name: RuntimeName) => median((rounds.get(name) ?? []).map((round) => round.entriesPerSecond))
+    const cpuPerEntry = (name: RuntimeName, cpu: (round: Round) => number) => {
+      const all = rounds.get(name) ?? []
+      const entries = all.reduce((sum, round) => sum + round.entries, 0)
+      return (all.reduce((sum, round) => sum + cpu(round), 0) * 1e6) / entries
+    }
     const latencies = (name: RuntimeName) => (rounds.get(name) ?? []).flatMap((round) => round.latenciesMs)
     const metrics: Metric[] = []
     for (const name of ORDER) {
@@ -93,6 +106,23 @@ export async function appendThroughput(context: ScenarioContext): Promise<Scenar
         metric(`${name}_entries_per_s`, throughput(name), 'entries/s', goals.throughput),
         metric(`${name}_latency_p50_ms`, quantile(all, 0.5), 'ms'),
         metric(`${name}_latency_p99_ms`, quantile(all, 0.99), 'ms', goals.p99),
+        metric(
+          `${name}_main_cpu_ns_per_entry`,
+          cpuPerEntry(name, (round) => round.mainCpuMs),
+          'ns',
+        ),
+        metric(
+          `${name}_other_cpu_ns_per_entry`,
+          cpuPerEntry(name, (round) => round.otherCpuMs),
+          'ns',
+        ),
+      )
+    }
+    const mainNs = cpuPerEntry('workers2', (round) => round.mainCpuMs)
+    const writersNs = cpuPerEntry('workers2', (round) => round.otherCpuMs)
+    for (const cores of MODEL_CORES) {
+      metrics.push(
+        metric(`model_workers_${cores}_cores_entries_per_s`, cpuModel(cores, mainNs, writersNs), 'entries/s'),
       )
     }
     metrics.push(metric('generator_entries_per_s', generatorEntriesPerSecond, 'entries/s'))
@@ -111,11 +141,15 @@ export async function appendThroughput(context: ScenarioContext): Promise<Scenar
         latency:
           'appendToLog call -> resolve; it resolves after the durable commit (transactionSync) with the keys published, so visible == durable',
         generator: 'the harness building items alone (its ceiling)',
+        cpu: 'main = the main thread (/proc/thread-self/schedstat), other = the rest of the process (writer threads, V8 and libuv helpers), per entry over all rounds',
+        model:
+          'model_workers_<c>_cores: CPU-only bound for c cores and c - 1 writer threads from workers2 CPU per entry: min(1 / main, (c - 1) / other); ignores the disk',
       },
       metrics,
       ratios: [
-        ratio('workers2_over_inline', throughput('workers2') / throughput('inline')),
+        ratio('workers2_over_inline', throughput('workers2') / throughput('inline'), '>= 1.5'),
         ratio('workers2_over_workers1', throughput('workers2') / throughput('workers1')),
+        ratio('main_cpu_workers2_over_inline', mainNs / cpuPerEntry('inline', (round) => round.mainCpuMs), '<= 0.5'),
       ],
     }
   } finally {
@@ -139,6 +173,8 @@ function drive(subject: Subject, pool: readonly string[], durationMs: number): P
       stopping = true
       reject(error)
     }
+    const mainCpuAtStart = threadCpuMs()
+    const processCpuAtStart = processCpuMs()
     const start = performance.now()
     const issue = () => {
       while (!stopping && inFlight < WINDOW_TRANSACTIONS) {
@@ -159,13 +195,30 @@ function drive(subject: Subject, pool: readonly string[], durationMs: number): P
           if (now - start >= durationMs) stopping = true
           if (!stopping) issue()
           else if (inFlight === 0) {
-            resolve({ entriesPerSecond: (completed * ROWS_PER_TRANSACTION) / ((now - start) / 1000), latenciesMs })
+            const mainCpuMs = threadCpuMs() - mainCpuAtStart
+            const entries = completed * ROWS_PER_TRANSACTION
+            resolve({
+              entriesPerSecond: entries / ((now - start) / 1000),
+              latenciesMs,
+              entries,
+              mainCpuMs,
+              otherCpuMs: processCpuMs() - processCpuAtStart - mainCpuMs,
+            })
           }
         }, fail)
       }
     }
     issue()
   })
+}
+
+/**
+ * What the worker runtime's CPU per entry allows on `cores` cores (a model, not a measurement):
+ * the main thread is one thread, the writers share the other cores, and the busiest side bounds
+ * the throughput. The disk is left out.
+ */
+function cpuModel(cores: number, mainNsPerEntry: number, writersNsPerEntry: number): number {
+  return Math.min(1e9 / mainNsPerEntry, ((cores - 1) * 1e9) / writersNsPerEntry)
 }
 
 /** Entries/s the harness produces with no engine: how far below its own ceiling the figures are. */

@@ -85,6 +85,10 @@ export async function shapeCreation(context: ScenarioContext): Promise<ScenarioR
       )
     }
   }
+  for (const n of SIZES) {
+    const goal = n === GOAL_SHAPES ? '<= 1' : undefined
+    ratios.push(ratio(`workers2_over_inline_${n}`, ms('workers2', n) / ms('inline', n), goal))
+  }
   return {
     scenario: 'shape-creation',
     parameters: {

@@ -95,6 +95,13 @@ export async function writeFanout(context: ScenarioContext): Promise<ScenarioRes
       ratios.push(ratio(`distinct_over_shared_${n}_${runtime}`, ms(runtime, 'distinct', n) / ms(runtime, 'shared', n)))
     }
   }
+  // The threads must not cost: the worker runtime's time over the inline one's, same run.
+  for (const kind of ['shared', 'distinct'] as const) {
+    for (const n of FANOUTS) {
+      const goal = n === GOAL_SHAPES ? '<= 1' : undefined
+      ratios.push(ratio(`workers2_over_inline_${kind}_${n}`, ms('workers2', kind, n) / ms('inline', kind, n), goal))
+    }
+  }
   return {
     scenario: 'write-fanout',
     parameters: {

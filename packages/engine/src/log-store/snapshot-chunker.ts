@@ -9,12 +9,13 @@ import { encodeSnapshotPart } from './snapshot-part.ts'
  * its JSON bytes + 1, and a chunk ends after the row that reaches the threshold. Within a
  * chunk, rows are committed in parts of about SNAPSHOT_PART_BYTES, so readers can tail the
  * snapshot while it is written; each part is encoded here, on the calling thread, into the
- * bytes the writer stores. The last write carries the last chunk's number; an empty
+ * bytes the writer stores (in `allocate`'s memory). The last write carries the last chunk's number; an empty
  * snapshot is one empty chunk `0_0`.
  */
 export async function chunkSnapshot(
   rows: AsyncIterable<string> | Iterable<string>,
   chunkBytesThreshold: number,
+  allocate: (bytes: number) => Buffer,
   write: (part: EncodedSnapshotPart) => Promise<void>,
 ): Promise<number> {
   let chunk = 0
@@ -23,7 +24,7 @@ export async function chunkSnapshot(
   let partRows: string[] = []
   let partBytes = 0
   const flush = async (lastOfChunk: boolean, lastSnapshotChunk: number | null) => {
-    const bytes = encodeSnapshotPart(partRows, partBytes, lastOfChunk)
+    const bytes = encodeSnapshotPart(partRows, partBytes, lastOfChunk, allocate)
     await write({ chunk, part, rowCount: partRows.length, lastOfChunk, lastSnapshotChunk, bytes })
     partRows = []
     partBytes = 0
@@ -59,7 +60,7 @@ export async function chunkSnapshot(
   // The stream ended right after a chunk closed: that chunk is the last one (no empty chunk).
   if (chunk > 0 && part === 0 && partRows.length === 0) {
     chunk--
-    const bytes = encodeSnapshotPart([], 0, false)
+    const bytes = encodeSnapshotPart([], 0, false, allocate)
     await write({ chunk, part: 0, rowCount: 0, lastOfChunk: false, lastSnapshotChunk: chunk, bytes })
     return chunk
   }

@@ -5,8 +5,13 @@ import { LAST_PART_OF_CHUNK, PART_FLAGS_AT, PART_HEADER_BYTES, PART_ROW_BYTES_BY
  * while it is written (layout in record-layout.ts). The flag tells a reader whether the chunk
  * continues in a later part. Encoded on the main thread; the writer stores the bytes as they are.
  */
-export function encodeSnapshotPart(rows: readonly string[], rowBytes: number, lastOfChunk: boolean): Buffer {
-  const buffer = Buffer.allocUnsafe(PART_HEADER_BYTES + PART_ROW_BYTES_BYTES * rows.length + rowBytes)
+export function encodeSnapshotPart(
+  rows: readonly string[],
+  rowBytes: number,
+  lastOfChunk: boolean,
+  allocate: (bytes: number) => Buffer = Buffer.allocUnsafe,
+): Buffer {
+  const buffer = allocate(PART_HEADER_BYTES + PART_ROW_BYTES_BYTES * rows.length + rowBytes)
   buffer.writeUInt8(lastOfChunk ? LAST_PART_OF_CHUNK : 0, PART_FLAGS_AT)
   let at = PART_HEADER_BYTES
   for (const row of rows) {

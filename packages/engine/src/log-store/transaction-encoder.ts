@@ -55,12 +55,16 @@ export interface EncodedTransaction {
  * pass over the items and one over the bytes. Every check runs before the record exists, so a
  * bad item rejects the call with a coded error and nothing is written. Whether an item was
  * already appended (a replay) is the writer's question; nothing else about a transaction can
- * fail later.
+ * fail later. The record is written into `allocate`'s memory (a worker runtime's transfer
+ * buffer), which is asked for only once every check has passed.
  *
  * Why this shape: it runs on the main thread for every append, so it allocates the record and
  * nothing per row (offsets are parsed in place, not into LogOffsets; sizes go to scratch arrays).
  */
-export function encodeTransaction(items: readonly LogItem[]): EncodedTransaction {
+export function encodeTransaction(
+  items: readonly LogItem[],
+  allocate: (bytes: number) => Buffer = Buffer.allocUnsafe,
+): EncodedTransaction {
   if (!Array.isArray(items)) invalid('items must be an array')
   const count = items.length
   if (count > TRANSACTION_ITEMS_MAX) {
@@ -68,7 +72,7 @@ export function encodeTransaction(items: readonly LogItem[]): EncodedTransaction
   }
   const rows = scratchRows(count)
   try {
-    return encodeChecked(items, rows)
+    return encodeChecked(items, rows, allocate)
   } finally {
     // The scratch must not keep the caller's strings alive.
     rows.keys.fill('', 0, count)
@@ -76,7 +80,11 @@ export function encodeTransaction(items: readonly LogItem[]): EncodedTransaction
   }
 }
 
-function encodeChecked(items: readonly LogItem[], rows: ScratchRows): EncodedTransaction {
+function encodeChecked(
+  items: readonly LogItem[],
+  rows: ScratchRows,
+  allocate: (bytes: number) => Buffer,
+): EncodedTransaction {
   const count = items.length
   let previousTx = -1
   let previousOp = -1
@@ -122,7 +130,7 @@ function encodeChecked(items: readonly LogItem[], rows: ScratchRows): EncodedTra
   }
   if (bytes > TRANSACTION_BYTES_MAX) tooLarge(`a transaction holds ${bytes} bytes, over ${TRANSACTION_BYTES_MAX}`)
 
-  const record = Buffer.allocUnsafe(RECORD_HEADER_BYTES + count * ROW_OVERHEAD_BYTES + bytes)
+  const record = allocate(RECORD_HEADER_BYTES + count * ROW_OVERHEAD_BYTES + bytes)
   record.writeUInt32BE(count, RECORD_COUNT_AT)
   let at = RECORD_HEADER_BYTES
   for (let i = 0; i < count; i++) {

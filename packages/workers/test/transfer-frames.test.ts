@@ -1,0 +1,36 @@
+// Proves the turn buffers' rules: bytes encoded into a turn's buffers travel as they are, other
+// bytes are copied in once, a turn's buffers are handed over whole, and only buffers of the
+// pooled size come back into use.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { FRAME_BYTES, TransferFrames } from '../src/transfer-frames.ts'
+
+test('reserved bytes are not copied again; foreign bytes are copied into the turn', () => {
+  const frames = new TransferFrames()
+  const reserved = frames.reserve(10)
+  reserved.fill(7)
+  assert.equal(frames.add(reserved), reserved)
+  const foreign = Buffer.from('abc')
+  const copy = frames.add(foreign)
+  assert.notEqual(copy, foreign)
+  assert.equal(copy.buffer, reserved.buffer, 'one buffer holds the turn while it has room')
+  assert.deepEqual(Buffer.from(copy), foreign)
+  const buffers = frames.take()
+  assert.deepEqual(buffers, [reserved.buffer])
+  assert.deepEqual(frames.take(), [], 'the next turn starts empty')
+})
+
+test('a turn that outgrows a buffer takes another; an oversized payload gets its own, never pooled', () => {
+  const frames = new TransferFrames()
+  frames.reserve(FRAME_BYTES - 1)
+  const next = frames.reserve(2)
+  const big = frames.reserve(FRAME_BYTES + 1)
+  const turn = frames.take()
+  assert.equal(turn.length, 3)
+  assert.equal(turn[1], next.buffer)
+  assert.equal(big.buffer.byteLength, FRAME_BYTES + 1)
+  frames.recycle(turn)
+  const reused = new Set([frames.reserve(FRAME_BYTES).buffer, frames.reserve(FRAME_BYTES).buffer])
+  assert.ok(reused.has(turn[0] as ArrayBuffer) && reused.has(turn[1] as ArrayBuffer), 'pooled buffers come back')
+  assert.ok(!reused.has(big.buffer as ArrayBuffer))
+})
