@@ -449,10 +449,18 @@ export class Engine {
     if (this.#closed !== null) throw new EngineError(ErrorCode.ENGINE_CLOSED, 'the engine is closed')
   }
 
-  /** Runs an async operation after the open check, turning synchronous throws into rejections. */
-  async #guard<T>(operation: () => T | Promise<T>): Promise<T> {
-    this.#assertOpen()
-    return operation()
+  /**
+   * Runs an operation after the open check, turning synchronous throws into rejections. Not an
+   * async function: the operation's own promise is returned as it is, without the extra
+   * promise and turns an async wrapper adds to every append.
+   */
+  #guard<T>(operation: () => T | Promise<T>): Promise<T> {
+    try {
+      this.#assertOpen()
+      return Promise.resolve(operation())
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
   /** Checks and encodes a transaction, into the memory the runtime sends to `partition`'s writer. */

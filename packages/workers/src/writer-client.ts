@@ -52,7 +52,12 @@ export class WriterClient {
     if (this.#closing) return Promise.reject(new EngineError(ErrorCode.ENGINE_CLOSED, 'the writers are closing'))
     if (kind === 'drop') for (const ref of refsOf(args)) this.#written.delete(ref.shapeId)
     else for (const ref of refsOf(args)) this.#written.set(ref.shapeId, ref)
-    const sent = 'bytes' in args ? { ...args, bytes: this.#frames.add(args.bytes) } : args
+    let sent = args
+    if ('bytes' in args) {
+      // Bytes the facade encoded into this turn's buffers go as they are; others are copied in.
+      const bytes = this.#frames.add(args.bytes)
+      if (bytes !== args.bytes) sent = { ...args, bytes }
+    }
     const id = this.#nextId++
     const promise = this.#expect(id)
     // Flushed on the next turn, not in a microtask: a caller's continuations (each append's
