@@ -84,7 +84,6 @@ export const gateConfig: GateConfig = {
     {
       scenario: 'append-throughput',
       metric: 'workers2_entries_per_s',
-      calibration: 'thread_roundtrip_us',
       tolerancePct: 60,
       why: '35% raw, 30% per thread_roundtrip_us',
     },
@@ -97,14 +96,12 @@ export const gateConfig: GateConfig = {
     {
       scenario: 'write-fanout',
       metric: 'workers2_shared_1500_ms',
-      calibration: 'thread_roundtrip_us',
       tolerancePct: 100,
       why: '65% raw, 59% per thread_roundtrip_us',
     },
     {
       scenario: 'live-fanout',
       metric: 'all_woken_ms',
-      calibration: 'thread_roundtrip_us',
       tolerancePct: 200,
       // The in-run ratio waiters_over_no_waiters guards the wake-up itself; this catches a
       // gross slowdown of the whole path.
