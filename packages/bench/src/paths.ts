@@ -6,3 +6,5 @@ export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url))
 export const defaultDataDir = fileURLToPath(new URL('../../../data/bench/', import.meta.url))
 /** Where results.json and the report go by default (git-ignored). */
 export const defaultResultsDir = fileURLToPath(new URL('../../../results/', import.meta.url))
+/** packages/bench: where the gate runs its probe processes from (tsx resolves from here). */
+export const benchRoot = fileURLToPath(new URL('../', import.meta.url))

@@ -3,7 +3,6 @@ import { performance } from 'node:perf_hooks'
 import { printResult } from './report.ts'
 import type { ScenarioContext, ScenarioResult } from './scenario.ts'
 import { appendThroughput } from './scenarios/append-throughput.ts'
-import { calibration } from './scenarios/calibration.ts'
 import { coldRestore } from './scenarios/cold-restore.ts'
 import { liveFanout } from './scenarios/live-fanout.ts'
 import { logRead } from './scenarios/log-read.ts'
@@ -24,7 +23,6 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = {
   'log-read': logRead,
   'unrelated-shapes': unrelatedShapes,
   'shape-creation': shapeCreation,
-  calibration,
   // By name only, not in the standard suite: two extra processes and up to 2,000 HTTP clients (minutes).
   'write-fanout-http': writeFanoutHttp,
 }

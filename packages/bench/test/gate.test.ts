@@ -1,281 +1,215 @@
-// The gate's decision logic on synthetic results: a real regression must be caught, and noise
-// of the size a shared 2-core machine produces on an unchanged tree must not be.
+// The gate's statistics and verdict on synthetic samples: a real slowdown must be caught, noise
+// of the size this machine makes between processes must not be, counters must not move at all,
+// and anything that cannot be measured or compared fails.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { checkRatio, decide, type Finding, type GateConfig, type RatioBound } from '../src/gate/decide.ts'
-import { medianResults } from '../src/gate/record.ts'
+import {
+  type Baseline,
+  type GateConfig,
+  type GateRecord,
+  judge,
+  type PairSample,
+  undecided,
+} from '../src/gate/judge.ts'
+import { bootstrapMedianInterval, comparePaired, wilcoxonGreater } from '../src/gate/paired.ts'
+import type { ProbeResult } from '../src/gate/probes.ts'
 import { renderTable } from '../src/gate/table.ts'
-import type { BenchResults } from '../src/report.ts'
+import { prng } from '../src/stats.ts'
 
-const config: GateConfig = {
-  ratios: [{ scenario: 'cold-restore', ratio: 'eager_over_lazy', min: 40 }],
-  metrics: [
-    { scenario: 'cold-restore', metric: 'open_ms' },
-    { scenario: 'log-read', metric: 'inline_gbps' },
-  ],
-  defaultTolerancePct: 25,
-  abTolerancePct: 10,
+const config: GateConfig = { minEffectPct: 10, alpha: 0.01, baselineTolerancePct: 60 }
+
+/** A normal draw (Box-Muller) from a seeded PRNG. */
+function gaussian(random: () => number): number {
+  return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random())
 }
 
-/** Results with the baseline figures scaled: `slow` multiplies costs (divides throughputs). */
-function results(opts: { ratio?: number; slowMs?: number; slowGbps?: number; calib?: number } = {}): BenchResults {
-  return {
-    generatedAt: '2026-11-28T00:00:00.000Z',
-    machine: { cpus: 2, cpuModel: 'test', node: 'v20.20.2', platform: 'linux-x64' },
-    scenarios: [
-      {
-        scenario: 'cold-restore',
-        parameters: {},
-        metrics: [{ name: 'open_ms', value: 10 * (opts.slowMs ?? 1), unit: 'ms', better: 'lower' }],
-        ratios: [{ name: 'eager_over_lazy', value: 60 * (opts.ratio ?? 1) }],
-      },
-      {
-        scenario: 'log-read',
-        parameters: {},
-        metrics: [{ name: 'inline_gbps', value: 1.4 / (opts.slowGbps ?? 1), unit: 'GB/s', better: 'higher' }],
-        ratios: [],
-      },
-      {
-        scenario: 'calibration',
-        parameters: {},
-        metrics: [{ name: 'cpu_ms', value: 5 * (opts.calib ?? 1), unit: 'ms', better: 'lower' }],
-        ratios: [],
-      },
-    ],
+interface Synthetic {
+  /** Head cost over base cost (1.25 = head 25 % slower). */
+  readonly slowdown?: number
+  /** Noise of one process's figure (lognormal sigma): 0.15 ≈ 15 % between processes. */
+  readonly noise?: number
+  readonly pairs?: number
+  readonly seed?: number
+  readonly headCounter?: number
+  readonly baseCounter?: number | undefined
+}
+
+const result = (hitNs: number, rate: number, counter: number | undefined): ProbeResult => ({
+  timed: {
+    hit_ns: { value: hitNs, unit: 'ns', better: 'lower' },
+    rate_per_s: { value: rate, unit: 'entries/s', better: 'higher' },
+  },
+  counters: counter === undefined ? {} : { reads_per_miss: counter },
+})
+
+/** Pairs of one probe whose figures are a common machine drift times per-process noise. */
+function record(s: Synthetic = {}): GateRecord {
+  const random = prng(s.seed ?? 1)
+  const noise = s.noise ?? 0.15
+  const slow = s.slowdown ?? 1
+  const samples: PairSample[] = []
+  for (let pair = 0; pair < (s.pairs ?? 10); pair++) {
+    const drift = Math.exp(0.3 * gaussian(random)) // the machine's speed at that moment: both sides share it
+    const b = () => drift * Math.exp(noise * gaussian(random))
+    const h = () => drift * Math.exp(noise * gaussian(random)) * slow
+    samples.push({
+      probe: 'p',
+      pair,
+      base: { ok: true, result: result(100 * b(), 1e6 / b(), 'baseCounter' in s ? s.baseCounter : 1) },
+      head: { ok: true, result: result(100 * h(), 1e6 / h(), s.headCounter ?? 1) },
+    })
   }
+  return { baseCommit: 'a'.repeat(40), baseFailures: {}, partial: false, samples }
 }
 
-const baseline = results()
-const failures = (findings: readonly Finding[]) => findings.filter((f) => f.status === 'fail')
-
-/** Deterministic noise in [-amp, +amp] (a small LCG, so a failure reproduces). */
-function noise(seed: number, amp: number): () => number {
-  let s = seed
-  return () => {
-    s = (s * 1103515245 + 12345) % 2147483648
-    return 1 + amp * (2 * (s / 2147483648) - 1)
-  }
+const baseline: Baseline = {
+  generatedAt: '2026-12-05T00:00:00.000Z',
+  timed: {
+    hit_ns: { value: 100, unit: 'ns', better: 'lower' },
+    rate_per_s: { value: 1e6, unit: 'entries/s', better: 'higher' },
+  },
+  counters: { reads_per_miss: 1 },
 }
 
-test('an unchanged tree with ±15% noise on every figure passes', () => {
+const failed = (v: ReturnType<typeof judge>) =>
+  v.rows.filter((r) => r.verdict === 'FAIL').map((r) => `${r.kind} ${r.figure}`)
+
+test('Wilcoxon signed-rank: exact one-sided p-values', () => {
+  assert.equal(wilcoxonGreater([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]), 1 / 1024)
+  assert.equal(wilcoxonGreater([-1, -2, -3, -4, -5, -6, -7, -8, -9, -10]), 1)
+  // n = 8, W+ = 36 - 1 (only the smallest negative): P(W+ >= 35) = 2/256.
+  assert.equal(wilcoxonGreater([-1, 2, 3, 4, 5, 6, 7, 8]), 2 / 256)
+  // Symmetric: as likely either way.
+  const p = wilcoxonGreater([-3, -2, -1, 1, 2, 3])
+  assert.ok(p > 0.5 && p < 0.7, `p=${p}`)
+  // Zeros drop out; ties share a rank.
+  assert.equal(wilcoxonGreater([0, 0, 1, 1, 1]), 1 / 8)
+  assert.equal(wilcoxonGreater([]), 1)
+})
+
+test('Wilcoxon: the normal approximation past 40 pairs agrees with the exact tail', () => {
+  const d = Array.from({ length: 40 }, (_, i) => (i % 3 === 0 ? -(i + 1) : i + 1))
+  const exact = wilcoxonGreater(d)
+  const approx = wilcoxonGreater([...d, 0.5]) // 41 pairs: approximated
+  assert.ok(Math.abs(exact - approx) < 0.01, `exact ${exact}, approximated ${approx}`)
+})
+
+test('the bootstrap interval of a median brackets it and is repeatable', () => {
+  const values = [1, 2, 3, 4, 5, 6, 7, 8, 9]
+  const [low, high] = bootstrapMedianInterval(values)
+  assert.ok(low <= 5 && high >= 5 && low >= 1 && high <= 9)
+  assert.deepEqual(bootstrapMedianInterval(values), [low, high])
+})
+
+test('comparePaired reads a rate the other way round: a lower rate is a slowdown', () => {
+  const c = comparePaired([100, 100, 100, 100, 100], [80, 80, 80, 80, 80], 'higher')
+  assert.equal(c.ratio, 1.25)
+  assert.throws(() => comparePaired([1, 2], [1], 'lower'), /unpaired/)
+})
+
+test('an unchanged tree fails at most 1 % of 200 seeded trials with 15 % noise between processes', () => {
+  const alarms: string[] = []
+  for (let seed = 1; seed <= 200; seed++) alarms.push(...failed(judge(config, record({ seed }), baseline)))
+  // Two figures at p < 0.01 one-sided and past a 10 % effect: about 0.5 % of trials by chance.
+  assert.ok(alarms.length <= 2, alarms.join())
+  assert.ok(
+    alarms.every((a) => a.startsWith('a/b')),
+    alarms.join(),
+  )
+})
+
+test('a 25 % slowdown is caught in at least 190 of 200 trials with 5 % noise between processes', () => {
+  let caught = 0
   for (let seed = 1; seed <= 200; seed++) {
-    const r = noise(seed, 0.15)
-    const run = () => results({ ratio: r(), slowMs: r(), slowGbps: r() })
-    const verdict = decide(config, [run(), run()], [baseline])
-    assert.equal(verdict.pass, true, `seed ${seed}: ${renderTable(verdict)}`)
+    const v = judge(config, record({ seed, slowdown: 1.25, noise: 0.05 }), baseline)
+    if (failed(v).includes('a/b hit_ns') && failed(v).includes('a/b rate_per_s')) caught++
   }
+  assert.ok(caught >= 190, `caught ${caught} of 200`)
 })
 
-test('a 2x ratio regression in both runs fails', () => {
-  const verdict = decide(config, [results({ ratio: 0.5 }), results({ ratio: 0.48 })], [baseline])
-  assert.equal(verdict.pass, false)
-  const [f] = failures(verdict.findings)
-  assert.equal(f?.kind, 'ratio-floor')
-  assert.equal(f?.name, 'eager_over_lazy')
-  assert.equal(f?.value, 30, 'reports the run closest to passing')
+test('a slowdown under the minimum effect passes even when significant; a speed-up is reported', () => {
+  const small = judge(config, record({ slowdown: 1.05, noise: 0.01 }), baseline)
+  assert.ok(small.pass, failed(small).join())
+  assert.match(small.rows.find((r) => r.figure === 'hit_ns' && r.kind === 'a/b')?.detail ?? '', /under the 10% minimum/)
+  const faster = judge(config, record({ slowdown: 0.7, noise: 0.05 }), baseline)
+  assert.ok(faster.pass)
+  assert.equal(faster.rows.find((r) => r.figure === 'hit_ns' && r.kind === 'a/b')?.verdict, 'faster')
 })
 
-test('a ratio regression in only one of two runs passes as noise, with a note', () => {
-  const verdict = decide(config, [results({ ratio: 0.5 }), results()], [baseline])
-  assert.equal(verdict.pass, true)
-  const f = verdict.findings.find((x) => x.name === 'eager_over_lazy')
-  assert.match(f?.detail ?? '', /noise/)
-})
-
-test('a ratio ceiling is checked too', () => {
-  const ceiling: GateConfig = { ...config, ratios: [{ scenario: 'cold-restore', ratio: 'eager_over_lazy', max: 50 }] }
-  assert.equal(decide(ceiling, [results(), results()]).pass, false)
-  assert.equal(decide(ceiling, [results({ ratio: 0.8 }), results({ ratio: 0.8 })]).pass, true)
-})
-
-test('a baseline metric 40% worse in both runs fails; 8% worse passes', () => {
-  const worse = decide(config, [results({ slowMs: 1.4 }), results({ slowMs: 1.42 })], [baseline])
-  assert.equal(worse.pass, false)
-  const [f] = failures(worse.findings)
-  assert.equal(f?.kind, 'baseline')
-  assert.equal(f?.name, 'open_ms')
-  assert.ok(Math.abs((f?.changePct ?? 0) - 40) < 1e-9)
-  assert.equal(decide(config, [results({ slowMs: 1.08 }), results({ slowMs: 1.08 })], [baseline]).pass, true)
-})
-
-test('a throughput 40% worse fails: higher-is-better figures compare the other way', () => {
-  const verdict = decide(config, [results({ slowGbps: 1.4 }), results({ slowGbps: 1.4 })], [baseline])
-  assert.deepEqual(
-    failures(verdict.findings).map((f) => f.name),
-    ['inline_gbps'],
+test('a counter that moves by 10 % fails at once; one that varies between processes fails', () => {
+  assert.deepEqual(failed(judge(config, record({ headCounter: 1.1 }), baseline)), ['counter reads_per_miss'])
+  const varies = record()
+  const samples = varies.samples.map((s, i) =>
+    i === 3 && s.head.ok
+      ? { ...s, head: { ok: true as const, result: { ...s.head.result, counters: { reads_per_miss: 2 } } } }
+      : s,
   )
-  // Faster is never a failure.
-  assert.equal(decide(config, [results({ slowGbps: 0.5 }), results({ slowGbps: 0.5 })], [baseline]).pass, true)
+  const v = judge(config, { ...varies, samples }, baseline)
+  assert.match(v.rows.find((r) => r.figure === 'reads_per_miss')?.detail ?? '', /not exact/)
+  assert.ok(!v.pass)
 })
 
-test('a change within the spread of the runs does not count', () => {
-  // 40% worse in one run, 0% in the other: spread 40% covers it, and it did not survive the re-run.
-  const verdict = decide(config, [results({ slowMs: 1.4 }), results()], [baseline])
-  assert.equal(verdict.pass, true)
+test('a counter the base lacks is compared with the committed baseline', () => {
+  assert.ok(judge(config, record({ baseCounter: undefined }), baseline).pass)
+  assert.deepEqual(failed(judge(config, record({ baseCounter: undefined, headCounter: 2 }), baseline)), [
+    'counter reads_per_miss',
+  ])
 })
 
-test('a change past the tolerance in one run only does not survive the re-run', () => {
-  // +30% and +20%: the runs agree within 8%, so spread does not excuse it; the re-run does.
-  const verdict = decide(config, [results({ slowMs: 1.3 }), results({ slowMs: 1.2 })], [baseline])
-  assert.equal(verdict.pass, true)
-  assert.match(verdict.findings.find((f) => f.name === 'open_ms')?.detail ?? '', /noise/)
-})
-
-test('a change past the tolerance in both runs, but within their spread, does not count', () => {
-  // +30% and +80%: both past 25%, but the runs disagree by 38%, more than the smaller change.
-  const verdict = decide(config, [results({ slowMs: 1.3 }), results({ slowMs: 1.8 })], [baseline])
-  assert.equal(verdict.pass, true)
-})
-
-test('with a calibration metric, a uniformly slower machine passes and a real slowdown fails', () => {
-  const calibrated: GateConfig = {
-    ...config,
-    metrics: config.metrics.map((check) => ({ ...check, calibration: 'cpu_ms' })),
+test('a figure far worse than the committed baseline fails even when the A/B sees no change', () => {
+  const drifted = {
+    ...baseline,
+    timed: { ...baseline.timed, hit_ns: { value: 50, unit: 'ns', better: 'lower' as const } },
   }
-  const slowMachine = () => results({ slowMs: 2, slowGbps: 2, calib: 2 })
-  assert.equal(
-    decide(config, [slowMachine(), slowMachine()], [baseline]).pass,
-    false,
-    'uncalibrated: looks like a regression',
-  )
-  assert.equal(decide(calibrated, [slowMachine(), slowMachine()], [baseline]).pass, true)
-  const regressed = () => results({ slowMs: 2 * 1.5, slowGbps: 2, calib: 2 })
-  const verdict = decide(calibrated, [regressed(), regressed()], [baseline])
-  assert.deepEqual(
-    failures(verdict.findings).map((f) => f.name),
-    ['open_ms'],
-  )
+  assert.deepEqual(failed(judge(config, record({ noise: 0.01 }), drifted)), ['baseline hit_ns'])
 })
 
-test('a missing scenario fails', () => {
-  const run = results()
-  const without = { ...run, scenarios: run.scenarios.filter((s) => s.scenario !== 'cold-restore') }
-  const verdict = decide(config, [without, results()], [baseline])
-  assert.equal(verdict.pass, false)
-  assert.ok(failures(verdict.findings).some((f) => f.kind === 'missing' && f.scenario === 'cold-restore'))
-})
-
-test('a metric missing from the baseline fails', () => {
-  const base = results()
-  const stale = { ...base, scenarios: base.scenarios.filter((s) => s.scenario !== 'log-read') }
-  const verdict = decide(config, [results(), results()], [stale])
-  assert.ok(failures(verdict.findings).some((f) => f.kind === 'missing' && f.detail.startsWith('baseline')))
-})
-
-test('NaN fails, whether a number or the null JSON writes for it', () => {
-  const nan = results({ ratio: Number.NaN })
-  assert.equal(decide(config, [nan, results()], [baseline]).pass, false)
-  const viaJson = JSON.parse(JSON.stringify(results({ slowMs: Number.NaN })))
-  const verdict = decide(config, [viaJson, results()], [baseline])
-  assert.equal(verdict.pass, false)
-  assert.ok(failures(verdict.findings).every((f) => f.kind === 'invalid'))
-  // The check itself fails closed, not only the scan for non-finite figures.
-  const bound = config.ratios[0] as RatioBound
-  assert.equal(checkRatio(bound, [nan]).status, 'fail')
-  // Also an ungated figure: a NaN anywhere means a task errored.
-  assert.equal(decide(config, [results({ calib: Number.POSITIVE_INFINITY })], [baseline]).pass, false)
-})
-
-test('malformed input fails', () => {
-  const good = results()
-  const malformed: unknown[] = [
-    null,
-    'not results',
-    {},
-    { scenarios: 'nope' },
-    { scenarios: [{ metrics: [], ratios: [] }] },
-    { scenarios: [{ scenario: 'cold-restore', metrics: [], ratios: {} }] },
-    {
-      ...good,
-      scenarios: [{ ...good.scenarios[0], metrics: [{ name: 'open_ms', value: '10', unit: 'ms', better: 'lower' }] }],
-    },
-    { ...good, scenarios: [{ ...good.scenarios[0], metrics: [{ name: 'open_ms', value: 10, unit: 'ms' }] }] },
-    { ...good, scenarios: [{ ...good.scenarios[0], metrics: [{ value: 10, unit: 'ms', better: 'lower' }] }] },
-    {
-      ...good,
-      scenarios: [
-        {
-          ...good.scenarios[0],
-          ratios: [
-            { name: 'eager_over_lazy', value: 60 },
-            { name: 'eager_over_lazy', value: 61 },
-          ],
-        },
-      ],
-    },
-    { ...good, scenarios: [{ ...good.scenarios[0], error: 'Error: boom' }] },
-    { ...good, scenarios: [good.scenarios[0], good.scenarios[0]] },
-  ]
-  for (const bad of malformed) {
-    const verdict = decide(config, [bad, results()], [baseline])
-    assert.equal(verdict.pass, false, JSON.stringify(bad))
-    assert.ok(
-      failures(verdict.findings).some((f) => f.kind === 'invalid'),
-      JSON.stringify(bad),
-    )
-    // A malformed baseline fails the same way.
-    assert.equal(decide(config, [results(), results()], [bad]).pass, false, `baseline ${JSON.stringify(bad)}`)
-  }
-})
-
-test('nothing to check, or no runs, fails', () => {
-  assert.equal(decide(config, []).pass, false)
-  assert.equal(
-    decide({ ratios: [], metrics: [], defaultTolerancePct: 25, abTolerancePct: 10 }, [results()]).pass,
-    false,
-  )
-})
-
-test('an errored scenario fails, and a figure whose direction changed is not compared', () => {
-  const errored = {
-    ...results(),
-    scenarios: [{ scenario: 'cold-restore', parameters: {}, metrics: [], ratios: [], error: 'Error: boom' }],
-  }
-  const verdict = decide(config, [errored], [baseline])
-  assert.equal(verdict.pass, false)
-  assert.ok(failures(verdict.findings).some((f) => /errored: Error: boom/.test(f.detail)))
-  const flipped = (r: BenchResults): BenchResults => ({
+test('it fails closed: a probe that errored, nothing measured, a malformed or missing baseline, a figure gone', () => {
+  const r = record()
+  const broken = {
     ...r,
-    scenarios: r.scenarios.map((s) =>
-      s.scenario === 'cold-restore'
-        ? { ...s, metrics: [{ name: 'open_ms', value: 10, unit: 'ms', better: 'higher' }] }
-        : s,
-    ),
-  })
-  const changed = decide(config, [flipped(results())], [baseline])
-  assert.ok(failures(changed.findings).some((f) => f.name === 'open_ms' && /unit changed/.test(f.detail)))
-})
-
-test('A/B: several base runs form the baseline, and their spread widens the threshold', () => {
-  // Base runs at 10 and 10.2 ms, head at 11: +9% is within tolerance.
-  const base = [results(), results({ slowMs: 1.02 })]
-  assert.equal(decide(config, [results({ slowMs: 1.1 }), results({ slowMs: 1.1 })], base).pass, true)
-  // Head 50% slower in both runs: caught against the base runs' median.
-  const slower = decide(config, [results({ slowMs: 1.5 }), results({ slowMs: 1.52 })], base)
-  assert.deepEqual(
-    failures(slower.findings).map((f) => f.name),
-    ['open_ms'],
-  )
-  // A base that disagrees with itself by 60% cannot convict a 40% slowdown.
-  const noisyBase = [results(), results({ slowMs: 1.6 })]
-  assert.equal(decide(config, [results({ slowMs: 1.7 }), results({ slowMs: 1.7 })], noisyBase).pass, true)
-})
-
-test('the table shows failures first with what moved and by how much', () => {
-  const verdict = decide(config, [results({ slowMs: 1.4 }), results({ slowMs: 1.4 })], [baseline])
-  const lines = renderTable(verdict).split('\n')
-  assert.match(lines[2] ?? '', /^FAIL\s+baseline\s+cold-restore\s+open_ms\s+14\.0\s+14\.0 \/ 14\.0.*\+40\.0%/)
-  assert.match(lines.at(-1) ?? '', /gate: FAIL \(1 of \d+ checks failed\)/)
-})
-
-test('a recorded baseline is the per-figure median of its runs; an errored run is no baseline', () => {
-  const recorded = medianResults([results({ slowMs: 1.3 }), results({ slowMs: 0.9 }), results({ slowMs: 1 })])
-  const open = recorded.scenarios.find((s) => s.scenario === 'cold-restore')?.metrics.find((m) => m.name === 'open_ms')
-  assert.equal(open?.value, 10)
-  assert.equal(open?.better, 'lower')
-  const errored = {
-    ...results(),
-    scenarios: [{ scenario: 'cold-restore', parameters: {}, metrics: [], ratios: [], error: 'x' }],
+    samples: [{ probe: 'p', pair: 0, head: { ok: false as const, error: 'exit 1' } }, ...r.samples],
   }
-  assert.throws(() => medianResults([results(), errored]), /missing or errored/)
+  assert.deepEqual(failed(judge(config, broken, baseline)), ['measure p'])
+  assert.ok(!judge(config, { ...r, samples: [] }, baseline).pass)
+  assert.ok(!judge(config, r, { timed: 'nope' }).pass)
+  assert.ok(!judge(config, r, undefined).pass)
+  const more = { ...baseline, counters: { ...baseline.counters, gone: 0 } }
+  assert.deepEqual(failed(judge(config, r, more)), ['measure gone'])
+  assert.ok(judge(config, { ...r, partial: true }, more).pass, '--only leaves other probes out on purpose')
+})
+
+test('a probe the base cannot run gets no A/B, said in its row, and is still held to the baseline', () => {
+  const r = record({ slowdown: 1.3, noise: 0.02 })
+  const samples = r.samples.map((s) => ({ ...s, base: { ok: false as const, error: 'no such export' } }))
+  const v = judge(config, { ...r, samples, baseFailures: { p: 'no such export' } }, baseline)
+  assert.ok(v.pass)
+  assert.match(v.rows.find((row) => row.kind === 'a/b')?.detail ?? '', /NO A\/B/)
+  const drifted = {
+    ...baseline,
+    timed: { ...baseline.timed, hit_ns: { value: 60, unit: 'ns', better: 'lower' as const } },
+  }
+  assert.ok(!judge(config, { ...r, samples, baseFailures: { p: 'x' } }, drifted).pass)
+})
+
+test('too few complete pairs is a failure, not a pass', () => {
+  const r = record({ pairs: 4 })
+  assert.deepEqual(failed(judge(config, r, baseline)), ['a/b hit_ns', 'a/b rate_per_s'])
+})
+
+test('undecided: slower past the minimum effect but not yet significant', () => {
+  const r = record({ slowdown: 1.2, noise: 0.4, pairs: 6, seed: 3 })
+  const names = undecided(config, r)
+  const v = judge(config, r, baseline)
+  for (const name of names)
+    assert.equal(v.rows.find((row) => row.figure === name && row.kind === 'a/b')?.verdict, 'pass')
+  assert.deepEqual(undecided(config, record({ slowdown: 1.25, noise: 0.02 })), [])
+})
+
+test('the table puts failures first, with base, head, change, confidence and noise', () => {
+  const table = renderTable(judge(config, record({ headCounter: 2 }), baseline))
+  const lines = table.split('\n')
+  assert.match(lines[0] ?? '', /verdict.*check.*figure.*base.*head.*change.*confidence.*noise/)
+  assert.match(lines[2] ?? '', /^FAIL\s+counter\s+reads_per_miss/)
+  assert.match(table, /gate: FAIL \(1 of \d+ checks failed\)/)
 })

@@ -30,6 +30,8 @@ export interface EngineStats {
   readonly catalogRecordsRead: number
   /** Read-path calls that missed the key table and read the shape's metadata record from LMDB. */
   readonly readPathMisses: number
+  /** Shape metadata records read from LMDB on the main thread (one per miss; opening reads none). */
+  readonly metaRecordsRead: number
   /** Partition environments opened so far (they open on first use). */
   readonly partitionsOpen: number
   /** Callers currently waiting in waitForOffset (or tailing a snapshot). */
@@ -422,6 +424,7 @@ export class Engine {
     return {
       catalogRecordsRead: this.#catalog.recordsRead,
       readPathMisses: this.#readPath.misses,
+      metaRecordsRead: this.#stores.metaRecordsRead,
       partitionsOpen: this.#stores.openCount,
       waiters: this.#waiters.size,
       pooledLogReads: this.#pooledLogReads,

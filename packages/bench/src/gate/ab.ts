@@ -1,86 +1,155 @@
-// A/B against a base revision: the base is checked out in a temporary git worktree with its own
-// dependencies, then both revisions measure the gate suite in fresh processes, interleaved
-// (ABBA…), on this machine, now: the comparison to trust most, since both sides share every
-// condition but the code.
+// Measuring for the gate: the base revision checked out in a temporary git worktree with its own
+// dependencies, then every probe run in fresh processes, base and head back to back (the order
+// alternating pair by pair), so both sides share every condition but the code.
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { repoRoot } from '../paths.ts'
+import { fileURLToPath } from 'node:url'
+import { benchRoot, repoRoot } from '../paths.ts'
+import { type GateConfig, type PairSample, type ProbeOutcome, undecided } from './judge.ts'
+import type { ProbeResult } from './probes.ts'
 
-export interface AbOptions {
-  readonly ref: string
-  /** Measurements per side. */
-  readonly runs: number
-  readonly resultsDir: string
+/** A checkout whose engine the probes measure, and where its data goes. */
+export interface Side {
+  readonly root: string
   readonly dataDir: string
-  /** The `--only` scenario list, passed on to both sides. */
-  readonly only: string | undefined
 }
 
-export interface AbRuns {
-  readonly head: unknown[]
-  readonly base: unknown[]
-  readonly baseCommit: string
+const PROBE_CLI = fileURLToPath(new URL('./probe-cli.ts', import.meta.url))
+/** A probe that takes longer is hung (they take 1-4 s). */
+const PROBE_TIMEOUT_MS = 120_000
+
+/** Runs one probe (or the seed) in a fresh process against `side`'s engine. */
+export function runProbe(side: Side, probe: string): ProbeOutcome {
+  const run = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', PROBE_CLI, probe, '--root', side.root, '--data', side.dataDir],
+    {
+      cwd: benchRoot,
+      encoding: 'utf8',
+      timeout: PROBE_TIMEOUT_MS,
+      maxBuffer: 16 * 1024 * 1024,
+    },
+  )
+  if (run.status !== 0) {
+    const why = run.error?.message ?? `exit ${run.status ?? run.signal}`
+    return { ok: false, error: `${why}: ${run.stderr.trim().split('\n').slice(-3).join(' | ')}` }
+  }
+  if (probe === 'seed') return { ok: true, result: { timed: {}, counters: {} } }
+  try {
+    return { ok: true, result: JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '') }
+  } catch {
+    return { ok: false, error: `no result line in its output: ${run.stdout.slice(-200)}` }
+  }
 }
 
-/** The command line that measures the gate suite once in a checkout, writing `json`. */
-function measureOnce(checkout: string, json: string, dataDir: string, only: string | undefined): void {
-  const bench = join(checkout, 'packages', 'bench')
-  const args = ['--import', 'tsx', 'src/gate/cli.ts', '--once', '--json', json, '--data', dataDir]
-  const run = spawnSync(process.execPath, only === undefined ? args : [...args, '--only', only], {
-    cwd: bench,
-    stdio: 'inherit',
-  })
-  if (run.status !== 0) throw new Error(`measuring ${checkout} exited with ${run.status ?? run.signal}`)
-}
-
-function git(args: readonly string[], cwd = repoRoot): string {
-  const run = spawnSync('git', args, { cwd, encoding: 'utf8' })
+function git(args: readonly string[]): string {
+  const run = spawnSync('git', args, { cwd: repoRoot, encoding: 'utf8' })
   if (run.status !== 0) throw new Error(`git ${args.join(' ')}: ${run.stderr.trim()}`)
   return run.stdout.trim()
 }
 
-export function abRuns(options: AbOptions): AbRuns {
-  const baseCommit = git(['rev-parse', '--verify', `${options.ref}^{commit}`])
-  const checkout = mkdtempSync(join(tmpdir(), 'shapestore-base-'))
-  git(['worktree', 'add', '--detach', checkout, baseCommit])
+export interface BaseCheckout {
+  readonly commit: string
+  readonly side: Side
+  readonly remove: () => void
+}
+
+/**
+ * Checks `ref` out beside the repository and installs its dependencies. Throws with the reason
+ * when it cannot (a shallow clone without the commit, a failed install): the caller falls back,
+ * loudly, to the committed baseline.
+ */
+export function checkoutBase(ref: string, dataDir: string): BaseCheckout {
+  const commit = git(['rev-parse', '--verify', `${ref}^{commit}`])
+  const root = mkdtempSync(join(tmpdir(), 'shapestore-base-'))
+  const remove = () => {
+    spawnSync('git', ['worktree', 'remove', '--force', root], { cwd: repoRoot })
+    rmSync(root, { recursive: true, force: true })
+  }
   try {
-    const manifest = JSON.parse(readFileSync(join(checkout, 'packages', 'bench', 'package.json'), 'utf8'))
-    if (
-      manifest.scripts?.['bench:gate'] === undefined ||
-      !existsSync(join(checkout, 'packages/bench/src/gate/measure.ts'))
-    ) {
-      throw new Error(`${options.ref} (${baseCommit.slice(0, 10)}) has no gate suite to measure: pick a later base`)
-    }
+    git(['worktree', 'add', '--detach', root, commit])
     const install = spawnSync('pnpm', ['install', '--frozen-lockfile', '--prefer-offline'], {
-      cwd: checkout,
-      stdio: 'inherit',
+      cwd: root,
+      stdio: ['ignore', 'ignore', 'inherit'],
     })
     if (install.status !== 0) throw new Error(`pnpm install in the base checkout exited with ${install.status}`)
-
-    const head: unknown[] = []
-    const base: unknown[] = []
-    const sides = {
-      head: { checkout: repoRoot, dataDir: options.dataDir, out: head },
-      base: { checkout, dataDir: `${options.dataDir.replace(/\/$/, '')}-base`, out: base },
-    }
-    for (let i = 0; i < options.runs; i++) {
-      // ABBA: alternate which side goes first, so a drift in machine speed hits both equally.
-      const order = i % 2 === 0 ? (['base', 'head'] as const) : (['head', 'base'] as const)
-      for (const name of order) {
-        const side = sides[name]
-        const json = join(options.resultsDir, `ab-${name}-${i + 1}.json`)
-        console.log(
-          `\n== ${name} (${name === 'base' ? baseCommit.slice(0, 10) : 'working tree'}), run ${i + 1} of ${options.runs}`,
-        )
-        measureOnce(side.checkout, json, side.dataDir, options.only)
-        side.out.push(JSON.parse(readFileSync(json, 'utf8')))
-      }
-    }
-    return { head, base, baseCommit }
-  } finally {
-    spawnSync('git', ['worktree', 'remove', '--force', checkout], { cwd: repoRoot })
-    rmSync(checkout, { recursive: true, force: true })
+  } catch (error) {
+    remove()
+    throw error
   }
+  return { commit, side: { root, dataDir }, remove }
+}
+
+export interface MeasureOptions {
+  readonly head: Side
+  /** Absent: head only (no A/B; the committed baseline is all there is to compare with). */
+  readonly base?: Side | undefined
+  readonly probes: readonly string[]
+  readonly pairs: number
+  /** Numbers the pairs from here (extra pairs after a first round). */
+  readonly firstPair?: number
+  readonly onSample?: (sample: PairSample) => void
+}
+
+/** Seeds each side's store with its own engine: a failure is the side's failure. */
+export function seedSides(sides: readonly Side[]): void {
+  for (const side of sides) {
+    rmSync(side.dataDir, { recursive: true, force: true })
+    const seeded = runProbe(side, 'seed')
+    if (!seeded.ok) throw new Error(`seeding ${side.root} failed: ${seeded.error}`)
+  }
+}
+
+/** `pairs` pairs of every probe; within a pair base and head run back to back, ABBA across pairs. */
+export function measurePairs(options: MeasureOptions): PairSample[] {
+  const samples: PairSample[] = []
+  const first = options.firstPair ?? 0
+  for (let pair = first; pair < first + options.pairs; pair++) {
+    for (const probe of options.probes) {
+      const { base } = options
+      let sample: PairSample
+      if (base === undefined) {
+        sample = { probe, pair, head: runProbe(options.head, probe) }
+      } else if (pair % 2 === 0) {
+        const b = runProbe(base, probe)
+        sample = { probe, pair, base: b, head: runProbe(options.head, probe) }
+      } else {
+        const h = runProbe(options.head, probe)
+        sample = { probe, pair, head: h, base: runProbe(base, probe) }
+      }
+      samples.push(sample)
+      options.onSample?.(sample)
+    }
+  }
+  return samples
+}
+
+/**
+ * The A/B's samples: `pairs` pairs of every probe, then, while some figure is slower than the
+ * minimum effect but not yet significant, 4 more pairs of the probes behind it, up to `maxPairs`.
+ */
+export function abSamples(
+  options: Omit<MeasureOptions, 'firstPair'> & {
+    readonly base: Side
+    readonly maxPairs: number
+    readonly config: GateConfig
+  },
+): PairSample[] {
+  const samples = measurePairs(options)
+  for (let done = options.pairs; done < options.maxPairs; done += 4) {
+    const figures = undecided(options.config, { baseCommit: '', baseFailures: {}, partial: true, samples })
+    if (figures.length === 0) break
+    const again = [
+      ...new Set(
+        samples
+          .filter((s) => s.head.ok && figures.some((f) => f in (s.head as { result: ProbeResult }).result.timed))
+          .map((s) => s.probe),
+      ),
+    ]
+    console.log(`undecided: ${figures.join(', ')}: 4 more pairs of ${again.join(', ')}`)
+    samples.push(...measurePairs({ ...options, probes: again, pairs: 4, firstPair: done }))
+  }
+  return samples
 }

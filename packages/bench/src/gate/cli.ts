@@ -1,47 +1,41 @@
-// `pnpm bench:gate`: the CI performance regression gate.
+// `pnpm bench:gate`: the CI performance regression gate (packages/bench/README.md).
 //
-//   pnpm bench:gate                  the gate suite against the committed baseline (gate/baseline.json);
-//                                    what fails is measured again once, and fails only if it fails again
-//   pnpm bench:gate --base <ref>     A/B: the base revision in a temporary worktree, both measured
-//                                    --runs times (default 2), interleaved
-//   pnpm bench:gate --once --json F  measure the gate suite once and write F (no verdict)
-//   pnpm bench:gate --record N       measure N times in fresh processes; write the baseline (per-figure
-//                                    medians) and print each gated figure's spread, to set tolerances
-//   pnpm bench:gate --judge RUN.json [RUN2.json] [--baseline B.json]   judge files already written
-//   --only a,b                       measure and check only these scenarios (with any of the modes above)
+//   pnpm bench:gate [--base REF]      A/B: REF (default HEAD) in a temporary worktree against this
+//                                     working tree, every probe in --pairs (default 10) pairs of
+//                                     fresh processes, interleaved; plus exact counters and the
+//                                     coarse check against the committed baseline
+//   pnpm bench:gate --no-base         head only, against the committed baseline
+//   pnpm bench:gate --record N        N head-only runs per probe: writes gate/baseline.json and
+//                                     prints each figure's noise (CV across processes)
+//   pnpm bench:gate --judge REC.json  judge a record written by --json (synthetic ones in tests)
+//   --only a,b                        these probes only; --json FILE writes the record
 //
-// Exit 0 only on a passing verdict; 1 on a regression or anything that could not be measured,
-// read or compared (fail closed); 2 on bad arguments.
-import { spawnSync } from 'node:child_process'
+// Exit 0 only on a passing verdict; 1 on a regression or anything that could not be measured
+// or compared (fail closed); 2 on bad arguments.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { defaultDataDir, defaultResultsDir } from '../paths.ts'
-import { type BenchResults, collectResults } from '../report.ts'
-import type { ScenarioContext } from '../scenario.ts'
-import { runScenarios } from '../suite.ts'
-import { abRuns } from './ab.ts'
-import { gateConfig as committedConfig } from './config.ts'
-import { CALIBRATION_SCENARIO, decide, type Finding, type GateConfig, invalid, type Verdict } from './decide.ts'
-import { GATE_SUITE, remeasure } from './measure.ts'
-import { medianResults, spreadReport } from './record.ts'
+import { defaultDataDir, defaultResultsDir, repoRoot } from '../paths.ts'
+import { abSamples, type BaseCheckout, checkoutBase, measurePairs, type Side, seedSides } from './ab.ts'
+import { gateConfig } from './config.ts'
+import { type GateRecord, judge, type PairSample } from './judge.ts'
+import { coefficientOfVariation, median } from './paired.ts'
+import { PROBES, type Timed } from './probes.ts'
 import { renderTable } from './table.ts'
 
 const baselinePath = fileURLToPath(new URL('../../gate/baseline.json', import.meta.url))
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
+const { values } = parseArgs({
   options: {
-    base: { type: 'string' },
-    runs: { type: 'string', default: '2' },
-    once: { type: 'boolean', default: false },
-    json: { type: 'string' },
+    base: { type: 'string', default: 'HEAD' },
+    'no-base': { type: 'boolean', default: false },
+    pairs: { type: 'string' },
     record: { type: 'string' },
-    judge: { type: 'boolean', default: false },
+    judge: { type: 'string' },
     baseline: { type: 'string' },
+    json: { type: 'string' },
     data: { type: 'string' },
-    results: { type: 'string' },
     only: { type: 'string' },
   },
 })
@@ -51,123 +45,139 @@ function usage(message: string): never {
   process.exit(2)
 }
 
-const suite = values.only === undefined ? GATE_SUITE : values.only.split(',')
-const unknown = suite.filter((name) => !GATE_SUITE.includes(name))
-if (unknown.length > 0) usage(`--only: ${unknown.join(', ')} not in the gate suite (${GATE_SUITE.join(', ')})`)
-// Checks of scenarios left out by --only are left out too (the calibration is always measured).
-const measured = [...new Set([CALIBRATION_SCENARIO, ...suite])]
-const gateConfig: GateConfig = {
-  ...committedConfig,
-  ratios: committedConfig.ratios.filter((r) => measured.includes(r.scenario)),
-  metrics: committedConfig.metrics.filter((m) => measured.includes(m.scenario)),
-}
+const allProbes = Object.keys(PROBES)
+const probes = values.only === undefined ? allProbes : values.only.split(',')
+const unknown = probes.filter((p) => !allProbes.includes(p))
+if (unknown.length > 0) usage(`--only: ${unknown.join(', ')} not a probe (${allProbes.join(', ')})`)
+const pairs = values.pairs === undefined ? gateConfig.pairs : Number(values.pairs)
+if (!Number.isSafeInteger(pairs) || pairs < 5) usage('--pairs must be an integer >= 5 (fewer cannot reach p < 0.01)')
 
-const context: ScenarioContext = { dataDir: values.data ?? defaultDataDir, shapes: undefined }
-const resultsDir = join(values.results ?? defaultResultsDir, 'gate')
+const dataDir = join(values.data ?? defaultDataDir, 'gate')
+const head: Side = { root: repoRoot, dataDir: join(dataDir, 'head') }
+const resultsDir = join(defaultResultsDir, 'gate')
 mkdirSync(resultsDir, { recursive: true })
 
-function write(path: string, results: BenchResults): void {
-  writeFileSync(path, `${JSON.stringify(results, null, 2)}\n`)
-}
-
-/** Reads a results file; an unreadable one becomes a failing finding. */
-function readResults(path: string, problems: Finding[]): unknown {
+function readJson<T>(path: string): T | undefined {
   try {
-    return JSON.parse(readFileSync(path, 'utf8'))
+    return JSON.parse(readFileSync(path, 'utf8')) as T
   } catch (error) {
-    problems.push(invalid('*', path, `unreadable results: ${(error as Error).message}`))
+    console.error(`bench:gate: cannot read ${path}: ${(error as Error).message}`)
     return undefined
   }
 }
 
-function report(verdict: Verdict, problems: readonly Finding[] = []): never {
-  const all = {
-    ...verdict,
-    findings: [...problems, ...verdict.findings],
-    pass: verdict.pass && problems.length === 0,
+function progress(sample: PairSample): void {
+  const show = (o: PairSample['head'] | undefined) => {
+    if (o === undefined) return ''
+    if (!o.ok) return `ERROR ${o.error}`
+    return Object.entries(o.result.timed)
+      .map(([name, t]) => `${name} ${t.value.toPrecision(4)}`)
+      .join(' ')
   }
-  console.log(`\n${renderTable(all)}`)
-  process.exit(all.pass ? 0 : 1)
+  const base = sample.base === undefined ? '' : `  base: ${show(sample.base)}`
+  console.log(`pair ${sample.pair + 1} ${sample.probe.padEnd(14)}${base}  head: ${show(sample.head)}`)
 }
 
-/** The scenarios to measure again: those with a failing comparison, plus the calibration they use. */
-function toRemeasure(verdict: Verdict): string[] {
-  const names = new Set<string>()
-  for (const f of verdict.findings) {
-    if (f.status !== 'fail' || (f.kind !== 'ratio-floor' && f.kind !== 'baseline')) continue
-    names.add(f.scenario)
-    const check = gateConfig.metrics.find((c) => c.scenario === f.scenario && c.metric === f.name)
-    if (check?.calibration !== undefined) names.add(CALIBRATION_SCENARIO)
+function finish(record: GateRecord): never {
+  const baseline = readJson<unknown>(values.baseline ?? baselinePath)
+  const verdict = judge(gateConfig, record, baseline)
+  const json = values.json ?? join(resultsDir, 'gate.json')
+  writeFileSync(json, `${JSON.stringify({ record, verdict }, null, 2)}\n`)
+  if (record.baseCommit === null) {
+    console.log(
+      `\n!!! NO A/B: ${record.fallbackReason ?? 'not asked for'}; judged against the committed baseline only !!!`,
+    )
+  } else {
+    console.log(`\nA/B: this tree against ${record.baseCommit.slice(0, 10)}`)
   }
-  return [...names]
-}
-
-/** Whether every failure is a comparison (a re-run may clear it), not a broken measurement. */
-function onlyComparisonsFailed(verdict: Verdict): boolean {
-  return verdict.findings.every((f) => f.status === 'pass' || f.kind === 'ratio-floor' || f.kind === 'baseline')
+  console.log(`\n${renderTable(verdict)}\n(record and verdict: ${json})`)
+  process.exit(verdict.pass ? 0 : 1)
 }
 
 try {
-  if (values.once) {
-    if (values.json === undefined) usage('--once needs --json FILE')
-    write(values.json, collectResults(await runScenarios(measured, context)))
-    process.exit(0)
+  if (values.judge !== undefined) {
+    const file = readJson<{ record?: GateRecord } & GateRecord>(values.judge)
+    if (file === undefined) process.exit(1)
+    finish(file.record ?? file)
   }
 
   if (values.record !== undefined) {
-    const n = Number(values.record)
-    if (!Number.isSafeInteger(n) || n < 3) usage('--record needs a number of runs >= 3')
-    const runs: BenchResults[] = []
-    for (let i = 0; i < n; i++) {
-      const json = join(resultsDir, `record-${i + 1}.json`)
-      const self = fileURLToPath(import.meta.url)
-      const args = ['--import', 'tsx', self, '--once', '--json', json, '--data', context.dataDir]
-      const run = spawnSync(process.execPath, values.only === undefined ? args : [...args, '--only', values.only], {
-        stdio: 'inherit',
-      })
-      if (run.status !== 0) throw new Error(`run ${i + 1} exited with ${run.status ?? run.signal}`)
-      runs.push(JSON.parse(readFileSync(json, 'utf8')) as BenchResults)
+    const runs = Number(values.record)
+    if (!Number.isSafeInteger(runs) || runs < 3) usage('--record needs a number of runs >= 3')
+    seedSides([head])
+    const samples = measurePairs({ head, probes, pairs: runs, onSample: progress })
+    const timed = new Map<string, Timed[]>()
+    const counters: Record<string, number> = {}
+    for (const s of samples) {
+      if (!s.head.ok) throw new Error(`${s.probe} failed: ${s.head.error}`)
+      for (const [name, t] of Object.entries(s.head.result.timed)) timed.set(name, [...(timed.get(name) ?? []), t])
+      Object.assign(counters, s.head.result.counters)
     }
-    const baseline = medianResults(runs)
-    write(values.json ?? baselinePath, baseline)
-    console.log(`\n${spreadReport(gateConfig, runs)}\n\nwrote ${values.json ?? baselinePath}`)
+    const baseline = {
+      generatedAt: new Date().toISOString(),
+      timed: Object.fromEntries(
+        [...timed].map(([name, ts]) => {
+          const first = ts[0] as Timed
+          const values = ts.map((t) => t.value)
+          return [
+            name,
+            { value: median(values), unit: first.unit, better: first.better, cv: coefficientOfVariation(values) },
+          ]
+        }),
+      ),
+      counters,
+    }
+    writeFileSync(values.json ?? baselinePath, `${JSON.stringify(baseline, null, 2)}\n`)
+    console.log('\nfigure  median  CV across processes')
+    for (const [name, t] of Object.entries(baseline.timed)) {
+      console.log(`${name}  ${t.value.toPrecision(4)} ${t.unit}  ${(t.cv * 100).toFixed(1)}%`)
+    }
+    console.log(`wrote ${values.json ?? baselinePath}`)
     process.exit(0)
   }
 
-  if (values.judge) {
-    if (positionals.length === 0) usage('--judge needs one or more results files')
-    const problems: Finding[] = []
-    const runs = positionals.map((p) => readResults(p, problems))
-    const baseline = values.baseline === undefined ? undefined : [readResults(values.baseline, problems)]
-    report(decide(gateConfig, runs, baseline), problems)
-  }
-
-  if (values.base !== undefined) {
-    const runs = Number(values.runs)
-    if (!Number.isSafeInteger(runs) || runs < 2) usage('--runs must be an integer >= 2 (a re-run is part of the rule)')
-    const ab = abRuns({ ref: values.base, runs, resultsDir, dataDir: context.dataDir, only: values.only })
-    console.log(`\nA/B against ${values.base} (${ab.baseCommit.slice(0, 10)}): ${runs} interleaved runs per side`)
-    const abConfig = {
-      ...gateConfig,
-      metrics: gateConfig.metrics.map((m) => ({ ...m, tolerancePct: gateConfig.abTolerancePct })),
+  let checkout: BaseCheckout | undefined
+  let fallbackReason: string | undefined = values['no-base'] ? '--no-base' : undefined
+  if (!values['no-base']) {
+    try {
+      checkout = checkoutBase(values.base, join(dataDir, 'base'))
+      seedSides([checkout.side])
+    } catch (error) {
+      fallbackReason = `the base ${values.base} is unavailable: ${(error as Error).message}`
+      console.log(`\n!!! ${fallbackReason}\n!!! falling back to the committed baseline only\n`)
+      checkout?.remove()
+      checkout = undefined
     }
-    report(decide(abConfig, ab.head, ab.base))
   }
-
-  if (positionals.length > 0) usage(`unexpected argument ${positionals[0]}`)
-  const problems: Finding[] = []
-  const baseline = readResults(baselinePath, problems)
-  const first = collectResults(await runScenarios(measured, context))
-  write(join(resultsDir, 'run-1.json'), first)
-  let verdict = decide(gateConfig, [first], [baseline])
-  if (!verdict.pass && problems.length === 0 && onlyComparisonsFailed(verdict)) {
-    const names = toRemeasure(verdict)
-    console.log(`\nfailed in run 1: measuring ${names.join(', ')} again (a regression must survive a re-run)`)
-    const second = await remeasure(first, names, context)
-    write(join(resultsDir, 'run-2.json'), second)
-    verdict = decide(gateConfig, [first, second], [baseline])
+  let record: GateRecord
+  try {
+    seedSides([head])
+    const base = checkout?.side
+    const samples =
+      base === undefined
+        ? measurePairs({ head, probes, pairs: gateConfig.headOnlyRuns, onSample: progress })
+        : abSamples({
+            head,
+            base,
+            probes,
+            pairs,
+            maxPairs: gateConfig.maxPairs,
+            config: gateConfig,
+            onSample: progress,
+          })
+    const baseFailures: Record<string, string> = {}
+    for (const s of samples) if (s.base !== undefined && !s.base.ok) baseFailures[s.probe] ??= s.base.error
+    record = {
+      baseCommit: checkout?.commit ?? null,
+      ...(fallbackReason === undefined ? {} : { fallbackReason }),
+      baseFailures,
+      partial: values.only !== undefined,
+      samples,
+    }
+  } finally {
+    checkout?.remove()
   }
-  report(verdict, problems)
+  finish(record)
 } catch (error) {
   // Anything that stops the gate from measuring or comparing is a failure, never a pass.
   console.error(`\nbench:gate: FAIL: ${(error as Error).stack ?? error}`)

@@ -1,6 +1,6 @@
-// Renders gate findings as a plain-text table: failures first, then what moved, so the reason
-// for a red gate is on the first lines of the log.
-import type { Finding, Verdict } from './decide.ts'
+// The gate's verdict as a plain-text table for the CI log: failures first, then what moved, then
+// the rest; per row the base, the head, the change, the A/B's confidence, the noise and the verdict.
+import type { Row, Verdict } from './judge.ts'
 
 function num(value: number | null): string {
   if (value === null) return '-'
@@ -8,26 +8,33 @@ function num(value: number | null): string {
   return Math.abs(value) >= 100 ? value.toFixed(0) : value.toPrecision(3)
 }
 
-function change(f: Finding): string {
-  if (f.changePct === undefined) return ''
-  return `${f.changePct >= 0 ? '+' : ''}${f.changePct.toFixed(1)}%`
-}
-
-const HEADERS = ['status', 'kind', 'scenario', 'figure', 'value', 'runs', 'limit', 'change', 'detail'] as const
+const HEADERS = [
+  'verdict',
+  'check',
+  'figure',
+  'unit',
+  'base',
+  'head',
+  'change',
+  'confidence (95%, p)',
+  'noise (CV b/h)',
+  'detail',
+] as const
 
 export function renderTable(verdict: Verdict): string {
-  const order = (f: Finding) => (f.status === 'fail' ? 0 : f.detail !== '' ? 1 : 2)
-  const sorted = [...verdict.findings].sort((a, b) => order(a) - order(b))
-  const rows = sorted.map((f) => [
-    f.status === 'fail' ? 'FAIL' : 'pass',
-    f.kind,
-    f.scenario,
-    f.name,
-    num(f.value),
-    f.values === undefined ? '' : f.values.map(num).join(' / '),
-    f.limit,
-    change(f),
-    f.detail,
+  const order = (r: Row) => (r.verdict === 'FAIL' ? 0 : r.verdict === 'faster' ? 1 : 2)
+  const sorted = [...verdict.rows].sort((a, b) => order(a) - order(b))
+  const rows = sorted.map((r) => [
+    r.verdict,
+    r.kind,
+    r.figure,
+    r.unit,
+    num(r.base),
+    num(r.head),
+    r.changePct === null ? '' : `${r.changePct >= 0 ? '+' : ''}${r.changePct.toFixed(1)}%`,
+    r.confidence,
+    r.noise,
+    r.detail,
   ])
   const widths = HEADERS.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)))
   const line = (cells: readonly string[]) =>
@@ -35,9 +42,9 @@ export function renderTable(verdict: Verdict): string {
       .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] as number)))
       .join('  ')
       .trimEnd()
-  const failed = verdict.findings.filter((f) => f.status === 'fail').length
+  const failed = verdict.rows.filter((r) => r.verdict === 'FAIL').length
   const summary = verdict.pass
-    ? `gate: PASS (${verdict.findings.length} checks${verdict.baselineChecked ? '' : ', no baseline given: ratios only'})`
-    : `gate: FAIL (${failed} of ${verdict.findings.length} checks failed)`
+    ? `gate: PASS (${verdict.rows.length} checks)`
+    : `gate: FAIL (${failed} of ${verdict.rows.length} checks failed)`
   return [line(HEADERS), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line), '', summary].join('\n')
 }

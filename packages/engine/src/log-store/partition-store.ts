@@ -50,6 +50,8 @@ export class PartitionStore implements PartitionDatabases {
 
   #commitCounters: CommitCounters | null = null
   #commitsSeen = -1
+  /** Shape metadata records read (the read path's misses and the writers' first touch of a shape). */
+  metaRecordsRead = 0
 
   constructor(dir: string, index: number, options: PartitionOptions) {
     const path = join(dir, 'partitions', String(index))
@@ -112,6 +114,7 @@ export class PartitionStore implements PartitionDatabases {
 
   readMeta(shapeId: number): ShapeMeta {
     this.#renew()
+    this.metaRecordsRead++
     return fromStored(this.meta.get(shapeId))
   }
 

@@ -36,6 +36,13 @@ export class PartitionStores {
     for (const store of this.#open.values()) store.useCommitCounters(counters)
   }
 
+  /** Shape metadata records read from LMDB on this thread, over every partition opened. */
+  get metaRecordsRead(): number {
+    let sum = 0
+    for (const store of this.#open.values()) sum += store.metaRecordsRead
+    return sum
+  }
+
   /** How many partitions have been opened so far. */
   get openCount(): number {
     return this.#open.size

@@ -654,14 +654,17 @@ export function contractSuite(target: ContractTarget): void {
           assert.deepEqual(reopened.stats(), {
             catalogRecordsRead: 0,
             readPathMisses: 0,
+            metaRecordsRead: 0,
             partitionsOpen: 0,
             waiters: 0,
             pooledLogReads: 0,
           })
           for (const handle of handles) assert.equal(reopened.fetchLatestOffset(handle).toString(), '1_0')
           assert.equal(reopened.stats().readPathMisses, 50, 'one miss per shape, then hits')
+          assert.equal(reopened.stats().metaRecordsRead, 50, 'one LMDB record per miss')
           for (const handle of handles) reopened.fetchLatestOffset(handle)
           assert.equal(reopened.stats().readPathMisses, 50)
+          assert.equal(reopened.stats().metaRecordsRead, 50)
         }))
 
       test('close commits writes that are still pending', async () => {

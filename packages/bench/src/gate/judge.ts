@@ -1,0 +1,294 @@
+// The gate's verdict: pure functions from the measured samples (and the committed baseline) to
+// one row per check. Fails closed: a figure or counter that is missing, not finite or not
+// comparable is a failing row, never a silent pass.
+import { comparePaired, median } from './paired.ts'
+import type { ProbeResult, Timed } from './probes.ts'
+
+/** One probe process's answer, or why there is none. */
+export type ProbeOutcome =
+  | { readonly ok: true; readonly result: ProbeResult }
+  | { readonly ok: false; readonly error: string }
+
+/** Probe `probe` measured for both sides, back to back (pair `pair`). Base absent: no A/B. */
+export interface PairSample {
+  readonly probe: string
+  readonly pair: number
+  readonly head: ProbeOutcome
+  readonly base?: ProbeOutcome
+}
+
+/** Everything one gate run measured: what `--json` writes and `--judge` reads. */
+export interface GateRecord {
+  /** The base revision compared against; null when the A/B could not run (see fallbackReason). */
+  readonly baseCommit: string | null
+  readonly fallbackReason?: string
+  /** Probes the base could not run (an API it lacks, a crash), with why: those have no A/B. */
+  readonly baseFailures: Readonly<Record<string, string>>
+  /** Measured with --only: the committed figures of probes left out are not missing. */
+  readonly partial: boolean
+  readonly samples: readonly PairSample[]
+}
+
+/** The committed baseline: the medians of an unchanged tree's head runs (`--record`). */
+export interface Baseline {
+  readonly generatedAt: string
+  readonly timed: Readonly<Record<string, Timed>>
+  readonly counters: Readonly<Record<string, number>>
+}
+
+export interface GateConfig {
+  /** Smallest slowdown the A/B fails on, in percent (the per-pair median ratio must exceed it). */
+  readonly minEffectPct: number
+  /** One-sided Wilcoxon signed-rank p below which a slowdown counts as real. */
+  readonly alpha: number
+  /** The committed baseline check: a figure this much worse than the committed median fails. */
+  readonly baselineTolerancePct: number
+}
+
+export type RowKind = 'a/b' | 'counter' | 'baseline' | 'measure'
+
+export interface Row {
+  readonly kind: RowKind
+  readonly figure: string
+  readonly unit: string
+  readonly base: number | null
+  readonly head: number | null
+  /** Head over base as a cost, minus 1, in percent (positive = worse). */
+  readonly changePct: number | null
+  /** The A/B's 95 % interval of the change and its p-value, or why no comparison. */
+  readonly confidence: string
+  /** Coefficient of variation across processes, base / head, in percent. */
+  readonly noise: string
+  readonly verdict: 'pass' | 'FAIL' | 'faster'
+  readonly detail: string
+}
+
+export interface Verdict {
+  readonly pass: boolean
+  readonly rows: readonly Row[]
+}
+
+const pct = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(1)}%`
+const asCost = (value: number, better: 'lower' | 'higher') => (better === 'lower' ? value : 1 / value)
+
+interface Series {
+  readonly unit: string
+  readonly better: 'lower' | 'higher'
+  /** Complete pairs only, in pair order. */
+  readonly base: number[]
+  readonly head: number[]
+  /** Every head value, paired or not (the baseline check's sample). */
+  readonly headAll: number[]
+}
+
+/** Collects each timed figure's paired values, and each counter's values per side. */
+function collect(samples: readonly PairSample[], rows: Row[]) {
+  const timed = new Map<string, Series & { probe: string }>()
+  const counters = new Map<string, { base: number[]; head: number[] }>()
+  const fail = (figure: string, detail: string) =>
+    rows.push({ ...EMPTY, kind: 'measure', figure, verdict: 'FAIL', detail })
+  for (const s of samples) {
+    if (!s.head.ok) {
+      fail(s.probe, `head, pair ${s.pair + 1}: ${s.head.error}`)
+      continue
+    }
+    const base = s.base?.ok === true ? s.base.result : undefined
+    for (const [name, figure] of Object.entries(s.head.result.timed)) {
+      if (!Number.isFinite(figure.value) || figure.value <= 0) {
+        fail(name, `head, pair ${s.pair + 1}: value ${figure.value} is not a positive number`)
+        continue
+      }
+      const series = timed.get(name) ?? {
+        probe: s.probe,
+        unit: figure.unit,
+        better: figure.better,
+        base: [],
+        head: [],
+        headAll: [],
+      }
+      timed.set(name, series)
+      const b = base?.timed[name]
+      // Only complete pairs are compared; a lone head value still feeds the baseline check.
+      series.headAll.push(figure.value)
+      if (b !== undefined && Number.isFinite(b.value) && b.value > 0 && b.unit === figure.unit) {
+        series.base.push(b.value)
+        series.head.push(figure.value)
+      }
+    }
+    for (const [name, value] of Object.entries(s.head.result.counters)) {
+      const c = counters.get(name) ?? { base: [], head: [] }
+      counters.set(name, c)
+      c.head.push(value)
+      const b = base?.counters[name]
+      if (b !== undefined) c.base.push(b)
+    }
+  }
+  return { timed, counters }
+}
+
+const EMPTY = {
+  unit: '',
+  base: null,
+  head: null,
+  changePct: null,
+  confidence: '',
+  noise: '',
+  verdict: 'pass',
+  detail: '',
+} as const
+
+function abRow(name: string, series: Series, config: GateConfig): Row {
+  const c = comparePaired(series.base, series.head, series.better)
+  const change = (c.ratio - 1) * 100
+  const effect = config.minEffectPct
+  const slower = c.pSlower < config.alpha && change > effect
+  const faster = c.pFaster < config.alpha && change < -effect
+  const interval = `[${pct((c.interval[0] - 1) * 100)}, ${pct((c.interval[1] - 1) * 100)}]`
+  const p = slower || change >= 0 ? c.pSlower : c.pFaster
+  return {
+    kind: 'a/b',
+    figure: name,
+    unit: series.unit,
+    base: median(series.base),
+    head: median(series.head),
+    changePct: change,
+    confidence: `${interval} p=${p < 0.001 ? p.toExponential(1) : p.toFixed(3)} n=${c.n}`,
+    noise: `${(c.cvBase * 100).toFixed(1)}% / ${(c.cvHead * 100).toFixed(1)}%`,
+    verdict: slower ? 'FAIL' : faster ? 'faster' : 'pass',
+    detail: slower
+      ? `slower by ${pct(change)} in the median pair (p < ${config.alpha}, past the ${effect}% minimum effect)`
+      : faster
+        ? `faster by ${pct(-change).slice(1)}`
+        : c.pSlower < config.alpha
+          ? `slower but under the ${effect}% minimum effect`
+          : '',
+  }
+}
+
+function counterRow(name: string, values: { base: number[]; head: number[] }, baseline: Baseline | undefined): Row {
+  const distinct = (xs: number[]) => [...new Set(xs)]
+  const head = distinct(values.head)
+  const base = distinct(values.base)
+  const row = { ...EMPTY, kind: 'counter' as const, figure: name, head: head[0] ?? null }
+  if (head.length > 1) return { ...row, verdict: 'FAIL', detail: `not exact: head gave ${head.join(', ')}` }
+  if (base.length > 1) return { ...row, verdict: 'FAIL', detail: `not exact: base gave ${base.join(', ')}` }
+  const [reference, from] =
+    base.length === 1 ? [base[0] as number, 'base'] : [baseline?.counters[name], 'committed baseline']
+  if (reference === undefined) return { ...row, detail: 'new counter: nothing to compare with yet' }
+  const changed = reference !== head[0]
+  return {
+    ...row,
+    base: reference,
+    changePct: reference === 0 ? null : (((head[0] as number) - reference) / reference) * 100,
+    verdict: changed ? 'FAIL' : 'pass',
+    detail: changed ? `changed from ${reference} (${from}): a counter must not move` : `equal to the ${from}`,
+  }
+}
+
+function baselineRow(name: string, series: Series, baseline: Baseline, config: GateConfig): Row {
+  const committed = baseline.timed[name]
+  const row = { ...EMPTY, kind: 'baseline' as const, figure: name, unit: series.unit, head: median(series.headAll) }
+  if (committed === undefined) return { ...row, detail: 'not in the committed baseline yet' }
+  if (committed.unit !== series.unit || committed.better !== series.better) {
+    return { ...row, verdict: 'FAIL', detail: `unit changed from ${committed.unit} to ${series.unit}` }
+  }
+  const change = (asCost(row.head, series.better) / asCost(committed.value, committed.better) - 1) * 100
+  const worse = change > config.baselineTolerancePct
+  return {
+    ...row,
+    base: committed.value,
+    changePct: change,
+    verdict: worse ? 'FAIL' : 'pass',
+    detail: worse
+      ? `worse than the committed baseline (${baseline.generatedAt.slice(0, 10)}) by more than ${config.baselineTolerancePct}%`
+      : `within ${config.baselineTolerancePct}% of the committed baseline`,
+  }
+}
+
+/**
+ * The verdict: every timed figure A/B-compared over its pairs (when there is a base), every
+ * counter compared exactly with the base (or the committed baseline where the base lacks it),
+ * and every timed figure's head median checked coarsely against the committed baseline.
+ */
+export function judge(config: GateConfig, record: GateRecord, committed: unknown): Verdict {
+  const rows: Row[] = []
+  const baseline = isBaseline(committed) ? committed : undefined
+  if (record.samples.length === 0)
+    rows.push({ ...EMPTY, kind: 'measure', figure: '*', verdict: 'FAIL', detail: 'nothing was measured' })
+  const { timed, counters } = collect(record.samples, rows)
+  for (const [name, series] of timed) {
+    const baseFailed = record.baseFailures[series.probe]
+    if (record.baseCommit !== null && baseFailed !== undefined) {
+      rows.push({
+        ...EMPTY,
+        kind: 'a/b',
+        figure: name,
+        detail: `NO A/B: the base could not run ${series.probe} (${baseFailed}); the committed baseline only`,
+      })
+    } else if (record.baseCommit !== null) {
+      rows.push(
+        series.base.length >= 5
+          ? abRow(name, series, config)
+          : {
+              ...EMPTY,
+              kind: 'a/b',
+              figure: name,
+              verdict: 'FAIL',
+              detail: `only ${series.base.length} complete pairs (the base failed?)`,
+            },
+      )
+    }
+    if (baseline !== undefined) rows.push(baselineRow(name, series, baseline, config))
+  }
+  for (const [name, values] of counters) rows.push(counterRow(name, values, baseline))
+  if (baseline === undefined) {
+    rows.push({
+      ...EMPTY,
+      kind: 'baseline',
+      figure: '*',
+      verdict: 'FAIL',
+      detail: 'no committed baseline, or not one `--record` wrote',
+    })
+  } else {
+    for (const name of [...Object.keys(baseline.timed), ...Object.keys(baseline.counters)]) {
+      if (!record.partial && !timed.has(name) && !counters.has(name)) {
+        // A figure that stopped being measured is a gap in the gate, not a pass.
+        rows.push({
+          ...EMPTY,
+          kind: 'measure',
+          figure: name,
+          verdict: 'FAIL',
+          detail: 'in the committed baseline but not measured',
+        })
+      }
+    }
+  }
+  return { pass: rows.length > 0 && rows.every((r) => r.verdict !== 'FAIL'), rows }
+}
+
+function isBaseline(value: unknown): value is Baseline {
+  if (typeof value !== 'object' || value === null) return false
+  const b = value as Record<string, unknown>
+  const record = (x: unknown) => typeof x === 'object' && x !== null && !Array.isArray(x)
+  if (typeof b.generatedAt !== 'string' || !record(b.timed) || !record(b.counters)) return false
+  const timedOk = Object.values(b.timed as object).every(
+    (t) =>
+      record(t) &&
+      typeof t.value === 'number' &&
+      typeof t.unit === 'string' &&
+      (t.better === 'lower' || t.better === 'higher'),
+  )
+  return timedOk && Object.values(b.counters as object).every((c) => typeof c === 'number')
+}
+
+/** The figures and counters an A/B still cannot decide: slower past the minimum effect but not yet significant. */
+export function undecided(config: GateConfig, record: GateRecord): string[] {
+  const { timed } = collect(record.samples, [])
+  const out: string[] = []
+  for (const [name, series] of timed) {
+    if (series.base.length < 2) continue
+    const c = comparePaired(series.base, series.head, series.better)
+    if ((c.ratio - 1) * 100 > config.minEffectPct && c.pSlower >= config.alpha) out.push(name)
+  }
+  return out
+}
