@@ -34,7 +34,7 @@ export interface ProbeContext {
 
 type Probe = (context: ProbeContext) => Promise<ProbeResult>
 
-/** Shapes in the seeded store: enough that lookups miss the CPU caches, quick to seed (~10 s). */
+/** Shapes in the seeded store the read probes open: a store of some size, seeded in ~3 s. */
 export const SEED_SHAPES = 20_000
 const SEED_CONCURRENCY = 1_000
 
@@ -141,7 +141,8 @@ const OPENS = 15
  * A restore of the seeded store: open -> ready on the inline runtime (the median of OPENS opens
  * after one untimed; a single open per process varied 27-42 % between processes, and the worker
  * runtime's table allocation adds its own noise), then, on the worker runtime, the first read of
- * MISSES random shapes, each a miss, timed one by one (a miss inserts into the shared table). Counters: what open reads (nothing per shape), and what one miss reads.
+ * MISSES random shapes, each a miss, timed one by one (a miss inserts into the shared table).
+ * Counters: what open reads (nothing per shape), and what one miss reads.
  */
 async function restore(context: ProbeContext): Promise<ProbeResult> {
   const { lib } = context
@@ -199,6 +200,31 @@ async function restore(context: ProbeContext): Promise<ProbeResult> {
 
 // ---- writes ----
 
+type OpenOptions = Parameters<EngineLib['openEngine']>[0]
+
+/** Runs `use` on an engine opened on the emptied scratch directory, and closes it. */
+async function withScratchEngine<T>(
+  context: ProbeContext,
+  options: Omit<OpenOptions, 'dir'>,
+  use: (engine: Engine) => Promise<T>,
+): Promise<T> {
+  rmSync(context.scratchDir, { recursive: true, force: true })
+  const engine = await context.lib.openEngine({ ...options, dir: context.scratchDir })
+  try {
+    return await use(engine)
+  } finally {
+    await engine.close()
+  }
+}
+
+/** `count` new shapes, created concurrently (their catalog writes share commits). */
+async function createShapes(engine: Engine, count: number): Promise<string[]> {
+  const created = await Promise.all(
+    Array.from({ length: count }, (_, i) => engine.getOrCreateShape({ table: 'items', where: `s = ${i}` })),
+  )
+  return created.map((c) => c.handle)
+}
+
 const APPEND_SHAPES = 1_000
 const APPEND_WINDOW = 400
 const APPEND_WARMUP_MS = 400
@@ -208,70 +234,64 @@ const APPEND_ROUNDS = 5
 /**
  * Append throughput: 50-row transactions of 200-byte rows to random shapes of 1,000 over 8
  * partitions, APPEND_WINDOW in flight (each completion issues the next). Figure: the median
- * round's entries/s, and the CPU time of the whole process per entry. Counters: bytes of the log record per entry (the record layout), and on
- * the worker runtime the thread messages per awaited append (one out, one back per commit).
+ * round's entries/s, and the CPU time of the whole process per entry. Counters: the log
+ * record's bytes beyond the rows' JSON (the record layout), and on the worker runtime the thread
+ * messages per awaited append (one out, one back per commit).
  */
 async function append(context: ProbeContext, runtime: 'inline' | 'workers'): Promise<ProbeResult> {
   const { lib } = context
-  rmSync(context.scratchDir, { recursive: true, force: true })
-  const engine = await lib.openEngine({
-    dir: context.scratchDir,
-    partitions: 8,
-    runtime: runtime === 'inline' ? lib.inlineRuntime() : lib.workerRuntime({ writers: 2 }),
-  })
-  try {
-    const created = await Promise.all(
-      Array.from({ length: APPEND_SHAPES }, (_, i) => engine.getOrCreateShape({ table: 'items', where: `s = ${i}` })),
-    )
-    const handles = created.map((c) => c.handle)
-    const pool = rowPool(4_096)
-    const random = prng(3)
-    let tx = 1
-    let entries = 0
-    const drive = async (ms: number): Promise<number> => {
-      const before = entries
-      const start = performance.now()
-      const worker = async () => {
-        while (performance.now() - start < ms) {
-          const handle = handles[Math.floor(random() * handles.length)] as string
-          await engine.appendToLog(handle, transactionItems(tx++, pool))
-          entries += ROWS_PER_TRANSACTION
+  return withScratchEngine(
+    context,
+    { partitions: 8, runtime: runtime === 'inline' ? lib.inlineRuntime() : lib.workerRuntime({ writers: 2 }) },
+    async (engine) => {
+      const handles = await createShapes(engine, APPEND_SHAPES)
+      const pool = rowPool(4_096)
+      const random = prng(3)
+      let tx = 1
+      let entries = 0
+      const drive = async (ms: number): Promise<number> => {
+        const before = entries
+        const start = performance.now()
+        const worker = async () => {
+          while (performance.now() - start < ms) {
+            const handle = handles[Math.floor(random() * handles.length)] as string
+            await engine.appendToLog(handle, transactionItems(tx++, pool))
+            entries += ROWS_PER_TRANSACTION
+          }
         }
+        await Promise.all(Array.from({ length: APPEND_WINDOW }, worker))
+        return (entries - before) / ((performance.now() - start) / 1000)
       }
-      await Promise.all(Array.from({ length: APPEND_WINDOW }, worker))
-      return (entries - before) / ((performance.now() - start) / 1000)
-    }
-    await drive(APPEND_WARMUP_MS)
-    const rounds: number[] = []
-    const cpuStart = process.cpuUsage()
-    const entriesStart = entries
-    for (let r = 0; r < APPEND_ROUNDS; r++) {
-      await nextTurn()
-      rounds.push(await drive(APPEND_ROUND_MS))
-    }
-    const cpu = process.cpuUsage(cpuStart)
-    const cpuNsPerEntry = ((cpu.user + cpu.system) * 1000) / (entries - entriesStart)
-    const counters: Record<string, number> = {}
-    if (lib.encodeTransaction !== undefined) {
-      // A fixed transaction (its keys' lengths depend on tx): the record's bytes beyond the rows' JSON.
-      const items: readonly LogItem[] = transactionItems(1, pool)
-      counters.log_record_overhead_bytes_per_50_rows =
-        lib.encodeTransaction(items).bytes.length - ROW_BYTES * items.length
-    }
-    if (runtime === 'workers')
-      counters.messages_per_awaited_append = await messagesPerAppend(engine, handles, () => tx++, pool)
-    return {
-      timed: {
-        [`append_${runtime}_entries_per_s`]: { value: median(rounds), unit: 'entries/s', better: 'higher' },
-        // CPU of every thread of the process per entry: the code's cost, steadier than the rate,
-        // which also moves with fsync latency and thread scheduling.
-        [`append_${runtime}_cpu_ns_per_entry`]: { value: cpuNsPerEntry, unit: 'ns', better: 'lower' },
-      },
-      counters,
-    }
-  } finally {
-    await engine.close()
-  }
+      await drive(APPEND_WARMUP_MS)
+      const rounds: number[] = []
+      const cpuStart = process.cpuUsage()
+      const entriesStart = entries
+      for (let r = 0; r < APPEND_ROUNDS; r++) {
+        await nextTurn()
+        rounds.push(await drive(APPEND_ROUND_MS))
+      }
+      const cpu = process.cpuUsage(cpuStart)
+      const cpuNsPerEntry = ((cpu.user + cpu.system) * 1000) / (entries - entriesStart)
+      const counters: Record<string, number> = {}
+      if (lib.encodeTransaction !== undefined) {
+        // A fixed transaction (its keys' lengths depend on tx): the record's bytes beyond the rows' JSON.
+        const items: readonly LogItem[] = transactionItems(1, pool)
+        counters.log_record_overhead_bytes_per_50_rows =
+          lib.encodeTransaction(items).bytes.length - ROW_BYTES * items.length
+      }
+      if (runtime === 'workers')
+        counters.messages_per_awaited_append = await messagesPerAppend(engine, handles, () => tx++, pool)
+      return {
+        timed: {
+          [`append_${runtime}_entries_per_s`]: { value: median(rounds), unit: 'entries/s', better: 'higher' },
+          // CPU of every thread of the process per entry: the code's cost, steadier than the rate,
+          // which also moves with fsync latency and thread scheduling.
+          [`append_${runtime}_cpu_ns_per_entry`]: { value: cpuNsPerEntry, unit: 'ns', better: 'lower' },
+        },
+        counters,
+      }
+    },
+  )
 }
 
 /** Thread messages (both ways) per append awaited alone, counted at the Worker class. */
@@ -310,26 +330,20 @@ const FANOUT_REPEATS = 9
 /** One 50-row transaction into 1,500 shapes with one appendToLogs, 2 writer threads: median ms. */
 async function fanout(context: ProbeContext): Promise<ProbeResult> {
   const { lib } = context
-  rmSync(context.scratchDir, { recursive: true, force: true })
-  const engine = await lib.openEngine({ dir: context.scratchDir, runtime: lib.workerRuntime({ writers: 2 }) })
-  try {
-    const created = await Promise.all(
-      Array.from({ length: FANOUT_SHAPES }, (_, i) => engine.getOrCreateShape({ table: 'items', where: `s = ${i}` })),
-    )
+  return withScratchEngine(context, { runtime: lib.workerRuntime({ writers: 2 }) }, async (engine) => {
+    const handles = await createShapes(engine, FANOUT_SHAPES)
     const pool = rowPool(256)
     const times: number[] = []
     for (let r = 0; r < FANOUT_REPEATS + 2; r++) {
       const items = transactionItems(r + 1, pool)
-      const writes = created.map(({ handle }) => ({ handle, items }))
+      const writes = handles.map((handle) => ({ handle, items }))
       await nextTurn()
       const start = process.hrtime.bigint()
       await engine.appendToLogs(writes)
       if (r >= 2) times.push(ns(start) / 1e6) // two warm-ups: thread start, first touch of each shape
     }
     return { timed: { fanout_ms: { value: median(times), unit: 'ms', better: 'lower' } }, counters: {} }
-  } finally {
-    await engine.close()
-  }
+  })
 }
 
 const WAITERS = 10_000
@@ -338,9 +352,7 @@ const WAKE_REPEATS = 15
 /** 10,000 waitForOffset waiters on one shape, one append: call -> every waiter resolved, median ms. */
 async function wake(context: ProbeContext): Promise<ProbeResult> {
   const { lib } = context
-  rmSync(context.scratchDir, { recursive: true, force: true })
-  const engine = await lib.openEngine({ dir: context.scratchDir, runtime: lib.workerRuntime({ writers: 2 }) })
-  try {
+  return withScratchEngine(context, { runtime: lib.workerRuntime({ writers: 2 }) }, async (engine) => {
     const { handle } = await engine.getOrCreateShape({ table: 'items' })
     await engine.makeNewSnapshot(handle, [])
     const pool = rowPool(256)
@@ -357,9 +369,7 @@ async function wake(context: ProbeContext): Promise<ProbeResult> {
       if (!woken.every(Boolean)) throw new Error('a waiter was not woken')
     }
     return { timed: { wake_ms: { value: median(times), unit: 'ms', better: 'lower' } }, counters: {} }
-  } finally {
-    await engine.close()
-  }
+  })
 }
 
 // ---- log read ----
@@ -370,30 +380,26 @@ const READ_REPEATS = 60
 /** getLogJson of one closed 1 MiB log chunk on the main thread (inline runtime): median GB/s. */
 async function logRead(context: ProbeContext): Promise<ProbeResult> {
   const { lib } = context
-  rmSync(context.scratchDir, { recursive: true, force: true })
-  const engine = await lib.openEngine({
-    dir: context.scratchDir,
-    chunkBytesThreshold: READ_CHUNK_BYTES,
-    runtime: lib.inlineRuntime(),
-  })
-  try {
-    const { handle } = await engine.getOrCreateShape({ table: 'items' })
-    await engine.makeNewSnapshot(handle, [])
-    const pool = rowPool(1_024)
-    const transactions = Math.ceil((READ_CHUNK_BYTES * 1.2) / (ROW_BYTES * ROWS_PER_TRANSACTION))
-    for (let t = 1; t <= transactions; t++) await engine.appendToLog(handle, transactionItems(t, pool))
-    const upTo = engine.getChunkEndLogOffset(handle, '0_inf')
-    if (upTo === null) throw new Error('the first log chunk did not close')
-    const gbps: number[] = []
-    for (let r = 0; r < READ_REPEATS + 5; r++) {
-      const start = process.hrtime.bigint()
-      const json = await engine.getLogJson(handle, '0_inf', upTo)
-      if (r >= 5) gbps.push(json.length / ns(start))
-    }
-    return { timed: { log_read_gbps: { value: median(gbps), unit: 'GB/s', better: 'higher' } }, counters: {} }
-  } finally {
-    await engine.close()
-  }
+  return withScratchEngine(
+    context,
+    { chunkBytesThreshold: READ_CHUNK_BYTES, runtime: lib.inlineRuntime() },
+    async (engine) => {
+      const { handle } = await engine.getOrCreateShape({ table: 'items' })
+      await engine.makeNewSnapshot(handle, [])
+      const pool = rowPool(1_024)
+      const transactions = Math.ceil((READ_CHUNK_BYTES * 1.2) / (ROW_BYTES * ROWS_PER_TRANSACTION))
+      for (let t = 1; t <= transactions; t++) await engine.appendToLog(handle, transactionItems(t, pool))
+      const upTo = engine.getChunkEndLogOffset(handle, '0_inf')
+      if (upTo === null) throw new Error('the first log chunk did not close')
+      const gbps: number[] = []
+      for (let r = 0; r < READ_REPEATS + 5; r++) {
+        const start = process.hrtime.bigint()
+        const json = await engine.getLogJson(handle, '0_inf', upTo)
+        if (r >= 5) gbps.push(json.length / ns(start))
+      }
+      return { timed: { log_read_gbps: { value: median(gbps), unit: 'GB/s', better: 'higher' } }, counters: {} }
+    },
+  )
 }
 
 /** Every probe by name: the gate's hot paths. */

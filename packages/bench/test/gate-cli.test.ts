@@ -1,0 +1,66 @@
+// The gate as CI runs it, on real probe processes: without a base to compare with it must say so
+// loudly and still judge against the baseline, never pass silently.
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { fileURLToPath } from 'node:url'
+
+const cli = fileURLToPath(new URL('../src/gate/cli.ts', import.meta.url))
+
+function gate(args: readonly string[], baseline: object) {
+  const dir = mkdtempSync(join(tmpdir(), 'gate-cli-'))
+  try {
+    const baselinePath = join(dir, 'baseline.json')
+    writeFileSync(baselinePath, JSON.stringify(baseline))
+    const json = join(dir, 'gate.json')
+    const run = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        cli,
+        '--only',
+        'log-read',
+        '--data',
+        dir,
+        '--baseline',
+        baselinePath,
+        '--json',
+        json,
+        ...args,
+      ],
+      { encoding: 'utf8', timeout: 120_000 },
+    )
+    const written = run.status === 2 ? undefined : JSON.parse(readFileSync(json, 'utf8'))
+    return { status: run.status, stdout: run.stdout, written }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+const empty = { generatedAt: '2026-12-05T00:00:00.000Z', timed: {}, counters: {} }
+
+test('a base that does not exist: the gate falls back to the baseline and says so', () => {
+  const { status, stdout, written } = gate(['--base', 'no-such-ref-anywhere'], empty)
+  assert.match(stdout, /!!! the base no-such-ref-anywhere is unavailable/)
+  assert.match(stdout, /!!! NO A\/B/)
+  assert.equal(written.record.baseCommit, null)
+  assert.equal(written.record.samples.length, 5, 'five head-only runs of the probe')
+  assert.equal(status, 0)
+})
+
+test('the same run fails when the head is far worse than the committed baseline', () => {
+  // A log read 1,000x faster than anything this machine does: the head is "worse" by far.
+  const fast = { ...empty, timed: { log_read_gbps: { value: 1_000, unit: 'GB/s', better: 'higher' } } }
+  const { status, stdout } = gate(['--no-base'], fast)
+  assert.match(stdout, /FAIL\s+baseline\s+log_read_gbps/)
+  assert.equal(status, 1)
+})
+
+test('bad arguments exit 2 and measure nothing', () => {
+  assert.equal(gate(['--pairs', '3'], empty).status, 2)
+  assert.equal(gate(['--only', 'nope'], empty).status, 2)
+})
