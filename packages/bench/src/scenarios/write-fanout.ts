@@ -1,82 +1,62 @@
-import { performance } from 'node:perf_hooks'
-import { type Engine, type LogItem, openEngine } from '@shapestore/engine'
+import { spawnSync } from 'node:child_process'
+import { cpSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { openEngine } from '@shapestore/engine'
 import { type Metric, metric, type Ratio, ratio, type ScenarioContext, type ScenarioResult } from '../scenario.ts'
 import { median } from '../stats.ts'
-import {
-  createShapes,
-  nextTurn,
-  ROW_BYTES,
-  ROWS_PER_TRANSACTION,
-  RUNTIMES,
-  type RuntimeName,
-  removeDir,
-  rowPool,
-  scratchDir,
-  transactionItems,
-} from './workload.ts'
+import { createShapes, ROW_BYTES, ROWS_PER_TRANSACTION, type RuntimeName, removeDir, scratchDir } from './workload.ts'
+import { FANOUTS, type Layout, PARTITIONS, REPEATS } from './write-fanout-call.ts'
 
 /**
  * Write fanout: one source transaction (50 rows of 200 bytes) into N shapes with one
  * appendToLogs call, the SAME items array for every shape, timed from the call until it
  * resolves (every shape's part committed durably with its keys published: every shape's latest
  * offset is the transaction's, which is checked after each call). Median of REPEATS calls per
- * N, inline and on 2 writer threads. Baseline in the same run: the same N shapes each given
- * its own copy of the items (a distinct array per shape), which turns off the shared-record
- * layout (one stored copy per partition plus a 12-byte reference per shape), so
+ * N and probe process, inline and on 2 writer threads. Baseline in the same run: the same N
+ * shapes each given its own copy of the items (a distinct array per shape), which turns off the
+ * shared-record layout (one stored copy per partition plus a 12-byte reference per shape), so
  * `distinct_over_shared` is what the shared record buys. Shared and distinct calls alternate
  * (and swap order every repeat) so drift hits both alike.
  *
+ * Each runtime runs in its own fresh process on its own copy of the seeded shapes, ROUNDS times,
+ * in alternating order (inline, workers2, workers2, inline): a server runs one runtime, and a
+ * fanout slows as the store grows (measured: 14 -> 24 ms at 1,500 shapes over 240 calls), so
+ * the runtime that ran second on the same directory in the same process measured 1.4-2x slower
+ * than in a process of its own, whichever it was.
+ *
  * Not a tinybench task: on the worker runtime the work runs on other threads.
  */
-const FANOUTS = [100, 500, 1_500, 3_100] as const
-const PARTITIONS = 8
-const REPEATS = 5
+const probe = fileURLToPath(new URL('./write-fanout-probe.ts', import.meta.url))
+const ROUNDS = 2
 const RUNTIME_ORDER: readonly RuntimeName[] = ['inline', 'workers2']
 /** The fanout ARCHITECTURE.md states its goal for: visible in <= 50 ms at 1,500 shapes. */
 const GOAL_SHAPES = 1_500
 
-type Layout = 'shared' | 'distinct'
-
 export async function writeFanout(context: ScenarioContext): Promise<ScenarioResult> {
-  const dir = scratchDir(context, 'write-fanout')
-  const pool = rowPool(1_024)
-  const shapes = Math.max(...FANOUTS)
+  const root = scratchDir(context, 'write-fanout')
+  const seeded = join(root, 'seeded')
   const timings = new Map<string, number[]>()
-  let nextTx = 1
   try {
-    const creator = await openEngine({ dir, partitions: PARTITIONS })
-    let handles: string[]
+    const creator = await openEngine({ dir: seeded, partitions: PARTITIONS })
     try {
-      handles = await createShapes(creator, shapes)
+      writeFileSync(join(seeded, 'handles.json'), JSON.stringify(await createShapes(creator, Math.max(...FANOUTS))))
     } finally {
       await creator.close()
     }
-
-    for (const runtime of RUNTIME_ORDER) {
-      const engine = await openEngine({ dir, partitions: PARTITIONS, runtime: RUNTIMES[runtime]() })
-      try {
-        // Starts the writers and loads every shape's writer state; warms both layouts' code.
-        for (const layout of ['shared', 'distinct'] as const) {
-          await fanout(engine, handles, transactionItems(nextTx++, pool), layout)
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 === 0 ? RUNTIME_ORDER : [...RUNTIME_ORDER].reverse()
+      for (const runtime of order) {
+        const dir = join(root, `${runtime}-${round}`)
+        cpSync(seeded, dir, { recursive: true })
+        for (const [key, ms] of Object.entries(runProbe(runtime, dir))) {
+          timings.set(`${runtime}_${key}`, [...(timings.get(`${runtime}_${key}`) ?? []), ...ms])
         }
-        for (const n of FANOUTS) {
-          const targets = handles.slice(0, n)
-          for (let repeat = 0; repeat < REPEATS; repeat++) {
-            const layouts: Layout[] = repeat % 2 === 0 ? ['shared', 'distinct'] : ['distinct', 'shared']
-            for (const layout of layouts) {
-              const key = `${runtime}_${layout}_${n}`
-              const list = timings.get(key) ?? []
-              list.push(await fanout(engine, targets, transactionItems(nextTx++, pool), layout))
-              timings.set(key, list)
-            }
-          }
-        }
-      } finally {
-        await engine.close()
+        removeDir(dir)
       }
     }
   } finally {
-    removeDir(dir)
+    removeDir(root)
   }
 
   const ms = (runtime: RuntimeName, layout: Layout, n: number) => median(timings.get(`${runtime}_${layout}_${n}`) ?? [])
@@ -110,6 +90,7 @@ export async function writeFanout(context: ScenarioContext): Promise<ScenarioRes
       rowBytes: ROW_BYTES,
       rowsPerTransaction: ROWS_PER_TRANSACTION,
       repeats: REPEATS,
+      rounds: ROUNDS,
       timed: 'appendToLogs call -> resolve (durable, every shape visible)',
       baseline: 'distinct: a copy of the items per shape (no shared record)',
     },
@@ -127,29 +108,11 @@ export async function writeFanout(context: ScenarioContext): Promise<ScenarioRes
   }
 }
 
-/**
- * One appendToLogs of `items` into every shape of `handles`: the same array (shared) or a copy
- * per shape (distinct, built before the clock starts). Returns the ms until it resolved, after
- * checking that every shape's latest offset is now the transaction's last row.
- */
-async function fanout(
-  engine: Engine,
-  handles: readonly string[],
-  items: readonly LogItem[],
-  layout: Layout,
-): Promise<number> {
-  const entries = handles.map((handle) => ({
-    handle,
-    items: layout === 'shared' ? items : items.map((item) => ({ ...item })),
-  }))
-  const last = String((items[items.length - 1] as LogItem).offset)
-  await nextTurn()
-  const start = performance.now()
-  await engine.appendToLogs(entries)
-  const elapsed = performance.now() - start
-  for (const handle of handles) {
-    const latest = engine.fetchLatestOffset(handle).toString()
-    if (latest !== last) throw new Error(`shape ${handle} is at ${latest} after a fanout of ${last}`)
-  }
-  return elapsed
+function runProbe(runtime: RuntimeName, dir: string): Record<string, number[]> {
+  const run = spawnSync(process.execPath, ['--import', 'tsx', probe, runtime, dir], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  if (run.status !== 0) throw new Error(`write-fanout probe (${runtime}) exited with ${run.status}`)
+  return JSON.parse(run.stdout.trim().split('\n').at(-1) as string) as Record<string, number[]>
 }
