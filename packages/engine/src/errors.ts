@@ -42,8 +42,6 @@ export const ErrorCode = {
   CONFIG_MISMATCH: 'CONFIG_MISMATCH',
   /** No room to commit: the disk holding the directory is full. Nothing of the failed commit was written. */
   STORAGE_FULL: 'STORAGE_FULL',
-  /** The shared read-path-key table has no free slot (raise the worker runtime's tableCapacity). */
-  TABLE_FULL: 'TABLE_FULL',
   /** The writer thread that owned the shape died before acknowledging; replaying the call is safe. */
   WRITER_CRASHED: 'WRITER_CRASHED',
   /** LMDB failed a commit or a read for another reason; the cause is attached. */

@@ -37,10 +37,11 @@ test('a fill that read LMDB before a writer published does not overwrite the pub
       get: (h) => table.get(h),
       publish: (h, keys) => table.publish(h, keys),
       delete: (h) => table.delete(h),
-      insertIfAbsent(h, keys) {
+      fillToken: () => table.fillToken(),
+      insertIfAbsent(h, keys, token) {
         assert.equal(keys.latestOffset.toString(), '1_0', 'the reader read the old value')
         void writer.flush() // commits and publishes synchronously
-        return table.insertIfAbsent(h, keys)
+        return table.insertIfAbsent(h, keys, token)
       },
     }
     const seen = new ReadPath(racingTable, catalog, stores).keys(handle)

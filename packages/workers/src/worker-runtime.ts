@@ -22,7 +22,7 @@ export interface WorkerRuntimeOptions {
   readonly readers?: number | undefined
   /** Heap limit of each reader thread, in MiB. Default 64. */
   readonly readerMemoryMb?: number | undefined
-  /** Shapes the shared read-path-key table holds (then TABLE_FULL). Default 100,000. */
+  /** Shapes the shared read-path-key table holds; shapes beyond it read LMDB on every read. Default 100,000. */
   readonly tableCapacity?: number | undefined
   /** The writer thread's module; tests substitute one that can be made to crash. */
   readonly writerEntry?: URL | undefined

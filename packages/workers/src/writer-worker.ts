@@ -23,8 +23,8 @@ const writers = new PartitionWriters(stores, {
     try {
       table.publish(handle, keys)
     } catch {
-      // The commit is durable; only its keys could not be published (a full table). The
-      // main thread's read then misses, reads LMDB and meets TABLE_FULL itself.
+      // The commit is durable; only its keys could not be published (a slot left locked by a
+      // thread that died mid-write). The main thread's read then misses and reads LMDB.
     }
     published.push(handle)
     scheduleAnswer()

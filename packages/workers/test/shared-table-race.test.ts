@@ -134,7 +134,7 @@ test('a fill racing the writer on fresh handles never overwrites its publish; af
       const stale = counterKeys(i + 1)
       Atomics.store(words, FILL_AT, i + 1)
       assert.ok(waitAtLeast(words, PUBLISH_AT, i + 1, 30_000), 'the writer stalled')
-      const answer = table.insertIfAbsent(handleOf(i), stale)
+      const answer = table.insertIfAbsent(handleOf(i), stale, table.fillToken())
       if (answer === stale) fillFirst++
       else if (counterOf(answer) === publishedValue(i)) publishFirst++
       else wrong++

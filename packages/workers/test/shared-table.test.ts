@@ -1,7 +1,7 @@
 // Proves the shared read-path-key table keeps ReadPathTable's contract over shared memory: exact
 // round trips (offsets above 2^32, 0_inf, -1, null chunk, pg snapshots that fit, a miss for those
 // that do not), fills never overwrite publishes, deleted and reused slots are detected by views
-// holding old slot numbers, TABLE_FULL at capacity, and one regression test per sharedmap guard.
+// holding old slot numbers, capacity without failure, and one regression test per sharedmap guard.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { Worker } from 'node:worker_threads'
@@ -84,7 +84,7 @@ test('every field round-trips exactly: offsets above 2^32, 0_inf, tx_inf, -1, nu
   const other = otherView(table)
   cases.forEach((expected, i) => {
     table.publish(handleOf(10 + i), expected)
-    table.insertIfAbsent(handleOf(20 + i), expected)
+    table.insertIfAbsent(handleOf(20 + i), expected, table.fillToken())
     for (const handle of [handleOf(10 + i), handleOf(20 + i)]) {
       // Decoded from shared memory by a view that never saw the object.
       const got = other.get(handle)
@@ -114,10 +114,14 @@ test('a pg snapshot that does not fit is a miss, never a wrong snapshot; insertI
   assert.equal(table.get(H1), undefined)
   assert.equal(other.get(H1), undefined)
   const fromLmdb = keys({ ...tooManyXips, latestOffset: LogOffset.of(7, 3) })
-  assert.equal(other.insertIfAbsent(H1, fromLmdb), fromLmdb, 'the caller read LMDB: its keys are the answer')
+  assert.equal(
+    other.insertIfAbsent(H1, fromLmdb, other.fillToken()),
+    fromLmdb,
+    'the caller read LMDB: its keys are the answer',
+  )
   assert.equal(other.get(H1), undefined, 'the writer-owned overflow marker stays')
 
-  assert.equal(table.insertIfAbsent(H2, notExact), notExact)
+  assert.equal(table.insertIfAbsent(H2, notExact, table.fillToken()), notExact)
   assert.equal(other.get(H2), undefined)
 
   // The writer's next publish that fits replaces the marker.
@@ -133,8 +137,8 @@ test('insertIfAbsent never overwrites a publish, from the same view or another',
   const stale = keys({ latestOffset: LogOffset.of(5, 0), lastPersistedOffset: LogOffset.of(5, 0) })
 
   table.publish(H1, published)
-  assert.deepStrictEqual(other.insertIfAbsent(H1, stale), published)
-  assert.deepStrictEqual(table.insertIfAbsent(H1, stale), published)
+  assert.deepStrictEqual(other.insertIfAbsent(H1, stale, other.fillToken()), published)
+  assert.deepStrictEqual(table.insertIfAbsent(H1, stale, table.fillToken()), published)
   assert.deepStrictEqual(other.get(H1), published)
   assert.deepStrictEqual(otherView(table).get(H1), published)
 })
@@ -145,12 +149,12 @@ test('a publish overwrites a fill', () => {
   const filled = keys({ latestOffset: LogOffset.of(5, 0), lastPersistedOffset: LogOffset.of(5, 0) })
   const published = keys({ latestOffset: LogOffset.of(9, 1), lastPersistedOffset: LogOffset.of(8, 4) })
 
-  assert.equal(table.insertIfAbsent(H1, filled), filled)
+  assert.equal(table.insertIfAbsent(H1, filled, table.fillToken()), filled)
   assert.deepStrictEqual(other.get(H1), filled)
   other.publish(H1, published)
   assert.deepStrictEqual(table.get(H1), published)
   assert.deepStrictEqual(other.get(H1), published)
-  assert.deepStrictEqual(table.insertIfAbsent(H1, filled), published)
+  assert.deepStrictEqual(table.insertIfAbsent(H1, filled, table.fillToken()), published)
 })
 
 test('delete frees the slot: a view holding the old slot number misses, also once the slot is reused', () => {
@@ -188,22 +192,51 @@ test('delete frees the slot: a view holding the old slot number misses, also onc
   assert.equal(table.size, 1)
 })
 
-test('TABLE_FULL at capacity, for publish and fill, without a hang; a delete makes room', { timeout: 10_000 }, () => {
+test('at capacity nothing fails: a new handle is served uncached, its publish is dropped and counted; a delete makes room', {
+  timeout: 10_000,
+}, () => {
   const table = new SharedReadPathTable({ capacity: 3 })
   const other = otherView(table)
   for (let i = 0; i < 3; i++) table.publish(handleOf(i), keys())
-  assert.throws(() => table.publish(handleOf(3), keys()), isCode(ErrorCode.TABLE_FULL))
-  assert.throws(() => other.insertIfAbsent(handleOf(3), keys()), isCode(ErrorCode.TABLE_FULL))
-  assert.equal(other.get(handleOf(3)), undefined)
-  // Entries already there keep working at capacity (an overwrite in a full sharedmap would hang).
   const newer = keys({ latestOffset: LogOffset.of(8, 0) })
+  // A fill with no room answers with the caller's keys (they came from LMDB) and stores nothing.
+  assert.deepStrictEqual(other.insertIfAbsent(handleOf(3), newer, other.fillToken()), newer)
+  assert.equal(other.get(handleOf(3)), undefined)
+  assert.equal(table.droppedPublishes, 0)
+  table.publish(handleOf(3), newer)
+  assert.equal(table.droppedPublishes, 1)
+  assert.equal(other.droppedPublishes, 1, 'counted in shared memory')
+  assert.equal(other.get(handleOf(3)), undefined)
+  assert.equal(table.size, 3)
+  // Entries already there keep working at capacity (an overwrite in a full sharedmap would hang).
   other.publish(handleOf(0), newer)
   assert.deepStrictEqual(table.get(handleOf(0)), newer)
-  assert.deepStrictEqual(other.insertIfAbsent(handleOf(1), newer), keys())
+  assert.deepStrictEqual(other.insertIfAbsent(handleOf(1), newer, other.fillToken()), keys())
   table.delete(handleOf(2))
   other.publish(handleOf(3), newer)
   assert.deepStrictEqual(table.get(handleOf(3)), newer)
   assert.equal(table.size, 3)
+})
+
+test('a fill whose token moved stores nothing: a publish dropped for lack of room may be newer than what it read', () => {
+  const table = new SharedReadPathTable({ capacity: 2 })
+  const writer = otherView(table)
+  table.publish(handleOf(0), keys())
+  table.publish(handleOf(1), keys())
+  // The race, step by step: a miss on handle 2 takes its token and reads LMDB (2_0) ...
+  const token = table.fillToken()
+  const read = keys({ latestOffset: LogOffset.of(2, 0) })
+  // ... the writer commits 3_0 and finds no room to publish it ...
+  writer.publish(handleOf(2), keys({ latestOffset: LogOffset.of(3, 0) }))
+  // ... a removal frees a slot ...
+  writer.delete(handleOf(0))
+  // ... and the miss comes back with its older keys: they answer this read, and are not stored.
+  assert.deepStrictEqual(table.insertIfAbsent(handleOf(2), read, token), read)
+  assert.equal(table.get(handleOf(2)), undefined, 'nothing stored: the next read asks LMDB, which has 3_0')
+  // A miss that read LMDB after the drop stores its keys.
+  const fresh = keys({ latestOffset: LogOffset.of(3, 0) })
+  assert.deepStrictEqual(table.insertIfAbsent(handleOf(2), fresh, table.fillToken()), fresh)
+  assert.deepStrictEqual(writer.get(handleOf(2)), fresh)
 })
 
 test('options and descriptors are validated', () => {
@@ -253,7 +286,7 @@ test("guard: keys and values at their longest lengths are strictly under sharedm
   const ref = (i: number): SlotRef => ({ slot: 1_048_575 - i, generation: -1 - i })
   assert.equal(handle(0).length, 31)
   for (let i = 0; i < capacity; i++) {
-    assert.equal(directory.insertIfAbsent(handle(i), () => ref(i)).inserted, true)
+    assert.equal(directory.insertIfAbsent(handle(i), () => ref(i))?.inserted, true)
   }
   let lost = 0
   for (let i = 0; i < capacity; i++) {
@@ -273,16 +306,22 @@ test('guard: the directory is at most 90% full at capacity, and insert-if-absent
   const directory = Directory.create(capacity)
   const map = directory.shared
   for (let i = 0; i < capacity; i++) directory.insertIfAbsent(handleOf(i), () => ({ slot: i, generation: 0 }))
-  assert.throws(
-    () => directory.insertIfAbsent(handleOf(capacity), () => ({ slot: 0, generation: 0 })),
-    isCode(ErrorCode.TABLE_FULL),
+  let full = 0
+  assert.equal(
+    directory.insertIfAbsent(
+      handleOf(capacity),
+      () => assert.fail('reserve called at capacity'),
+      () => full++,
+    ),
+    undefined,
   )
+  assert.equal(full, 1, 'whenFull ran')
   assert.ok(map.length <= 0.9 * map.size, `${map.length} of ${map.size}`)
   const sets = map.stats.set
   for (let i = 0; i < capacity; i++) {
     const { ref, inserted } = directory.insertIfAbsent(handleOf(i), () =>
       assert.fail('reserve called for a present key'),
-    )
+    )!
     assert.equal(inserted, false)
     assert.equal(ref.slot, i)
   }

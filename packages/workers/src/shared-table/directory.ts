@@ -25,8 +25,8 @@ import type { SlotRef } from './slots.ts'
  * 1. a key or value of exactly keySize/objSize chars corrupts the next entry: keys and values are
  *    strictly shorter than the configured sizes (layout.ts), checked before every set;
  * 2. overwriting a key in a full map hangs forever, 3. inserting into a full map throws: the map
- *    is built with 10/9 of the table's capacity and inserts are refused (TABLE_FULL) at the
- *    capacity, so it is never more than 90% full; and an entry is never overwritten at all;
+ *    is built with 10/9 of the table's capacity and inserts are refused at the capacity, so it
+ *    is never more than 90% full; and an entry is never overwritten at all;
  * 4. delete of a missing key throws: the key is looked up first, under the same exclusive lock;
  * 5. the hash is weak for short, similar keys (`1-1`, `1-2` ...): every key starts with 8 hex
  *    chars of a strong 32-bit hash of the handle, so all keys are high-entropy;
@@ -92,9 +92,15 @@ export class Directory {
   /**
    * Returns the handle's entry, creating it if absent with the slot `reserve` hands out.
    * `reserve` runs under the exclusive lock (slot allocation relies on that) and only when the
-   * handle is absent; it returns undefined when no slot is free. Throws TABLE_FULL at capacity.
+   * handle is absent; it returns undefined when no slot is free. Returns undefined when the
+   * handle is absent and there is no room, after running `whenFull` under the same lock (so no
+   * other thread can insert the handle between the two).
    */
-  insertIfAbsent(handle: ShapeHandle, reserve: () => SlotRef | undefined): { ref: SlotRef; inserted: boolean } {
+  insertIfAbsent(
+    handle: ShapeHandle,
+    reserve: () => SlotRef | undefined,
+    whenFull?: () => void,
+  ): { ref: SlotRef; inserted: boolean } | undefined {
     const key = directoryKey(handle)
     const map = this.#map
     // Guard 6: lockExclusive is the only lock that keeps readers out; under lockWrite a
@@ -104,9 +110,11 @@ export class Directory {
       const existing = map.get(key, EXCLUSIVE)
       if (existing !== undefined) return { ref: decodeRef(existing), inserted: false }
       // Guards 2 and 3: refuse at capacity, long before sharedmap's own limit.
-      if (map.length >= this.#entriesMax) throw tableFull(this.#entriesMax)
-      const ref = reserve()
-      if (ref === undefined) throw tableFull(this.#entriesMax)
+      const ref = map.length < this.#entriesMax ? reserve() : undefined
+      if (ref === undefined) {
+        whenFull?.()
+        return undefined
+      }
       map.set(key, encodeRef(ref), EXCLUSIVE)
       return { ref, inserted: true }
     } finally {
@@ -183,13 +191,6 @@ function hashPrefix(handle: string): string {
   h = Math.imul(h, 0xc2b2ae35)
   h ^= h >>> 16
   return (h >>> 0).toString(16).padStart(KEY_PREFIX_CHARS, '0')
-}
-
-function tableFull(entriesMax: number): EngineError {
-  return new EngineError(
-    ErrorCode.TABLE_FULL,
-    `shared table: all ${entriesMax} slots are taken (raise the table's capacity)`,
-  )
 }
 
 /** sharedmap rounds its sizes up to a multiple of 4. */

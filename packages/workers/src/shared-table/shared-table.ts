@@ -57,6 +57,15 @@ import {
  * A handle that is absent is looked up in the directory on every `get`: caching the absence
  * would hide another thread's insert, and the caller reads LMDB next anyway.
  *
+ * Capacity is not a failure. A handle that finds no room gets no entry: its reads miss and are
+ * served from LMDB (correct, a few microseconds), and its writer's publish is dropped and
+ * counted (H_DROPPED_PUBLISHES). The count guards the one race a missing entry opens: a miss
+ * reads LMDB, the writer commits newer keys and finds no room to publish them, a removal frees
+ * a slot, and the miss would store its older keys there with nothing left to overwrite them.
+ * So a miss takes the count before it reads LMDB (`fillToken`) and stores nothing if it moved.
+ * The count moves under the directory's exclusive lock, where entries are made, so a fill that
+ * finds the count unmoved once its entry exists is newer than every dropped publish of its shape.
+ *
  * Like MapReadPathTable, the table does not remember deleted handles: a fill or a publish after
  * `delete` creates the entry again. The facade's order (catalog lookups first, writer stopped,
  * table entry last) is what keeps a removed shape from coming back.
@@ -151,16 +160,33 @@ export class SharedReadPathTable implements ReadPathTable {
     return this.#slots.live
   }
 
+  /** Publishes dropped so far because the table had no room for a new entry, across all threads. */
+  get droppedPublishes(): number {
+    return this.#slots.droppedPublishes
+  }
+
+  fillToken(): number {
+    return this.#slots.droppedPublishes
+  }
+
   get(handle: ShapeHandle): ReadPathKeys | undefined {
     const cached = this.#cache.get(handle)
     if (cached !== undefined && this.#slots.loadSeq(cached.seqIndex) === cached.seq) return cached.keys
     return this.#getSlow(handle, cached)
   }
 
-  insertIfAbsent(handle: ShapeHandle, keys: ReadPathKeys): ReadPathKeys {
+  insertIfAbsent(handle: ShapeHandle, keys: ReadPathKeys, token: number): ReadPathKeys {
     const fits = encodeKeys(keys, this.#encoded)
     for (let attempt = 0; attempt < WRITE_ATTEMPTS_MAX; attempt++) {
-      const cached = this.#cache.get(handle) ?? this.#lookupOrReserve(handle)
+      // A moved token: no new entry for keys that may be older than a dropped publish.
+      const moved = this.#slots.droppedPublishes !== token
+      const cached = this.#cache.get(handle) ?? (moved ? this.#lookup(handle) : this.#lookupOrReserve(handle, false))
+      // No room (or a moved token and no entry): served uncached.
+      if (cached === undefined) return keys
+      // Checked again now that the entry exists: a publish dropped before it existed may be newer.
+      if (moved || this.#slots.droppedPublishes !== token) {
+        return this.#refresh(cached) === REFRESH_OK && cached.keys !== undefined ? cached.keys : keys
+      }
       const result = this.#slots.fill(cached, this.#encoded)
       if (result === WRITE_STALE) {
         this.#cache.delete(handle)
@@ -186,10 +212,12 @@ export class SharedReadPathTable implements ReadPathTable {
     throw staleAgain(handle)
   }
 
+  /** Always overwrites; with no entry and no room it is dropped and counted (readers then ask LMDB). */
   publish(handle: ShapeHandle, keys: ReadPathKeys): void {
     const fits = encodeKeys(keys, this.#encoded)
     for (let attempt = 0; attempt < WRITE_ATTEMPTS_MAX; attempt++) {
-      const cached = this.#cache.get(handle) ?? this.#lookupOrReserve(handle)
+      const cached = this.#cache.get(handle) ?? this.#lookupOrReserve(handle, true)
+      if (cached === undefined) return
       const result = this.#slots.publish(cached, this.#encoded)
       if (result === WRITE_STALE) {
         this.#cache.delete(handle)
@@ -245,10 +273,17 @@ export class SharedReadPathTable implements ReadPathTable {
     return ref === undefined ? undefined : this.#remember(handle, ref)
   }
 
-  #lookupOrReserve(handle: ShapeHandle): CachedSlot {
+  /** The handle's entry, made if absent; undefined when there is no room (a publish's drop is then counted). */
+  #lookupOrReserve(handle: ShapeHandle, publishing: boolean): CachedSlot | undefined {
+    const slots = this.#slots
     const ref =
-      this.#directory.lookup(handle) ?? this.#directory.insertIfAbsent(handle, () => this.#slots.reserve()).ref
-    return this.#remember(handle, ref)
+      this.#directory.lookup(handle) ??
+      this.#directory.insertIfAbsent(
+        handle,
+        () => slots.reserve(),
+        publishing ? () => slots.countDroppedPublish() : undefined,
+      )?.ref
+    return ref === undefined ? undefined : this.#remember(handle, ref)
   }
 
   #remember(handle: ShapeHandle, ref: SlotRef): CachedSlot {

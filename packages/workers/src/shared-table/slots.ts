@@ -13,6 +13,7 @@ import {
   F_XIP_COUNT_SHIFT,
   freeStackBase,
   H_CAPACITY,
+  H_DROPPED_PUBLISHES,
   H_FREE_COUNT,
   H_LIVE,
   H_MAGIC,
@@ -141,6 +142,16 @@ export class Slots {
   /** Slots owned by a handle (FILLING or READY), across all threads. */
   get live(): number {
     return Atomics.load(this.#words, H_LIVE)
+  }
+
+  /** Publishes dropped for lack of room so far (H_DROPPED_PUBLISHES). */
+  get droppedPublishes(): number {
+    return Atomics.load(this.#words, H_DROPPED_PUBLISHES)
+  }
+
+  /** Counts a publish that found no room. The caller must hold the directory's exclusive lock. */
+  countDroppedPublish(): void {
+    Atomics.add(this.#words, H_DROPPED_PUBLISHES, 1)
   }
 
   /** The word index of `slot`'s seq, for the caller's no-allocation hit check. */
