@@ -39,8 +39,11 @@ test('a read after the table shows a commit finds its data, with no event turn i
       assert.equal(engine.getChunkEndLogOffset(handle, `${tx - 1}_0`)?.toString(), `${tx}_0`, `tx ${tx}`)
       await appended
     }
-    // Otherwise the test proved nothing: the read transaction must have been opened before the commit.
-    assert.ok(readBeforeCommit >= 20, `only ${readBeforeCommit} of 39 reads were opened before their commit`)
+    // Otherwise the test proved nothing: the read transaction must have been opened before the
+    // commit. How often it is depends on the fsync against the main thread's turn: 12 to 39 of
+    // 39 in ten runs alone, and the suite has met 12 (it required 20 then, and failed). A few
+    // are proof enough that a read opened before a commit is renewed.
+    assert.ok(readBeforeCommit >= 5, `only ${readBeforeCommit} of 39 reads were opened before their commit`)
   } finally {
     await engine.close()
     rmSync(dir, { recursive: true, force: true })

@@ -35,7 +35,6 @@ import {
   S_PERSISTED_OP_LO,
   S_PERSISTED_TX_HI,
   S_PERSISTED_TX_LO,
-  S_SEQ,
   S_STATE,
   S_XIP,
   S_XMAX_LO,
@@ -44,6 +43,7 @@ import {
   STATE_FILLING,
   STATE_FREE,
   STATE_READY,
+  seqBase,
   slotBase,
   TABLE_MAGIC,
   tableWords,
@@ -103,11 +103,14 @@ export class Slots {
   readonly buffer: SharedArrayBuffer
   readonly capacity: number
   readonly #words: Int32Array
+  /** Word index of slot 0's seq; slot n's is `#seqBase + n`. */
+  readonly #seqBase: number
 
   private constructor(buffer: SharedArrayBuffer, capacity: number) {
     this.buffer = buffer
     this.capacity = capacity
     this.#words = new Int32Array(buffer)
+    this.#seqBase = seqBase(capacity)
   }
 
   /** A new table buffer, all slots FREE (a fresh SAB is zero-filled: seq 0, state FREE, generation 0). */
@@ -156,7 +159,7 @@ export class Slots {
 
   /** The word index of `slot`'s seq, for the caller's no-allocation hit check. */
   seqIndex(slot: number): number {
-    return slotBase(slot) + S_SEQ
+    return this.#seqBase + slot
   }
 
   /** Atomics.load of the seq word at `seqIndex`: the whole hit path of an unchanged slot. */
@@ -184,9 +187,10 @@ export class Slots {
       Atomics.store(words, H_NEXT_UNUSED, slot + 1)
     }
     const base = slotBase(slot)
+    const seqAt = this.#seqBase + slot
     // A writer holding a stale slot number may hold the lock for a moment (it will see the
     // generation and let go), so the claim is made under the lock like every other write.
-    const locked = this.#lock(base)
+    const locked = this.#lock(seqAt)
     if (locked === undefined) {
       this.#pushFree(slot)
       throw busy(slot, 'reserve')
@@ -196,7 +200,7 @@ export class Slots {
     const previous = Atomics.compareExchange(words, base + S_STATE, STATE_FREE, STATE_FILLING)
     const generation = Atomics.load(words, base + S_GENERATION)
     Atomics.store(words, base + S_FLAGS, 0)
-    Atomics.store(words, base + S_SEQ, (locked + 1) | 0)
+    Atomics.store(words, seqAt, (locked + 1) | 0)
     if (previous !== STATE_FREE) {
       throw new EngineError(ErrorCode.STORAGE_ERROR, `shared table: slot ${slot} was allocated while in use`)
     }
@@ -212,16 +216,17 @@ export class Slots {
   release(ref: SlotRef): boolean {
     const words = this.#words
     const base = slotBase(ref.slot)
-    const locked = this.#lock(base)
+    const seqAt = this.#seqBase + ref.slot
+    const locked = this.#lock(seqAt)
     if (locked === undefined) throw busy(ref.slot, 'release')
     if (Atomics.load(words, base + S_GENERATION) !== ref.generation) {
-      Atomics.store(words, base + S_SEQ, (locked + 1) | 0)
+      Atomics.store(words, seqAt, (locked + 1) | 0)
       return false
     }
     Atomics.store(words, base + S_GENERATION, (ref.generation + 1) | 0)
     Atomics.store(words, base + S_STATE, STATE_FREE)
     Atomics.store(words, base + S_FLAGS, 0)
-    Atomics.store(words, base + S_SEQ, (locked + 1) | 0)
+    Atomics.store(words, seqAt, (locked + 1) | 0)
     this.#pushFree(ref.slot)
     Atomics.sub(words, H_LIVE, 1)
     return true
@@ -242,10 +247,10 @@ export class Slots {
    * Throws if the slot stays busy for LOCK_WAIT_MS_MAX (a holder that died mid-write).
    */
   publish(ref: SlotRef, encoded: Int32Array): number {
-    const base = slotBase(ref.slot)
-    const locked = this.#lock(base)
+    const seqAt = this.#seqBase + ref.slot
+    const locked = this.#lock(seqAt)
     if (locked === undefined) throw busy(ref.slot, 'publish')
-    return this.#writeLocked(base, locked, ref.generation, encoded, true)
+    return this.#writeLocked(ref.slot, locked, ref.generation, encoded, true)
   }
 
   /**
@@ -254,37 +259,38 @@ export class Slots {
    * FILL_BUSY (the caller gives up storing and answers with its own keys: they came from LMDB).
    */
   fill(ref: SlotRef, encoded: Int32Array): number {
-    const base = slotBase(ref.slot)
-    const locked = this.#lock(base)
+    const locked = this.#lock(this.#seqBase + ref.slot)
     if (locked === undefined) return FILL_BUSY
-    return this.#writeLocked(base, locked, ref.generation, encoded, false)
+    return this.#writeLocked(ref.slot, locked, ref.generation, encoded, false)
   }
 
-  #writeLocked(base: number, locked: number, generation: number, encoded: Int32Array, overwrite: boolean): number {
+  #writeLocked(slot: number, locked: number, generation: number, encoded: Int32Array, overwrite: boolean): number {
     const words = this.#words
+    const base = slotBase(slot)
+    const seqAt = this.#seqBase + slot
     const unlocked = (locked + 1) | 0
     if (Atomics.load(words, base + S_GENERATION) !== generation) {
-      Atomics.store(words, base + S_SEQ, unlocked)
+      Atomics.store(words, seqAt, unlocked)
       return WRITE_STALE
     }
     if (!overwrite && Atomics.load(words, base + S_STATE) !== STATE_FILLING) {
-      Atomics.store(words, base + S_SEQ, unlocked)
+      Atomics.store(words, seqAt, unlocked)
       return FILL_OCCUPIED
     }
     const end = encodedEnd(encoded)
     for (let i = S_FLAGS; i < end; i++) Atomics.store(words, base + i, encoded[i]!)
     Atomics.store(words, base + S_STATE, STATE_READY)
-    Atomics.store(words, base + S_SEQ, unlocked)
+    Atomics.store(words, seqAt, unlocked)
     return unlocked
   }
 
-  /** Takes the slot's write lock: returns the (odd) locked seq, or undefined after LOCK_WAIT_MS_MAX. */
-  #lock(base: number): number | undefined {
+  /** Takes the write lock of the slot whose seq is at `seqAt`: returns the (odd) locked seq, or undefined after LOCK_WAIT_MS_MAX. */
+  #lock(seqAt: number): number | undefined {
     const words = this.#words
     let deadline = 0
     for (let attempt = 0; ; attempt++) {
-      const seq = Atomics.load(words, base)
-      if ((seq & 1) === 0 && Atomics.compareExchange(words, base, seq, (seq + 1) | 0) === seq) return (seq + 1) | 0
+      const seq = Atomics.load(words, seqAt)
+      if ((seq & 1) === 0 && Atomics.compareExchange(words, seqAt, seq, (seq + 1) | 0) === seq) return (seq + 1) | 0
       if (attempt >= LOCK_FAST_ATTEMPTS) {
         const now = performance.now()
         if (deadline === 0) deadline = now + LOCK_WAIT_MS_MAX
@@ -292,7 +298,7 @@ export class Slots {
         // A worker sleeps instead of burning the core the holder may need (2 cores); the main
         // thread keeps spinning: it must not park the event loop in Atomics.wait.
         if (!isMainThread && (seq & 1) === 1) {
-          Atomics.wait(words, base, seq, LOCK_WAIT_SLICE_MS)
+          Atomics.wait(words, seqAt, seq, LOCK_WAIT_SLICE_MS)
           continue
         }
       }
@@ -310,9 +316,10 @@ export class Slots {
   read(slot: number, into: Int32Array): number {
     const words = this.#words
     const base = slotBase(slot)
+    const seqAt = this.#seqBase + slot
     let deadline = 0
     for (let attempt = 0; ; attempt++) {
-      const seq = Atomics.load(words, base)
+      const seq = Atomics.load(words, seqAt)
       if ((seq & 1) === 0) {
         into[S_STATE] = Atomics.load(words, base + S_STATE)
         into[S_GENERATION] = Atomics.load(words, base + S_GENERATION)
@@ -323,7 +330,7 @@ export class Slots {
           const end = encodedEnd(into)
           for (let i = S_LATEST_TX_LO; i < end; i++) into[i] = Atomics.load(words, base + i)
         }
-        if (Atomics.load(words, base) === seq) return seq
+        if (Atomics.load(words, seqAt) === seq) return seq
       }
       if (attempt >= READ_FAST_ATTEMPTS) {
         const now = performance.now()
