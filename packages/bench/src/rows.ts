@@ -1,6 +1,6 @@
 import type { LogItem } from '@shapestore/engine'
 
-// The row and transaction shape ARCHITECTURE.md's goals are stated for (≈200-byte rows, 50-row
+// The row and transaction shape docs/design/ARCHITECTURE.md's goals are stated for (≈200-byte rows, 50-row
 // transactions). No engine code is imported here, only its types: the gate's probes use these
 // rows against whichever checkout's engine they load.
 

@@ -17,7 +17,7 @@ export interface Metric {
   readonly value: number
   readonly unit: string
   readonly better: Better
-  /** The goal from ARCHITECTURE.md, as text (`<= 20`, `>= 1`), where there is one. */
+  /** The goal from docs/design/ARCHITECTURE.md, as text (`<= 20`, `>= 1`), where there is one. */
   readonly goal?: string
 }
 

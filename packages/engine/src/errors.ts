@@ -1,7 +1,7 @@
 /**
  * Every failure a caller can cause or meet is an EngineError with a stable `code`.
  * Callers match on `code`, never on message text. The table below is the single source of
- * the codes; the README's error table documents each one.
+ * the codes; packages/engine/README.md's error table documents each one.
  */
 export const ErrorCode = {
   /** An option (openEngine, workerRuntime, waitForOffset, listShapes) is missing, unknown, of the wrong type or out of range. */

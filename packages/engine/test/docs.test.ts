@@ -1,4 +1,4 @@
-// Proves the README's error table lists exactly the engine's error codes.
+// Proves the package README's error table lists exactly the engine's error codes.
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -7,10 +7,10 @@ import { fileURLToPath } from 'node:url'
 import { ErrorCode } from '../src/index.ts'
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url))
-const readme = readFileSync(join(packageDir, '..', '..', 'README.md'), 'utf8')
+const readme = readFileSync(join(packageDir, 'README.md'), 'utf8')
 
 test("the README's error table lists exactly the error codes", () => {
-  const section = readme.slice(readme.indexOf('### Errors'), readme.indexOf('### On-disk layout'))
+  const section = readme.slice(readme.indexOf('## Errors'), readme.indexOf('## On-disk layout'))
   const documented = [...section.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((match) => match[1])
   assert.deepEqual([...documented].sort(), Object.values(ErrorCode).sort())
 })

@@ -2,20 +2,11 @@ import { EngineError, ErrorCode } from '@shapestore/engine'
 import { Piscina } from 'piscina'
 import { deserializeError } from './protocol.ts'
 import type { ReadLogJsonFailure, ReadLogJsonRequest } from './reader-task.ts'
+import { siblingModule } from './thread-entry.ts'
 
 export type { ReadLogJsonRequest } from './reader-task.ts'
 
-/**
- * The reader pool: log reads big enough to matter run in piscina threads and come back as
- * transferred buffers of ready-to-send JSON, so the main thread neither reads LMDB nor copies
- * the answer (ARCHITECTURE.md, point 6). The thread side is reader-task.ts.
- *
- * Owner: the engine's main thread creates it, calls readLogJson, and closes it. The threads
- * start at start() or at the first read, not at construction: a reader thread needs about
- * half a second to start and load the engine (measured, see measure-log-read.ts), and an engine
- * that never serves a big read never pays it. The piscina pool is dropped at close: a closed
- * piscina pool accepts tasks again and starts new threads, so nothing may reach it after close.
- */
+/** Options of a ReaderPool (the worker runtime passes its own). */
 export interface ReaderPoolOptions {
   /** Reader threads at most (piscina maxThreads). Default 2. */
   readonly readers?: number | undefined
@@ -48,8 +39,24 @@ export const READER_QUEUE_MAX_DEFAULT = 256
 /** How long close() waits for reads in flight and queued before it stops the threads anyway. */
 export const READER_CLOSE_TIMEOUT_MS = 10_000
 
-const TASK_FILENAME = new URL('./reader-task-bootstrap.mjs', import.meta.url).href
+/** Compiled, piscina loads the task itself; from source, through a shim that brings tsx (see there). */
+const TASK_FILENAME = (
+  import.meta.url.endsWith('.ts')
+    ? new URL('./reader-task-bootstrap.mjs', import.meta.url)
+    : siblingModule('reader-task', import.meta.url)
+).href
 
+/**
+ * The reader pool: log reads big enough to matter run in piscina threads and come back as
+ * transferred buffers of ready-to-send JSON, so the main thread neither reads LMDB nor copies
+ * the answer (docs/design/ARCHITECTURE.md, point 6). The thread side is reader-task.ts.
+ *
+ * Owner: the engine's main thread creates it, calls readLogJson, and closes it. The threads
+ * start at start() or at the first read, not at construction: a reader thread needs about
+ * half a second to start and load the engine (measured, see measure-log-read.ts), and an engine
+ * that never serves a big read never pays it. The piscina pool is dropped at close: a closed
+ * piscina pool accepts tasks again and starts new threads, so nothing may reach it after close.
+ */
 export class ReaderPool {
   readonly #readers: number
   readonly #memoryMb: number
@@ -183,7 +190,7 @@ export class ReaderPool {
       maxQueue: this.#queueMax,
       // A read is synchronous: a thread takes one at a time.
       concurrentTasksPerWorker: 1,
-      // 'disabled' measured fastest for round trips (packages-notes, piscina), and it keeps the
+      // 'disabled' measured fastest for round trips (docs/design/packages-notes.md, piscina), and it keeps the
       // thread's event loop running between reads ('sync' freezes it in Atomics.wait).
       atomics: 'disabled',
       resourceLimits: { maxOldGenerationSizeMb: this.#memoryMb },

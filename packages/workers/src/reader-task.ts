@@ -29,6 +29,9 @@ export const READER_DIRS_MAX = 4
 
 const storesByDir = new Map<string, PartitionStores>()
 
+/** Run once per thread by ReaderPool.start(): compiled, the module is loaded by then (the shim's waits for tsx). */
+export async function warmUp(): Promise<void> {}
+
 export default async function readLogJsonTask(request: ReadLogJsonRequest): Promise<unknown> {
   try {
     const store = (await storesFor(request.dir, request.partitionMapBytes)).get(request.partition)

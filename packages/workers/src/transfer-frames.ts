@@ -1,3 +1,8 @@
+/** Bytes of a pooled frame buffer. An operation bigger than this gets a buffer of its own, not pooled. */
+export const FRAME_BYTES = 1024 * 1024
+/** Buffers handed back and kept for reuse, at most (per writer thread): 32 MiB. */
+export const FRAME_POOL_MAX = 32
+
 /**
  * The bulk bytes of one turn's operations for one writer thread (transaction records, snapshot
  * parts: already what LMDB stores), kept in a few large buffers that travel with the turn's
@@ -12,12 +17,6 @@
  * Owner: one WriterClient on the main thread; `take` hands the turn's buffers to postMessage,
  * which detaches them here.
  */
-
-/** Bytes of a pooled frame buffer. An operation bigger than this gets a buffer of its own, not pooled. */
-export const FRAME_BYTES = 1024 * 1024
-/** Buffers handed back and kept for reuse, at most (per writer thread): 32 MiB. */
-export const FRAME_POOL_MAX = 32
-
 export class TransferFrames {
   readonly #pool: ArrayBuffer[] = []
   #turn: ArrayBuffer[] = []

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os'
 import { partitionOf, type Runtime, type RuntimeContext, type Writers, writerOpsVia } from '@shapestore/engine'
 import { ReaderPool } from './reader-pool.ts'
 import { SharedReadPathTable } from './shared-table/shared-table.ts'
+import { siblingModule } from './thread-entry.ts'
 import { validateWorkerRuntimeOptions, WRITERS_MAX } from './worker-runtime-options.ts'
 import { WriterClient } from './writer-client.ts'
 
@@ -64,7 +65,7 @@ class WriterThreads {
     this.table = new SharedReadPathTable(options.tableCapacity === undefined ? {} : { capacity: options.tableCapacity })
     this.commitCounters = new Int32Array(new SharedArrayBuffer(4 * context.partitions))
     this.reader = new ReaderPool({ readers: options.readers, readerMemoryMb: options.readerMemoryMb })
-    const entry = options.writerEntry ?? new URL('./writer-worker.ts', import.meta.url)
+    const entry = options.writerEntry ?? siblingModule('writer-worker', import.meta.url)
     this.#clients = Array.from(
       { length: Math.min(options.writers, context.partitions) },
       (_, writerIndex) =>

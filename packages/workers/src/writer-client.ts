@@ -1,21 +1,10 @@
 import type { Worker } from 'node:worker_threads'
 import { EngineError, ErrorCode, refsOf, type ShapeRef, type WriterOpArgs, type WriterOpName } from '@shapestore/engine'
 import { deserializeError, type FromWriter, type OpRequest, type ToWriter, type WriterInit } from './protocol.ts'
+import { startWorker } from './thread-entry.ts'
 import { TransferFrames } from './transfer-frames.ts'
-import { startTsWorker } from './ts-worker.ts'
 
-/**
- * The main-thread side of one writer worker: sends it operations in batches (every op issued
- * in one turn travels in one message, its bulk bytes in transferred buffers), matches results
- * to callers, and supervises the thread. The worker starts on the first operation (lazy start: opening the engine starts no
- * thread). If it dies (an uncaught throw, process.exit in the worker, the memory limit), every
- * operation it had not acknowledged rejects with WRITER_CRASHED — replaying is safe, appends are
- * idempotent — and a new worker starts at the next operation, first republishing the keys of
- * every shape the old one wrote, so no key it left stale survives.
- *
- * Owner: the main thread (the worker runtime). Everything acknowledged was committed durably by
- * the worker before its result was sent, so a crash loses nothing acknowledged.
- */
+/** What a WriterClient starts its worker with, and how it reports. */
 export interface WriterClientOptions {
   readonly init: Omit<WriterInit, 'republish'>
   readonly entry: URL
@@ -30,6 +19,18 @@ interface Pending {
   readonly reject: (error: Error) => void
 }
 
+/**
+ * The main-thread side of one writer worker: sends it operations in batches (every op issued
+ * in one turn travels in one message, its bulk bytes in transferred buffers), matches results
+ * to callers, and supervises the thread. The worker starts on the first operation (lazy start: opening the engine starts no
+ * thread). If it dies (an uncaught throw, process.exit in the worker, the memory limit), every
+ * operation it had not acknowledged rejects with WRITER_CRASHED — replaying is safe, appends are
+ * idempotent — and a new worker starts at the next operation, first republishing the keys of
+ * every shape the old one wrote, so no key it left stale survives.
+ *
+ * Owner: the main thread (the worker runtime). Everything acknowledged was committed durably by
+ * the worker before its result was sent, so a crash loses nothing acknowledged.
+ */
 export class WriterClient {
   readonly #options: WriterClientOptions
   readonly #pending = new Map<number, Pending>()
@@ -105,7 +106,7 @@ export class WriterClient {
     if (this.#worker !== null) return this.#worker
     const init: WriterInit = { ...this.#options.init, republish: [...this.#written.values()] }
     const memoryLimitMb = this.#options.memoryLimitMb
-    const worker = startTsWorker(this.#options.entry, {
+    const worker = startWorker(this.#options.entry, {
       workerData: init,
       ...(memoryLimitMb === undefined ? {} : { resourceLimits: { maxOldGenerationSizeMb: memoryLimitMb } }),
     })

@@ -2,7 +2,7 @@
  * The crash loop (test/crash/loop.ts) in CI: a few rounds of a child process running the
  * engine on the worker runtime under mixed load (appends, fanouts, snapshots, hibernations,
  * removals, readers), SIGKILLed at a seeded random instant, then reopened and checked against
- * what it acknowledged. The long run is `pnpm test:crash --rounds N` (see the root README).
+ * what it acknowledged. The long run is `pnpm test:crash --rounds N` (see docs/reliability.md).
  *
  * The second test shows the checker is not blind: it plants violations in the record of a real
  * run (an acknowledged transaction that was never written, a removal acknowledged for a shape

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { Worker } from 'node:worker_threads'
 import { SharedReadPathTable } from '../src/shared-table/shared-table.ts'
-import { startTsWorker } from '../src/ts-worker.ts'
+import { startWorker } from '../src/thread-entry.ts'
 import {
   CONTROL_WORDS,
   CREATED,
@@ -28,7 +28,7 @@ interface Started {
 }
 
 function start(fixture: string, workerData: unknown): Started {
-  const worker = startTsWorker(new URL(`./fixtures/${fixture}`, import.meta.url), { workerData })
+  const worker = startWorker(new URL(`./fixtures/${fixture}`, import.meta.url), { workerData })
   let resolveReady!: () => void
   const ready = new Promise<void>((resolve) => {
     resolveReady = resolve

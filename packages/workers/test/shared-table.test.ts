@@ -16,7 +16,7 @@ import {
 } from '../src/shared-table/layout.ts'
 import { SharedReadPathTable, TABLE_CAPACITY_DEFAULT, TABLE_CAPACITY_MAX } from '../src/shared-table/shared-table.ts'
 import type { SlotRef } from '../src/shared-table/slots.ts'
-import { startTsWorker } from '../src/ts-worker.ts'
+import { startWorker } from '../src/thread-entry.ts'
 import {
   BLOCKED_DONE,
   BLOCKED_GO,
@@ -365,7 +365,7 @@ test('guard: insert-if-absent holds the exclusive lock: a plain reader on anothe
   const control = new SharedArrayBuffer(CONTROL_WORDS * Int32Array.BYTES_PER_ELEMENT)
   const words = new Int32Array(control)
   directory.insertIfAbsent(H1, () => ({ slot: 0, generation: 0 }))
-  const worker = startTsWorker(new URL('./fixtures/shared-table-blocked-reader.ts', import.meta.url), {
+  const worker = startWorker(new URL('./fixtures/shared-table-blocked-reader.ts', import.meta.url), {
     workerData: { map: directory.shared, capacity, control, handle: H1 },
   })
   try {
@@ -406,7 +406,7 @@ test('guard: set-if-absent under contention (3 threads insert, 1 reads) gives ev
   const done: Promise<void>[] = []
   for (let participant = 1; participant <= inserters; participant++) {
     const role = participant < inserters ? 'insert' : 'read'
-    const worker = startTsWorker(new URL('./fixtures/shared-table-contender.ts', import.meta.url), {
+    const worker = startWorker(new URL('./fixtures/shared-table-contender.ts', import.meta.url), {
       workerData: { descriptor: table.toShared(), control, seen, participant, count, role },
     })
     workers.push(worker)

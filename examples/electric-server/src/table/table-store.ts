@@ -3,15 +3,6 @@ import { type Database, open, type RootDatabase } from 'lmdb'
 import type { Row, TableSchema } from './pg-types.ts'
 import type { Change } from './transaction.ts'
 
-/**
- * The example's source of truth: table rows, each table's schema, and the transaction counter,
- * in one LMDB environment `<dir>/tables` (the stand-in for Postgres). A committed transaction is
- * durable and atomic (`transactionSync`) together with a "pending fanout" record; the record is
- * cleared once the transaction is in every shape's log. A crash between the two leaves the
- * record, and the next start replays the fanout (appends are idempotent), like Electric
- * replaying the replication stream from its last confirmed position.
- */
-
 /** A committed transaction whose fanout into shape logs may not have finished. */
 export interface PendingFanout {
   readonly tx: number
@@ -24,6 +15,14 @@ export interface PendingFanout {
 const PENDING = 'pending'
 const LAST_TX = 'lastTx'
 
+/**
+ * The example's source of truth: table rows, each table's schema, and the transaction counter,
+ * in one LMDB environment `<dir>/tables` (the stand-in for Postgres). A committed transaction is
+ * durable and atomic (`transactionSync`) together with a "pending fanout" record; the record is
+ * cleared once the transaction is in every shape's log. A crash between the two leaves the
+ * record, and the next start replays the fanout (appends are idempotent), like Electric
+ * replaying the replication stream from its last confirmed position.
+ */
 export class TableStore {
   readonly #env: RootDatabase
   readonly #rows: Database<Row, string>

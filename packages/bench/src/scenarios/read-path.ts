@@ -83,7 +83,7 @@ export async function readPath(context: ScenarioContext): Promise<ScenarioResult
       metric('hit_shared_while_writing_ns', writing.writingNs as number, 'ns/lookup'),
     ],
     ratios: [
-      // Throughput ratios, as ARCHITECTURE.md names them: a_over_b = a's ops/s / b's ops/s.
+      // Throughput ratios, as docs/design/ARCHITECTURE.md names them: a_over_b = a's ops/s / b's ops/s.
       ratio('map_over_hit', sharedNs / mapNs, '<= 3'),
       ratio('hit_over_lmdb', lmdbNs / sharedNs, '>= 10'),
       ratio('inline_hit_over_shared_hit', sharedNs / inlineNs, '<= 1.3'),

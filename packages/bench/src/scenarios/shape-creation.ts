@@ -10,7 +10,7 @@ import { nextTurn, ROW_BYTES, RUNTIMES, type RuntimeName, removeDir, rowPool, sc
  * once, each getOrCreateShape then makeNewSnapshot of 500 rows of 200 bytes, all N in flight
  * together; timed from the first call until every shape is readable (every makeNewSnapshot
  * resolved and every shape's fetchLatestOffset is the snapshot's last chunk, checked).
- * N = 50/450/1,650/3,650 (ARCHITECTURE.md: 3,650 readable in <= 2 s), on 2 writer threads and
+ * N = 50/450/1,650/3,650 (docs/design/ARCHITECTURE.md: 3,650 readable in <= 2 s), on 2 writer threads and
  * inline. Baseline in the same run: the same work for one shape alone (median of ALONE_REPEATS),
  * so `per_shape_over_alone_<N>` = (ms at N / N) / ms alone: below 1 is what concurrency buys
  * (shared commits), above 1 means shapes get in each other's way.

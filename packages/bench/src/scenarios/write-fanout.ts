@@ -30,7 +30,7 @@ import { FANOUTS, type Layout, PARTITIONS, REPEATS } from './write-fanout-call.t
 const probe = fileURLToPath(new URL('./write-fanout-probe.ts', import.meta.url))
 const ROUNDS = 2
 const RUNTIME_ORDER: readonly RuntimeName[] = ['inline', 'workers2']
-/** The fanout ARCHITECTURE.md states its goal for: visible in <= 50 ms at 1,500 shapes. */
+/** The fanout docs/design/ARCHITECTURE.md states its goal for: visible in <= 50 ms at 1,500 shapes. */
 const GOAL_SHAPES = 1_500
 
 export async function writeFanout(context: ScenarioContext): Promise<ScenarioResult> {

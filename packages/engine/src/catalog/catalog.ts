@@ -7,18 +7,6 @@ import { type CanonicalShape, shapeDigest, shapeKey } from '../shape.ts'
 import { storageFailure } from '../storage-failure.ts'
 
 /**
- * The catalog persists only the handle <-> shape lookups, each shape's partition and its
- * storage id, in its own LMDB environment `<dir>/catalog`. Opening it reads two config records
- * and the (normally empty) list of unfinished removals: nothing per shape, so open time does
- * not grow with the number of shapes.
- *
- * Owner: the engine facade on the main thread is the only writer. Creation writes are batched
- * by lmdb-js per event turn; concurrent creations of one shape share one in-flight promise.
- * Removal commits synchronously, so the moment removeShape's first step returns, no lookup can
- * find the shape any more.
- */
-
-/**
  * Awaits an lmdb-js async write. When its commit fails, lmdb-js rejects the write's promise and
  * also a second promise, reachable only as `error.commitError`, that nobody handles (lmdb-js
  * issue #368): handled here, so a failed commit is one rejection, not a process exit.
@@ -71,6 +59,17 @@ export interface CatalogOptions {
   readonly partitionsWithData?: (() => readonly number[]) | undefined
 }
 
+/**
+ * The catalog persists only the handle <-> shape lookups, each shape's partition and its
+ * storage id, in its own LMDB environment `<dir>/catalog`. Opening it reads two config records
+ * and the (normally empty) list of unfinished removals: nothing per shape, so open time does
+ * not grow with the number of shapes.
+ *
+ * Owner: the engine facade on the main thread is the only writer. Creation writes are batched
+ * by lmdb-js per event turn; concurrent creations of one shape share one in-flight promise.
+ * Removal commits synchronously, so the moment removeShape's first step returns, no lookup can
+ * find the shape any more.
+ */
 export class Catalog {
   readonly partitions: number
   readonly #env: RootDatabase

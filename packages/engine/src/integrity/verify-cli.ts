@@ -1,17 +1,58 @@
+#!/usr/bin/env node
 /**
- * `pnpm verify <dir>`: reads every page of a data directory's files and reports each file's
- * state (see verify-store.ts). Exit code 0 if all are sound, 1 if one is damaged, 2 on misuse.
- * Run it on a directory no engine has open (it takes the directory lock).
+ * `shapestore-verify --dir <dir>` (the engine package's bin; `pnpm verify --dir <dir>` in the
+ * workspace): reads every page of a data directory's files and reports each file's state (see
+ * verify-store.ts). Exit code 0 if all are sound, 1 if one is damaged, 2 on misuse or when the
+ * directory cannot be checked at all. Run it on a directory no engine has open (it takes the
+ * directory lock).
  */
+import { parseArgs } from 'node:util'
+import { EngineError } from '../errors.ts'
 import { verifyStore } from './verify-store.ts'
 
-const dir = process.argv[2]
-if (dir === undefined) {
-  console.error('usage: pnpm verify <dir>')
-  process.exit(2)
+const USAGE = `usage: shapestore-verify --dir <data directory>
+  Reads every page of the directory's LMDB files and reports each file: ok, or DAMAGED and why.
+  Run it on a directory no engine has open. Exit status: 0 all sound, 1 damage found,
+  2 misuse or a directory that cannot be checked.`
+
+function main(argv: string[]): number {
+  let args: ReturnType<typeof parse>
+  try {
+    args = parse(argv)
+  } catch (error) {
+    console.error(`shapestore-verify: ${(error as Error).message}\n${USAGE}`)
+    return 2
+  }
+  if (args.values.help === true) {
+    console.log(USAGE)
+    return 0
+  }
+  // `--dir D` (as the example servers take it) or a lone `D`.
+  const dir = args.values.dir ?? args.positionals[0]
+  if (dir === undefined || args.positionals.length > (args.values.dir === undefined ? 1 : 0)) {
+    console.error(USAGE)
+    return 2
+  }
+  let files: ReturnType<typeof verifyStore>
+  try {
+    files = verifyStore(dir)
+  } catch (error) {
+    const code = error instanceof EngineError ? `${error.code}: ` : ''
+    console.error(`shapestore-verify: ${code}${(error as Error).message}`)
+    return 2
+  }
+  for (const { file, pages, problem } of files) {
+    console.log(problem === undefined ? `ok       ${file} (${pages} pages read)` : `DAMAGED  ${file}: ${problem}`)
+  }
+  return files.some(({ problem }) => problem !== undefined) ? 1 : 0
 }
-const files = verifyStore(dir)
-for (const { file, pages, problem } of files) {
-  console.log(problem === undefined ? `ok       ${file} (${pages} pages read)` : `DAMAGED  ${file}: ${problem}`)
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    options: { dir: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    allowPositionals: true,
+  })
 }
-process.exitCode = files.some(({ problem }) => problem !== undefined) ? 1 : 0
+
+process.exitCode = main(process.argv.slice(2))

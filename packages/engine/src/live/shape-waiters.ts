@@ -1,13 +1,6 @@
 import { EngineError, ErrorCode } from '../errors.ts'
 import type { ShapeHandle } from '../handle.ts'
 
-/**
- * Callers waiting for a shape to change (waitForOffset, readers tailing a snapshot). Each
- * publish of a shape's keys calls `notify` once; it wakes the waiters of that shape whose
- * condition now holds: no per-waiter message, no polling.
- *
- * Owner: the main thread (the facade); waiters live only here.
- */
 interface Waiter {
   readonly ready: () => boolean
   readonly settle: (result: boolean | EngineError) => void
@@ -18,6 +11,13 @@ export interface WaitOptions {
   readonly signal?: AbortSignal | undefined
 }
 
+/**
+ * Callers waiting for a shape to change (waitForOffset, readers tailing a snapshot). Each
+ * publish of a shape's keys calls `notify` once; it wakes the waiters of that shape whose
+ * condition now holds: no per-waiter message, no polling.
+ *
+ * Owner: the main thread (the facade); waiters live only here.
+ */
 export class ShapeWaiters {
   readonly #waiting = new Map<ShapeHandle, Set<Waiter>>()
 

@@ -260,7 +260,7 @@ class JsonArrayWriter {
     // Room for the staged value and the closing bracket.
     this.#reserve(bytes + 1)
     // subarray with an explicit end, not Buffer#copy: getBinaryFast's buffer overrides
-    // `length` over a larger region, and Buffer#copy then reads past it (log-layout-notes,
+    // `length` over a larger region, and Buffer#copy then reads past it (docs/design/log-layout-notes.md,
     // gotcha 5).
     this.scratch.set(value.subarray(from, value.length), this.#at)
     return this.#at

@@ -7,14 +7,7 @@ import { offsetKey, readU64, shapeRange, snapshotKey } from './keys.ts'
 import { sharedRefKey } from './log-record.ts'
 import { fromStored, type ShapeMeta, type StoredShapeMeta } from './shape-meta.ts'
 
-/**
- * One partition: an LMDB environment `<dir>/partitions/<n>` holding the logs, log chunk
- * index, snapshot chunks, shared records and metadata of the shapes assigned to it, in five databases of the
- * same environment so one commit moves a shape's log and metadata together.
- *
- * Owner: exactly one PartitionWriter writes a partition; any number of readers on any thread
- * read it (LMDB MVCC: readers never block the writer and never see a partial commit).
- */
+/** The five databases of one partition's environment (see PartitionStore). */
 export interface PartitionDatabases {
   readonly env: RootDatabase
   readonly log: Database<Buffer, Buffer>
@@ -37,6 +30,14 @@ export type CommitCounters = Int32Array
 /** Records read per batch by range readers: a batch is read synchronously, then streamed. */
 const RANGE_BATCH_RECORDS = 64
 
+/**
+ * One partition: an LMDB environment `<dir>/partitions/<n>` holding the logs, log chunk
+ * index, snapshot chunks, shared records and metadata of the shapes assigned to it, in five databases of the
+ * same environment so one commit moves a shape's log and metadata together.
+ *
+ * Owner: exactly one PartitionWriter writes a partition; any number of readers on any thread
+ * read it (LMDB MVCC: readers never block the writer and never see a partial commit).
+ */
 export class PartitionStore implements PartitionDatabases {
   readonly index: number
   /** The environment's directory. */
@@ -59,7 +60,7 @@ export class PartitionStore implements PartitionDatabases {
     this.index = index
     this.path = path
     // Durable commits (no noSync), overlappingSync left at lmdb-js' default, map preset large:
-    // the file grows only as used (log-layout-notes: presetting is free and avoids regrowth).
+    // the file grows only as used (docs/design/log-layout-notes.md: presetting is free and avoids regrowth).
     this.env = open({ path, maxDbs: 8, mapSize: options.mapSizeBytes, noSync: false, useWritemap: false })
     this.log = this.env.openDB({ name: 'log', encoding: 'binary', keyEncoding: 'binary' })
     this.chunks = this.env.openDB({ name: 'chunks', encoding: 'binary', keyEncoding: 'binary' })

@@ -14,16 +14,7 @@ import type { ShapeMeta } from './shape-meta.ts'
 import { toStored } from './shape-meta.ts'
 import type { EncodedTransaction } from './transaction-encoder.ts'
 
-/**
- * The single writer of one partition. It owns the writer state of the partition's active
- * shapes (last seen offset, open chunk bytes, pending metadata), group-commits whatever arrives
- * in one event turn in one durable LMDB transaction (`transactionSync`), and after every commit
- * publishes the touched shapes' read-path keys: the writer's value always wins.
- *
- * Runs on whichever thread owns the partition: the main thread (inline runtime) or a writer
- * worker. Callers validate and encode transactions first (encodeTransaction); nothing here
- * rejects an item, so a transaction is written whole or, if the commit fails, not at all.
- */
+/** What a PartitionWriter is told to do after its commits. */
 export interface PartitionWriterOptions {
   readonly chunkBytesThreshold: number
   /** Called after each commit with the shape's new keys, and when a shape's state is loaded. */
@@ -47,6 +38,16 @@ interface Batch {
   reject: (error: unknown) => void
 }
 
+/**
+ * The single writer of one partition. It owns the writer state of the partition's active
+ * shapes (last seen offset, open chunk bytes, pending metadata), group-commits whatever arrives
+ * in one event turn in one durable LMDB transaction (`transactionSync`), and after every commit
+ * publishes the touched shapes' read-path keys: the writer's value always wins.
+ *
+ * Runs on whichever thread owns the partition: the main thread (inline runtime) or a writer
+ * worker. Callers validate and encode transactions first (encodeTransaction); nothing here
+ * rejects an item, so a transaction is written whole or, if the commit fails, not at all.
+ */
 export class PartitionWriter implements WriterOps {
   readonly #store: PartitionStore
   readonly #options: PartitionWriterOptions

@@ -5,7 +5,7 @@
  * big-endian; u64 values are two u32 halves (exact up to 2^53 - 1).
  *
  * A log record — the rows one transaction appends to one shape, framed in one LMDB value
- * (one record per (shape, transaction): log-layout-notes, layout A2). The main thread encodes
+ * (one record per (shape, transaction): docs/design/log-layout-notes.md, layout A2). The main thread encodes
  * it once, while it validates the transaction; the writer stores those bytes as they are.
  *
  *   [u32 row count] then per row:

@@ -20,7 +20,7 @@ import type { SlotRef } from './slots.ts'
  * An entry never changes once written: a handle keeps its slot until it is deleted, and the
  * generation stored beside the slot number lets a thread with a cached slot number detect reuse.
  *
- * sharedmap has defects at its limits (sharedmap-notes.md). Each is guarded here, before it
+ * sharedmap has defects at its limits (docs/design/sharedmap-notes.md). Each is guarded here, before it
  * can happen; shared-table.test.ts pins every guard:
  * 1. a key or value of exactly keySize/objSize chars corrupts the next entry: keys and values are
  *    strictly shorter than the configured sizes (layout.ts), checked before every set;

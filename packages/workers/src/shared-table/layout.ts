@@ -109,7 +109,7 @@ export const F_XIP_COUNT_MASK = 0xf
 // ---------------------------------------------------------------- capacity
 
 /**
- * Shapes the table holds when the caller gives no capacity (ARCHITECTURE: 50k is normal).
+ * Shapes the table holds when the caller gives no capacity (docs/design/ARCHITECTURE.md: 50k is normal).
  * Shapes beyond it are served from LMDB, uncached. Not 1M: the directory's hash spreads entries
  * over all of its pages, so at 2^20 capacity 100,000 touched shapes made 193 MiB resident
  * (2 KiB each) against 70 MiB at this default.
@@ -183,7 +183,7 @@ export const KEY_PREFIX_CHARS = 8
 export const DIRECTORY_KEY_CHARS_MAX = KEY_PREFIX_CHARS + HANDLE_CHARS_MAX
 /**
  * sharedmap's keySize (UTF-16 units). A key of exactly keySize chars corrupts the next entry
- * (sharedmap-notes finding 1), so every key is strictly shorter, with a margin.
+ * (docs/design/sharedmap-notes.md, finding 1), so every key is strictly shorter, with a margin.
  */
 export const DIRECTORY_KEY_SIZE = 44
 /** Longest directory value: `<slot base36>.<generation base36>`, at most 4 + 1 + 7 chars. */
@@ -193,7 +193,7 @@ export const DIRECTORY_VALUE_SIZE = 16
 /**
  * The directory holds at most `capacity` entries but is built with this much room per entry:
  * it never passes 90% full, so chains stay short and an operation can never meet a full map
- * (where an overwrite hangs forever: sharedmap-notes finding 2).
+ * (where an overwrite hangs forever: docs/design/sharedmap-notes.md, finding 2).
  */
 export const DIRECTORY_ENTRIES_PER_SLOT = 10 / 9
 

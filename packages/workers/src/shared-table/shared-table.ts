@@ -1,5 +1,4 @@
 import { EngineError, ErrorCode, type ReadPathKeys, type ReadPathTable, type ShapeHandle } from '@shapestore/engine'
-import type SharedMap from 'sharedmap/index.umd.js'
 import { Directory } from './directory.ts'
 import {
   S_GENERATION,
@@ -23,6 +22,48 @@ import {
   slotScratch,
   WRITE_STALE,
 } from './slots.ts'
+
+/** Options of a new SharedReadPathTable. */
+export interface SharedReadPathTableOptions {
+  /** Shapes the table can hold at once, TABLE_CAPACITY_MIN..TABLE_CAPACITY_MAX (default TABLE_CAPACITY_DEFAULT). */
+  readonly capacity?: number
+}
+
+/**
+ * What another thread needs to open the same table: post it (workerData or postMessage); both
+ * parts are shared, not copied, by the structured clone.
+ */
+export interface SharedReadPathTableDescriptor {
+  readonly slots: SharedArrayBuffer
+  /** The directory's sharedmap, opaque outside this package (its own typings are wrong: sharedmap.d.ts). */
+  readonly directory: object
+}
+
+export { TABLE_CAPACITY_DEFAULT, TABLE_CAPACITY_MAX, TABLE_CAPACITY_MIN }
+
+/** This thread's knowledge of one handle's slot. Mutable so a refresh allocates nothing. */
+class CachedSlot implements SlotRef {
+  readonly slot: number
+  readonly generation: number
+  readonly seqIndex: number
+  /** The seq at which `keys` was read or written; -1 (odd, never an unlocked seq) before that. */
+  seq = -1
+  /** The slot's keys at `seq`; undefined for a slot without a usable value (FILLING, overflow). */
+  keys: ReadPathKeys | undefined = undefined
+
+  constructor(ref: SlotRef, seqIndex: number) {
+    this.slot = ref.slot
+    this.generation = ref.generation
+    this.seqIndex = seqIndex
+  }
+}
+
+const REFRESH_OK = 0
+const REFRESH_BUSY = 1
+const REFRESH_STALE = 2
+
+/** Set by fromShared for the constructor it calls: the one way to pass it the received parts. */
+let attaching: { slots: Slots; directory: Directory } | undefined
 
 /**
  * The read-path-key table of the worker runtime: ReadPathTable over shared memory, so the main
@@ -70,46 +111,6 @@ import {
  * `delete` creates the entry again. The facade's order (catalog lookups first, writer stopped,
  * table entry last) is what keeps a removed shape from coming back.
  */
-export interface SharedReadPathTableOptions {
-  /** Shapes the table can hold at once, TABLE_CAPACITY_MIN..TABLE_CAPACITY_MAX (default TABLE_CAPACITY_DEFAULT). */
-  readonly capacity?: number
-}
-
-/**
- * What another thread needs to open the same table: post it (workerData or postMessage); both
- * parts are shared, not copied, by the structured clone.
- */
-export interface SharedReadPathTableDescriptor {
-  readonly slots: SharedArrayBuffer
-  readonly directory: SharedMap
-}
-
-export { TABLE_CAPACITY_DEFAULT, TABLE_CAPACITY_MAX, TABLE_CAPACITY_MIN }
-
-/** This thread's knowledge of one handle's slot. Mutable so a refresh allocates nothing. */
-class CachedSlot implements SlotRef {
-  readonly slot: number
-  readonly generation: number
-  readonly seqIndex: number
-  /** The seq at which `keys` was read or written; -1 (odd, never an unlocked seq) before that. */
-  seq = -1
-  /** The slot's keys at `seq`; undefined for a slot without a usable value (FILLING, overflow). */
-  keys: ReadPathKeys | undefined = undefined
-
-  constructor(ref: SlotRef, seqIndex: number) {
-    this.slot = ref.slot
-    this.generation = ref.generation
-    this.seqIndex = seqIndex
-  }
-}
-
-const REFRESH_OK = 0
-const REFRESH_BUSY = 1
-const REFRESH_STALE = 2
-
-/** Set by fromShared for the constructor it calls: the one way to pass it the received parts. */
-let attaching: { slots: Slots; directory: Directory } | undefined
-
 export class SharedReadPathTable implements ReadPathTable {
   readonly #slots: Slots
   readonly #directory: Directory

@@ -1,6 +1,6 @@
 /**
  * Types for sharedmap 1.2.0 as it behaves at run time (read from its source, checked in
- * sharedmap-notes.md). The package's own index.d.ts is wrong and cannot be fixed by augmenting
+ * docs/design/sharedmap-notes.md). The package's own index.d.ts is wrong and cannot be fixed by augmenting
  * it: it declares a named export `SharedMap` that does not exist (the module is CommonJS,
  * `module.exports = SharedMap`), types `get` as `string | null` while it returns undefined, and
  * has invalid syntax that only skipLibCheck hides. Any `declare module 'sharedmap'` would merge

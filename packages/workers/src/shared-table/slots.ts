@@ -50,6 +50,25 @@ import {
   XIP_INLINE_MAX,
 } from './layout.ts'
 
+/** `read`: the slot stayed busy for READ_WAIT_MS_MAX; the caller reports a miss. */
+export const READ_BUSY = -1
+/** `fill`/`publish`: the slot's generation changed (freed, maybe reused): the caller's slot number is stale. */
+export const WRITE_STALE = -1
+/** `fill`: the slot already holds a value (READY); nothing was written. */
+export const FILL_OCCUPIED = -3
+/** `fill`: the slot stayed busy for LOCK_WAIT_MS_MAX; nothing was written. */
+export const FILL_BUSY = -5
+// All of them are odd, and a slot's seq is even whenever it is unlocked, so they never collide
+// with the seq these functions return on success.
+
+/** A slot number and the generation it had when a handle was given it. */
+export interface SlotRef {
+  readonly slot: number
+  readonly generation: number
+}
+
+const TWO_32 = 2 ** 32
+
 /**
  * The slot array: one fixed-size record of read-path keys per shape in a SharedArrayBuffer,
  * each under a sequence lock (layout.ts has the words).
@@ -74,31 +93,11 @@ import {
  * become visible before the odd seq, and a reader would accept a half-written value.
  *
  * Readers copy the words with Atomics.load between two loads of seq, so a read is consistent on
- * ARM too (plain loads may be reordered after the closing seq check there: sharedmap-notes §2).
+ * ARM too (plain loads may be reordered after the closing seq check there: docs/design/sharedmap-notes.md §2).
  * A reader finding the slot busy backs off and retries for at most READ_WAIT_MS_MAX, then
  * reports a miss. Every read checks the generation inside the seqlock: a thread that cached an
  * old slot number sees the reuse and misses instead of reading another shape's keys.
  */
-
-/** `read`: the slot stayed busy for READ_WAIT_MS_MAX; the caller reports a miss. */
-export const READ_BUSY = -1
-/** `fill`/`publish`: the slot's generation changed (freed, maybe reused): the caller's slot number is stale. */
-export const WRITE_STALE = -1
-/** `fill`: the slot already holds a value (READY); nothing was written. */
-export const FILL_OCCUPIED = -3
-/** `fill`: the slot stayed busy for LOCK_WAIT_MS_MAX; nothing was written. */
-export const FILL_BUSY = -5
-// All of them are odd, and a slot's seq is even whenever it is unlocked, so they never collide
-// with the seq these functions return on success.
-
-/** A slot number and the generation it had when a handle was given it. */
-export interface SlotRef {
-  readonly slot: number
-  readonly generation: number
-}
-
-const TWO_32 = 2 ** 32
-
 export class Slots {
   readonly buffer: SharedArrayBuffer
   readonly capacity: number
