@@ -13,7 +13,7 @@ import { PartitionStores } from './log-store/partition-stores.ts'
 import { chunkSnapshot } from './log-store/snapshot-chunker.ts'
 import { type EncodedTransaction, encodeTransaction, type LogItem } from './log-store/transaction-encoder.ts'
 import { type EngineOptions, type ResolvedOptions, resolveOptions } from './options.ts'
-import { type PgSnapshot, validatePgSnapshot } from './pg-snapshot.ts'
+import { type PgSnapshot, type PgSnapshotInput, validatePgSnapshot } from './pg-snapshot.ts'
 import { ReadPath } from './read-path/read-path.ts'
 import type { Writers } from './runtime.ts'
 import { canonicalShape, canonicalTable, type ShapeDefinition, toDefinition } from './shape.ts'
@@ -177,7 +177,11 @@ export class Engine {
 
   // ---- write path ----
 
-  setPgSnapshot(handle: ShapeHandle, pgSnapshot: PgSnapshot): Promise<void> {
+  /**
+   * Stores the Postgres snapshot the shape's initial query ran in. Xids may be numbers, bigints
+   * or decimal strings (as Postgres clients give an xid8); fetchPgSnapshot returns numbers.
+   */
+  setPgSnapshot(handle: ShapeHandle, pgSnapshot: PgSnapshotInput): Promise<void> {
     return this.#guard(() => {
       const snapshot = validatePgSnapshot(pgSnapshot)
       return this.#writers.setPgSnapshot({ ref: this.#ref(handle), pgSnapshot: snapshot })

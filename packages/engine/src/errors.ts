@@ -16,6 +16,8 @@ export const ErrorCode = {
   UNKNOWN_HANDLE: 'UNKNOWN_HANDLE',
   /** A log item or snapshot row is malformed (wrong type, bad op, non-real offset ...). */
   INVALID_ITEM: 'INVALID_ITEM',
+  /** A pg snapshot is not one Postgres could produce (xids, xmin <= xip < xmax, its fields). */
+  INVALID_PG_SNAPSHOT: 'INVALID_PG_SNAPSHOT',
   /** The offsets of a transaction's items do not strictly increase. */
   OFFSET_OUT_OF_ORDER: 'OFFSET_OUT_OF_ORDER',
   /** One item, row or a whole transaction exceeds its byte or count limit. */

@@ -311,10 +311,10 @@ export function badInputSuite(target: ContractTarget): void {
     })
 
     describe('pg snapshots', () => {
-      test('setPgSnapshot: malformed snapshots are INVALID_ITEM', async () => {
+      test('setPgSnapshot: malformed snapshots are INVALID_PG_SNAPSHOT', async () => {
         for (const [name, snapshot] of BAD_PG_SNAPSHOTS) {
           await check(`setPgSnapshot(${name})`, () => engine.setPgSnapshot(fx.full, anyArg(snapshot)), {
-            code: 'INVALID_ITEM',
+            code: 'INVALID_PG_SNAPSHOT',
           })
         }
       })

@@ -389,7 +389,21 @@ export function contractSuite(target: ContractTarget): void {
           const reopened = await reopen()
           assert.deepEqual(reopened.fetchPgSnapshot(handle), pg)
           assert.equal(reopened.snapshotStarted(handle), true)
-          await assertCode(() => reopened.setPgSnapshot(handle, { xmin: -1 } as never), ErrorCode.INVALID_ITEM)
+          await assertCode(() => reopened.setPgSnapshot(handle, { xmin: -1 } as never), ErrorCode.INVALID_PG_SNAPSHOT)
+        }))
+
+      test('pg snapshot xids as Postgres clients give an xid8: bigints and decimal strings, read back as numbers', () =>
+        withEngine(async ({ engine, reopen }) => {
+          const { handle } = await engine.getOrCreateShape(items)
+          const big = 2 ** 53 - 1
+          await engine.setPgSnapshot(handle, {
+            xmin: '4294967396',
+            xmax: BigInt(big),
+            xipList: ['4294967397', 4294967398n],
+          })
+          const expected = { xmin: 4294967396, xmax: big, xipList: [4294967397, 4294967398], filterTxns: true }
+          assert.deepEqual(engine.fetchPgSnapshot(handle), expected)
+          assert.deepEqual((await reopen()).fetchPgSnapshot(handle), expected)
         }))
 
       test('a snapshot-only shape reports the same latest offset after a restart', () =>
