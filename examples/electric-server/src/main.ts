@@ -4,15 +4,35 @@ import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { LONG_POLL_TIMEOUT_MS_DEFAULT, startShapeServer } from './server.ts'
 
-const { values } = parseArgs({
-  options: {
-    port: { type: 'string', default: '3000' },
-    dir: { type: 'string', default: './data/electric-server' },
-    host: { type: 'string', default: '127.0.0.1' },
-    'long-poll-ms': { type: 'string', default: String(LONG_POLL_TIMEOUT_MS_DEFAULT) },
-    writers: { type: 'string', default: '1' },
-  },
-})
+const USAGE = `usage: pnpm example:server [--port P] [--dir D] [--host H] [--long-poll-ms MS] [--writers N]
+  --port P          port to listen on, 0 for any (default 3000)
+  --dir D           data directory (default ./data/electric-server)
+  --host H          address to listen on (default 127.0.0.1)
+  --long-poll-ms MS how long a live request waits for a change (default ${LONG_POLL_TIMEOUT_MS_DEFAULT})
+  --writers N       writer threads; 0 runs the engine inline (default 1)`
+
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  console.log(USAGE)
+  process.exit(0)
+}
+const { values } = parseOrExit()
+
+function parseOrExit() {
+  try {
+    return parseArgs({
+      options: {
+        port: { type: 'string', default: '3000' },
+        dir: { type: 'string', default: './data/electric-server' },
+        host: { type: 'string', default: '127.0.0.1' },
+        'long-poll-ms': { type: 'string', default: String(LONG_POLL_TIMEOUT_MS_DEFAULT) },
+        writers: { type: 'string', default: '1' },
+      },
+    })
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${USAGE}`)
+    process.exit(2)
+  }
+}
 
 const port = integerArg('port', values.port, 0, 65_535)
 const server = await startShapeServer({
@@ -44,7 +64,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 function integerArg(name: string, text: string, min: number, max: number): number {
   const value = Number(text)
   if (!Number.isSafeInteger(value) || value < min || value > max) {
-    console.error(`--${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(text)}`)
+    console.error(`--${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(text)}\n\n${USAGE}`)
     process.exit(2)
   }
   return value

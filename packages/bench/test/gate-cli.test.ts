@@ -18,20 +18,7 @@ function gate(args: readonly string[], baseline: object) {
     const json = join(dir, 'gate.json')
     const run = spawnSync(
       process.execPath,
-      [
-        '--import',
-        'tsx',
-        cli,
-        '--only',
-        'log-read',
-        '--data',
-        dir,
-        '--baseline',
-        baselinePath,
-        '--json',
-        json,
-        ...args,
-      ],
+      ['--import', 'tsx', cli, '--only', 'log-read', '--dir', dir, '--baseline', baselinePath, '--json', json, ...args],
       { encoding: 'utf8', timeout: 120_000 },
     )
     const written = run.status === 2 ? undefined : JSON.parse(readFileSync(json, 'utf8'))

@@ -1,21 +1,8 @@
-// `pnpm bench:gate`: the CI performance regression gate (packages/bench/README.md).
-//
-//   pnpm bench:gate [--base REF]      A/B: REF (default HEAD) in a temporary worktree against this
-//                                     working tree, every probe in --pairs (default 10) pairs of
-//                                     fresh processes, interleaved; plus exact counters and the
-//                                     coarse check against the committed baseline
-//   pnpm bench:gate --no-base         head only, against the committed baseline
-//   pnpm bench:gate --record N        N head-only runs per probe: writes gate/baseline.json and
-//                                     prints each figure's noise (CV across processes)
-//   pnpm bench:gate --judge REC.json  judge a record written by --json (synthetic ones in tests)
-//   --only a,b                        these probes only; --json FILE writes the record
-//
-// Exit 0 only on a passing verdict; 1 on a regression or anything that could not be measured
-// or compared (fail closed); 2 on bad arguments.
+// `pnpm bench:gate`: the CI performance regression gate (packages/bench/README.md); USAGE below.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
+import { commandLine } from '../command-line.ts'
 import { defaultDataDir, defaultResultsDir, repoRoot } from '../paths.ts'
 import { abSamples, type BaseCheckout, checkoutBase, measurePairs, type Side, seedSides } from './ab.ts'
 import { gateConfig } from './config.ts'
@@ -26,7 +13,21 @@ import { renderTable } from './table.ts'
 
 const baselinePath = fileURLToPath(new URL('../../gate/baseline.json', import.meta.url))
 
-const { values } = parseArgs({
+const USAGE = `usage: pnpm bench:gate [--base REF | --no-base | --record N | --judge FILE] [--only a,b] [--pairs N]
+                          [--dir DIR] [--json FILE] [--baseline FILE]
+  --base REF       A/B: REF (default HEAD) in a temporary worktree against this working tree,
+                   every probe in --pairs (default ${gateConfig.pairs}) pairs of fresh processes,
+                   interleaved; plus exact counters and the coarse check against the baseline
+  --no-base        head only, against the committed baseline
+  --record N       N head-only runs per probe: writes gate/baseline.json and prints each
+                   figure's noise (CV across processes)
+  --judge FILE     judge a record written by --json (synthetic ones in tests)
+  --only a,b       these probes only (${Object.keys(PROBES).join(', ')})
+  --dir DIR        where the probes' seeded data lives (default ${defaultDataDir})
+Exit 0 only on a passing verdict; 1 on a regression or anything that could not be measured or
+compared (fail closed); 2 on bad arguments.`
+
+const { values } = commandLine(USAGE, {
   options: {
     base: { type: 'string', default: 'HEAD' },
     'no-base': { type: 'boolean', default: false },
@@ -35,13 +36,13 @@ const { values } = parseArgs({
     judge: { type: 'string' },
     baseline: { type: 'string' },
     json: { type: 'string' },
-    data: { type: 'string' },
+    dir: { type: 'string' },
     only: { type: 'string' },
   },
 })
 
 function usage(message: string): never {
-  console.error(`bench:gate: ${message}`)
+  console.error(`bench:gate: ${message}\n\n${USAGE}`)
   process.exit(2)
 }
 
@@ -52,7 +53,7 @@ if (unknown.length > 0) usage(`--only: ${unknown.join(', ')} not a probe (${allP
 const pairs = values.pairs === undefined ? gateConfig.pairs : Number(values.pairs)
 if (!Number.isSafeInteger(pairs) || pairs < 5) usage('--pairs must be an integer >= 5 (fewer cannot reach p < 0.01)')
 
-const dataDir = join(values.data ?? defaultDataDir, 'gate')
+const dataDir = join(values.dir ?? defaultDataDir, 'gate')
 const head: Side = { root: repoRoot, dataDir: join(dataDir, 'head') }
 const resultsDir = join(defaultResultsDir, 'gate')
 mkdirSync(resultsDir, { recursive: true })

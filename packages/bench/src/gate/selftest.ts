@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
+import { commandLine } from '../command-line.ts'
 import { defaultDataDir, defaultResultsDir } from '../paths.ts'
 import { abSamples, type BaseCheckout, checkoutBase, seedSides } from './ab.ts'
 import { gateConfig } from './config.ts'
@@ -101,7 +101,12 @@ const PATCHES: Readonly<Record<string, Patch>> = {
   },
 }
 
-const { values } = parseArgs({
+const USAGE = `usage: pnpm bench:gate:selftest [--runs N] [--paths a,b] [--pairs P] [--skip-unchanged]
+  For each hot path (${Object.keys(PATCHES).join(', ')}), N gate A/Bs (default 10) with a 25 %
+  slowdown patched in, then N on the unchanged tree (none with --skip-unchanged; --paths= runs
+  only those). Writes results/gate/selftest.txt as it goes.`
+
+const { values } = commandLine(USAGE, {
   options: {
     runs: { type: 'string', default: '10' },
     paths: { type: 'string' },
@@ -112,7 +117,13 @@ const { values } = parseArgs({
 const runs = Number(values.runs)
 const pairs = values.pairs === undefined ? gateConfig.pairs : Number(values.pairs)
 const paths = values.paths === undefined ? Object.keys(PATCHES) : values.paths.split(',').filter((p) => p !== '')
-for (const p of paths) if (!(p in PATCHES)) throw new Error(`unknown path ${p} (${Object.keys(PATCHES).join(', ')})`)
+const unknownPaths = paths.filter((p) => !(p in PATCHES))
+if (unknownPaths.length > 0 || !Number.isSafeInteger(runs) || runs < 1) {
+  console.error(
+    `${unknownPaths.length > 0 ? `unknown path ${unknownPaths[0]}` : '--runs must be a positive integer'}\n\n${USAGE}`,
+  )
+  process.exit(2)
+}
 
 /** Busy-loop iterations per ns on this machine (the loop the patches insert). */
 function calibrate(): number {
