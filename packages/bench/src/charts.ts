@@ -3,7 +3,8 @@ import { join } from 'node:path'
 import type { ScenarioResult, Series } from './scenario.ts'
 
 /**
- * One SVG line chart per scenario that has series (ScenarioResult.series), hand-written so the
+ * SVG line charts of the scenarios that have series (ScenarioResult.series), one per y axis
+ * (series with the same yLabel share a chart: a scenario may plot ms and bytes), hand-written so the
  * report needs no charting dependency: axes from 0 with round ticks, a polyline with point
  * markers per series, a legend. Both axes are linear and start at 0, so flatness (or a slope)
  * reads honestly off the picture.
@@ -14,14 +15,21 @@ const HEIGHT = 420
 const MARGIN = { left: 72, right: 180, top: 40, bottom: 56 } as const
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf']
 
-/** Writes `<scenario>.svg` into `dir` for each scenario with series; returns scenario -> file name. */
-export function writeCharts(scenarios: readonly ScenarioResult[], dir: string): Map<string, string> {
-  const written = new Map<string, string>()
+/**
+ * Writes `<scenario>.svg` into `dir` for each scenario with series (`<scenario>-2.svg` and on for
+ * its further y axes); returns scenario -> file names.
+ */
+export function writeCharts(scenarios: readonly ScenarioResult[], dir: string): Map<string, string[]> {
+  const written = new Map<string, string[]>()
   for (const result of scenarios) {
-    if (result.series === undefined || result.series.length === 0) continue
-    const file = `${result.scenario}.svg`
-    writeFileSync(join(dir, file), chartSvg(result.scenario, result.series))
-    written.set(result.scenario, file)
+    const byAxis = new Map<string, Series[]>()
+    for (const series of result.series ?? []) byAxis.set(series.yLabel, [...(byAxis.get(series.yLabel) ?? []), series])
+    const files = [...byAxis.values()].map((series, i) => {
+      const file = i === 0 ? `${result.scenario}.svg` : `${result.scenario}-${i + 1}.svg`
+      writeFileSync(join(dir, file), chartSvg(result.scenario, series))
+      return file
+    })
+    if (files.length > 0) written.set(result.scenario, files)
   }
   return written
 }

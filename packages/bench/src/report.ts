@@ -71,8 +71,7 @@ export function writeResults(results: BenchResults, resultsDir: string, jsonFile
       continue
     }
     lines.push(`## ${result.scenario}`, '', `Parameters: \`${JSON.stringify(result.parameters)}\``, '')
-    const chart = charts.get(result.scenario)
-    if (chart !== undefined) lines.push(`![${result.scenario}](${chart})`, '')
+    for (const chart of charts.get(result.scenario) ?? []) lines.push(`![${result.scenario}](${chart})`, '')
     lines.push('| metric | value | unit | goal |', '|---|---|---|---|')
     for (const row of rows(result)) lines.push(`| ${row.name} | ${row.value} | ${row.unit} | ${row.goal} |`)
     lines.push('')

@@ -7,6 +7,7 @@ import { coldRestore } from './scenarios/cold-restore.ts'
 import { liveFanout } from './scenarios/live-fanout.ts'
 import { logRead } from './scenarios/log-read.ts'
 import { readPath } from './scenarios/read-path.ts'
+import { scale } from './scenarios/scale.ts'
 import { shapeCreation } from './scenarios/shape-creation.ts'
 import { unrelatedShapes } from './scenarios/unrelated-shapes.ts'
 import { writeFanout } from './scenarios/write-fanout.ts'
@@ -25,6 +26,8 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = {
   'shape-creation': shapeCreation,
   // By name only, not in the standard suite: two extra processes and up to 2,000 HTTP clients (minutes).
   'write-fanout-http': writeFanoutHttp,
+  // By name only: seeds 1,110,000 shapes the first time (minutes, about 2 GB).
+  scale,
 }
 
 /** The standard suite, in order: what `pnpm bench` runs with no scenario named. */
