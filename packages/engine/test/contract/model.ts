@@ -690,7 +690,7 @@ function issue(m: Model, r: Real, op: WriteOp, writing: Set<ShapeModel>): Pendin
         pending(
           `setPgSnapshot(def ${s.def}, ${op.pg.invalid ?? 'valid'})`,
           promise,
-          expected === null ? 'INVALID_ITEM' : null,
+          expected === null ? 'INVALID_PG_SNAPSHOT' : null,
         ),
       ]
     }
