@@ -1,6 +1,7 @@
 import { EngineError, ErrorCode } from '../errors.ts'
 import { LOG_JSON_BYTES_MAX } from '../limits.ts'
 import { LogOffset } from '../log-offset.ts'
+import { checkSpan, corruptRead, DamagedRecord } from './damaged-record.ts'
 import { offsetKey, readU64, shapeRange, snapshotKey } from './keys.ts'
 import type { PartitionStore } from './partition-store.ts'
 import {
@@ -14,6 +15,7 @@ import {
   ROW_JSON_BYTES_BYTES,
   ROW_KEY_BYTES_AT,
   ROW_OP_AT,
+  ROW_OVERHEAD_BYTES,
   ROW_TX_AT,
   SHARED_COUNT_BYTES,
   SHARED_RECORD_MARK,
@@ -74,7 +76,8 @@ export function readLogJson(
 ): Buffer {
   const out = new JsonArrayWriter(takeScratch())
   try {
-    if (upTo.isAfter(since)) copyRange(store, shapeId, since, upTo, lastSnapshotChunk, out)
+    if (upTo.isAfter(since))
+      corruptRead(store.file, shapeId, () => copyRange(store, shapeId, since, upTo, lastSnapshotChunk, out))
     return out.finish()
   } finally {
     keepScratch(out.scratch)
@@ -129,14 +132,17 @@ function copySnapshotChunk(store: PartitionStore, shapeId: number, chunk: number
   for (const key of store.snapshot.getKeys(range)) {
     const part = store.snapshot.getBinaryFast(key)
     if (part === undefined) continue
+    checkSpan(PART_FLAGS_AT, PART_HEADER_BYTES, part.length, 'snapshot part header')
     const base = out.stage(part)
     // Read before the rows move: the first row lands on the flags byte.
     const lastOfChunk = (out.view.getUint8(base + PART_FLAGS_AT) & LAST_PART_OF_CHUNK) !== 0
     const end = base + part.length
     let at = base + PART_HEADER_BYTES
     while (at < end) {
+      checkSpan(at - base, PART_ROW_BYTES_BYTES, part.length, 'snapshot row length')
       const bytes = out.view.getUint32(at)
       at += PART_ROW_BYTES_BYTES
+      checkSpan(at - base, bytes, part.length, 'snapshot row')
       out.moveRow(at, bytes)
       at += bytes
     }
@@ -166,14 +172,24 @@ function copyLog(
     first = false
     const record = recordOf(store, key)
     if (record === undefined) continue
+    const length = record.value.length - record.from
+    checkSpan(RECORD_COUNT_AT, RECORD_HEADER_BYTES, length, 'log record header')
     const base = out.stage(record.value, record.from)
     const view = out.view
     const count = view.getUint32(base + RECORD_COUNT_AT)
+    // Every length is checked against the staged record: past its end lies scratch memory,
+    // which a read would not refuse.
+    if (count * ROW_OVERHEAD_BYTES > length - RECORD_HEADER_BYTES) {
+      throw new DamagedRecord(`a log record of ${length} bytes cannot hold ${count} rows`)
+    }
     let at = base + RECORD_HEADER_BYTES
     for (let i = 0; i < count; i++) {
+      checkSpan(at - base, ROW_HEADER_BYTES, length, `log row ${i} header`)
       const keyBytes = view.getUint32(at + ROW_KEY_BYTES_AT)
       const jsonAt = at + ROW_HEADER_BYTES + keyBytes + ROW_JSON_BYTES_BYTES
+      checkSpan(at - base + ROW_HEADER_BYTES, keyBytes + ROW_JSON_BYTES_BYTES, length, `log row ${i} key`)
       const jsonBytes = view.getUint32(jsonAt - ROW_JSON_BYTES_BYTES)
+      checkSpan(jsonAt - base, jsonBytes, length, `log row ${i} JSON`)
       if (filter) {
         const tx = readU64View(view, at + ROW_TX_AT)
         const op = readU64View(view, at + ROW_OP_AT)
@@ -200,9 +216,8 @@ function recordOf(store: PartitionStore, key: Buffer): { value: Uint8Array; from
   // `length` is overridden over a larger region, so an open-ended subarray would run past it.)
   const txsKey = Buffer.from(value.subarray(SHARED_REF_KEY_AT, SHARED_REF_BYTES))
   const shared = store.txs.getBinaryFast(txsKey)
-  if (shared === undefined) {
-    throw new EngineError(ErrorCode.STORAGE_ERROR, 'a log reference points to no shared record')
-  }
+  if (shared === undefined) throw new DamagedRecord('a log reference points to no shared record')
+  checkSpan(0, SHARED_COUNT_BYTES, shared.length, 'shared record')
   return { value: shared, from: SHARED_COUNT_BYTES }
 }
 

@@ -1,3 +1,4 @@
+import { checkSpan, DamagedRecord } from './damaged-record.ts'
 import { readU64 } from './keys.ts'
 import {
   RECORD_COUNT_AT,
@@ -6,6 +7,7 @@ import {
   ROW_JSON_BYTES_BYTES,
   ROW_KEY_BYTES_AT,
   ROW_OP_AT,
+  ROW_OVERHEAD_BYTES,
   ROW_TX_AT,
   SHARED_RECORD_MARK,
   SHARED_REF_BYTES,
@@ -32,21 +34,34 @@ export function sharedRefKey(value: Buffer): Buffer | null {
     : null
 }
 
-/** Calls `visit` with each row's offset and the byte range of its JSON; stops when it returns false. */
+/**
+ * Calls `visit` with each row's offset and the byte range of its JSON; stops when it returns
+ * false. Every length is checked against the record's size first: a record that does not
+ * decode throws DamagedRecord, never a read past its end.
+ */
 export function visitLogRecord(
   record: Uint8Array,
   visit: (tx: number, op: number, jsonStart: number, jsonEnd: number) => boolean,
 ): void {
   const view = asBuffer(record)
+  const length = view.length
+  checkSpan(RECORD_COUNT_AT, RECORD_HEADER_BYTES, length, 'log record header')
   const count = view.readUInt32BE(RECORD_COUNT_AT)
+  if (count * ROW_OVERHEAD_BYTES > length - RECORD_HEADER_BYTES) {
+    throw new DamagedRecord(`a log record of ${length} bytes cannot hold ${count} rows`)
+  }
   let at = RECORD_HEADER_BYTES
   for (let i = 0; i < count; i++) {
+    checkSpan(at, ROW_HEADER_BYTES, length, `log row ${i} header`)
     const tx = readU64(view, at + ROW_TX_AT)
     const op = readU64(view, at + ROW_OP_AT)
     const keyBytes = view.readUInt32BE(at + ROW_KEY_BYTES_AT)
-    at += ROW_HEADER_BYTES + keyBytes
+    at += ROW_HEADER_BYTES
+    checkSpan(at, keyBytes + ROW_JSON_BYTES_BYTES, length, `log row ${i} key`)
+    at += keyBytes
     const jsonBytes = view.readUInt32BE(at)
     at += ROW_JSON_BYTES_BYTES
+    checkSpan(at, jsonBytes, length, `log row ${i} JSON`)
     if (!visit(tx, op, at, at + jsonBytes)) return
     at += jsonBytes
   }

@@ -1,6 +1,7 @@
 import { EngineError, ErrorCode } from '../errors.ts'
 import { LogOffset } from '../log-offset.ts'
 import type { ReadPathKeys } from '../read-path/read-path-keys.ts'
+import { corruptRead } from './damaged-record.ts'
 import { readU64 } from './keys.ts'
 import { visitLogRecord } from './log-record.ts'
 import type { PartitionStore } from './partition-store.ts'
@@ -74,10 +75,13 @@ async function* readSnapshotChunk(source: LogStreamSource, chunk: number): Async
   let checkedComplete = false
   for (;;) {
     source.assertOpen()
-    for (const part of source.store.snapshotParts(source.shapeId, chunk, nextPart)) {
+    const { store, shapeId } = source
+    for (const part of store.snapshotParts(shapeId, chunk, nextPart)) {
       nextPart++
-      yield* snapshotPartRows(part)
-      if (isLastPartOfChunk(part)) return true
+      const rows = corruptRead(store.file, shapeId, () => snapshotPartRows(part))
+      const last = corruptRead(store.file, shapeId, () => isLastPartOfChunk(part))
+      yield* rows
+      if (last) return true
     }
     const keys = source.keys()
     if (keys === undefined) return false
@@ -107,14 +111,16 @@ async function* readLog(source: LogStreamSource, since: LogOffset, upTo: LogOffs
     for (const { key, value } of records) {
       const rows: string[] = []
       let pastEnd = false
-      visitLogRecord(value, (tx, op, jsonStart, jsonEnd) => {
-        if (isAfterParts(tx, op, upTo)) {
-          pastEnd = true
-          return false
-        }
-        if (isAfterParts(tx, op, after)) rows.push(value.toString('utf8', jsonStart, jsonEnd))
-        return true
-      })
+      corruptRead(source.store.file, source.shapeId, () =>
+        visitLogRecord(value, (tx, op, jsonStart, jsonEnd) => {
+          if (isAfterParts(tx, op, upTo)) {
+            pastEnd = true
+            return false
+          }
+          if (isAfterParts(tx, op, after)) rows.push(value.toString('utf8', jsonStart, jsonEnd))
+          return true
+        }),
+      )
       yield* rows
       if (pastEnd) return
       after = LogOffset.of(readU64(key, 4), readU64(key, 12))

@@ -1,10 +1,11 @@
 import { closeSync, fsyncSync, mkdirSync, openSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { type Database, open, type RootDatabase } from 'lmdb'
-import { EngineError, ErrorCode } from '../errors.ts'
 import { LogOffset } from '../log-offset.ts'
+import { checkSpan, corruptRead, DamagedRecord } from './damaged-record.ts'
 import { offsetKey, readU64, shapeRange, snapshotKey } from './keys.ts'
 import { sharedRefKey } from './log-record.ts'
+import { SHARED_COUNT_BYTES } from './record-layout.ts'
 import { fromStored, type ShapeMeta, type StoredShapeMeta } from './shape-meta.ts'
 
 /** The five databases of one partition's environment (see PartitionStore). */
@@ -81,14 +82,19 @@ export class PartitionStore implements PartitionDatabases {
     }
   }
 
+  /** The partition's data file, as errors name it. */
+  get file(): string {
+    return join(this.path, 'data.mdb')
+  }
+
   /** A log value's record: itself, or the shared record it refers to (without its reference count). */
   resolveRecord(value: Buffer): Buffer {
     const key = sharedRefKey(value)
     if (key === null) return value
     const shared = this.txs.get(key)
-    if (shared === undefined)
-      throw new EngineError(ErrorCode.STORAGE_ERROR, 'a log reference points to no shared record')
-    return shared.subarray(4)
+    if (shared === undefined) throw new DamagedRecord('a log reference points to no shared record')
+    checkSpan(0, SHARED_COUNT_BYTES, shared.length, 'shared record')
+    return shared.subarray(SHARED_COUNT_BYTES)
   }
 
   /** Writers on other threads count their commits here (see CommitCounters). */
@@ -129,7 +135,9 @@ export class PartitionStore implements PartitionDatabases {
     const start = offsetKey(shapeId, after)
     const records = [...this.log.getRange({ start, end, limit: RANGE_BATCH_RECORDS + 1 })]
     if (records.length > 0 && Buffer.compare(records[0]?.key as Buffer, start) === 0) records.shift()
-    return records.slice(0, RANGE_BATCH_RECORDS).map(({ key, value }) => ({ key, value: this.resolveRecord(value) }))
+    return corruptRead(this.file, shapeId, () =>
+      records.slice(0, RANGE_BATCH_RECORDS).map(({ key, value }) => ({ key, value: this.resolveRecord(value) })),
+    )
   }
 
   /** The last offset of the first closed chunk that ends after `offset`, or null (the open chunk). */

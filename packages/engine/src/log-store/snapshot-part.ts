@@ -1,3 +1,4 @@
+import { checkSpan } from './damaged-record.ts'
 import { LAST_PART_OF_CHUNK, PART_FLAGS_AT, PART_HEADER_BYTES, PART_ROW_BYTES_BYTES } from './record-layout.ts'
 
 /**
@@ -23,15 +24,21 @@ export function encodeSnapshotPart(
 }
 
 export function isLastPartOfChunk(part: Buffer): boolean {
+  checkSpan(PART_FLAGS_AT, PART_HEADER_BYTES, part.length, 'snapshot part header')
   return (part.readUInt8(PART_FLAGS_AT) & LAST_PART_OF_CHUNK) !== 0
 }
 
-export function* snapshotPartRows(part: Buffer): Generator<string> {
+/** The part's rows; a length that runs past the part throws DamagedRecord (checked before any row is given). */
+export function snapshotPartRows(part: Buffer): string[] {
+  const rows: string[] = []
   let at = PART_HEADER_BYTES
   while (at < part.length) {
+    checkSpan(at, PART_ROW_BYTES_BYTES, part.length, 'snapshot row length')
     const bytes = part.readUInt32BE(at)
     at += PART_ROW_BYTES_BYTES
-    yield part.toString('utf8', at, at + bytes)
+    checkSpan(at, bytes, part.length, 'snapshot row')
+    rows.push(part.toString('utf8', at, at + bytes))
     at += bytes
   }
+  return rows
 }
