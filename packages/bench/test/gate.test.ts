@@ -3,6 +3,7 @@
 // and anything that cannot be measured or compared fails.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { newDeclarations, parseDeclarations, readDeclarationsFile } from '../src/gate/declared.ts'
 import {
   type Baseline,
   type GateConfig,
@@ -212,4 +213,49 @@ test('the table puts failures first, with base, head, change, confidence and noi
   assert.match(lines[0] ?? '', /verdict.*check.*figure.*base.*head.*change.*confidence.*noise/)
   assert.match(lines[2] ?? '', /^FAIL\s+counter\s+reads_per_miss/)
   assert.match(table, /gate: FAIL \(1 of \d+ checks failed\)/)
+})
+
+test('a declared slowdown passes up to its bound, in the commit that declares it, and no further', () => {
+  const declare = (worseByPctMax: number): GateRecord => ({
+    ...record({ slowdown: 1.25, noise: 0.02 }),
+    declared: [{ figure: 'hit_ns', worseByPctMax, reason: 'a checksum verified on every read' }],
+  })
+  const within = judge(config, declare(35), baseline)
+  assert.deepEqual(failed(within), ['a/b rate_per_s'], 'only the undeclared figure fails')
+  assert.match(within.rows.find((r) => r.figure === 'hit_ns' && r.kind === 'a/b')?.detail ?? '', /^DECLARED/)
+  assert.deepEqual(failed(judge(config, declare(15), baseline)), ['a/b hit_ns', 'a/b rate_per_s'])
+})
+
+test('a declared counter passes at the declared value only; a declaration nothing measures fails', () => {
+  const declare = (to: number): GateRecord => ({
+    ...record({ headCounter: 2 }),
+    declared: [{ figure: 'reads_per_miss', to, reason: 'a second record read per miss' }],
+  })
+  assert.deepEqual(failed(judge(config, declare(2), baseline)), [])
+  assert.deepEqual(failed(judge(config, declare(3), baseline)), ['counter reads_per_miss'])
+  const unknown = { ...record(), declared: [{ figure: 'nope', to: 1, reason: 'a figure that is not there' }] }
+  assert.deepEqual(failed(judge(config, unknown, baseline)), ['measure nope'])
+})
+
+test('declarations: only those new against the base apply; a malformed file fails closed', () => {
+  const old = { figure: 'hit_ns', worseByPctMax: 20, reason: 'an older, landed tradeoff' }
+  const fresh = { figure: 'reads_per_miss', to: 2, reason: 'a second record read per miss' }
+  assert.deepEqual(newDeclarations([old, fresh], [old]), [fresh])
+  assert.deepEqual(parseDeclarations(undefined), [])
+  assert.deepEqual(parseDeclarations(JSON.stringify([fresh])), [fresh])
+  for (const bad of [
+    '{}',
+    '[{"figure":"x","reason":"long enough reason"}]',
+    '[{"figure":"x","to":1,"reason":"short"}]',
+    '[{"figure":"x","to":1,"worseByPctMax":5,"reason":"both kinds at once"}]',
+    '[{"figure":"x","worseByPctMax":500,"reason":"far too much"}]',
+  ]) {
+    assert.throws(() => parseDeclarations(bad), /declared-changes\.json/, bad)
+  }
+  // The committed file parses: a broken one would fail every gate run.
+  assert.ok(
+    Array.isArray(
+      parseDeclarations(readDeclarationsFile(new URL('../gate/declared-changes.json', import.meta.url).pathname)),
+    ),
+  )
 })

@@ -50,6 +50,12 @@ function git(args: readonly string[]): string {
   return run.stdout.trim()
 }
 
+/** A file's text at `commit`, or undefined if the commit has no such file. */
+export function fileAtCommit(commit: string, path: string): string | undefined {
+  const run = spawnSync('git', ['show', `${commit}:${path}`], { cwd: repoRoot, encoding: 'utf8' })
+  return run.status === 0 ? run.stdout : undefined
+}
+
 export interface BaseCheckout {
   readonly commit: string
   readonly side: Side

@@ -4,8 +4,9 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { commandLine } from '../command-line.ts'
 import { defaultDataDir, defaultResultsDir, repoRoot } from '../paths.ts'
-import { abSamples, type BaseCheckout, checkoutBase, measurePairs, type Side, seedSides } from './ab.ts'
+import { abSamples, type BaseCheckout, checkoutBase, fileAtCommit, measurePairs, type Side, seedSides } from './ab.ts'
 import { gateConfig } from './config.ts'
+import { DECLARED_CHANGES_FILE, newDeclarations, parseDeclarations, readDeclarationsFile } from './declared.ts'
 import { type GateRecord, judge, type PairSample } from './judge.ts'
 import { coefficientOfVariation, median } from './paired.ts'
 import { PROBES, type Timed } from './probes.ts'
@@ -91,6 +92,10 @@ function finish(record: GateRecord): never {
   } else {
     console.log(`\nA/B: this tree against ${record.baseCommit.slice(0, 10)}`)
   }
+  for (const d of record.declared ?? []) {
+    const change = d.worseByPctMax === undefined ? `to ${d.to}` : `worse by up to ${d.worseByPctMax}%`
+    console.log(`!!! DECLARED in this commit: ${d.figure} ${change}: ${d.reason}`)
+  }
   console.log(`\n${renderTable(verdict)}\n(record and verdict: ${json})`)
   process.exit(verdict.pass ? 0 : 1)
 }
@@ -168,8 +173,18 @@ try {
           })
     const baseFailures: Record<string, string> = {}
     for (const s of samples) if (s.base !== undefined && !s.base.ok) baseFailures[s.probe] ??= s.base.error
+    // Declarations apply only in the commit that adds them: those new against the base's file.
+    // Without a base nothing says what is new, so none applies.
+    const declared =
+      checkout === undefined
+        ? []
+        : newDeclarations(
+            parseDeclarations(readDeclarationsFile(join(repoRoot, DECLARED_CHANGES_FILE))),
+            parseDeclarations(fileAtCommit(checkout.commit, DECLARED_CHANGES_FILE)),
+          )
     record = {
       baseCommit: checkout?.commit ?? null,
+      declared,
       ...(fallbackReason === undefined ? {} : { fallbackReason }),
       baseFailures,
       partial: values.only !== undefined,

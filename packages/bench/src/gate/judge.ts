@@ -1,6 +1,7 @@
 // The gate's verdict: pure functions from the measured samples (and the committed baseline) to
 // one row per check. Fails closed: a figure or counter that is missing, not finite or not
 // comparable is a failing row, never a silent pass.
+import type { DeclaredChange } from './declared.ts'
 import { comparePaired, median } from './paired.ts'
 import type { ProbeResult, Timed } from './probes.ts'
 
@@ -27,6 +28,8 @@ export interface GateRecord {
   /** Measured with --only: the committed figures of probes left out are not missing. */
   readonly partial: boolean
   readonly samples: readonly PairSample[]
+  /** Changes this commit declares (declared.ts): new in the head's file, absent from the base's. */
+  readonly declared?: readonly DeclaredChange[]
 }
 
 /** The committed baseline: the medians of an unchanged tree's head runs (`--record`). */
@@ -137,7 +140,7 @@ const EMPTY = {
   detail: '',
 } as const
 
-function abRow(name: string, series: Series, config: GateConfig): Row {
+function abRow(name: string, series: Series, config: GateConfig, declared: DeclaredChange | undefined): Row {
   const c = comparePaired(series.base, series.head, series.better)
   const change = (c.ratio - 1) * 100
   const effect = config.minEffectPct
@@ -145,6 +148,8 @@ function abRow(name: string, series: Series, config: GateConfig): Row {
   const faster = c.pFaster < config.alpha && change < -effect
   const interval = `[${pct((c.interval[0] - 1) * 100)}, ${pct((c.interval[1] - 1) * 100)}]`
   const p = slower || change >= 0 ? c.pSlower : c.pFaster
+  const allowed = declared?.worseByPctMax
+  const declaredOk = slower && allowed !== undefined && change <= allowed
   return {
     kind: 'a/b',
     figure: name,
@@ -154,18 +159,25 @@ function abRow(name: string, series: Series, config: GateConfig): Row {
     changePct: change,
     confidence: `${interval} p=${p < 0.001 ? p.toExponential(1) : p.toFixed(3)} n=${c.n}`,
     noise: `${(c.cvBase * 100).toFixed(1)}% / ${(c.cvHead * 100).toFixed(1)}%`,
-    verdict: slower ? 'FAIL' : faster ? 'faster' : 'pass',
-    detail: slower
-      ? `slower by ${pct(change)} in the median pair (p < ${config.alpha}, past the ${effect}% minimum effect)`
-      : faster
-        ? `faster by ${pct(-change).slice(1)}`
-        : c.pSlower < config.alpha
-          ? `slower but under the ${effect}% minimum effect`
-          : '',
+    verdict: declaredOk ? 'pass' : slower ? 'FAIL' : faster ? 'faster' : 'pass',
+    detail: declaredOk
+      ? `DECLARED: slower by ${pct(change)}, up to +${allowed}% declared (${declared?.reason})`
+      : slower
+        ? `slower by ${pct(change)} in the median pair (p < ${config.alpha}, past the ${effect}% minimum effect)${allowed === undefined ? '' : `, past the +${allowed}% declared`}`
+        : faster
+          ? `faster by ${pct(-change).slice(1)}`
+          : c.pSlower < config.alpha
+            ? `slower but under the ${effect}% minimum effect`
+            : '',
   }
 }
 
-function counterRow(name: string, values: { base: number[]; head: number[] }, baseline: Baseline | undefined): Row {
+function counterRow(
+  name: string,
+  values: { base: number[]; head: number[] },
+  baseline: Baseline | undefined,
+  declared: DeclaredChange | undefined,
+): Row {
   const distinct = (xs: number[]) => [...new Set(xs)]
   const head = distinct(values.head)
   const base = distinct(values.base)
@@ -176,16 +188,27 @@ function counterRow(name: string, values: { base: number[]; head: number[] }, ba
     base.length === 1 ? [base[0] as number, 'base'] : [baseline?.counters[name], 'committed baseline']
   if (reference === undefined) return { ...row, detail: 'new counter: nothing to compare with yet' }
   const changed = reference !== head[0]
+  const declaredOk = changed && declared?.to === head[0]
   return {
     ...row,
     base: reference,
     changePct: reference === 0 ? null : (((head[0] as number) - reference) / reference) * 100,
-    verdict: changed ? 'FAIL' : 'pass',
-    detail: changed ? `changed from ${reference} (${from}): a counter must not move` : `equal to the ${from}`,
+    verdict: changed && !declaredOk ? 'FAIL' : 'pass',
+    detail: declaredOk
+      ? `DECLARED: moved from ${reference} to ${head[0]} (${declared?.reason})`
+      : changed
+        ? `changed from ${reference} (${from}): a counter must not move${declared === undefined ? '' : ` (declared: to ${declared.to})`}`
+        : `equal to the ${from}`,
   }
 }
 
-function baselineRow(name: string, series: Series, baseline: Baseline, config: GateConfig): Row {
+function baselineRow(
+  name: string,
+  series: Series,
+  baseline: Baseline,
+  config: GateConfig,
+  declared: DeclaredChange | undefined,
+): Row {
   const committed = baseline.timed[name]
   const row = { ...EMPTY, kind: 'baseline' as const, figure: name, unit: series.unit, head: median(series.headAll) }
   if (committed === undefined) return { ...row, detail: 'not in the committed baseline yet' }
@@ -193,15 +216,17 @@ function baselineRow(name: string, series: Series, baseline: Baseline, config: G
     return { ...row, verdict: 'FAIL', detail: `unit changed from ${committed.unit} to ${series.unit}` }
   }
   const change = (asCost(row.head, series.better) / asCost(committed.value, committed.better) - 1) * 100
-  const worse = change > config.baselineTolerancePct
+  // A declared slowdown widens the coarse check by as much, for the declaring commit.
+  const tolerance = ((1 + config.baselineTolerancePct / 100) * (1 + (declared?.worseByPctMax ?? 0) / 100) - 1) * 100
+  const worse = change > tolerance
   return {
     ...row,
     base: committed.value,
     changePct: change,
     verdict: worse ? 'FAIL' : 'pass',
     detail: worse
-      ? `worse than the committed baseline (${baseline.generatedAt.slice(0, 10)}) by more than ${config.baselineTolerancePct}%`
-      : `within ${config.baselineTolerancePct}% of the committed baseline`,
+      ? `worse than the committed baseline (${baseline.generatedAt.slice(0, 10)}) by more than ${tolerance.toFixed(0)}%`
+      : `within ${tolerance.toFixed(0)}% of the committed baseline${declared === undefined ? '' : ' (declared change included)'}`,
   }
 }
 
@@ -216,6 +241,18 @@ export function judge(config: GateConfig, record: GateRecord, committed: unknown
   if (record.samples.length === 0)
     rows.push({ ...EMPTY, kind: 'measure', figure: '*', verdict: 'FAIL', detail: 'nothing was measured' })
   const { timed, counters } = collect(record.samples, rows)
+  const declared = new Map((record.declared ?? []).map((d) => [d.figure, d]))
+  for (const d of record.declared ?? []) {
+    if (!timed.has(d.figure) && !counters.has(d.figure)) {
+      rows.push({
+        ...EMPTY,
+        kind: 'measure',
+        figure: d.figure,
+        verdict: 'FAIL',
+        detail: 'declared, but no probe measures it',
+      })
+    }
+  }
   for (const [name, series] of timed) {
     const baseFailed = record.baseFailures[series.probe]
     if (record.baseCommit !== null && baseFailed !== undefined) {
@@ -228,7 +265,7 @@ export function judge(config: GateConfig, record: GateRecord, committed: unknown
     } else if (record.baseCommit !== null) {
       rows.push(
         series.base.length >= 5
-          ? abRow(name, series, config)
+          ? abRow(name, series, config, declared.get(name))
           : {
               ...EMPTY,
               kind: 'a/b',
@@ -238,9 +275,9 @@ export function judge(config: GateConfig, record: GateRecord, committed: unknown
             },
       )
     }
-    if (baseline !== undefined) rows.push(baselineRow(name, series, baseline, config))
+    if (baseline !== undefined) rows.push(baselineRow(name, series, baseline, config, declared.get(name)))
   }
-  for (const [name, values] of counters) rows.push(counterRow(name, values, baseline))
+  for (const [name, values] of counters) rows.push(counterRow(name, values, baseline, declared.get(name)))
   if (baseline === undefined) {
     rows.push({
       ...EMPTY,
