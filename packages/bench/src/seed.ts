@@ -21,7 +21,7 @@ export interface Seed {
   readonly reused: boolean
 }
 
-const SEED_VERSION = 1
+const SEED_VERSION = 2
 /** Shapes seeded concurrently: their writes share group commits. */
 const SEED_CONCURRENCY = 1000
 

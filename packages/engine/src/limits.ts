@@ -16,7 +16,7 @@ export const TRANSACTION_ITEMS_MAX = 100_000
 export const TRANSACTION_BYTES_MAX = 64 * 1024 * 1024
 /**
  * From this many shapes of one partition receiving the same transaction (the same items array
- * in one appendToLogs call), its rows are stored once and each shape gets a 12-byte reference.
+ * in one appendToLogs call), its rows are stored once and each shape gets a 16-byte reference.
  */
 export const SHARED_RECORD_SHAPES_MIN = 4
 /** Shapes in one appendToLogs call. */

@@ -15,7 +15,7 @@ import { FANOUTS, type Layout, PARTITIONS, REPEATS } from './write-fanout-call.t
  * offset is the transaction's, which is checked after each call). Median of REPEATS calls per
  * N and probe process, inline and on 2 writer threads. Baseline in the same run: the same N
  * shapes each given its own copy of the items (a distinct array per shape), which turns off the
- * shared-record layout (one stored copy per partition plus a 12-byte reference per shape), so
+ * shared-record layout (one stored copy per partition plus a 16-byte reference per shape), so
  * `distinct_over_shared` is what the shared record buys. Shared and distinct calls alternate
  * (and swap order every repeat) so drift hits both alike.
  *

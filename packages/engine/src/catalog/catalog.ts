@@ -44,7 +44,8 @@ export interface PendingRemoval {
   readonly shapeId: number
 }
 
-const LAYOUT_VERSION = 1
+/** The data format: 2 seals every stored value with a checksum (log-store/value-seal.ts); 1 had none. */
+const LAYOUT_VERSION = 2
 
 export interface CatalogOptions {
   readonly partitions: number
@@ -133,7 +134,8 @@ export class Catalog {
     if (layout.version !== LAYOUT_VERSION) {
       throw new EngineError(
         ErrorCode.CONFIG_MISMATCH,
-        `catalog layout version ${layout.version}, expected ${LAYOUT_VERSION}`,
+        `the directory holds data format ${layout.version}; this engine reads format ${LAYOUT_VERSION} only ` +
+          '(format 2 added a checksum to every stored value): open it with the engine that wrote it',
       )
     }
     if (layout.partitions !== this.partitions) {

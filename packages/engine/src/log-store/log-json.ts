@@ -21,7 +21,9 @@ import {
   SHARED_RECORD_MARK,
   SHARED_REF_BYTES,
   SHARED_REF_KEY_AT,
+  SHARED_REF_MARK_AT,
 } from './record-layout.ts'
+import { checkSeal } from './value-seal.ts'
 
 /**
  * A committed range of a shape's log as one ready-to-send JSON array `[row,row,...]` (UTF-8),
@@ -132,7 +134,8 @@ function copySnapshotChunk(store: PartitionStore, shapeId: number, chunk: number
   for (const key of store.snapshot.getKeys(range)) {
     const part = store.snapshot.getBinaryFast(key)
     if (part === undefined) continue
-    checkSpan(PART_FLAGS_AT, PART_HEADER_BYTES, part.length, 'snapshot part header')
+    checkSeal(key, part, 'snapshot part')
+    checkSpan(0, PART_HEADER_BYTES, part.length, 'snapshot part header')
     const base = out.stage(part)
     // Read before the rows move: the first row lands on the flags byte.
     const lastOfChunk = (out.view.getUint8(base + PART_FLAGS_AT) & LAST_PART_OF_CHUNK) !== 0
@@ -173,7 +176,7 @@ function copyLog(
     const record = recordOf(store, key)
     if (record === undefined) continue
     const length = record.value.length - record.from
-    checkSpan(RECORD_COUNT_AT, RECORD_HEADER_BYTES, length, 'log record header')
+    checkSpan(0, RECORD_HEADER_BYTES, length, 'log record header')
     const base = out.stage(record.value, record.from)
     const view = out.view
     const count = view.getUint32(base + RECORD_COUNT_AT)
@@ -211,13 +214,17 @@ function copyLog(
 function recordOf(store: PartitionStore, key: Buffer): { value: Uint8Array; from: number } | undefined {
   const value = store.log.getBinaryFast(key)
   if (value === undefined) return undefined
-  if (value.length !== SHARED_REF_BYTES || value.readUInt32BE(0) !== SHARED_RECORD_MARK) return { value, from: 0 }
+  checkSeal(key, value, 'log value')
+  if (value.length !== SHARED_REF_BYTES || value.readUInt32BE(SHARED_REF_MARK_AT) !== SHARED_RECORD_MARK) {
+    return { value, from: 0 }
+  }
   // Copied: the next read reuses lmdb-js' buffer. (Buffer.from of a subarray: the buffer's
   // `length` is overridden over a larger region, so an open-ended subarray would run past it.)
   const txsKey = Buffer.from(value.subarray(SHARED_REF_KEY_AT, SHARED_REF_BYTES))
   const shared = store.txs.getBinaryFast(txsKey)
   if (shared === undefined) throw new DamagedRecord('a log reference points to no shared record')
   checkSpan(0, SHARED_COUNT_BYTES, shared.length, 'shared record')
+  checkSeal(txsKey, shared.subarray(SHARED_COUNT_BYTES, shared.length), 'shared record')
   return { value: shared, from: SHARED_COUNT_BYTES }
 }
 

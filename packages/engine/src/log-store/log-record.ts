@@ -12,6 +12,7 @@ import {
   SHARED_RECORD_MARK,
   SHARED_REF_BYTES,
   SHARED_REF_KEY_AT,
+  SHARED_REF_MARK_AT,
 } from './record-layout.ts'
 import type { EncodedTransaction } from './transaction-encoder.ts'
 
@@ -22,15 +23,15 @@ import type { EncodedTransaction } from './transaction-encoder.ts'
 
 export function encodeSharedRef(txsKey: Buffer): Buffer {
   const ref = Buffer.allocUnsafe(SHARED_REF_BYTES)
-  ref.writeUInt32BE(SHARED_RECORD_MARK, 0)
+  ref.writeUInt32BE(SHARED_RECORD_MARK, SHARED_REF_MARK_AT)
   txsKey.copy(ref, SHARED_REF_KEY_AT)
   return ref
 }
 
 /** The txs key a log value refers to, or null if the value is a record of its own. */
 export function sharedRefKey(value: Buffer): Buffer | null {
-  return value.length === SHARED_REF_BYTES && value.readUInt32BE(0) === SHARED_RECORD_MARK
-    ? value.subarray(SHARED_REF_KEY_AT)
+  return value.length === SHARED_REF_BYTES && value.readUInt32BE(SHARED_REF_MARK_AT) === SHARED_RECORD_MARK
+    ? value.subarray(SHARED_REF_KEY_AT, SHARED_REF_BYTES)
     : null
 }
 
@@ -45,7 +46,7 @@ export function visitLogRecord(
 ): void {
   const view = asBuffer(record)
   const length = view.length
-  checkSpan(RECORD_COUNT_AT, RECORD_HEADER_BYTES, length, 'log record header')
+  checkSpan(0, RECORD_HEADER_BYTES, length, 'log record header')
   const count = view.readUInt32BE(RECORD_COUNT_AT)
   if (count * ROW_OVERHEAD_BYTES > length - RECORD_HEADER_BYTES) {
     throw new DamagedRecord(`a log record of ${length} bytes cannot hold ${count} rows`)

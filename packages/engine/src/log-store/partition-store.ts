@@ -7,6 +7,7 @@ import { offsetKey, readU64, shapeRange, snapshotKey } from './keys.ts'
 import { sharedRefKey } from './log-record.ts'
 import { SHARED_COUNT_BYTES } from './record-layout.ts'
 import { fromStored, type ShapeMeta, type StoredShapeMeta } from './shape-meta.ts'
+import { checkSeal } from './value-seal.ts'
 
 /** The five databases of one partition's environment (see PartitionStore). */
 export interface PartitionDatabases {
@@ -87,14 +88,20 @@ export class PartitionStore implements PartitionDatabases {
     return join(this.path, 'data.mdb')
   }
 
-  /** A log value's record: itself, or the shared record it refers to (without its reference count). */
-  resolveRecord(value: Buffer): Buffer {
-    const key = sharedRefKey(value)
-    if (key === null) return value
-    const shared = this.txs.get(key)
+  /**
+   * The record of the log value stored under `key`, its seal checked: the value itself, or the
+   * shared record it refers to (without its reference count). Throws DamagedRecord.
+   */
+  resolveRecord(key: Buffer, value: Buffer): Buffer {
+    checkSeal(key, value, 'log value')
+    const txsKey = sharedRefKey(value)
+    if (txsKey === null) return value
+    const shared = this.txs.get(txsKey)
     if (shared === undefined) throw new DamagedRecord('a log reference points to no shared record')
     checkSpan(0, SHARED_COUNT_BYTES, shared.length, 'shared record')
-    return shared.subarray(SHARED_COUNT_BYTES)
+    const record = shared.subarray(SHARED_COUNT_BYTES, shared.length)
+    checkSeal(txsKey, record, 'shared record')
+    return record
   }
 
   /** Writers on other threads count their commits here (see CommitCounters). */
@@ -136,7 +143,7 @@ export class PartitionStore implements PartitionDatabases {
     const records = [...this.log.getRange({ start, end, limit: RANGE_BATCH_RECORDS + 1 })]
     if (records.length > 0 && Buffer.compare(records[0]?.key as Buffer, start) === 0) records.shift()
     return corruptRead(this.file, shapeId, () =>
-      records.slice(0, RANGE_BATCH_RECORDS).map(({ key, value }) => ({ key, value: this.resolveRecord(value) })),
+      records.slice(0, RANGE_BATCH_RECORDS).map(({ key, value }) => ({ key, value: this.resolveRecord(key, value) })),
     )
   }
 
@@ -152,11 +159,16 @@ export class PartitionStore implements PartitionDatabases {
     return null
   }
 
-  /** The parts of snapshot chunk `chunk` from part number `fromPart` on, in order. */
+  /** The parts of snapshot chunk `chunk` from part number `fromPart` on, in order, their seals checked. */
   snapshotParts(shapeId: number, chunk: number, fromPart: number): Buffer[] {
     this.#renew()
     const range = { start: snapshotKey(shapeId, chunk, fromPart), end: snapshotKey(shapeId, chunk + 1, 0) }
-    return [...this.snapshot.getRange(range).map(({ value }) => value)]
+    return corruptRead(this.file, shapeId, () =>
+      [...this.snapshot.getRange(range)].map(({ key, value }) => {
+        checkSeal(key, value, 'snapshot part')
+        return value
+      }),
+    )
   }
 
   close(): Promise<void> {

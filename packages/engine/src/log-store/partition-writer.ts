@@ -13,6 +13,7 @@ import { SHARED_COUNT_BYTES } from './record-layout.ts'
 import type { ShapeMeta } from './shape-meta.ts'
 import { toStored } from './shape-meta.ts'
 import type { EncodedTransaction } from './transaction-encoder.ts'
+import { seal } from './value-seal.ts'
 
 /** What a PartitionWriter is told to do after its commits. */
 export interface PartitionWriterOptions {
@@ -94,6 +95,8 @@ export class PartitionWriter implements WriterOps {
       const shared = Buffer.allocUnsafe(SHARED_COUNT_BYTES + txn.bytes.length)
       shared.writeUInt32BE(whole.length, 0)
       shared.set(txn.bytes, SHARED_COUNT_BYTES)
+      // The record's seal covers the txs key and the record, not the count (it changes).
+      seal(key, shared.subarray(SHARED_COUNT_BYTES))
       const batch = this.#openBatch()
       const { txs } = this.#store
       batch.writes.push(() => txs.putSync(key, shared))
@@ -137,6 +140,9 @@ export class PartitionWriter implements WriterOps {
     const { log, chunks } = this.#store
     const key = offsetKeyOf(shapeId, txn.lastTx, txn.lastOp)
     batch.writes.push(() => {
+      // Sealed just before it is stored (putSync copies it): the same record or reference may
+      // be stored next under another shape's key, with another seal.
+      seal(key, value)
       log.putSync(key, asBuffer(value))
       if (closedChunks !== null) for (const chunkKey of closedChunks) chunks.putSync(chunkKey, EMPTY)
     })
@@ -177,7 +183,10 @@ export class PartitionWriter implements WriterOps {
     if (part.rowCount > 0 || part.lastOfChunk) {
       const key = snapshotKey(ref.shapeId, part.chunk, part.part)
       const { snapshot } = this.#store
-      batch.writes.push(() => snapshot.putSync(key, asBuffer(part.bytes)))
+      batch.writes.push(() => {
+        seal(key, part.bytes)
+        snapshot.putSync(key, asBuffer(part.bytes))
+      })
     }
     return this.#counted(batch, part.rowCount)
   }

@@ -4,30 +4,40 @@
  * (log-record.ts, log-json.ts, the writers) read their offsets from here. Every integer is
  * big-endian; u64 values are two u32 halves (exact up to 2^53 - 1).
  *
- * A log record — the rows one transaction appends to one shape, framed in one LMDB value
- * (one record per (shape, transaction): docs/design/log-layout-notes.md, layout A2). The main thread encodes
- * it once, while it validates the transaction; the writer stores those bytes as they are.
+ * Every stored value begins with a seal: [u32 CRC-32 of the value's key and of the rest of the
+ * value] (value-seal.ts), written by the writer as it stores the value and checked by every read.
  *
- *   [u32 row count] then per row:
+ * A log record — the rows one transaction appends to one shape, framed in one LMDB value
+ * (one record per (shape, transaction): docs/design/log-layout-notes.md, layout A2). The main
+ * thread encodes it once, while it validates the transaction, leaving the seal for the writer;
+ * the writer stores those bytes as they are.
+ *
+ *   [u32 seal][u32 row count] then per row:
  *   [u64 tx][u64 op][u8 op type][u32 key bytes][key][u32 json bytes][json]
  *
  * A shared record (layout A3): one transaction's record stored once for many shapes of a
- * partition, in the `txs` database, as [u32 reference count][log record]; each shape's log
- * gets a reference instead of its own copy:
+ * partition, in the `txs` database, as [u32 reference count][log record] (the record's seal
+ * covers the txs key and the record, not the count, which changes); each shape's log gets a
+ * reference instead of its own copy:
  *
- *   [u32 SHARED_RECORD_MARK][u64 txs id]
+ *   [u32 seal][u32 SHARED_RECORD_MARK][u64 txs id]
  *
- * No real record starts with the mark: a record's row count is at most TRANSACTION_ITEMS_MAX.
+ * No real record has the mark where a reference has it: a record's row count is at most
+ * TRANSACTION_ITEMS_MAX.
  *
  * A snapshot part — the snapshot rows committed together, so readers can tail a snapshot while
  * it is written:
  *
- *   [u8 flags] then per row: [u32 json bytes][json]
+ *   [u32 seal][u8 flags] then per row: [u32 json bytes][json]
  */
 
-/** A log record's row count, at its start. */
-export const RECORD_COUNT_AT = 0
-export const RECORD_HEADER_BYTES = 4
+/** Every stored value's seal (value-seal.ts), at its start. */
+export const SEAL_AT = 0
+export const SEAL_BYTES = 4
+
+/** A log record's row count, after its seal. */
+export const RECORD_COUNT_AT = SEAL_BYTES
+export const RECORD_HEADER_BYTES = SEAL_BYTES + 4
 
 /** Offsets inside one row, from the row's start. */
 export const ROW_TX_AT = 0
@@ -48,13 +58,14 @@ export type OpType = keyof typeof OP_TYPES
 /** A shared record's reference count, in front of its log record. */
 export const SHARED_COUNT_BYTES = 4
 export const SHARED_RECORD_MARK = 0xffff_ffff
-/** Where the txs key starts in a reference, and the reference's whole size. */
-export const SHARED_REF_KEY_AT = 4
-export const SHARED_REF_BYTES = 12
+/** Where the mark and the txs key are in a reference, and the reference's whole size. */
+export const SHARED_REF_MARK_AT = SEAL_BYTES
+export const SHARED_REF_KEY_AT = SEAL_BYTES + 4
+export const SHARED_REF_BYTES = SEAL_BYTES + 12
 
-/** A snapshot part's flags byte, and the flag saying the chunk ends with this part. */
-export const PART_FLAGS_AT = 0
-export const PART_HEADER_BYTES = 1
+/** A snapshot part's flags byte (after its seal), and the flag saying the chunk ends with this part. */
+export const PART_FLAGS_AT = SEAL_BYTES
+export const PART_HEADER_BYTES = SEAL_BYTES + 1
 export const LAST_PART_OF_CHUNK = 1
 /** The u32 length in front of each snapshot row's JSON. */
 export const PART_ROW_BYTES_BYTES = 4

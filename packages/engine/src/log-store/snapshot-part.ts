@@ -24,7 +24,7 @@ export function encodeSnapshotPart(
 }
 
 export function isLastPartOfChunk(part: Buffer): boolean {
-  checkSpan(PART_FLAGS_AT, PART_HEADER_BYTES, part.length, 'snapshot part header')
+  checkSpan(0, PART_HEADER_BYTES, part.length, 'snapshot part header')
   return (part.readUInt8(PART_FLAGS_AT) & LAST_PART_OF_CHUNK) !== 0
 }
 

@@ -1,23 +1,23 @@
 // Damage met by a read: LMDB checksums nothing, so a value garbled inside an intact page reaches
-// the engine's decoders. Each trial garbles one stored value (a log record, a shared record, a
-// reference to one, or a snapshot part: bytes flipped, a length field rewritten, the value cut
-// short), seeded, in a copy of one store, then reads every shape back in full, streamed and as
-// one JSON array. A read may return the rows (damage in JSON bytes, or nothing it needed) or
-// fail with STORAGE_CORRUPT naming the file and the shape; never any other error. Wrong rows
-// are still possible (only a checksum per record would catch a flipped byte inside a row): the
-// tally reports them.
+// the engine. Each trial garbles one stored value (a log record, a shared record, a reference to
+// one, or a snapshot part: bytes flipped, a 32-bit field rewritten, the value cut short), seeded,
+// in a copy of one store, then reads every shape back in full, streamed and as one JSON array.
+// A read returns exactly the shape's rows (the damage is in something it does not read) or fails
+// with STORAGE_CORRUPT naming the file and the shape: never other rows, never another error; and
+// `shapestore-verify` flags the damaged file whenever a read met the damage.
 import assert from 'node:assert/strict'
 import { cpSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { open } from 'lmdb'
 import { type Engine, EngineError, ErrorCode, openEngine } from '../../src/index.ts'
+import { verifyStore } from '../../src/integrity/verify-store.ts'
 import { collect, tempDir, txItems } from '../helpers.ts'
 import type { ContractTarget } from './suite.ts'
 
 const PARTITIONS = 2
 const SHAPES = 8
-const TRIALS = 60
+const TRIALS = 120
 
 /** A small seeded generator (mulberry32), so a failing trial can be replayed. */
 function prng(seed: number): () => number {
@@ -104,12 +104,13 @@ export function damagedValuesSuite(target: ContractTarget): void {
       try {
         const pristine = join(dir, 'pristine')
         const expected = await makeStore(pristine)
-        const tally = { reads: 0, intact: 0, corrupt: 0, wrongRows: 0 }
+        const tally = { reads: 0, intact: 0, corrupt: 0, wrongRows: 0, flaggedByVerify: 0 }
         for (let trial = 0; trial < TRIALS; trial++) {
           const copy = join(dir, `trial-${trial}`)
           cpSync(pristine, copy, { recursive: true })
           const what = `trial ${trial}: ${garbleOneValue(copy, prng(1000 + trial))}`
           const engine: Engine = await openEngine({ dir: copy, partitions: PARTITIONS, runtime: target.runtime() })
+          const corruptBefore = tally.corrupt
           try {
             for (const [handle, rows] of expected) {
               const reads: Array<[string, () => Promise<string[]>]> = [
@@ -133,8 +134,16 @@ export function damagedValuesSuite(target: ContractTarget): void {
           } finally {
             await engine.close()
           }
+          // What a read met, `shapestore-verify` finds too, naming the file.
+          const flagged = verifyStore(copy).filter(({ problem }) => problem !== undefined)
+          if (flagged.length > 0) tally.flaggedByVerify++
+          if (tally.corrupt > corruptBefore) {
+            assert.equal(flagged.length, 1, `${what}: verify flagged ${flagged.length} files`)
+            assert.match(flagged[0]?.problem ?? '', /fail their checksum/, what)
+          }
         }
         t.diagnostic(`damaged values: ${JSON.stringify(tally)}`)
+        assert.equal(tally.wrongRows, 0, "a read returned rows that are not the shape's")
         assert.ok(tally.corrupt > 0, 'no read met the damage: the trials garbled nothing that is read')
       } finally {
         cleanup()
