@@ -1,7 +1,7 @@
 // `pnpm bench [scenario...] [--shapes N] [--json FILE] [--dir DIR] [--results DIR]`
 // Seeds what it needs (reusing a valid seed), runs the scenarios, prints a table per scenario
 // and writes results.json and report.md into the results directory.
-import { commandLine } from './command-line.ts'
+import { commandLine } from '@shapestore/engine/command-line'
 import { defaultDataDir, defaultResultsDir } from './paths.ts'
 import { collectResults, writeResults } from './report.ts'
 import { runScenarios, SCENARIOS, STANDARD_SUITE, unknownScenarios } from './suite.ts'

@@ -16,8 +16,8 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } 
 import { stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { parseArgs } from 'node:util'
 import { inlineRuntime, openEngine } from '@shapestore/engine'
+import { commandLine } from '@shapestore/engine/command-line'
 import { workerRuntime } from '../src/index.ts'
 import { judgeTrend, type TrendRule, type TrendVerdict } from './memory-trend.ts'
 import { anonymousRss, describeResources, leaked, type Resources, resources } from './resources.ts'
@@ -44,7 +44,12 @@ interface Sample {
   readonly counters: SoakCounters
 }
 
-const { values: args } = parseArgs({
+const USAGE = `usage: pnpm soak [--minutes M] [--runtime worker|inline] [--items-per-second N] [--writer-memory-mb N]
+                 [--sample-seconds S] [--out FILE] [--keep-dir]
+  Runs the mixed load for M minutes (default 10), samples memory, judges growth and leaks.
+  Exit 1 on growth, a leak or an unexpected error.`
+
+const { values: args } = commandLine(USAGE, {
   options: {
     minutes: { type: 'string', default: '10' },
     out: { type: 'string' },
@@ -55,11 +60,15 @@ const { values: args } = parseArgs({
     'items-per-second': { type: 'string', default: '2000' },
   },
 })
-if (args.runtime !== 'worker' && args.runtime !== 'inline') throw new Error('--runtime must be worker or inline')
+function usageError(message: string): never {
+  console.error(`${message}\n\n${USAGE}`)
+  process.exit(2)
+}
+if (args.runtime !== 'worker' && args.runtime !== 'inline') usageError('--runtime must be worker or inline')
 /** inline: the same load with no writer or reader threads, to tell the threads' memory from the main thread's. */
 const threaded = args.runtime === 'worker'
 const minutes = Number(args.minutes)
-if (!(minutes > 0)) throw new Error(`--minutes must be a positive number, got ${args.minutes}`)
+if (!(minutes > 0)) usageError(`--minutes must be a positive number, got ${args.minutes}`)
 const sampleMs =
   args['sample-seconds'] !== undefined
     ? Number(args['sample-seconds']) * 1000

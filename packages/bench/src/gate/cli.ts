@@ -2,7 +2,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { commandLine } from '../command-line.ts'
+import { commandLine } from '@shapestore/engine/command-line'
 import { defaultDataDir, defaultResultsDir, repoRoot } from '../paths.ts'
 import { abSamples, type BaseCheckout, checkoutBase, fileAtCommit, measurePairs, type Side, seedSides } from './ab.ts'
 import { gateConfig } from './config.ts'

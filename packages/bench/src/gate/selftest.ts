@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { commandLine } from '../command-line.ts'
+import { commandLine } from '@shapestore/engine/command-line'
 import { defaultDataDir, defaultResultsDir } from '../paths.ts'
 import { abSamples, type BaseCheckout, checkoutBase, seedSides } from './ab.ts'
 import { gateConfig } from './config.ts'

@@ -6,7 +6,7 @@
  * directory cannot be checked at all. Run it on a directory no engine has open (it takes the
  * directory lock).
  */
-import { parseArgs } from 'node:util'
+import { commandLine } from '../command-line.ts'
 import { EngineError } from '../errors.ts'
 import { verifyStore } from './verify-store.ts'
 
@@ -15,18 +15,11 @@ const USAGE = `usage: shapestore-verify --dir <data directory>
   Run it on a directory no engine has open. Exit status: 0 all sound, 1 damage found,
   2 misuse or a directory that cannot be checked.`
 
-function main(argv: string[]): number {
-  let args: ReturnType<typeof parse>
-  try {
-    args = parse(argv)
-  } catch (error) {
-    console.error(`shapestore-verify: ${(error as Error).message}\n${USAGE}`)
-    return 2
-  }
-  if (args.values.help === true) {
-    console.log(USAGE)
-    return 0
-  }
+function main(): number {
+  const args = commandLine(USAGE, {
+    options: { dir: { type: 'string' } },
+    allowPositionals: true,
+  })
   // `--dir D` (as the example servers take it) or a lone `D`.
   const dir = args.values.dir ?? args.positionals[0]
   if (dir === undefined || args.positionals.length > (args.values.dir === undefined ? 1 : 0)) {
@@ -47,12 +40,4 @@ function main(argv: string[]): number {
   return files.some(({ problem }) => problem !== undefined) ? 1 : 0
 }
 
-function parse(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    options: { dir: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    allowPositionals: true,
-  })
-}
-
-process.exitCode = main(process.argv.slice(2))
+process.exitCode = main()

@@ -1,7 +1,8 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util'
 
 /**
- * parseArgs for this package's commands, behaving as a tool should: `--help` (or `-h`) prints
+ * parseArgs for the repository's commands (verify, the bench, the crash loop, the soak), behaving
+ * as a tool should: `--help` (or `-h`) prints
  * the usage and exits 0; an unknown or malformed flag prints what is wrong and the usage and
  * exits 2, without a stack trace.
  */
