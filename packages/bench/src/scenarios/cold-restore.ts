@@ -1,10 +1,9 @@
-import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { metric, ratio, type ScenarioContext, type ScenarioResult } from '../scenario.ts'
 import { ensureSeed, type SeedSpec } from '../seed.ts'
 import { median } from '../stats.ts'
-import type { RuntimeName } from './workload.ts'
+import { type RuntimeName, runProbeProcess } from './workload.ts'
 
 /**
  * Cold restore: open -> ready for N shapes (50,000 by default), lazy (the product: nothing per
@@ -81,12 +80,7 @@ export async function coldRestore(context: ScenarioContext): Promise<ScenarioRes
 function runs(mode: 'lazy' | 'eager', dir: string, count: number, runtime: RuntimeName): ProbeResult[] {
   const results: ProbeResult[] = []
   for (let i = 0; i < count; i++) {
-    const run = spawnSync(process.execPath, ['--import', 'tsx', probe, mode, dir, String(1000 + i), runtime], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
-    if (run.status !== 0) throw new Error(`cold-restore probe (${mode}) exited with ${run.status}`)
-    results.push(JSON.parse(run.stdout.trim().split('\n').at(-1) as string) as ProbeResult)
+    results.push(runProbeProcess<ProbeResult>(probe, [mode, dir, String(1000 + i), runtime]))
   }
   return results
 }

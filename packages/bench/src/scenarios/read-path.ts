@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process'
 import { cpSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -6,6 +5,7 @@ import { metric, ratio, type ScenarioContext, type ScenarioResult } from '../sce
 import { ensureSeed } from '../seed.ts'
 import { median } from '../stats.ts'
 import type { ReadPathKind } from './read-path-probe.ts'
+import { runProbeProcess } from './workload.ts'
 
 /**
  * Read path: the latest offset of a live shape, read on the main thread, in random order over
@@ -95,10 +95,5 @@ export async function readPath(context: ScenarioContext): Promise<ScenarioResult
 }
 
 function runProbe(kind: ReadPathKind, seedDir: string, workDir: string): Record<string, number> {
-  const run = spawnSync(process.execPath, ['--import', 'tsx', probe, kind, seedDir, workDir], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  if (run.status !== 0) throw new Error(`read-path probe (${kind}) exited with ${run.status}`)
-  return JSON.parse(run.stdout.trim().split('\n').at(-1) as string) as Record<string, number>
+  return runProbeProcess(probe, [kind, seedDir, workDir])
 }

@@ -1,9 +1,8 @@
-import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type Metric, metric, type Ratio, ratio, type ScenarioContext, type ScenarioResult } from '../scenario.ts'
 import { ensureSeed } from '../seed.ts'
-import type { RuntimeName } from './workload.ts'
+import { type RuntimeName, runProbeProcess } from './workload.ts'
 
 /**
  * Scale: the read path from 10,000 to 1,000,000 shapes in the catalog (each with a one-row
@@ -79,13 +78,7 @@ export async function scale(context: ScenarioContext): Promise<ScenarioResult> {
 }
 
 function runProbe(runtime: RuntimeName, dir: string): ProbeResult {
-  const run = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', probe, runtime, dir], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    maxBuffer: 1024 * 1024,
-  })
-  if (run.status !== 0) throw new Error(`scale probe (${runtime}, ${dir}) exited with ${run.status}`)
-  return JSON.parse(run.stdout.trim().split('\n').at(-1) as string) as ProbeResult
+  return runProbeProcess(probe, [runtime, dir], ['--expose-gc'])
 }
 
 /** 1000000 -> '1m', 10000 -> '10k'. */

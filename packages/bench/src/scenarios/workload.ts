@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process'
 import { mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Engine, inlineRuntime, type Runtime } from '@shapestore/engine'
@@ -46,4 +47,18 @@ export function removeDir(dir: string): void {
 /** Resolves after the current event turn: lets queued messages and timers run before a timed step. */
 export function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve))
+}
+
+/**
+ * Runs a probe script in a fresh process (`node [nodeArgs] --import tsx script ...args`, its
+ * stderr passed through) and returns the JSON of the last line it printed: how every scenario
+ * that measures in processes of their own gets one process's figures.
+ */
+export function runProbeProcess<T>(script: string, args: readonly string[], nodeArgs: readonly string[] = []): T {
+  const run = spawnSync(process.execPath, [...nodeArgs, '--import', 'tsx', script, ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  if (run.status !== 0) throw new Error(`${script} ${args.join(' ')} exited with ${run.status}`)
+  return JSON.parse(run.stdout.trim().split('\n').at(-1) as string) as T
 }

@@ -1,11 +1,18 @@
-import { spawnSync } from 'node:child_process'
 import { cpSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { openEngine } from '@shapestore/engine'
 import { type Metric, metric, type Ratio, ratio, type ScenarioContext, type ScenarioResult } from '../scenario.ts'
 import { median } from '../stats.ts'
-import { createShapes, ROW_BYTES, ROWS_PER_TRANSACTION, type RuntimeName, removeDir, scratchDir } from './workload.ts'
+import {
+  createShapes,
+  ROW_BYTES,
+  ROWS_PER_TRANSACTION,
+  type RuntimeName,
+  removeDir,
+  runProbeProcess,
+  scratchDir,
+} from './workload.ts'
 import { FANOUTS, type Layout, PARTITIONS, REPEATS } from './write-fanout-call.ts'
 
 /**
@@ -109,10 +116,5 @@ export async function writeFanout(context: ScenarioContext): Promise<ScenarioRes
 }
 
 function runProbe(runtime: RuntimeName, dir: string): Record<string, number[]> {
-  const run = spawnSync(process.execPath, ['--import', 'tsx', probe, runtime, dir], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  if (run.status !== 0) throw new Error(`write-fanout probe (${runtime}) exited with ${run.status}`)
-  return JSON.parse(run.stdout.trim().split('\n').at(-1) as string) as Record<string, number[]>
+  return runProbeProcess(probe, [runtime, dir])
 }

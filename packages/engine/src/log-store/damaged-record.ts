@@ -27,17 +27,12 @@ export function corruptRead<T>(file: string, shapeId: number, read: () => T): T 
   try {
     return read()
   } catch (error) {
-    throw asCorrupt(error, file, shapeId)
+    if (!(error instanceof DamagedRecord) && !(error instanceof RangeError)) throw error
+    throw new EngineError(
+      ErrorCode.STORAGE_CORRUPT,
+      `${file}: the data of shape ${shapeId} is damaged (${error.message}). ` +
+        'Run `shapestore-verify --dir <data directory>` with the engine closed, and restore the directory from a backup.',
+      { cause: error },
+    )
   }
-}
-
-/** `error` as STORAGE_CORRUPT if it is damage met by a decoder, else itself. */
-export function asCorrupt(error: unknown, file: string, shapeId: number): unknown {
-  if (!(error instanceof DamagedRecord) && !(error instanceof RangeError)) return error
-  return new EngineError(
-    ErrorCode.STORAGE_CORRUPT,
-    `${file}: the data of shape ${shapeId} is damaged (${error.message}). ` +
-      'Run `shapestore-verify --dir <data directory>` with the engine closed, and restore the directory from a backup.',
-    { cause: error },
-  )
 }

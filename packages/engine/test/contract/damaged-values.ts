@@ -13,23 +13,12 @@ import { open } from 'lmdb'
 import { type Engine, EngineError, ErrorCode, openEngine } from '../../src/index.ts'
 import { verifyStore } from '../../src/integrity/verify-store.ts'
 import { collect, tempDir, txItems } from '../helpers.ts'
+import { prng } from '../support/crash-kit.ts'
 import type { ContractTarget } from './suite.ts'
 
 const PARTITIONS = 2
 const SHAPES = 8
 const TRIALS = 120
-
-/** A small seeded generator (mulberry32), so a failing trial can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32
-  }
-}
 
 /** Shapes with a snapshot in several parts, transactions of their own and shared ones; returns every shape's rows. */
 async function makeStore(dir: string): Promise<Map<string, string[]>> {
