@@ -1,0 +1,19 @@
+import type { IncomingMessage } from 'node:http'
+import { HttpError } from './respond.ts'
+
+/** The largest request body the server takes (the engine's transaction limit is 64 MiB). */
+export const BODY_BYTES_MAX = 32 * 1024 * 1024
+
+/** The whole request body; 413 past BODY_BYTES_MAX. */
+export async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0)
+  if (declared > BODY_BYTES_MAX) throw new HttpError(413, `the body is over ${BODY_BYTES_MAX} bytes`)
+  const chunks: Buffer[] = []
+  let bytes = 0
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    bytes += chunk.length
+    if (bytes > BODY_BYTES_MAX) throw new HttpError(413, `the body is over ${BODY_BYTES_MAX} bytes`)
+    chunks.push(chunk)
+  }
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, bytes)
+}

@@ -1,0 +1,59 @@
+import type { ServerResponse } from 'node:http'
+
+/** Headers a browser client may read (CORS), the protocol's and the caching ones. */
+const EXPOSED_HEADERS = [
+  'Stream-Next-Offset',
+  'Stream-Cursor',
+  'Stream-Up-To-Date',
+  'Stream-Closed',
+  'Stream-TTL',
+  'Stream-Expires-At',
+  'Stream-SSE-Data-Encoding',
+  'Producer-Epoch',
+  'Producer-Seq',
+  'Producer-Expected-Seq',
+  'Producer-Received-Seq',
+  'ETag',
+  'Location',
+  'Content-Type',
+].join(', ')
+
+/** Sent on every response, errors included: browser hardening and CORS. */
+export const COMMON_HEADERS: Readonly<Record<string, string>> = {
+  'x-content-type-options': 'nosniff',
+  'cross-origin-resource-policy': 'cross-origin',
+  'access-control-allow-origin': '*',
+  'access-control-expose-headers': EXPOSED_HEADERS,
+}
+
+/** Catch-up and long-poll data (§10.1): shared streams, cacheable by offset. */
+export const CACHEABLE = 'public, max-age=60, stale-while-revalidate=300'
+
+export type Headers = Record<string, string | number>
+
+export function send(res: ServerResponse, status: number, headers: Headers, body?: Buffer | string): void {
+  if (res.headersSent) {
+    res.destroy()
+    return
+  }
+  const bytes = body === undefined ? undefined : typeof body === 'string' ? Buffer.from(body) : body
+  res.writeHead(status, { ...COMMON_HEADERS, ...headers, 'content-length': bytes?.length ?? 0 })
+  res.end(bytes)
+}
+
+/** An error answer: a reason in plain text (clients go by the status and headers). */
+export function fail(res: ServerResponse, status: number, reason: string, headers: Headers = {}): void {
+  send(res, status, { 'content-type': 'text/plain; charset=utf-8', ...headers }, reason)
+}
+
+/** A request the server refuses: carries its status, reason and headers to the route's catch. */
+export class HttpError extends Error {
+  readonly status: number
+  readonly headers: Headers
+
+  constructor(status: number, reason: string, headers: Headers = {}) {
+    super(reason)
+    this.status = status
+    this.headers = headers
+  }
+}

@@ -1,0 +1,249 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { LogOffset } from '@shapestore/engine'
+import { bodyOf, itemsOf, readRange } from '../messages.ts'
+import { formatOffset, parseOffset } from '../stream-offset.ts'
+import { isJson, mediaType, type StreamConfig } from '../stream-record.ts'
+import type { Stream, StreamStore } from '../stream-store.ts'
+import { readBody } from './body.ts'
+import { acceptProducer, type ProducerVerdict } from './producers.ts'
+import { closedHeader, expiryHeaders, header, plainInteger, producerHeaders } from './request-headers.ts'
+import { fail, type Headers, HttpError, send } from './respond.ts'
+
+/** PUT: create a stream (or a fork), or confirm one that exists with the same configuration (§5.1). */
+export async function createStream(
+  store: StreamStore,
+  path: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const { ttlSeconds, expiresAt } = expiryHeaders(req)
+  const closed = closedHeader(req)
+  const forkedFrom = header(req, 'stream-forked-from')
+  const requestedType = header(req, 'content-type')?.trim() || undefined
+  const body = await readBody(req)
+  await store.exclusive(path, async () => {
+    const existing = store.get(path)
+    if (existing?.record.softDeleted === true) throw new HttpError(409, 'a deleted stream still has forks at this path')
+    if (forkedFrom === undefined && header(req, 'stream-fork-sub-offset') !== undefined) {
+      throw new HttpError(400, 'Stream-Fork-Sub-Offset needs Stream-Forked-From')
+    }
+    const fork = forkedFrom === undefined ? null : await forkOrigin(store, req, forkedFrom)
+    const contentType = requestedType ?? fork?.contentType ?? 'application/octet-stream'
+    if (fork !== null && requestedType !== undefined && mediaType(requestedType) !== mediaType(fork.contentType)) {
+      throw new HttpError(409, 'a fork has its source stream content type')
+    }
+    const inherited = fork?.inherit ?? { ttlSeconds: null, expiresAt: null }
+    const expiry = ttlSeconds === null && expiresAt === null ? inherited : { ttlSeconds, expiresAt }
+    const config: StreamConfig = {
+      contentType,
+      ...expiry,
+      fork: fork?.origin ?? null,
+    }
+    if (existing !== undefined) {
+      if (!sameConfig(existing.config, config) || existing.record.closed !== closed) {
+        throw new HttpError(409, 'the stream exists with another configuration')
+      }
+      send(res, 200, streamHeaders(store, existing))
+      return
+    }
+    const through = fork === null ? null : fork.through
+    const stream = await store.create(path, config, through === null || !through.isReal ? 1 : through.tx + 1)
+    if (fork?.prefix != null) await store.append(stream, itemsOf(config, fork.prefix, stream.nextTx++, true))
+    const items = itemsOf(config, body, stream.nextTx, true)
+    if (items.length > 0) {
+      stream.nextTx++
+      await store.append(stream, items)
+    }
+    stream.record.closed = closed
+    if (fork !== null) {
+      const source = store.get(fork.origin.source) as Stream
+      source.record.forks.push(path)
+      await store.save(source)
+    }
+    await store.save(stream)
+    send(res, 201, { ...streamHeaders(store, stream), location: `http://${header(req, 'host') ?? 'localhost'}${path}` })
+  })
+}
+
+/**
+ * The source and fork point of a fork creation (§4.2). A sub-offset takes part of the source's
+ * next append: for a JSON source the fork point moves to its Nth message (nothing is copied);
+ * for any other content type the first N bytes become the fork's first item (`prefix`).
+ */
+async function forkOrigin(store: StreamStore, req: IncomingMessage, sourcePath: string) {
+  const source = store.get(sourcePath)
+  if (source === undefined) throw new HttpError(404, `no stream at ${sourcePath} to fork`)
+  if (source.record.softDeleted) throw new HttpError(409, `the stream at ${sourcePath} is deleted`)
+  const tail = store.tail(source)
+  const offsetText = header(req, 'stream-fork-offset')
+  let anchor = tail
+  if (offsetText !== undefined) {
+    const offset = parseOffset(offsetText.trim())
+    if (offset === null) throw new HttpError(400, 'Stream-Fork-Offset is not an offset')
+    if (offset.isAfter(tail)) throw new HttpError(400, 'Stream-Fork-Offset is past the source stream tail')
+    anchor = offset
+  }
+  const subText = header(req, 'stream-fork-sub-offset')
+  const subOffset = subText === undefined ? 0 : plainInteger(subText.trim(), 'Stream-Fork-Sub-Offset')
+  let through = anchor
+  let prefix: Buffer | null = null
+  if (subOffset > 0) {
+    // Appends take consecutive transaction numbers, so the next one after the anchor is anchor.tx + 1.
+    const nextAppend = LogOffset.of(anchor.tx + 1, Number.MAX_SAFE_INTEGER)
+    const next = await readRange(store, source, anchor, nextAppend.isBefore(tail) ? nextAppend : tail)
+    if (isJson(source.config)) {
+      const count = (JSON.parse(bodyOf(source.config, next.parts).toString('utf8')) as unknown[]).length
+      if (subOffset > count) throw new HttpError(400, 'Stream-Fork-Sub-Offset is past the next append')
+      through = LogOffset.of(anchor.tx + 1, subOffset - 1)
+    } else {
+      const bytes = bodyOf(source.config, next.parts)
+      if (subOffset > bytes.length) throw new HttpError(400, 'Stream-Fork-Sub-Offset is past the next append')
+      if (subOffset === bytes.length) through = LogOffset.of(anchor.tx + 1, 0)
+      else prefix = bytes.subarray(0, subOffset)
+    }
+  }
+  const { ttlSeconds, expiresAt } = source.config
+  return {
+    origin: { source: sourcePath, through: through.toString(), subOffset },
+    through,
+    prefix,
+    contentType: source.config.contentType,
+    inherit: { ttlSeconds, expiresAt },
+  }
+}
+
+function sameConfig(a: StreamConfig, b: StreamConfig): boolean {
+  return (
+    mediaType(a.contentType) === mediaType(b.contentType) &&
+    a.ttlSeconds === b.ttlSeconds &&
+    sameInstant(a.expiresAt, b.expiresAt) &&
+    a.fork?.source === b.fork?.source &&
+    a.fork?.through === b.fork?.through &&
+    a.fork?.subOffset === b.fork?.subOffset
+  )
+}
+
+function sameInstant(a: string | null, b: string | null): boolean {
+  return a === b || (a !== null && b !== null && Date.parse(a) === Date.parse(b))
+}
+
+/** POST: append, close, or both (§5.2, §5.3). */
+export async function appendToStream(
+  store: StreamStore,
+  path: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const producer = producerHeaders(req)
+  const closing = closedHeader(req)
+  const streamSeq = header(req, 'stream-seq')
+  const contentType = header(req, 'content-type')
+  const body = await readBody(req)
+  // From here to the append call nothing awaits: validation and the offsets it hands out follow arrival order.
+  const stream = liveStream(store, path)
+  const { record } = stream
+  if (record.closed || stream.closing) {
+    const closer = record.closedBy
+    const sameCloser =
+      producer !== null &&
+      closer !== null &&
+      closer.id === producer.id &&
+      closer.epoch === producer.epoch &&
+      closer.seq === producer.seq
+    if (sameCloser || (closing && body.length === 0)) {
+      await stream.settled()
+      send(res, 204, {
+        ...tailHeaders(store, stream),
+        ...(producer === null ? {} : producerEcho(producer.epoch, producer.seq)),
+      })
+      return
+    }
+    throw new HttpError(409, 'the stream is closed', tailHeaders(store, stream))
+  }
+  if (body.length === 0 && !closing) throw new HttpError(400, 'an append needs a body')
+  if (body.length > 0) {
+    if (contentType === undefined || contentType.trim() === '')
+      throw new HttpError(400, 'an append needs a Content-Type')
+    if (mediaType(contentType) !== mediaType(stream.config.contentType)) {
+      throw new HttpError(409, `the stream's content type is ${stream.config.contentType}`)
+    }
+  }
+  let verdict: ProducerVerdict | null = null
+  if (producer !== null) {
+    verdict = acceptProducer(record.producers[producer.id], producer)
+    if (verdict.kind !== 'accept') {
+      if (verdict.kind === 'duplicate') await stream.settled()
+      send(res, verdict.status, {
+        ...(verdict.kind === 'duplicate' ? tailHeaders(store, stream) : {}),
+        ...verdict.headers,
+      })
+      return
+    }
+  }
+  if (streamSeq !== undefined && record.streamSeq !== null && streamSeq <= record.streamSeq) {
+    throw new HttpError(409, `Stream-Seq ${streamSeq} is not after ${record.streamSeq}`)
+  }
+  stream.lastAccessMs = Date.now()
+  const items = body.length === 0 ? [] : itemsOf(stream.config, body, stream.nextTx, false)
+  if (items.length > 0) stream.nextTx++
+  if (producer !== null) record.producers[producer.id] = { epoch: producer.epoch, seq: producer.seq }
+  if (streamSeq !== undefined) record.streamSeq = streamSeq
+  if (closing) {
+    stream.closing = true
+    record.closedBy = producer
+  }
+  await stream.track(
+    (async () => {
+      if (items.length > 0) await store.append(stream, items)
+      if (closing) {
+        record.closed = true
+        stream.end()
+      }
+      await store.save(stream)
+    })(),
+  )
+  const headers: Headers = tailHeaders(store, stream)
+  if (producer === null) send(res, 204, headers)
+  // New data is 200; a close-only request is 204 either way.
+  else send(res, items.length === 0 ? 204 : 200, { ...headers, ...producerEcho(producer.epoch, producer.seq) })
+}
+
+/** DELETE (§5.4). */
+export async function deleteStream(store: StreamStore, path: string, res: ServerResponse): Promise<void> {
+  await store.exclusive(path, async () => {
+    const stream = liveStream(store, path)
+    await store.delete(stream)
+    send(res, 204, {})
+  })
+}
+
+/** The stream at `path`, or the 404 / 410 a request on it gets. */
+export function liveStream(store: StreamStore, path: string): Stream {
+  const stream = store.get(path)
+  if (stream === undefined) throw new HttpError(404, `no stream at ${path}`)
+  if (stream.record.softDeleted) throw new HttpError(410, `the stream at ${path} was deleted`)
+  return stream
+}
+
+/** Content type, tail and closure: what creation and HEAD answer. */
+export function streamHeaders(store: StreamStore, stream: Stream): Headers {
+  return { 'content-type': stream.config.contentType, ...tailHeaders(store, stream) }
+}
+
+export function tailHeaders(store: StreamStore, stream: Stream): Headers {
+  const headers: Headers = { 'stream-next-offset': formatOffset(store.tail(stream)) }
+  if (stream.record.closed) headers['stream-closed'] = 'true'
+  return headers
+}
+
+function producerEcho(epoch: number, seq: number): Headers {
+  return { 'producer-epoch': epoch, 'producer-seq': seq }
+}
+
+export function routeError(res: ServerResponse, error: unknown): void {
+  if (error instanceof HttpError) fail(res, error.status, error.message, error.headers)
+  else {
+    console.error(error)
+    fail(res, 500, 'internal error')
+  }
+}

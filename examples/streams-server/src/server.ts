@@ -1,0 +1,102 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { inlineRuntime, openEngine } from '@shapestore/engine'
+import { workerRuntime } from '@shapestore/workers'
+import { open } from 'lmdb'
+import { headStream, type ReadSettings, readStream } from './http/read-routes.ts'
+import { header } from './http/request-headers.ts'
+import { COMMON_HEADERS, send } from './http/respond.ts'
+import { appendToStream, createStream, deleteStream, routeError } from './http/write-routes.ts'
+import type { StreamRecord } from './stream-record.ts'
+import { StreamStore } from './stream-store.ts'
+
+export interface StreamsServerOptions {
+  /** Data directory: the engine's in `<dir>/engine`, the stream records in `<dir>/streams`. */
+  readonly dir: string
+  readonly port?: number
+  readonly host?: string
+  /** Writer threads; 0 runs the engine inline. */
+  readonly writers?: number
+  readonly longPollTimeoutMs?: number
+  readonly sseConnectionMs?: number
+}
+
+export interface StreamsServer {
+  readonly url: string
+  close(): Promise<void>
+}
+
+export const LONG_POLL_TIMEOUT_MS_DEFAULT = 20_000
+const SSE_CONNECTION_MS_DEFAULT = 60_000
+
+/** A Durable Streams server on the engine: every URL path is a stream. */
+export async function startStreamsServer(options: StreamsServerOptions): Promise<StreamsServer> {
+  const writers = options.writers ?? 1
+  const engine = await openEngine({
+    dir: join(options.dir, 'engine'),
+    runtime: writers === 0 ? inlineRuntime() : workerRuntime({ writers }),
+  })
+  const records = open<StreamRecord, string>({ path: join(options.dir, 'streams'), encoding: 'msgpack' })
+  const store = new StreamStore(engine, records)
+  const settings: ReadSettings = {
+    longPollTimeoutMs: options.longPollTimeoutMs ?? LONG_POLL_TIMEOUT_MS_DEFAULT,
+    sseConnectionMs: options.sseConnectionMs ?? SSE_CONNECTION_MS_DEFAULT,
+  }
+  const server = createServer((req, res) => {
+    route(store, settings, req, res).catch((error: unknown) => routeError(res, error))
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve)
+  })
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://${options.host ?? '127.0.0.1'}:${port}`,
+    async close() {
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+      await engine.close()
+      await records.close()
+    },
+  }
+}
+
+async function route(
+  store: StreamStore,
+  settings: ReadSettings,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://localhost')
+  const path = url.pathname
+  switch (req.method) {
+    case 'PUT':
+      return createStream(store, path, req, res)
+    case 'POST':
+      return appendToStream(store, path, req, res)
+    case 'GET':
+      return readStream(store, path, url, req, res, settings)
+    case 'HEAD':
+      return headStream(store, path, res)
+    case 'DELETE':
+      return deleteStream(store, path, res)
+    case 'OPTIONS':
+      return preflight(req, res)
+    default:
+      send(res, 405, { allow: ALLOWED_METHODS })
+  }
+}
+
+const ALLOWED_METHODS = 'GET, HEAD, PUT, POST, DELETE, OPTIONS'
+
+/** CORS preflight: any method of the protocol, with whatever headers the browser asks for. */
+function preflight(req: IncomingMessage, res: ServerResponse): void {
+  res.writeHead(204, {
+    ...COMMON_HEADERS,
+    'access-control-allow-methods': ALLOWED_METHODS,
+    'access-control-allow-headers': header(req, 'access-control-request-headers') ?? '*',
+    'access-control-max-age': '86400',
+  })
+  res.end()
+}
