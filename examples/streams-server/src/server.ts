@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { inlineRuntime, openEngine } from '@shapestore/engine'
+import { type Engine, inlineRuntime, openEngine } from '@shapestore/engine'
 import { workerRuntime } from '@shapestore/workers'
-import { open } from 'lmdb'
+import { open, type RootDatabase } from 'lmdb'
 import { headStream, type ReadSettings, readStream } from './http/read-routes.ts'
 import { header } from './http/request-headers.ts'
 import { COMMON_HEADERS, send } from './http/respond.ts'
@@ -16,8 +16,10 @@ export interface StreamsServerOptions {
   readonly dir: string
   readonly port?: number
   readonly host?: string
-  /** Writer threads; 0 runs the engine inline. */
+  /** Writer threads; 0 runs the engine inline. Default WRITERS_DEFAULT. */
   readonly writers?: number
+  /** The engine's partitions, fixed when the directory is created. Default PARTITIONS_DEFAULT. */
+  readonly partitions?: number | undefined
   readonly longPollTimeoutMs?: number
   readonly sseConnectionMs?: number
 }
@@ -28,16 +30,32 @@ export interface StreamsServer {
 }
 
 export const LONG_POLL_TIMEOUT_MS_DEFAULT = 20_000
+/**
+ * Two writer threads over two partitions. Measured on 2 cores (32 producers, 200-byte
+ * messages, client in the same process): to 1,000 streams 7,093 appends/s against 5,037 with
+ * 1 writer over the engine's default 8 partitions (each partition a commit has to touch is one
+ * more fdatasync) and 6,135 with 1 writer over 2; to one stream 8,031 against 7,269 / 7,750.
+ */
+export const WRITERS_DEFAULT = 2
+export const PARTITIONS_DEFAULT = 2
 const SSE_CONNECTION_MS_DEFAULT = 60_000
 
 /** A Durable Streams server on the engine: every URL path is a stream. */
 export async function startStreamsServer(options: StreamsServerOptions): Promise<StreamsServer> {
-  const writers = options.writers ?? 1
-  const engine = await openEngine({
-    dir: join(options.dir, 'engine'),
-    runtime: writers === 0 ? inlineRuntime() : workerRuntime({ writers }),
-  })
-  const records = open<StreamRecord, string>({ path: join(options.dir, 'streams'), encoding: 'msgpack' })
+  const writers = options.writers ?? WRITERS_DEFAULT
+  const env = open({ path: join(options.dir, 'streams'), maxDbs: 2 })
+  const records = env.openDB<StreamRecord, string>({ name: 'records', encoding: 'msgpack' })
+  let engine: Engine
+  try {
+    engine = await openEngine({
+      dir: join(options.dir, 'engine'),
+      partitions: await partitionsOf(env, options.partitions),
+      runtime: writers === 0 ? inlineRuntime() : workerRuntime({ writers }),
+    })
+  } catch (error) {
+    await env.close()
+    throw error
+  }
   const store = new StreamStore(engine, records)
   const settings: ReadSettings = {
     longPollTimeoutMs: options.longPollTimeoutMs ?? LONG_POLL_TIMEOUT_MS_DEFAULT,
@@ -57,9 +75,28 @@ export async function startStreamsServer(options: StreamsServerOptions): Promise
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
       await engine.close()
-      await records.close()
+      await env.close()
     },
   }
+}
+
+/**
+ * The engine's partition count: chosen when the data directory is created (recorded beside the
+ * stream records), the recorded one ever after. Asking for another one for an existing
+ * directory is an error, not a silent change.
+ */
+async function partitionsOf(env: RootDatabase, requested: number | undefined): Promise<number> {
+  const settings = env.openDB<number, string>({ name: 'settings', encoding: 'msgpack' })
+  const recorded = settings.get('partitions')
+  if (recorded === undefined) {
+    const partitions = requested ?? PARTITIONS_DEFAULT
+    await settings.put('partitions', partitions)
+    return partitions
+  }
+  if (requested !== undefined && requested !== recorded) {
+    throw new Error(`the data directory was created with ${recorded} partitions, not ${requested}`)
+  }
+  return recorded
 }
 
 async function route(

@@ -15,8 +15,8 @@ export class Stream {
   removed = false
   /** A close was accepted and is being committed: later appends are refused. */
   closing = false
-  /** Aborted when the stream closes or goes away: wakes live readers that wait for data. */
-  #ended = new AbortController()
+  /** Aborted when the stream closes or goes away: wakes live readers that wait for data. Made on first use (most streams never have a live reader). */
+  #ended: AbortController | null = null
   /** Settles once every write accepted so far has been committed (or failed). */
   #pending: Promise<void> = Promise.resolve()
 
@@ -31,11 +31,13 @@ export class Stream {
   }
 
   get ended(): AbortSignal {
+    this.#ended ??= new AbortController()
     return this.#ended.signal
   }
 
   /** Wakes live readers: the stream closed or was deleted. */
   end(): void {
+    this.#ended ??= new AbortController()
     this.#ended.abort()
   }
 

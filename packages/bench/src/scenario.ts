@@ -41,7 +41,7 @@ export interface ScenarioResult {
 }
 
 // Units whose direction is known: costs (time, counts of work) are better lower, rates higher.
-const LOWER_UNITS = /^(ns|µs|ms|s)(\/[a-z]+)?$|^(reads|envs|MB|B)$/
+const LOWER_UNITS = /^(ns|µs|ms|s)(\/[a-z]+)?$|^(reads|envs|appends|MB|B)$/
 const HIGHER_UNITS = /\/s$/
 
 /** A metric whose direction follows from its unit; an unknown unit is a programming error. */

@@ -9,6 +9,7 @@ import { logRead } from './scenarios/log-read.ts'
 import { readPath } from './scenarios/read-path.ts'
 import { scale } from './scenarios/scale.ts'
 import { shapeCreation } from './scenarios/shape-creation.ts'
+import { streamsVsReference } from './scenarios/streams-vs-reference.ts'
 import { unrelatedShapes } from './scenarios/unrelated-shapes.ts'
 import { writeFanout } from './scenarios/write-fanout.ts'
 import { writeFanoutHttp } from './scenarios/write-fanout-http.ts'
@@ -28,6 +29,8 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = {
   'write-fanout-http': writeFanoutHttp,
   // By name only: seeds 1,110,000 shapes the first time (minutes, about 2 GB).
   scale,
+  // By name only: this repository's Durable Streams server against the official one (minutes).
+  'streams-vs-reference': streamsVsReference,
 }
 
 /** The standard suite, in order: what `pnpm bench` runs with no scenario named. */

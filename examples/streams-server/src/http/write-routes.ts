@@ -192,6 +192,8 @@ export async function appendToStream(
     stream.closing = true
     record.closedBy = producer
   }
+  // The record changes only with producers, Stream-Seq or closure: a plain append writes the log alone.
+  const recordChanged = producer !== null || streamSeq !== undefined || closing
   await stream.track(
     (async () => {
       if (items.length > 0) await store.append(stream, items)
@@ -199,7 +201,7 @@ export async function appendToStream(
         record.closed = true
         stream.end()
       }
-      await store.save(stream)
+      if (recordChanged) await store.save(stream)
     })(),
   )
   const headers: Headers = tailHeaders(store, stream)
