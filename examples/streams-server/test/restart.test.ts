@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { startStreamsServer } from '../src/index.ts'
+import { readAll, readMessages, tempDir } from './helpers.ts'
+
+const json = { 'content-type': 'application/json' }
+const producer = (seq: number) => ({ 'producer-id': 'p', 'producer-epoch': '0', 'producer-seq': String(seq) })
+
+for (const [runtime, writers] of [
+  ['inline', 0],
+  ['workers', 2],
+] as const) {
+  test(`data, closure and producer state survive a restart (${runtime} runtime)`, async () => {
+    const { dir, cleanup } = tempDir()
+    try {
+      let server = await startStreamsServer({ dir, writers })
+      const a = `${server.url}/v1/stream/a`
+      const b = `${server.url}/v1/stream/b`
+      assert.equal((await fetch(a, { method: 'PUT', headers: json })).status, 201)
+      assert.equal((await fetch(a, { method: 'POST', headers: json, body: '[1,2]' })).status, 204)
+      const produced = await fetch(a, { method: 'POST', headers: { ...json, ...producer(0) }, body: '{"x":1}' })
+      assert.equal(produced.status, 200)
+      const tailBefore = produced.headers.get('stream-next-offset') as string
+      const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i))
+      const octets = { 'content-type': 'application/octet-stream' }
+      assert.equal((await fetch(b, { method: 'PUT', headers: octets, body: bytes })).status, 201)
+      assert.equal((await fetch(b, { method: 'POST', headers: { 'stream-closed': 'true' } })).status, 204)
+      await server.close()
+
+      server = await startStreamsServer({ dir, writers })
+      const a2 = `${server.url}/v1/stream/a`
+      const b2 = `${server.url}/v1/stream/b`
+      assert.deepEqual(await readMessages(a2), [1, 2, { x: 1 }])
+      assert.equal((await fetch(a2, { method: 'HEAD' })).headers.get('stream-next-offset'), tailBefore)
+      // The producer's retry is recognised; its next request continues after the old tail.
+      const retry = await fetch(a2, { method: 'POST', headers: { ...json, ...producer(0) }, body: '{"x":1}' })
+      assert.equal(retry.status, 204)
+      const next = await fetch(a2, { method: 'POST', headers: { ...json, ...producer(1) }, body: '{"x":2}' })
+      assert.equal(next.status, 200)
+      assert.ok((next.headers.get('stream-next-offset') as string) > tailBefore)
+      assert.deepEqual(await readMessages(a2), [1, 2, { x: 1 }, { x: 2 }])
+
+      const { bodies } = await readAll(b2)
+      assert.deepEqual(Buffer.concat(bodies), bytes)
+      const head = await fetch(b2, { method: 'HEAD' })
+      assert.equal(head.headers.get('stream-closed'), 'true')
+      assert.equal(head.headers.get('content-type'), 'application/octet-stream')
+      assert.equal((await fetch(b2, { method: 'POST', headers: octets, body: 'more' })).status, 409)
+      await server.close()
+    } finally {
+      cleanup()
+    }
+  })
+}
+
+test('a deleted stream stays deleted after a restart; its path starts again empty', async () => {
+  const { dir, cleanup } = tempDir()
+  try {
+    let server = await startStreamsServer({ dir, writers: 0 })
+    const s = `${server.url}/v1/stream/gone`
+    await fetch(s, { method: 'PUT', headers: json, body: '[1,2,3]' })
+    assert.equal((await fetch(s, { method: 'DELETE' })).status, 204)
+    await server.close()
+    server = await startStreamsServer({ dir, writers: 0 })
+    const s2 = `${server.url}/v1/stream/gone`
+    assert.equal((await fetch(s2, { method: 'HEAD' })).status, 404)
+    assert.equal((await fetch(s2, { method: 'PUT', headers: json })).status, 201)
+    assert.deepEqual(await readMessages(s2), [])
+    await server.close()
+  } finally {
+    cleanup()
+  }
+})
+
+test('the partition count is fixed with the data directory', async () => {
+  const { dir, cleanup } = tempDir()
+  try {
+    const server = await startStreamsServer({ dir, writers: 0, partitions: 3 })
+    await server.close()
+    await assert.rejects(startStreamsServer({ dir, writers: 0, partitions: 4 }), /created with 3 partitions, not 4/)
+    // Unspecified: the recorded count.
+    const again = await startStreamsServer({ dir, writers: 0 })
+    await again.close()
+  } finally {
+    cleanup()
+  }
+})
