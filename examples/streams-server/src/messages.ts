@@ -1,4 +1,4 @@
-import { type LogItem, LogOffset } from '@shapestore/engine'
+import { type LogItem, LogOffset, limits } from '@shapestore/engine'
 import { HttpError } from './http/respond.ts'
 import { isJson, type StreamConfig } from './stream-record.ts'
 import type { Stream, StreamStore } from './stream-store.ts'
@@ -32,6 +32,9 @@ export function itemsOf(config: StreamConfig, body: Buffer, tx: number, emptyOk:
   }
   const messages = Array.isArray(value) ? value : [value]
   if (messages.length === 0 && !emptyOk) throw new HttpError(400, 'an empty JSON array appends nothing')
+  if (messages.length > limits.TRANSACTION_ITEMS_MAX) {
+    throw new HttpError(413, `an append holds at most ${limits.TRANSACTION_ITEMS_MAX} messages`)
+  }
   return messages.map((message, op) => ({
     offset: `${tx}_${op}`,
     key: ITEM_KEY,

@@ -141,6 +141,12 @@ export class StreamStore {
     await this.#records.put(stream.path, stream.record)
   }
 
+  /** Drops what memory holds of the stream after a failed write (the next lookup reloads the record), and rethrows `error`. */
+  forget(stream: Stream, error: unknown): never {
+    if (this.#open.get(stream.path) === stream) this.#open.delete(stream.path)
+    throw error
+  }
+
   append(stream: Stream, items: readonly LogItem[]): Promise<void> {
     return this.engine.appendToLog(stream.record.handle, items)
   }

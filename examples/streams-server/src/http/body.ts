@@ -1,8 +1,12 @@
 import type { IncomingMessage } from 'node:http'
 import { HttpError } from './respond.ts'
 
-/** The largest request body the server takes (the engine's transaction limit is 64 MiB). */
-export const BODY_BYTES_MAX = 32 * 1024 * 1024
+/**
+ * The largest request body the server takes: what always fits the engine's limits, checked here
+ * before anything is written or counted. A binary append is one item of base64 (4/3 of the
+ * bytes) and a JSON message one item, each at most limits.ITEM_JSON_BYTES_MAX (16 MiB).
+ */
+export const BODY_BYTES_MAX = 8 * 1024 * 1024
 
 /** The whole request body; 413 past BODY_BYTES_MAX. */
 export async function readBody(req: IncomingMessage): Promise<Buffer> {

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { LogOffset } from '@shapestore/engine'
+import { EngineError, ErrorCode, LogOffset } from '@shapestore/engine'
 import { bodyOf, itemsOf, readRange } from '../messages.ts'
 import { formatOffset, parseOffset } from '../stream-offset.ts'
 import { isJson, mediaType, type StreamConfig } from '../stream-record.ts'
@@ -196,7 +196,9 @@ export async function appendToStream(
   const recordChanged = producer !== null || streamSeq !== undefined || closing
   await stream.track(
     (async () => {
-      if (items.length > 0) await store.append(stream, items)
+      // Every request error was found above; a failure here is the store's. The stream's memory
+      // (offsets and producers handed out) no longer matches the disk: the next request reloads it.
+      if (items.length > 0) await store.append(stream, items).catch((error: unknown) => store.forget(stream, error))
       if (closing) {
         record.closed = true
         stream.end()
@@ -242,10 +244,27 @@ function producerEcho(epoch: number, seq: number): Headers {
   return { 'producer-epoch': epoch, 'producer-seq': seq }
 }
 
+/** The answer to a request that failed: its HttpError, or the status an engine error stands for. */
 export function routeError(res: ServerResponse, error: unknown): void {
-  if (error instanceof HttpError) fail(res, error.status, error.message, error.headers)
-  else {
-    console.error(error)
-    fail(res, 500, 'internal error')
+  if (error instanceof HttpError) {
+    fail(res, error.status, error.message, error.headers)
+    return
   }
+  const status = error instanceof EngineError ? ENGINE_ERROR_STATUS[error.code] : undefined
+  if (status !== undefined) {
+    fail(res, status, `${(error as EngineError).code}: ${(error as EngineError).message}`)
+    return
+  }
+  console.error(error)
+  fail(res, error instanceof EngineError ? 503 : 500, error instanceof EngineError ? error.code : 'internal error')
+}
+
+/** Engine errors a request can cause; any other is the server's failure (503 for the engine's, else 500). */
+const ENGINE_ERROR_STATUS: Partial<Record<ErrorCode, number>> = {
+  [ErrorCode.TOO_LARGE]: 413,
+  [ErrorCode.INVALID_ITEM]: 400,
+  // A stream deleted while the request was in flight.
+  [ErrorCode.SHAPE_REMOVED]: 404,
+  [ErrorCode.UNKNOWN_HANDLE]: 404,
+  [ErrorCode.STORAGE_FULL]: 507,
 }

@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { limits } from '@shapestore/engine'
+import { BODY_BYTES_MAX } from '../src/http/body.ts'
+import { startStreamsServer } from '../src/index.ts'
+import { readAll, readMessages, tempDir } from './helpers.ts'
+
+const json = { 'content-type': 'application/json' }
+
+test('appends over the limits are 413 and write nothing', async () => {
+  const { dir, cleanup } = tempDir()
+  const server = await startStreamsServer({ dir, writers: 0 })
+  try {
+    const s = `${server.url}/v1/stream/limits`
+    assert.equal((await fetch(s, { method: 'PUT', headers: json, body: '[0]' })).status, 201)
+    const tooMany = `[${Array.from({ length: limits.TRANSACTION_ITEMS_MAX + 1 }, () => '1').join(',')}]`
+    const many = await fetch(s, { method: 'POST', headers: json, body: tooMany })
+    assert.equal(many.status, 413)
+    assert.match(await many.text(), /at most 100000 messages/)
+    const big = await fetch(s, { method: 'POST', headers: json, body: `"${'x'.repeat(BODY_BYTES_MAX)}"` })
+    assert.equal(big.status, 413)
+    assert.deepEqual(await readMessages(s), [0])
+    // The stream still takes appends.
+    assert.equal((await fetch(s, { method: 'POST', headers: json, body: '[1]' })).status, 204)
+    assert.deepEqual(await readMessages(s), [0, 1])
+  } finally {
+    await server.close()
+    cleanup()
+  }
+})
+
+test('a binary append of the largest body the server takes fits the engine', async () => {
+  const { dir, cleanup } = tempDir()
+  const server = await startStreamsServer({ dir, writers: 0 })
+  try {
+    const s = `${server.url}/v1/stream/largest`
+    const octets = { 'content-type': 'application/octet-stream' }
+    assert.equal((await fetch(s, { method: 'PUT', headers: octets })).status, 201)
+    const body = Buffer.alloc(BODY_BYTES_MAX, 0xab)
+    assert.equal((await fetch(s, { method: 'POST', headers: octets, body })).status, 204)
+    const { bodies } = await readAll(s)
+    assert.ok(Buffer.concat(bodies).equals(body))
+    assert.equal(
+      (await fetch(s, { method: 'POST', headers: octets, body: Buffer.alloc(BODY_BYTES_MAX + 1) })).status,
+      413,
+    )
+  } finally {
+    await server.close()
+    cleanup()
+  }
+})
