@@ -35,8 +35,9 @@ const APPEND_MS = 3_000
 const WARMUP_MS = 500
 const MANY_STREAMS = 1_000
 const SUBSCRIBERS = [1, 1_000] as const
-const FANOUT_ROUNDS = { 1: 20, 1000: 5 } as const
-const FANOUT_SETTLE_MS = 300
+/** Rounds per subscriber count (the p99 of 1 subscriber wants many), and the wait for the long-polls to be held before each POST. */
+const FANOUT_ROUNDS = { 1: 50, 1000: 5 } as const
+const FANOUT_SETTLE_MS = { 1: 50, 1000: 300 } as const
 const RESTART_STREAMS = 50_000
 const CREATE_CONCURRENCY = 32
 const LONG_POLL_MS = 20_000
@@ -98,7 +99,7 @@ async function measureLoad(kind: StreamsServerKind, dir: string, round: number):
         `/v1/stream/fanout-${subscribers}`,
         subscribers,
         FANOUT_ROUNDS[subscribers],
-        FANOUT_SETTLE_MS,
+        FANOUT_SETTLE_MS[subscribers],
       )
     }
     return { appendsOne: appendsOne.perSecond, appendsMany: appendsMany.perSecond, refused, fanout }
