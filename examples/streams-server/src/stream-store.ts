@@ -106,12 +106,15 @@ export class StreamStore {
     return run
   }
 
-  /** Creates the stream's shape and record (the caller holds `exclusive(path)`). */
-  async create(path: string, config: StreamConfig, nextTx: number): Promise<Stream> {
+  /**
+   * Creates the stream's shape and its record in memory (the caller holds `exclusive(path)`,
+   * writes the first appends and the record, then adopts it: until then requests do not see it).
+   */
+  async create(path: string, config: StreamConfig): Promise<Stream> {
     const createdAtMs = Date.now()
-    // A fresh shape per creation: a stream deleted and created again never sees the old log.
     let handle: string
     for (;;) {
+      // A fresh shape per creation: a stream deleted and created again never sees the old log.
       const where = JSON.stringify([path, createdAtMs, this.#created++])
       const shape = await this.engine.getOrCreateShape({ table: 'streams', where })
       // An orphan shape from a crash between these two steps in an earlier run: take the next name.
@@ -131,9 +134,12 @@ export class StreamStore {
       softDeleted: false,
       forks: [],
     }
-    const stream = new Stream(path, record, nextTx)
-    this.#open.set(path, stream)
-    return stream
+    return new Stream(path, record, this.#nextTxOf(record))
+  }
+
+  /** Makes a created stream visible to requests, once its record is stored. */
+  adopt(stream: Stream): void {
+    this.#open.set(stream.path, stream)
   }
 
   /** Persists the stream's record as it is now; resolves once durable. */

@@ -49,3 +49,19 @@ test('a binary append of the largest body the server takes fits the engine', asy
     cleanup()
   }
 })
+
+test('a creation with a bad body creates nothing', async () => {
+  const { dir, cleanup } = tempDir()
+  const server = await startStreamsServer({ dir, writers: 0 })
+  try {
+    const s = `${server.url}/v1/stream/bad`
+    assert.equal((await fetch(s, { method: 'PUT', headers: json, body: '[1,' })).status, 400)
+    assert.equal((await fetch(s, { method: 'HEAD' })).status, 404)
+    assert.equal((await fetch(s, { method: 'POST', headers: json, body: '1' })).status, 404)
+    assert.equal((await fetch(s, { method: 'PUT', headers: json, body: '[1]' })).status, 201)
+    assert.deepEqual(await readMessages(s), [1])
+  } finally {
+    await server.close()
+    cleanup()
+  }
+})

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { EngineError, ErrorCode, LogOffset } from '@shapestore/engine'
+import { EngineError, ErrorCode, type LogItem, LogOffset } from '@shapestore/engine'
 import { bodyOf, itemsOf, readRange } from '../messages.ts'
 import { formatOffset, parseOffset } from '../stream-offset.ts'
 import { isJson, mediaType, type StreamConfig } from '../stream-record.ts'
@@ -46,14 +46,18 @@ export async function createStream(
       send(res, 200, streamHeaders(store, existing))
       return
     }
-    const through = fork === null ? null : fork.through
-    const stream = await store.create(path, config, through === null || !through.isReal ? 1 : through.tx + 1)
-    if (fork?.prefix != null) await store.append(stream, itemsOf(config, fork.prefix, stream.nextTx++, true))
-    const items = itemsOf(config, body, stream.nextTx, true)
-    if (items.length > 0) {
-      stream.nextTx++
-      await store.append(stream, items)
+    // The first appends, checked before anything is created: a bad body creates nothing.
+    let tx = fork === null || !fork.through.isReal ? 1 : fork.through.tx + 1
+    const appends: LogItem[][] = []
+    for (const bytes of [fork?.prefix ?? null, body]) {
+      const items = bytes === null ? [] : itemsOf(config, bytes, tx, true)
+      if (items.length === 0) continue
+      appends.push(items)
+      tx++
     }
+    const stream = await store.create(path, config)
+    for (const items of appends) await store.append(stream, items)
+    stream.nextTx = tx
     stream.record.closed = closed
     if (fork !== null) {
       const source = store.get(fork.origin.source) as Stream
@@ -61,6 +65,7 @@ export async function createStream(
       await store.save(source)
     }
     await store.save(stream)
+    store.adopt(stream)
     send(res, 201, { ...streamHeaders(store, stream), location: `http://${header(req, 'host') ?? 'localhost'}${path}` })
   })
 }

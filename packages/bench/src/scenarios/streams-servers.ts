@@ -18,7 +18,9 @@ export interface StreamsServerProcess {
   readonly openMs: number
   /** Process start -> listening, as the server measured it (Node's start and module loading included). */
   readonly readyMs: number
+  /** Resident memory: all of it, and the anonymous part (heaps, not the page cache LMDB maps). */
   rssBytes(): number
+  rssAnonBytes(): number
   /** SIGTERM, then SIGKILL if it has not exited within 10 s. */
   stop(): Promise<void>
 }
@@ -52,7 +54,8 @@ export async function startStreamsServer(
     pid,
     openMs: ready.openMs,
     readyMs: ready.readyMs,
-    rssBytes: () => rssOf(pid),
+    rssBytes: () => statusBytes(pid, 'VmRSS'),
+    rssAnonBytes: () => statusBytes(pid, 'RssAnon'),
     async stop() {
       child.kill('SIGTERM')
       const killer = setTimeout(() => child.kill('SIGKILL'), 10_000)
@@ -62,10 +65,10 @@ export async function startStreamsServer(
   }
 }
 
-/** A process's resident set, from /proc. */
-function rssOf(pid: number): number {
+/** A memory figure of a process, from /proc/<pid>/status. */
+function statusBytes(pid: number, field: 'VmRSS' | 'RssAnon'): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  const kib = /VmRSS:\s+(\d+) kB/.exec(status)?.[1]
-  if (kib === undefined) throw new Error(`no VmRSS for process ${pid}`)
+  const kib = new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1]
+  if (kib === undefined) throw new Error(`no ${field} for process ${pid}`)
   return Number(kib) * 1024
 }

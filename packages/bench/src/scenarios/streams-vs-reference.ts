@@ -49,6 +49,7 @@ interface Restart {
   /** Process start -> listening with RESTART_STREAMS streams. */
   readonly processFullMs: number
   readonly bytesPerStream: number
+  readonly anonBytesPerStream: number
 }
 
 interface RoundFigures {
@@ -114,6 +115,7 @@ async function measureRestart(kind: StreamsServerKind, dir: string): Promise<Res
   const empty = await startStreamsServer(kind, dir, LONG_POLL_MS)
   const emptyMs = empty.openMs
   const emptyRss = empty.rssBytes()
+  const emptyAnon = empty.rssAnonBytes()
   try {
     await createStreams(empty.url, paths, CREATE_CONCURRENCY)
   } finally {
@@ -136,6 +138,7 @@ async function measureRestart(kind: StreamsServerKind, dir: string): Promise<Res
       fullMs: restarted.openMs,
       processFullMs: restarted.readyMs,
       bytesPerStream: (restarted.rssBytes() - emptyRss) / RESTART_STREAMS,
+      anonBytesPerStream: (restarted.rssAnonBytes() - emptyAnon) / RESTART_STREAMS,
     }
   } finally {
     await restarted.stop()
@@ -160,6 +163,7 @@ function toResult(
       fullMs: Number.NaN,
       processFullMs: Number.NaN,
       bytesPerStream: Number.NaN,
+      anonBytesPerStream: Number.NaN,
     }
   const metrics: Metric[] = []
   for (const kind of KINDS) {
