@@ -31,12 +31,14 @@ export interface StreamsServer {
 
 export const LONG_POLL_TIMEOUT_MS_DEFAULT = 20_000
 /**
- * Two writer threads over two partitions. Measured on 2 cores (32 producers, 200-byte
- * messages, client in the same process): to 1,000 streams 7,093 appends/s against 5,037 with
- * 1 writer over the engine's default 8 partitions (each partition a commit has to touch is one
- * more fdatasync) and 6,135 with 1 writer over 2; to one stream 8,031 against 7,269 / 7,750.
+ * One writer thread over two partitions. Measured on 2 cores (32 producers, 200-byte messages,
+ * client in the same process), appends/s to 1,000 streams: 1 writer over the engine's default 8
+ * partitions 5,037 (each partition a commit touches is one more fdatasync), 1 over 2 6,135, 2
+ * over 2 7,093; to one stream 7,269 / 7,750 / 8,031. Two writers were dropped for live reads:
+ * after an append load, one long-poll's POST -> answer p50 / p99 was 6.2 / 10.3 ms with 2 writers
+ * against 1.9 / 3.4 ms with 1 (before the load about 2.2 / 5.5 ms with either).
  */
-export const WRITERS_DEFAULT = 2
+export const WRITERS_DEFAULT = 1
 export const PARTITIONS_DEFAULT = 2
 const SSE_CONNECTION_MS_DEFAULT = 60_000
 

@@ -32,10 +32,20 @@ export async function startStreamsServer(
   kind: StreamsServerKind,
   dir: string,
   longPollMs: number,
+  writers?: string,
 ): Promise<StreamsServerProcess> {
   const args =
     kind === 'ours'
-      ? [OURS, '--dir', dir, '--port', '0', '--long-poll-ms', String(longPollMs)]
+      ? [
+          OURS,
+          '--dir',
+          dir,
+          '--port',
+          '0',
+          '--long-poll-ms',
+          String(longPollMs),
+          ...(writers ? ['--writers', writers] : []),
+        ]
       : [REFERENCE, dir, String(longPollMs)]
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
