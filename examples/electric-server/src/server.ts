@@ -128,7 +128,7 @@ async function route(req: IncomingMessage, res: ServerResponse, context: ShapeRo
  * (FanoutTimes).
  */
 function serverStats(context: ShapeRouteContext, url: URL): Record<string, unknown> {
-  const { waiters, readPathMisses, pooledLogReads } = context.engine.stats()
+  const { waiters, readPathMisses, pooledLogReads, catalogRecordsRead, metaRecordsRead } = context.engine.stats()
   const tx = Number(url.searchParams.get('tx'))
   return {
     ...(Number.isSafeInteger(tx) && tx > 0 ? { fanout: context.fanoutTimes.summary(tx) } : {}),
@@ -140,6 +140,8 @@ function serverStats(context: ShapeRouteContext, url: URL): Record<string, unkno
     lastTx: context.shapes.lastTx,
     readPathMisses,
     pooledLogReads,
+    catalogRecordsRead,
+    metaRecordsRead,
   }
 }
 

@@ -120,7 +120,36 @@ test('a transaction committed but not fanned out (a crash in between) reaches th
   }
 })
 
-test('a shape whose snapshot a crash interrupted is removed at the next start (its clients get a 409)', async () => {
+test('a request for a shape whose snapshot a crash interrupted gets a fresh shape with a complete snapshot', async () => {
+  const { dir, cleanup } = tempDir()
+  try {
+    const server = await startTestServer(dir)
+    await writeOk(server.url, 'items', [{ op: 'insert', row: { id: 1, v: 'a' } }])
+    await server.close()
+    const engine = await openEngine({ dir: `${dir}/engine` })
+    const { handle } = await engine.getOrCreateShape({ table: '"public"."items"', replica: 'default' })
+    await engine.markSnapshotStarted(handle)
+    await engine.close()
+
+    const tables = TableStore.open(dir)
+    const reopened = await openEngine({ dir: `${dir}/engine` })
+    try {
+      const shapes = await ShapeService.open(reopened, tables)
+      // Straight to creation, without a lookup first: the interrupted shape is replaced, not reused.
+      const fresh = await shapes.getOrCreate(shapes.resolve({ table: 'items' }))
+      assert.notEqual(fresh, handle)
+      assert.equal(reopened.fetchLatestOffset(fresh).toString(), '0_0')
+      assert.equal(reopened.fetchShapeByHandle(handle), undefined)
+    } finally {
+      await reopened.close()
+      await tables.close()
+    }
+  } finally {
+    cleanup()
+  }
+})
+
+test('a shape whose snapshot a crash interrupted is removed when it is first met after the start (its clients get a 409)', async () => {
   const { dir, cleanup } = tempDir()
   try {
     const server = await startTestServer(dir)
@@ -136,12 +165,14 @@ test('a shape whose snapshot a crash interrupted is removed at the next start (i
     const reopened = await openEngine({ dir: `${dir}/engine` })
     try {
       const shapes = await ShapeService.open(reopened, tables)
+      // Nothing is read at the start: the shape is still in the catalog until a request meets it.
+      assert.notEqual(reopened.fetchShapeByHandle(handle), undefined)
       assert.equal(shapes.specOf(handle), undefined)
-      assert.equal(reopened.fetchShapeByHandle(handle), undefined)
       const spec = shapes.resolve({ table: 'items' })
       const fresh = await shapes.getOrCreate(spec)
       assert.notEqual(fresh, handle)
       assert.equal(reopened.fetchLatestOffset(fresh).toString(), '0_0')
+      assert.equal(reopened.fetchShapeByHandle(handle), undefined)
     } finally {
       await reopened.close()
       await tables.close()

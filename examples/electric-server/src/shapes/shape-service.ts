@@ -31,8 +31,10 @@ const SPEC_CACHE_MAX = 10_000
  * transactions and fans them out, removes and rotates shapes. Writes, creations and removals
  * run one at a time (SerialQueue); reads need no lock.
  *
- * The in-memory registry (handle → spec) mirrors the engine's catalog: it is rebuilt from
- * `engine.listShapes()` at open.
+ * The in-memory registry (handle → spec) is filled lazily from the engine's catalog, so a
+ * restart reads nothing per shape: a shape enters it when a request names it (one catalog
+ * lookup and its keys), and a table's shapes all enter it at the table's first write after
+ * the start (the fanout needs every one of them).
  */
 export class ShapeService {
   readonly #engine: Engine
@@ -43,6 +45,8 @@ export class ShapeService {
   readonly #byTable = new Map<string, Set<ShapeHandle>>()
   readonly #creating = new Map<string, Promise<ShapeHandle>>()
   readonly #specs = new Map<string, ShapeSpec>()
+  /** Tables whose shapes have all been read from the catalog since the start (see #shapesOf). */
+  readonly #tablesLoaded = new Set<string>()
   #lastFannedOutTx = 0
 
   private constructor(engine: Engine, tables: TableStore) {
@@ -51,17 +55,13 @@ export class ShapeService {
   }
 
   /**
-   * Loads the registry from the engine's catalog. A shape whose snapshot never completed (a
-   * crash during creation) or whose definition no longer compiles is removed: its clients get
-   * a 409 and refetch. Then a transaction whose fanout a crash interrupted is fanned out again.
+   * Opens the service without reading any shape; a transaction whose fanout a crash
+   * interrupted is fanned out again (which loads that table's shapes). A shape whose snapshot
+   * never completed (a crash during creation) or whose definition no longer compiles is
+   * removed when it is first met: its clients get a 409 and refetch.
    */
   static async open(engine: Engine, tables: TableStore): Promise<ShapeService> {
     const service = new ShapeService(engine, tables)
-    for (const { handle, shape } of [...engine.listShapes()]) {
-      const spec = service.#restoredSpec(handle, shape)
-      if (spec === null) await engine.removeShape(handle)
-      else service.#register(handle, spec)
-    }
     await service.#queue.run(() => service.#finishPending())
     service.#lastFannedOutTx = tables.lastTx
     return service
@@ -103,16 +103,39 @@ export class ShapeService {
 
   /** The current handle of the shape, if it exists. */
   handleOf(spec: ShapeSpec): ShapeHandle | undefined {
-    return this.#byKey.get(spec.key)
+    const known = this.#byKey.get(spec.key)
+    if (known !== undefined || this.#creating.has(spec.key)) return known
+    const handle = this.#engine.fetchHandleByShape(spec.definition)
+    return handle === undefined ? undefined : this.#restore(handle, spec.definition)?.handle
   }
 
   specOf(handle: ShapeHandle): ShapeSpec | undefined {
-    return this.#byHandle.get(handle)
+    const known = this.#byHandle.get(handle)
+    if (known !== undefined) return known
+    const shape = this.#engine.fetchShapeByHandle(handle)
+    return shape === undefined ? undefined : this.#restore(handle, shape)?.spec
+  }
+
+  /**
+   * Registers a shape found in the catalog, or, when it must go (incomplete snapshot, a
+   * definition that no longer compiles), queues its removal and answers undefined. A shape
+   * being created in this process is not judged: its snapshot is still being written.
+   */
+  #restore(handle: ShapeHandle, shape: ShapeDefinition): { handle: ShapeHandle; spec: ShapeSpec } | undefined {
+    const key = JSON.stringify(canonicalShape(shape))
+    if (this.#creating.has(key)) return undefined
+    const spec = this.#restoredSpec(handle, shape)
+    if (spec === null) {
+      void this.remove(handle).catch(() => {})
+      return undefined
+    }
+    this.#register(handle, spec)
+    return { handle, spec }
   }
 
   /** The shape's handle, creating it (with a snapshot of the table's current rows) if needed. */
   getOrCreate(spec: ShapeSpec): Promise<ShapeHandle> {
-    const existing = this.#byKey.get(spec.key)
+    const existing = this.handleOf(spec)
     if (existing !== undefined) return Promise.resolve(existing)
     let creating = this.#creating.get(spec.key)
     if (creating === undefined) {
@@ -183,6 +206,15 @@ export class ShapeService {
     if (spec === null || spec.key !== requested.key) {
       throw new ShapeParamError('table', "the shape's table changed under the request; retry")
     }
+    const found = this.#engine.fetchHandleByShape(spec.definition)
+    if (found !== undefined) {
+      // In the catalog but not yet met since the start: complete, or left by a crashed creation.
+      if (this.#restoredSpec(found, spec.definition) !== null) {
+        this.#register(found, spec)
+        return found
+      }
+      await this.#remove(found)
+    }
     const { handle } = await this.#engine.getOrCreateShape(spec.definition)
     await this.#engine.makeNewSnapshot(handle, this.#snapshotRows(spec))
     this.#register(handle, spec)
@@ -229,7 +261,14 @@ export class ShapeService {
     }
   }
 
+  /** Every shape of the table (run in the queue: no creation is under way meanwhile). */
   *#shapesOf(table: string): Iterable<readonly [ShapeHandle, ShapeSpec]> {
+    if (!this.#tablesLoaded.has(table)) {
+      for (const { handle, shape } of [...this.#engine.listShapes({ table })]) {
+        if (!this.#byHandle.has(handle)) this.#restore(handle, shape)
+      }
+      this.#tablesLoaded.add(table)
+    }
     for (const handle of this.#byTable.get(table) ?? []) {
       yield [handle, this.#byHandle.get(handle) as ShapeSpec]
     }
