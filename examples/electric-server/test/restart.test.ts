@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { openEngine } from '@shapestore/engine'
+import { type Engine, openEngine } from '@shapestore/engine'
 import { ShapeService } from '../src/shapes/shape-service.ts'
 import { TableStore } from '../src/table/table-store.ts'
 import { byId, connect, spawnServer, startTestServer, tempDir, writeOk } from './helpers.ts'
@@ -120,7 +120,13 @@ test('a transaction committed but not fanned out (a crash in between) reaches th
   }
 })
 
-test('a request for a shape whose snapshot a crash interrupted gets a fresh shape with a complete snapshot', async () => {
+/**
+ * The crash window of a shape's creation: the shape is in the catalog, its snapshot never
+ * completed. Runs `check` on a ShapeService opened after it, with the interrupted handle.
+ */
+async function afterInterruptedSnapshot(
+  check: (shapes: ShapeService, engine: Engine, interrupted: string) => Promise<void>,
+): Promise<void> {
   const { dir, cleanup } = tempDir()
   try {
     const server = await startTestServer(dir)
@@ -134,12 +140,7 @@ test('a request for a shape whose snapshot a crash interrupted gets a fresh shap
     const tables = TableStore.open(dir)
     const reopened = await openEngine({ dir: `${dir}/engine` })
     try {
-      const shapes = await ShapeService.open(reopened, tables)
-      // Straight to creation, without a lookup first: the interrupted shape is replaced, not reused.
-      const fresh = await shapes.getOrCreate(shapes.resolve({ table: 'items' }))
-      assert.notEqual(fresh, handle)
-      assert.equal(reopened.fetchLatestOffset(fresh).toString(), '0_0')
-      assert.equal(reopened.fetchShapeByHandle(handle), undefined)
+      await check(await ShapeService.open(reopened, tables), reopened, handle)
     } finally {
       await reopened.close()
       await tables.close()
@@ -147,37 +148,24 @@ test('a request for a shape whose snapshot a crash interrupted gets a fresh shap
   } finally {
     cleanup()
   }
-})
+}
 
-test('a shape whose snapshot a crash interrupted is removed when it is first met after the start (its clients get a 409)', async () => {
-  const { dir, cleanup } = tempDir()
-  try {
-    const server = await startTestServer(dir)
-    await writeOk(server.url, 'items', [{ op: 'insert', row: { id: 1, v: 'a' } }])
-    await server.close()
-    // The crash window: the shape is in the catalog, its snapshot never completed.
-    const engine = await openEngine({ dir: `${dir}/engine` })
-    const { handle } = await engine.getOrCreateShape({ table: '"public"."items"', replica: 'default' })
-    await engine.markSnapshotStarted(handle)
-    await engine.close()
+test('a shape whose snapshot a crash interrupted is removed when it is first met after the start (its clients get a 409)', () =>
+  afterInterruptedSnapshot(async (shapes, engine, interrupted) => {
+    // Nothing is read at the start: the shape is still in the catalog until a request meets it.
+    assert.notEqual(engine.fetchShapeByHandle(interrupted), undefined)
+    assert.equal(shapes.specOf(interrupted), undefined)
+    const fresh = await shapes.getOrCreate(shapes.resolve({ table: 'items' }))
+    assert.notEqual(fresh, interrupted)
+    assert.equal(engine.fetchLatestOffset(fresh).toString(), '0_0')
+    assert.equal(engine.fetchShapeByHandle(interrupted), undefined)
+  }))
 
-    const tables = TableStore.open(dir)
-    const reopened = await openEngine({ dir: `${dir}/engine` })
-    try {
-      const shapes = await ShapeService.open(reopened, tables)
-      // Nothing is read at the start: the shape is still in the catalog until a request meets it.
-      assert.notEqual(reopened.fetchShapeByHandle(handle), undefined)
-      assert.equal(shapes.specOf(handle), undefined)
-      const spec = shapes.resolve({ table: 'items' })
-      const fresh = await shapes.getOrCreate(spec)
-      assert.notEqual(fresh, handle)
-      assert.equal(reopened.fetchLatestOffset(fresh).toString(), '0_0')
-      assert.equal(reopened.fetchShapeByHandle(handle), undefined)
-    } finally {
-      await reopened.close()
-      await tables.close()
-    }
-  } finally {
-    cleanup()
-  }
-})
+test('a request for a shape whose snapshot a crash interrupted gets a fresh shape with a complete snapshot', () =>
+  afterInterruptedSnapshot(async (shapes, engine, interrupted) => {
+    // Straight to creation, without a lookup first: the interrupted shape is replaced, not reused.
+    const fresh = await shapes.getOrCreate(shapes.resolve({ table: 'items' }))
+    assert.notEqual(fresh, interrupted)
+    assert.equal(engine.fetchLatestOffset(fresh).toString(), '0_0')
+    assert.equal(engine.fetchShapeByHandle(interrupted), undefined)
+  }))
