@@ -375,7 +375,7 @@ export class Engine {
       const ref = this.#ref(handle)
       const store = this.#stores.get(ref.partition)
       const reader = this.#writers.reader
-      if (reader !== undefined && this.#isBigRead(store, ref.shapeId, from)) {
+      if (reader !== undefined && this.#isBigRead(store, ref.shapeId, from, keys.lastSnapshotChunk)) {
         if (reader.ready && !reader.saturated) {
           this.#pooledLogReads++
           return reader.readLogJson({
@@ -395,11 +395,19 @@ export class Engine {
     })
   }
 
-  /** A snapshot chunk or a closed log chunk is about chunkBytesThreshold; the open chunk (the live tail) is small. */
-  #isBigRead(store: PartitionStore, shapeId: number, from: LogOffset): boolean {
+  /**
+   * A snapshot chunk or a closed log chunk is about chunkBytesThreshold; the open chunk (the
+   * live tail) is small. A read from the snapshot's last chunk on starts in the log: only a
+   * closed log chunk after it makes it big (a client caught up with a snapshot-only shape used
+   * to send its empty read to the pool).
+   */
+  #isBigRead(store: PartitionStore, shapeId: number, from: LogOffset, lastSnapshotChunk: number | null): boolean {
     if (this.#options.chunkBytesThreshold < POOL_READ_BYTES_MIN) return false
-    if (from.isBefore(LogOffset.LAST_BEFORE_REAL)) return true
-    return store.chunkEndAfter(shapeId, from) !== null
+    if (from.isBeforeAll) return true
+    if (from.isVirtual && from.op !== Number.POSITIVE_INFINITY) {
+      if (lastSnapshotChunk === null || from.op < lastSnapshotChunk) return true
+    }
+    return store.chunkEndAfter(shapeId, LogOffset.max(from, LogOffset.LAST_BEFORE_REAL)) !== null
   }
 
   /**

@@ -53,6 +53,19 @@ test('big reads run in the pool, small ones inline, with identical answers', asy
     for (const [since, upTo] of ranges) answers.push((await engine.getLogJson(handle, since, upTo)).toString('utf8'))
     const pooled = engine.stats().pooledLogReads - pooledBefore
     const latest = engine.fetchLatestOffset(handle).toString()
+
+    // A shape caught up with its snapshot, with only an open log chunk after it: a small read.
+    const small = (await engine.getOrCreateShape({ table: 'items', where: 'small' })).handle
+    await engine.makeNewSnapshot(small, [JSON.stringify({ s: 0 })])
+    await engine.appendToLog(small, [row(1, 0)])
+    const pooledBeforeSmall = engine.stats().pooledLogReads
+    const tail = (await engine.getLogJson(small, '0_0')).toString('utf8')
+    assert.equal(
+      engine.stats().pooledLogReads,
+      pooledBeforeSmall,
+      'a read from the snapshot end into the open chunk stays inline',
+    )
+    assert.equal(JSON.parse(tail).length, 1)
     await engine.close()
 
     // The same directory read inline gives the same bytes.
