@@ -193,7 +193,7 @@ export class StreamStore {
     await this.engine.removeShape(stream.record.handle)
     const fork = stream.config.fork
     if (fork === null) return
-    const source = this.#open.get(fork.source) ?? this.get(fork.source)
+    const source = this.get(fork.source, { includeExpired: true })
     if (source === undefined) return
     source.record.forks = source.record.forks.filter((path) => path !== stream.path)
     if (source.record.softDeleted && source.record.forks.length === 0) await this.#remove(source)

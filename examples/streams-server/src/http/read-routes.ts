@@ -114,13 +114,21 @@ export async function waitForData(
   timeoutMs: number,
   signal: AbortSignal,
 ): Promise<boolean> {
+  // One controller per wait, tied to both signals by listeners removed after it: AbortSignal.any
+  // would register every wait with the stream's long-lived `ended` signal.
+  const wait = new AbortController()
+  const abort = () => wait.abort()
+  const { ended } = stream
+  if (signal.aborted || ended.aborted) abort()
+  signal.addEventListener('abort', abort)
+  ended.addEventListener('abort', abort)
   try {
-    return await store.engine.waitForOffset(stream.record.handle, since, {
-      timeoutMs,
-      signal: AbortSignal.any([signal, stream.ended]),
-    })
+    return await store.engine.waitForOffset(stream.record.handle, since, { timeoutMs, signal: wait.signal })
   } catch (error) {
-    if (signal.aborted || stream.ended.aborted) return store.tail(stream).isAfter(since)
+    if (wait.signal.aborted) return store.tail(stream).isAfter(since)
     throw error
+  } finally {
+    signal.removeEventListener('abort', abort)
+    ended.removeEventListener('abort', abort)
   }
 }
