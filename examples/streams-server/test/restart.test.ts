@@ -85,3 +85,36 @@ test('the partition count is fixed with the data directory', async () => {
     cleanup()
   }
 })
+
+test('forks survive a restart: inherited and own data, sub-offset prefixes, a soft-deleted source', async () => {
+  const { dir, cleanup } = tempDir()
+  try {
+    let server = await startStreamsServer({ dir, writers: 0 })
+    const url = (path: string) => `${server.url}/v1/stream/${path}`
+    const text = { 'content-type': 'text/plain' }
+    assert.equal((await fetch(url('src'), { method: 'PUT', headers: text, body: 'hello' })).status, 201)
+    const tail = (await fetch(url('src'), { method: 'HEAD' })).headers.get('stream-next-offset') as string
+    assert.equal((await fetch(url('src'), { method: 'POST', headers: text, body: ' world' })).status, 204)
+    const fork = { 'stream-forked-from': '/v1/stream/src', 'stream-fork-offset': tail }
+    assert.equal((await fetch(url('fork'), { method: 'PUT', headers: { ...text, ...fork } })).status, 201)
+    assert.equal((await fetch(url('fork'), { method: 'POST', headers: text, body: ' there' })).status, 204)
+    const prefix = { ...fork, 'stream-fork-sub-offset': '3' }
+    assert.equal((await fetch(url('prefix'), { method: 'PUT', headers: { ...text, ...prefix } })).status, 201)
+    // The source goes while forks read from it: soft-deleted.
+    assert.equal((await fetch(url('src'), { method: 'DELETE' })).status, 204)
+    await server.close()
+
+    server = await startStreamsServer({ dir, writers: 0 })
+    const body = async (path: string) => Buffer.concat((await readAll(url(path))).bodies).toString('utf8')
+    assert.equal(await body('fork'), 'hello there')
+    assert.equal(await body('prefix'), 'hello wo')
+    assert.equal((await fetch(url('src'), { method: 'HEAD' })).status, 410)
+    // The last fork to go takes the soft-deleted source with it.
+    assert.equal((await fetch(url('fork'), { method: 'DELETE' })).status, 204)
+    assert.equal((await fetch(url('prefix'), { method: 'DELETE' })).status, 204)
+    assert.equal((await fetch(url('src'), { method: 'HEAD' })).status, 404)
+    await server.close()
+  } finally {
+    cleanup()
+  }
+})
