@@ -8,7 +8,7 @@ import type { Stream, StreamStore } from '../stream-store.ts'
 import { header } from './request-headers.ts'
 import { CACHEABLE, type Headers, HttpError, send } from './respond.ts'
 import { streamLive } from './sse.ts'
-import { liveStream, streamHeaders } from './write-routes.ts'
+import { liveStream, streamHeaders } from './stream-answers.ts'
 
 export interface ReadSettings {
   readonly longPollTimeoutMs: number

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http'
+import { EngineError, ErrorCode } from '@shapestore/engine'
 
 /** Headers a browser client may read (CORS), the protocol's and the caching ones. */
 const EXPOSED_HEADERS = [
@@ -56,4 +57,29 @@ export class HttpError extends Error {
     this.status = status
     this.headers = headers
   }
+}
+
+/** The answer to a request that failed: its HttpError, or the status an engine error stands for. */
+export function routeError(res: ServerResponse, error: unknown): void {
+  if (error instanceof HttpError) {
+    fail(res, error.status, error.message, error.headers)
+    return
+  }
+  const status = error instanceof EngineError ? ENGINE_ERROR_STATUS[error.code] : undefined
+  if (status !== undefined) {
+    fail(res, status, `${(error as EngineError).code}: ${(error as EngineError).message}`)
+    return
+  }
+  console.error(error)
+  fail(res, error instanceof EngineError ? 503 : 500, error instanceof EngineError ? error.code : 'internal error')
+}
+
+/** Engine errors a request can cause; any other is the server's failure (503 for the engine's, else 500). */
+const ENGINE_ERROR_STATUS: Partial<Record<ErrorCode, number>> = {
+  [ErrorCode.TOO_LARGE]: 413,
+  [ErrorCode.INVALID_ITEM]: 400,
+  // A stream deleted while the request was in flight.
+  [ErrorCode.SHAPE_REMOVED]: 404,
+  [ErrorCode.UNKNOWN_HANDLE]: 404,
+  [ErrorCode.STORAGE_FULL]: 507,
 }

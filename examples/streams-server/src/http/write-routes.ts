@@ -1,13 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { EngineError, ErrorCode, type LogItem, LogOffset } from '@shapestore/engine'
+import { type LogItem, LogOffset } from '@shapestore/engine'
 import { bodyOf, itemsOf, readRange } from '../messages.ts'
-import { formatOffset, parseOffset } from '../stream-offset.ts'
+import { parseOffset } from '../stream-offset.ts'
 import { isJson, mediaType, type StreamConfig } from '../stream-record.ts'
 import type { Stream, StreamStore } from '../stream-store.ts'
 import { readBody } from './body.ts'
 import { acceptProducer, type ProducerVerdict } from './producers.ts'
 import { closedHeader, expiryHeaders, header, plainInteger, producerHeaders } from './request-headers.ts'
-import { fail, type Headers, HttpError, send } from './respond.ts'
+import { type Headers, HttpError, send } from './respond.ts'
+import { liveStream, streamHeaders, tailHeaders } from './stream-answers.ts'
 
 /** PUT: create a stream (or a fork), or confirm one that exists with the same configuration (§5.1). */
 export async function createStream(
@@ -226,50 +227,6 @@ export async function deleteStream(store: StreamStore, path: string, res: Server
   })
 }
 
-/** The stream at `path`, or the 404 / 410 a request on it gets. */
-export function liveStream(store: StreamStore, path: string): Stream {
-  const stream = store.get(path)
-  if (stream === undefined) throw new HttpError(404, `no stream at ${path}`)
-  if (stream.record.softDeleted) throw new HttpError(410, `the stream at ${path} was deleted`)
-  return stream
-}
-
-/** Content type, tail and closure: what creation and HEAD answer. */
-export function streamHeaders(store: StreamStore, stream: Stream): Headers {
-  return { 'content-type': stream.config.contentType, ...tailHeaders(store, stream) }
-}
-
-export function tailHeaders(store: StreamStore, stream: Stream): Headers {
-  const headers: Headers = { 'stream-next-offset': formatOffset(store.tail(stream)) }
-  if (stream.record.closed) headers['stream-closed'] = 'true'
-  return headers
-}
-
 function producerEcho(epoch: number, seq: number): Headers {
   return { 'producer-epoch': epoch, 'producer-seq': seq }
-}
-
-/** The answer to a request that failed: its HttpError, or the status an engine error stands for. */
-export function routeError(res: ServerResponse, error: unknown): void {
-  if (error instanceof HttpError) {
-    fail(res, error.status, error.message, error.headers)
-    return
-  }
-  const status = error instanceof EngineError ? ENGINE_ERROR_STATUS[error.code] : undefined
-  if (status !== undefined) {
-    fail(res, status, `${(error as EngineError).code}: ${(error as EngineError).message}`)
-    return
-  }
-  console.error(error)
-  fail(res, error instanceof EngineError ? 503 : 500, error instanceof EngineError ? error.code : 'internal error')
-}
-
-/** Engine errors a request can cause; any other is the server's failure (503 for the engine's, else 500). */
-const ENGINE_ERROR_STATUS: Partial<Record<ErrorCode, number>> = {
-  [ErrorCode.TOO_LARGE]: 413,
-  [ErrorCode.INVALID_ITEM]: 400,
-  // A stream deleted while the request was in flight.
-  [ErrorCode.SHAPE_REMOVED]: 404,
-  [ErrorCode.UNKNOWN_HANDLE]: 404,
-  [ErrorCode.STORAGE_FULL]: 507,
 }

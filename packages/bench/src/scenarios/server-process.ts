@@ -39,41 +39,56 @@ export async function startServerProcess(options: {
   longPollMs: number
   writers: number
 }): Promise<ServerProcess> {
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      MAIN,
-      '--dir',
-      options.dir,
-      '--port',
-      '0',
-      '--long-poll-ms',
-      String(options.longPollMs),
-      '--writers',
-      String(options.writers),
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  )
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  const url = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-      if (line.startsWith('{')) resolve((JSON.parse(line) as { url: string }).url)
-    })
-    child.once('exit', (code) => reject(new Error(`the example server exited (${code}) before listening`)))
-  })
+  const server = await spawnServer('the example server', [
+    MAIN,
+    '--dir',
+    options.dir,
+    '--port',
+    '0',
+    '--long-poll-ms',
+    String(options.longPollMs),
+    '--writers',
+    String(options.writers),
+  ])
+  const url = server.ready.url as string
   return {
     url,
-    pid: child.pid as number,
+    pid: server.pid,
     async stats(tx) {
       const res = await fetch(`${url}/v1/stats${tx === undefined ? '' : `?tx=${tx}`}`)
       if (!res.ok) throw new Error(`GET /v1/stats: ${res.status}`)
       return (await res.json()) as ServerStats
     },
+    stop: server.stop,
+  }
+}
+
+/** A server script run as `node --import tsx ...args`, once it has printed its JSON ready line. */
+export interface SpawnedServer {
+  readonly pid: number
+  /** The ready line: the first stdout line that starts with `{`, parsed. */
+  readonly ready: Record<string, unknown>
+  /** SIGTERM (a clean close), then SIGKILL if it has not exited within `killAfterMs`. */
+  stop(): Promise<void>
+}
+
+export async function spawnServer(name: string, args: readonly string[], killAfterMs = 5_000): Promise<SpawnedServer> {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      if (line.startsWith('{')) resolve(JSON.parse(line) as Record<string, unknown>)
+    })
+    child.once('exit', (code) => reject(new Error(`${name} exited (${code}) before listening`)))
+  })
+  return {
+    pid: child.pid as number,
+    ready,
     async stop() {
       child.kill('SIGTERM')
-      const killer = setTimeout(() => child.kill('SIGKILL'), 5_000)
+      const killer = setTimeout(() => child.kill('SIGKILL'), killAfterMs)
       await exited
       clearTimeout(killer)
     },

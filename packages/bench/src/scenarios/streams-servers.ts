@@ -1,7 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { spawnServer } from './server-process.ts'
 
 /**
  * The two Durable Streams servers streams-vs-reference compares, each as its own process:
@@ -32,46 +31,22 @@ export async function startStreamsServer(
   kind: StreamsServerKind,
   dir: string,
   longPollMs: number,
-  writers?: string,
 ): Promise<StreamsServerProcess> {
   const args =
     kind === 'ours'
-      ? [
-          OURS,
-          '--dir',
-          dir,
-          '--port',
-          '0',
-          '--long-poll-ms',
-          String(longPollMs),
-          ...(writers ? ['--writers', writers] : []),
-        ]
+      ? [OURS, '--dir', dir, '--port', '0', '--long-poll-ms', String(longPollMs)]
       : [REFERENCE, dir, String(longPollMs)]
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  const ready = await new Promise<{ url: string; openMs: number; readyMs: number }>((resolve, reject) => {
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-      if (line.startsWith('{')) resolve(JSON.parse(line) as { url: string; openMs: number; readyMs: number })
-    })
-    child.once('exit', (code) => reject(new Error(`the ${kind} streams server exited (${code}) before listening`)))
-  })
-  const pid = child.pid as number
+  const server = await spawnServer(`the ${kind} streams server`, args, 10_000)
+  const { pid, ready } = server
   return {
     kind,
-    url: ready.url,
+    url: ready.url as string,
     pid,
-    openMs: ready.openMs,
-    readyMs: ready.readyMs,
+    openMs: ready.openMs as number,
+    readyMs: ready.readyMs as number,
     rssBytes: () => statusBytes(pid, 'VmRSS'),
     rssAnonBytes: () => statusBytes(pid, 'RssAnon'),
-    async stop() {
-      child.kill('SIGTERM')
-      const killer = setTimeout(() => child.kill('SIGKILL'), 10_000)
-      await exited
-      clearTimeout(killer)
-    },
+    stop: server.stop,
   }
 }
 
