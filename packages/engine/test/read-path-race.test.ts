@@ -37,11 +37,10 @@ test('a fill that read LMDB before a writer published does not overwrite the pub
       get: (h) => table.get(h),
       publish: (h, keys) => table.publish(h, keys),
       delete: (h) => table.delete(h),
-      fillToken: () => table.fillToken(),
-      insertIfAbsent(h, keys, token) {
+      insertIfAbsent(h, keys) {
         assert.equal(keys.latestOffset.toString(), '1_0', 'the reader read the old value')
         void writer.flush() // commits and publishes synchronously
-        return table.insertIfAbsent(h, keys, token)
+        return table.insertIfAbsent(h, keys)
       },
     }
     const seen = new ReadPath(racingTable, catalog, stores).keys(handle)

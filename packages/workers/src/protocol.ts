@@ -1,5 +1,5 @@
 import { EngineError, type ShapeRef, type WriterOpArgs, type WriterOpName } from '@shapestore/engine'
-import type { SharedReadPathTableDescriptor } from './shared-table/shared-table.ts'
+import type { SlotRef } from './shared-table/slots.ts'
 
 /**
  * Every message that crosses the thread boundary between the main thread (WriterClient) and a
@@ -9,7 +9,8 @@ import type { SharedReadPathTableDescriptor } from './shared-table/shared-table.
  * snapshot parts: already what LMDB stores) in transferred buffers, never cloned; one `done`
  * message per commit answers. Errors are serialised explicitly: a structured clone keeps
  * neither an EngineError's class nor its code. Read-path keys do not travel in messages:
- * writers publish them into the shared table.
+ * writers publish them into the shared table, in the slots the main thread names with every
+ * operation (the main thread owns the table: shared-table.ts).
  */
 
 /** What a writer worker needs to start (its `workerData`). */
@@ -19,17 +20,34 @@ export interface WriterInit {
   readonly chunkBytesThreshold: number
   readonly partitionMapBytes: number
   /** Shapes whose keys the previous incarnation of this writer may have left stale: republish them. */
-  readonly republish: readonly ShapeRef[]
-  /** The shared read-path-key table the writer publishes into. */
-  readonly table: SharedReadPathTableDescriptor
+  readonly republish: readonly SlottedRef[]
+  /** The shared read-path-key table's slot array, which the writer publishes into. */
+  readonly slots: SharedArrayBuffer
   /** One Int32 per partition over a SharedArrayBuffer: the writer counts its commits there. */
   readonly commitCounters: Int32Array
 }
 
-/** One operation of write-ops.ts, numbered so its answer finds its caller. */
+/** A shape and its slot in the shared table (null: the table had no room for it). */
+export interface SlottedRef {
+  readonly ref: ShapeRef
+  readonly slot: SlotRef | null
+}
+
+/**
+ * One operation of write-ops.ts, numbered so its answer finds its caller, with the slot of each
+ * shape it names (refsOf(args), in order): `[slot, generation]` pairs, slot NO_SLOT for none.
+ */
 export type OpRequest = {
-  readonly [K in WriterOpName]: { readonly id: number; readonly kind: K; readonly args: WriterOpArgs[K] }
+  readonly [K in WriterOpName]: {
+    readonly id: number
+    readonly kind: K
+    readonly args: WriterOpArgs[K]
+    readonly slots: readonly number[]
+  }
 }[WriterOpName]
+
+/** In OpRequest.slots: the shape has no slot (the table had no room when the operation was sent). */
+export const NO_SLOT = -1
 
 export type ToWriter =
   | { readonly type: 'ops'; readonly requests: readonly OpRequest[] }
@@ -45,12 +63,14 @@ export type FromWriter =
   | { readonly type: 'ready' }
   /**
    * What one commit (or the operations that finished together) did: the handles whose keys
-   * were just published in the shared table (the main thread wakes their waiters), then the
-   * operations that succeeded and those that failed.
+   * were just published (the main thread wakes their waiters), those of them whose keys could
+   * not go into the shared table (no slot: the main thread empties their slot, so reads ask
+   * LMDB), then the operations that succeeded and those that failed.
    */
   | {
       readonly type: 'done'
       readonly published: readonly string[]
+      readonly unpublished: readonly string[]
       readonly succeeded: readonly number[]
       readonly failed: readonly FailedOp[]
       /** Frame buffers (transfer-frames.ts) no operation refers to any more, transferred back for reuse. */

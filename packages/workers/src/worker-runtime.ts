@@ -75,14 +75,19 @@ class WriterThreads {
             writerIndex,
             chunkBytesThreshold: context.chunkBytesThreshold,
             partitionMapBytes: context.partitionMapBytes,
-            table: this.table.toShared(),
+            slots: this.table.slotsBuffer,
             commitCounters: this.commitCounters,
           },
           entry,
           memoryLimitMb: options.writerMemoryMb,
+          slotFor: (handle) => this.table.slotFor(handle),
           onPublished: (handles) => {
             for (const handle of handles) this.#context.onPublished(handle)
           },
+          onUnpublished: (handles) => {
+            for (const handle of handles) this.table.invalidate(handle)
+          },
+          onAbandoned: (handles) => this.table.releaseAbandoned(handles),
           onCrash: options.onWriterCrash ?? (() => {}),
         }),
     )

@@ -1,6 +1,14 @@
 import type { Worker } from 'node:worker_threads'
 import { EngineError, ErrorCode, refsOf, type ShapeRef, type WriterOpArgs, type WriterOpName } from '@shapestore/engine'
-import { deserializeError, type FromWriter, type OpRequest, type ToWriter, type WriterInit } from './protocol.ts'
+import {
+  deserializeError,
+  type FromWriter,
+  NO_SLOT,
+  type OpRequest,
+  type ToWriter,
+  type WriterInit,
+} from './protocol.ts'
+import type { SlotRef } from './shared-table/slots.ts'
 import { startWorker } from './thread-entry.ts'
 import { TransferFrames } from './transfer-frames.ts'
 
@@ -9,7 +17,13 @@ export interface WriterClientOptions {
   readonly init: Omit<WriterInit, 'republish'>
   readonly entry: URL
   readonly memoryLimitMb: number | undefined
+  /** The shape's slot in the shared table (undefined: no room), sent with every operation on it. */
+  readonly slotFor: (handle: string) => SlotRef | undefined
   readonly onPublished: (handles: readonly string[]) => void
+  /** Commits whose keys the writer could not put in the table: their slots must be emptied. */
+  readonly onUnpublished: (handles: readonly string[]) => void
+  /** The worker exited: these shapes' slots may have been left locked. */
+  readonly onAbandoned: (handles: Iterable<string>) => void
   /** Called after the worker died unexpectedly (for monitoring and tests). */
   readonly onCrash: (writerIndex: number, exitCode: number) => void
 }
@@ -51,8 +65,16 @@ export class WriterClient {
 
   request<K extends WriterOpName>(kind: K, args: WriterOpArgs[K]): Promise<void> {
     if (this.#closing) return Promise.reject(new EngineError(ErrorCode.ENGINE_CLOSED, 'the writers are closing'))
-    if (kind === 'drop') for (const ref of refsOf(args)) this.#written.delete(ref.shapeId)
-    else for (const ref of refsOf(args)) this.#written.set(ref.shapeId, ref)
+    const refs = refsOf(args)
+    const slots: number[] = []
+    if (kind === 'drop') for (const ref of refs) this.#written.delete(ref.shapeId)
+    else {
+      for (const ref of refs) {
+        this.#written.set(ref.shapeId, ref)
+        const slot = this.#options.slotFor(ref.handle)
+        slots.push(slot?.slot ?? NO_SLOT, slot?.generation ?? 0)
+      }
+    }
     let sent = args
     if ('bytes' in args) {
       // Bytes the facade encoded into this turn's buffers go as they are; others are copied in.
@@ -65,7 +87,7 @@ export class WriterClient {
     // resolution issuing the next, through several promise hops) all land in one message, and
     // a message costs a postMessage and at least one transfer buffer.
     if (this.#queue.length === 0) setImmediate(() => this.#flush())
-    this.#queue.push({ id, kind, args: sent } as OpRequest)
+    this.#queue.push({ id, kind, args: sent, slots } as OpRequest)
     return promise
   }
 
@@ -104,7 +126,12 @@ export class WriterClient {
 
   #ensureWorker(): Worker {
     if (this.#worker !== null) return this.#worker
-    const init: WriterInit = { ...this.#options.init, republish: [...this.#written.values()] }
+    const republish = [...this.#written.values()].map((ref) => {
+      // A plain pair: the table's own SlotRef object carries its cached keys.
+      const slot = this.#options.slotFor(ref.handle)
+      return { ref, slot: slot === undefined ? null : { slot: slot.slot, generation: slot.generation } }
+    })
+    const init: WriterInit = { ...this.#options.init, republish }
     const memoryLimitMb = this.#options.memoryLimitMb
     const worker = startWorker(this.#options.entry, {
       workerData: init,
@@ -120,9 +147,15 @@ export class WriterClient {
     return worker
   }
 
+  *#handlesWritten(): Iterable<string> {
+    for (const ref of this.#written.values()) yield ref.handle
+  }
+
   #receive(message: FromWriter): void {
     if (message.type !== 'done') return
     this.#frames.recycle(message.frames)
+    // Emptied before anyone is woken or answered: a woken reader must not find a stale slot.
+    if (message.unpublished.length > 0) this.#options.onUnpublished(message.unpublished)
     if (message.published.length > 0) this.#options.onPublished(message.published)
     const pending = this.#pending
     for (const id of message.succeeded) {
@@ -144,6 +177,8 @@ export class WriterClient {
     if (this.#worker !== worker) return
     this.#worker = null
     if (this.#closing) return
+    // The thread is gone: a slot lock it held (it died mid-publish) is held by no one now.
+    this.#options.onAbandoned(this.#handlesWritten())
     const crashed = new EngineError(
       ErrorCode.WRITER_CRASHED,
       `writer ${this.#options.init.writerIndex} exited (code ${code}${this.#lastError === null ? '' : `: ${this.#lastError.message}`}) before acknowledging; replaying is safe`,

@@ -1,37 +1,44 @@
 // The thread side of a writer: owns the partitions assigned to it (partition % writers ==
 // writerIndex), runs their writers (the engine's PartitionWriters, as the inline runtime does)
 // and answers the main thread's batched operations. After every commit it publishes the
-// touched shapes' keys into the shared table before it answers: when an append resolves on
-// the main thread, its offset is already readable there. One `done` message per commit
-// carries the published handles (the main thread wakes their waiters) and the results.
+// touched shapes' keys into the shared table, in the slots the main thread sent with the
+// operations, before it answers: when an append resolves on the main thread, its offset is
+// already readable there. One `done` message per commit carries the published handles (the
+// main thread wakes their waiters), those that had no slot, and the results. This thread never
+// touches the table's directory (a sharedmap whose locks have no timeout): if it dies, it can
+// leave at most a slot locked, which the main thread unlocks (SharedReadPathTable.releaseAbandoned).
 import { parentPort, workerData } from 'node:worker_threads'
-import { PartitionStores, PartitionWriters } from '@shapestore/engine'
-import { type FailedOp, type FromWriter, serializeError, type ToWriter, type WriterInit } from './protocol.ts'
-import { SharedReadPathTable } from './shared-table/shared-table.ts'
+import { PartitionStores, PartitionWriters, refsOf } from '@shapestore/engine'
+import {
+  type FailedOp,
+  type FromWriter,
+  NO_SLOT,
+  type OpRequest,
+  serializeError,
+  type ToWriter,
+  type WriterInit,
+} from './protocol.ts'
+import { SlotPublisher } from './shared-table/slot-publisher.ts'
 
 const init = workerData as WriterInit
 const port = parentPort
 if (port === null) throw new Error('writer-worker.ts runs as a worker thread')
 
 const stores = new PartitionStores(init.dir, { mapSizeBytes: init.partitionMapBytes })
-const table = SharedReadPathTable.fromShared(init.table)
+const table = new SlotPublisher(init.slots)
 const writers = new PartitionWriters(stores, {
   chunkBytesThreshold: init.chunkBytesThreshold,
   // Counted before the keys are published: a reader that sees the keys renews its LMDB view.
   onCommit: (partition) => Atomics.add(init.commitCounters, partition, 1),
   publish: (handle, keys) => {
-    try {
-      table.publish(handle, keys)
-    } catch {
-      // The commit is durable; only its keys could not be published (a slot left locked by a
-      // thread that died mid-write). The main thread's read then misses and reads LMDB.
-    }
+    if (!table.publish(handle, keys)) unpublished.push(handle)
     published.push(handle)
     scheduleAnswer()
   },
 })
 
 let published: string[] = []
+let unpublished: string[] = []
 let succeeded: number[] = []
 let failed: FailedOp[] = []
 /** Frame buffers every operation of their message is done with: handed back for reuse. */
@@ -48,9 +55,10 @@ function scheduleAnswer(): void {
   answerScheduled = true
   setImmediate(() => {
     answerScheduled = false
-    const message: FromWriter = { type: 'done', published, succeeded, failed, frames }
+    const message: FromWriter = { type: 'done', published, unpublished, succeeded, failed, frames }
     const transfer = frames
     published = []
+    unpublished = []
     succeeded = []
     failed = []
     frames = []
@@ -80,6 +88,7 @@ port.on('message', (message: ToWriter) => {
     if (--unsettled === 0) frames.push(...buffers)
     scheduleAnswer()
   }
+  for (const request of message.requests) assignSlots(request)
   for (const { id, kind, args } of message.requests) {
     writers
       .run(kind, args)
@@ -91,7 +100,17 @@ port.on('message', (message: ToWriter) => {
   }
 })
 
-for (const ref of init.republish) {
+/** Remembers the slots the main thread sent with an operation; a dropped shape has none. */
+function assignSlots({ kind, args, slots }: OpRequest): void {
+  refsOf(args).forEach((ref, i) => {
+    const slot = slots[2 * i] ?? NO_SLOT
+    if (kind === 'drop' || slot === NO_SLOT) table.forget(ref.handle)
+    else table.assign(ref.handle, { slot, generation: slots[2 * i + 1] ?? 0 })
+  })
+}
+
+for (const { ref, slot } of init.republish) {
+  if (slot !== null) table.assign(ref.handle, slot)
   // The predecessor may have died between a commit and counting it: count one, so readers renew.
   Atomics.add(init.commitCounters, ref.partition, 1)
   writers.republish(ref)

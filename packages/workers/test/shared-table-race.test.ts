@@ -1,6 +1,7 @@
-// Proves, with real threads, that the shared table never returns a torn value while writers
-// publish, that a fill racing the writer's publish of fresh handles never overwrites it, and that
-// readers racing deletes never see a deleted handle's value or mistake a reused slot for it.
+// Proves, with real threads, that the main thread never reads a torn value while writer threads
+// publish into the slots it gave them, that its fill racing a writer's publish of fresh handles
+// never overwrites it, and that a writer still publishing with the slot of a deleted handle never
+// writes into the handle that reuses the slot.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { Worker } from 'node:worker_threads'
@@ -62,8 +63,13 @@ test('no torn read: 2 writer threads publish counters crossing 2^32 into hot slo
     [4, 5, 6, 7],
   ].map((indices) => indices.map(handleOf))
   const shared = handleOf(8)
+  const slotted = (handle: string) => ({ handle, slot: table.slotFor(handle) })
   const writers = owned.map((handles) =>
-    start('shared-table-publisher.ts', { descriptor: table.toShared(), control, handles: [...handles, shared] }),
+    start('shared-table-publisher.ts', {
+      slots: table.slotsBuffer,
+      control,
+      handles: [...handles, shared].map(slotted),
+    }),
   )
   try {
     await Promise.all(writers.map((w) => w.ready))
@@ -99,13 +105,22 @@ test('no torn read: 2 writer threads publish counters crossing 2^32 into hot slo
       }
     }
     Atomics.store(new Int32Array(control), STOP, 1)
-    const reports = (await Promise.all(writers.map((w) => w.result))) as { publishes: number; lastK: number }[]
+    const reports = (await Promise.all(writers.map((w) => w.result))) as {
+      publishes: number
+      lastK: number
+      refused: number
+    }[]
     t.diagnostic(
       `${reads} reads (${changes} saw a new value, ${misses} busy misses), ${torn} torn; ` +
         `publishes per writer: ${reports.map((r) => r.publishes).join(', ')}`,
     )
     assert.equal(torn, 0)
     assert.equal(regressions, 0)
+    assert.deepEqual(
+      reports.map((r) => r.refused),
+      [0, 0],
+      'every publish landed',
+    )
     assert.ok(reads > 0 && changes > hot.length, 'the reader saw the writers move')
     assert.ok(maxSeen > 2 ** 32, 'values above 2^32 were read')
     // After the writers stop, every owned handle holds its writer's last value.
@@ -122,7 +137,12 @@ test('a fill racing the writer on fresh handles never overwrites its publish; af
   const table = new SharedReadPathTable({ capacity: count })
   const control = new SharedArrayBuffer(CONTROL_WORDS * Int32Array.BYTES_PER_ELEMENT)
   const words = new Int32Array(control)
-  const writer = start('shared-table-fresh-publisher.ts', { descriptor: table.toShared(), control, count })
+  // The main thread gives every handle its slot first, as an operation on a new shape does.
+  const refs = Array.from({ length: count }, (_, i) => table.slotFor(handleOf(i))).flatMap((ref) => [
+    ref!.slot,
+    ref!.generation,
+  ])
+  const writer = start('shared-table-fresh-publisher.ts', { slots: table.slotsBuffer, control, count, refs })
   try {
     await writer.ready
     Atomics.store(words, GO, 1)
@@ -134,19 +154,18 @@ test('a fill racing the writer on fresh handles never overwrites its publish; af
       const stale = counterKeys(i + 1)
       Atomics.store(words, FILL_AT, i + 1)
       assert.ok(waitAtLeast(words, PUBLISH_AT, i + 1, 30_000), 'the writer stalled')
-      const answer = table.insertIfAbsent(handleOf(i), stale, table.fillToken())
+      const answer = table.insertIfAbsent(handleOf(i), stale)
       if (answer === stale) fillFirst++
       else if (counterOf(answer) === publishedValue(i)) publishFirst++
       else wrong++
     }
-    await writer.result
+    const { refused } = (await writer.result) as { refused: number }
     t.diagnostic(`${fillFirst} fills landed first (then overwritten), ${publishFirst} found the publish`)
     assert.equal(wrong, 0)
-    const fresh = SharedReadPathTable.fromShared(table.toShared())
+    assert.equal(refused, 0)
     let notPublished = 0
     for (let i = 0; i < count; i++) {
       if (counterOf(table.get(handleOf(i))!) !== publishedValue(i)) notPublished++
-      if (counterOf(fresh.get(handleOf(i))!) !== publishedValue(i)) notPublished++
     }
     assert.equal(notPublished, 0)
     assert.equal(table.size, count)
@@ -155,20 +174,30 @@ test('a fill racing the writer on fresh handles never overwrites its publish; af
   }
 })
 
-test('readers racing deletes never see a deleted handle after its delete returned, nor another handle in a reused slot', async (t) => {
-  // 64 slots, 32 live handles at a time: every slot is freed and reused thousands of times
-  // while the reader holds cached slot numbers of handles that are deleted under it.
+test('a writer publishing with the slot of a deleted handle never writes into the handle that reuses it', async (t) => {
+  // 64 slots, 32 live handles at a time: every slot is freed and reused thousands of times while
+  // the writer keeps publishing handles with the slots they had, deleted ones included.
   const window = 32
+  const handlesMax = 1 << 20
   const table = new SharedReadPathTable({ capacity: 2 * window })
   const control = new SharedArrayBuffer(CONTROL_WORDS * Int32Array.BYTES_PER_ELEMENT)
   const words = new Int32Array(control)
-  const reader = start('shared-table-reader.ts', { descriptor: table.toShared(), control, window })
+  const refs = new SharedArrayBuffer(2 * handlesMax * Int32Array.BYTES_PER_ELEMENT)
+  const refWords = new Int32Array(refs)
+  const writer = start('shared-table-stale-publisher.ts', { slots: table.slotsBuffer, control, window, refs })
   try {
-    await reader.ready
+    await writer.ready
     let created = 0
+    let reads = 0
+    let hits = 0
+    let mistaken = 0
     const deadline = performance.now() + READ_MS
-    while (performance.now() < deadline) {
-      table.publish(handleOf(created), counterKeys(created + 1))
+    while (performance.now() < deadline && created < handlesMax) {
+      const handle = handleOf(created)
+      table.publish(handle, counterKeys(created + 1))
+      const ref = table.slotFor(handle)!
+      Atomics.store(refWords, 2 * created, ref.slot)
+      Atomics.store(refWords, 2 * created + 1, ref.generation)
       created++
       Atomics.store(words, CREATED, created)
       if (created > window) {
@@ -176,27 +205,25 @@ test('readers racing deletes never see a deleted handle after its delete returne
         table.delete(handleOf(victim))
         Atomics.store(words, DELETED_BELOW, victim + 1)
       }
+      // Read the live window: every value must be the handle's own.
+      for (let j = Math.max(0, created - window); j < created; j += 7) {
+        const keys = table.get(handleOf(j))
+        reads++
+        if (keys === undefined) continue
+        hits++
+        if (counterOf(keys) !== j + 1) mistaken++
+      }
     }
     Atomics.store(words, STOP, 1)
-    const report = (await reader.result) as {
-      reads: number
-      hits: number
-      deletedReads: number
-      resurrected: number
-      mistaken: number
-    }
-    t.diagnostic(`${created} handles created, ${created - window} deleted; reader: ${JSON.stringify(report)}`)
-    assert.equal(report.resurrected, 0)
-    assert.equal(report.mistaken, 0)
-    assert.ok(report.hits > 0 && report.deletedReads > 0, 'the reader read live and deleted handles')
-    const fresh = SharedReadPathTable.fromShared(table.toShared())
-    for (let j = 0; j < created; j++) {
-      const expected = j >= created - window ? j + 1 : undefined
-      const got = fresh.get(handleOf(j))
-      assert.equal(got === undefined ? undefined : counterOf(got), expected, `handle ${j}`)
+    const report = (await writer.result) as { publishes: number; landed: number; staleRefused: number }
+    t.diagnostic(`${created} handles created; main: ${reads} reads, ${hits} hits; writer: ${JSON.stringify(report)}`)
+    assert.equal(mistaken, 0)
+    assert.ok(report.staleRefused > 0 && report.landed > 0, 'the writer published live and deleted handles')
+    for (let j = Math.max(0, created - window); j < created; j++) {
+      assert.equal(counterOf(table.get(handleOf(j))!), j + 1, `handle ${j}`)
     }
     assert.equal(table.size, window)
   } finally {
-    await stopAll([reader])
+    await stopAll([writer])
   }
 })

@@ -1,7 +1,7 @@
 // Proves writer supervision: a writer thread that throws, exits or runs out of memory is
 // replaced; the calls it had not acknowledged reject with WRITER_CRASHED and can be replayed;
 // everything it acknowledged is still there; reads keep working; the new writer republishes
-// the keys its predecessor left stale.
+// the keys its predecessor left stale, also when it died holding a slot lock of the shared table.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { type Engine, EngineError, ErrorCode, openEngine } from '@shapestore/engine'
@@ -157,6 +157,29 @@ test('a writer that dies after committing but before reporting: its replacement 
       ['{"tx":1}', '{"crash":"after-commit"}'],
       'the durable commit is kept; the replay was a no-op',
     )
+  } finally {
+    await cleanup()
+  }
+})
+
+test('a writer killed holding its slot lock (mid-publish): the lock is broken, its successor publishes, reads hit the table again', async () => {
+  const { engine, crashes, handles, cleanup } = await harness()
+  try {
+    const handle = handles[0] as string
+    await engine.appendToLog(handle, [row(1)])
+    await assert.rejects(
+      engine.appendToLog(handle, [{ ...row(2), json: JSON.stringify({ crash: 'holding-slot' }) }]),
+      (error: unknown) => error instanceof EngineError && error.code === ErrorCode.WRITER_CRASHED,
+    )
+    assert.equal(crashes.length, 1)
+    assert.equal(engine.fetchLatestOffset(handle).toString(), '1_0')
+    await engine.appendToLog(handle, [row(2)])
+    assert.equal(engine.fetchLatestOffset(handle).toString(), '2_0')
+    // Left locked, the slot would make every read a miss (and the successor's publish wait
+    // 200 ms, then give up). Unlocked, the successor's publish is served from shared memory.
+    const misses = engine.stats().readPathMisses
+    for (let i = 0; i < 3; i++) assert.equal(engine.fetchLatestOffset(handle).toString(), '2_0')
+    assert.equal(engine.stats().readPathMisses, misses, 'reads hit the table')
   } finally {
     await cleanup()
   }

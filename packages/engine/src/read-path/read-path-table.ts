@@ -11,24 +11,18 @@ import type { ReadPathKeys } from './read-path-keys.ts'
  * so no later miss can bring it back.
  *
  * A table may hold fewer entries than there are shapes (the shared table has a capacity): a
- * handle without an entry is simply a miss, served from LMDB. A writer's publish that finds no
- * room is dropped, and since its commit may be newer than what a concurrent miss read, a miss
- * takes `fillToken()` before it reads LMDB and `insertIfAbsent` stores nothing if a publish was
- * dropped since.
+ * handle without an entry is simply a miss, served from LMDB.
  *
  * The inline runtime uses MapReadPathTable; the worker runtime provides a SharedArrayBuffer
  * table behind this same interface.
  */
 export interface ReadPathTable {
   get(handle: ShapeHandle): ReadPathKeys | undefined
-  /** Taken by a miss before it reads LMDB; given back to insertIfAbsent. */
-  fillToken(): number
   /**
-   * Inserts `keys` (read from LMDB after `fillToken` returned `token`) unless an entry exists;
-   * returns the entry the table holds afterwards, or `keys` when it stored nothing (no room, or
-   * a publish was dropped since the token was taken).
+   * Inserts `keys` (just read from LMDB) unless an entry exists; returns the entry the table
+   * holds afterwards, or `keys` when it stored nothing (no room).
    */
-  insertIfAbsent(handle: ShapeHandle, keys: ReadPathKeys, token: number): ReadPathKeys
+  insertIfAbsent(handle: ShapeHandle, keys: ReadPathKeys): ReadPathKeys
   publish(handle: ShapeHandle, keys: ReadPathKeys): void
   delete(handle: ShapeHandle): void
 }
@@ -41,12 +35,7 @@ export class MapReadPathTable implements ReadPathTable {
     return this.#entries.get(handle)
   }
 
-  /** A Map has no capacity, so a publish is never dropped: one constant token. */
-  fillToken(): number {
-    return 0
-  }
-
-  insertIfAbsent(handle: ShapeHandle, keys: ReadPathKeys, _token: number): ReadPathKeys {
+  insertIfAbsent(handle: ShapeHandle, keys: ReadPathKeys): ReadPathKeys {
     const existing = this.#entries.get(handle)
     if (existing !== undefined) return existing
     this.#entries.set(handle, keys)

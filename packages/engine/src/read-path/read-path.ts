@@ -37,8 +37,7 @@ export class ReadPath {
     this.misses++
     const entry = this.#catalog.entry(handle)
     if (entry === undefined) throw new EngineError(ErrorCode.UNKNOWN_HANDLE, `no shape has handle ${handle}`)
-    const token = this.#table.fillToken()
     const fromDisk = readPathKeysOf(this.#stores.get(entry.partition).readMeta(entry.shapeId))
-    return this.#table.insertIfAbsent(handle, fromDisk, token)
+    return this.#table.insertIfAbsent(handle, fromDisk)
   }
 }

@@ -11,75 +11,47 @@ import {
 import type { SlotRef } from './slots.ts'
 
 /**
- * The directory: shape handle -> (slot number, slot generation), a sharedmap 1.2.0 in a
- * SharedArrayBuffer so that every thread can find a shape's slot by its handle.
+ * The directory: shape handle -> (slot number, slot generation), a sharedmap 1.2.0.
  *
- * Who writes, who reads: any thread inserts (the shape's writer on its first publish, a reader
- * on a fill after a miss) and the thread removing a shape deletes; every thread looks up, once
- * per shape (the table caches the answer per thread), so the directory is off the hot path.
+ * One thread uses it: the table's owner, the main thread. It inserts an entry when it gives a
+ * handle a slot (for a miss's fill, or for a writer's operation), deletes it when the shape is
+ * removed, and looks a handle up when its own cache does not have it. Writer threads never
+ * touch it: they are told their shapes' slots with every operation. That is what makes a
+ * sharedmap lock held forever impossible: its locks wait without a timeout, so a thread that
+ * died holding one (a writer over its memory limit, terminated mid-insert) would block every
+ * later directory call, and on the main thread Atomics.wait would freeze the event loop. Only
+ * the main thread ever holds one, and its death ends the process.
  * An entry never changes once written: a handle keeps its slot until it is deleted, and the
- * generation stored beside the slot number lets a thread with a cached slot number detect reuse.
+ * generation stored beside the slot number lets a cached slot number detect reuse.
  *
- * sharedmap has defects at its limits (docs/design/sharedmap-notes.md). Each is guarded here, before it
- * can happen; shared-table.test.ts pins every guard:
+ * sharedmap has defects at its limits (docs/design/sharedmap-notes.md). Each is guarded here,
+ * before it can happen; shared-table.test.ts pins every guard:
  * 1. a key or value of exactly keySize/objSize chars corrupts the next entry: keys and values are
  *    strictly shorter than the configured sizes (layout.ts), checked before every set;
  * 2. overwriting a key in a full map hangs forever, 3. inserting into a full map throws: the map
  *    is built with 10/9 of the table's capacity and inserts are refused at the capacity, so it
  *    is never more than 90% full; and an entry is never overwritten at all;
- * 4. delete of a missing key throws: the key is looked up first, under the same exclusive lock;
+ * 4. delete of a missing key throws: the key is looked up first;
  * 5. the hash is weak for short, similar keys (`1-1`, `1-2` ...): every key starts with 8 hex
  *    chars of a strong 32-bit hash of the handle, so all keys are high-entropy;
- * 6. lockWrite does not exclude readers (torn and truncated reads), so the only set-if-absent
- *    is get + set under lockExclusive;
- * 7. a structured clone loses the prototype: `attach` restores it;
- * 8. its typings are wrong: sharedmap.d.ts replaces them.
- * One risk is not guarded: its locks wait without a timeout, so a thread terminated while it
- * holds one (mid-insert or mid-delete) blocks every later directory operation.
+ * 6. its typings are wrong: sharedmap.d.ts replaces them.
  */
 export class Directory {
   readonly #map: SharedMap
   /** Entries allowed: the table's capacity (one entry per slot). */
   readonly #entriesMax: number
 
-  private constructor(map: SharedMap, entriesMax: number) {
-    this.#map = map
-    this.#entriesMax = entriesMax
+  constructor(capacity: number) {
+    this.#map = new SharedMap(directoryMaxSize(capacity), DIRECTORY_KEY_SIZE, DIRECTORY_VALUE_SIZE)
+    this.#entriesMax = capacity
   }
 
-  static create(capacity: number): Directory {
-    return new Directory(new SharedMap(directoryMaxSize(capacity), DIRECTORY_KEY_SIZE, DIRECTORY_VALUE_SIZE), capacity)
-  }
-
-  /** Wraps a map received from another thread (a structured clone), restoring its prototype. */
-  static attach(received: unknown, capacity: number): Directory {
-    const { storage, meta } = (typeof received === 'object' && received !== null ? received : {}) as {
-      storage?: unknown
-      meta?: unknown
-    }
-    // sharedmap's meta words are maxSize, keySize, objSize (rounded): a map built with other
-    // sizes would void guard 1, so it is refused.
-    if (
-      !(storage instanceof SharedArrayBuffer) ||
-      !(meta instanceof Uint32Array) ||
-      meta[0] !== align4(directoryMaxSize(capacity)) ||
-      meta[1] !== align4(DIRECTORY_KEY_SIZE) ||
-      meta[2] !== align4(DIRECTORY_VALUE_SIZE)
-    ) {
-      throw new EngineError(ErrorCode.INVALID_OPTION, 'shared table: the descriptor has no directory for this table')
-    }
-    // The clone keeps the typed-array views over the same SAB but not the class: without this
-    // `get` is undefined in the receiving thread.
-    if (!(received instanceof SharedMap)) Object.setPrototypeOf(received, SharedMap.prototype)
-    return new Directory(received as SharedMap, capacity)
-  }
-
-  /** The map itself, for a descriptor: posting it to a worker shares its SAB. */
-  get shared(): SharedMap {
+  /** The sharedmap itself: its `stats` let the guard tests see what it did. */
+  get map(): SharedMap {
     return this.#map
   }
 
-  /** Entries present, across all threads. */
+  /** Entries present. */
   get length(): number {
     return this.#map.length
   }
@@ -90,63 +62,38 @@ export class Directory {
   }
 
   /**
-   * Returns the handle's entry, creating it if absent with the slot `reserve` hands out.
-   * `reserve` runs under the exclusive lock (slot allocation relies on that) and only when the
-   * handle is absent; it returns undefined when no slot is free. Returns undefined when the
-   * handle is absent and there is no room, after running `whenFull` under the same lock (so no
-   * other thread can insert the handle between the two).
+   * Returns the handle's entry, creating it if absent with the slot `reserve` hands out (called
+   * only when the handle is absent; it returns undefined when no slot is free). Returns
+   * undefined when the handle is absent and there is no room.
    */
-  insertIfAbsent(
-    handle: ShapeHandle,
-    reserve: () => SlotRef | undefined,
-    whenFull?: () => void,
-  ): { ref: SlotRef; inserted: boolean } | undefined {
+  insertIfAbsent(handle: ShapeHandle, reserve: () => SlotRef | undefined): SlotRef | undefined {
     const key = directoryKey(handle)
     const map = this.#map
-    // Guard 6: lockExclusive is the only lock that keeps readers out; under lockWrite a
-    // concurrent get sees a half-written entry.
-    map.lockExclusive()
-    try {
-      const existing = map.get(key, EXCLUSIVE)
-      if (existing !== undefined) return { ref: decodeRef(existing), inserted: false }
-      // Guards 2 and 3: refuse at capacity, long before sharedmap's own limit.
-      const ref = map.length < this.#entriesMax ? reserve() : undefined
-      if (ref === undefined) {
-        whenFull?.()
-        return undefined
-      }
-      map.set(key, encodeRef(ref), EXCLUSIVE)
-      return { ref, inserted: true }
-    } finally {
-      map.unlockExclusive()
-    }
+    const existing = map.get(key)
+    if (existing !== undefined) return decodeRef(existing)
+    // Guards 2 and 3: refuse at capacity, long before sharedmap's own limit.
+    const ref = map.length < this.#entriesMax ? reserve() : undefined
+    if (ref !== undefined) map.set(key, encodeRef(ref))
+    return ref
   }
 
   /**
-   * Deletes the handle's entry if present, after `release` has freed its slot (both under the
-   * exclusive lock, so no thread can look the entry up in between). Returns the removed entry.
-   * A missing handle is a no-op.
+   * Deletes the handle's entry if present, after `release` has freed its slot. Returns the
+   * removed entry. A missing handle is a no-op.
    */
   remove(handle: ShapeHandle, release: (ref: SlotRef) => void): SlotRef | undefined {
     const key = directoryKey(handle)
     const map = this.#map
-    map.lockExclusive()
-    try {
-      // Guard 4: sharedmap throws on a missing key, so look first, under the same lock.
-      const existing = map.get(key, EXCLUSIVE)
-      if (existing === undefined) return undefined
-      const ref = decodeRef(existing)
-      // The slot goes first: if freeing it fails, the entry is intact and still consistent.
-      release(ref)
-      map.delete(key, EXCLUSIVE)
-      return ref
-    } finally {
-      map.unlockExclusive()
-    }
+    // Guard 4: sharedmap throws on a missing key, so look first.
+    const existing = map.get(key)
+    if (existing === undefined) return undefined
+    const ref = decodeRef(existing)
+    // The slot goes first: if freeing it fails, the entry is intact and still consistent.
+    release(ref)
+    map.delete(key)
+    return ref
   }
 }
-
-const EXCLUSIVE = { lockExclusive: true } as const
 
 /**
  * The directory key of a handle: a hash prefix + the handle. Validates the handle first, so no
@@ -191,9 +138,4 @@ function hashPrefix(handle: string): string {
   h = Math.imul(h, 0xc2b2ae35)
   h ^= h >>> 16
   return (h >>> 0).toString(16).padStart(KEY_PREFIX_CHARS, '0')
-}
-
-/** sharedmap rounds its sizes up to a multiple of 4. */
-function align4(n: number): number {
-  return Math.ceil(n / 4) * 4
 }

@@ -40,15 +40,9 @@ export const H_NEXT_UNUSED = 3
 export const H_FREE_COUNT = 4
 /** Slots currently owned by a handle (FILLING or READY). */
 export const H_LIVE = 5
-/**
- * Publishes dropped because the table had no room for a new entry. A miss reads it before it
- * reads LMDB (the fill token) and stores nothing if it moved: the dropped publish's commit may
- * be newer than what the miss read.
- */
-export const H_DROPPED_PUBLISHES = 6
 
-/** "SHT3": bump the digit whenever a word index or flag below changes meaning. */
-export const TABLE_MAGIC = 0x5348_5433
+/** "SHT4": bump the digit whenever a word index or flag below changes meaning. */
+export const TABLE_MAGIC = 0x5348_5434
 
 // ---------------------------------------------------------------- slot words (relative to the slot)
 
@@ -166,12 +160,6 @@ export const LOCK_FAST_ATTEMPTS = 16
 export const LOCK_WAIT_MS_MAX = 200
 /** One Atomics.wait slice of a waiting worker: unlocks do not notify, so waiters poll at this rate. */
 export const LOCK_WAIT_SLICE_MS = 1
-/**
- * Times a publish or fill retries after finding its slot number stale (the handle was deleted,
- * maybe re-created, between its lookup and its write). Each retry looks the handle up afresh,
- * so a second stale result needs another delete in that window: 4 is already implausible.
- */
-export const WRITE_ATTEMPTS_MAX = 4
 
 // ---------------------------------------------------------------- directory (sharedmap) sizing
 
@@ -202,7 +190,7 @@ export function directoryMaxSize(capacity: number): number {
   return Math.ceil(capacity * DIRECTORY_ENTRIES_PER_SLOT) + 1
 }
 
-/** Thread-local cache entries kept before the cache is dropped (entries of removed shapes pile up). */
+/** Cache entries kept before the main thread's slot cache is dropped (a backstop: it holds live entries only). */
 export function threadCacheEntriesMax(capacity: number): number {
   return 2 * capacity + 1024
 }

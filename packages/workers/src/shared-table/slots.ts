@@ -13,7 +13,6 @@ import {
   F_XIP_COUNT_SHIFT,
   freeStackBase,
   H_CAPACITY,
-  H_DROPPED_PUBLISHES,
   H_FREE_COUNT,
   H_LIVE,
   H_MAGIC,
@@ -74,13 +73,14 @@ const TWO_32 = 2 ** 32
  * each under a sequence lock (layout.ts has the words).
  *
  * Who writes, who reads:
- * - the shape's writer thread publishes its keys (`publish`: always overwrites);
- * - a thread that missed and read LMDB fills a reserved slot (`fill`: writes only a slot that
- *   has no value yet, so it never overwrites a publish);
- * - the thread removing a shape frees its slot (`release`: generation + 1);
- * - slot allocation (`reserve`, `release`) and the header's free stack are touched only under
- *   the directory's exclusive lock, which serialises them across threads;
- * - any thread reads (`read`), lock-free.
+ * - the shape's writer thread publishes its keys into the slot the main thread gave it
+ *   (`publish`: always overwrites);
+ * - the main thread, after a miss read LMDB, fills a reserved slot (`fill`: writes only a slot
+ *   that has no value yet, so it never overwrites a publish), clears a value a commit may have
+ *   made stale (`clear`), and frees the slot of a removed shape (`release`: generation + 1);
+ * - slot allocation (`reserve`, `release`) and the header's free stack belong to the main
+ *   thread alone, so they need no lock of their own;
+ * - reads (`read`) are lock-free.
  *
  * The seq word is both the readers' seqlock and the writers' mutex: a writer takes the slot by a
  * CAS of seq from even to odd, writes, and stores seq + 1. A fill, a publish and a release can
@@ -146,16 +146,6 @@ export class Slots {
     return Atomics.load(this.#words, H_LIVE)
   }
 
-  /** Publishes dropped for lack of room so far (H_DROPPED_PUBLISHES). */
-  get droppedPublishes(): number {
-    return Atomics.load(this.#words, H_DROPPED_PUBLISHES)
-  }
-
-  /** Counts a publish that found no room. The caller must hold the directory's exclusive lock. */
-  countDroppedPublish(): void {
-    Atomics.add(this.#words, H_DROPPED_PUBLISHES, 1)
-  }
-
   /** The word index of `slot`'s seq, for the caller's no-allocation hit check. */
   seqIndex(slot: number): number {
     return this.#seqBase + slot
@@ -166,11 +156,11 @@ export class Slots {
     return Atomics.load(this.#words, seqIndex)
   }
 
-  // ------------------------------------------------------------ allocation (directory lock held)
+  // ------------------------------------------------------------ allocation (main thread only)
 
   /**
    * Takes a FREE slot for a new handle and moves it to FILLING (no value yet). Returns undefined
-   * when every slot is taken. The caller must hold the directory's exclusive lock: the free stack
+   * when every slot is taken. Only the table's owner (the main thread) allocates: the free stack
    * and H_NEXT_UNUSED have no lock of their own.
    */
   reserve(): SlotRef | undefined {
@@ -210,7 +200,7 @@ export class Slots {
   /**
    * Frees `ref`'s slot: generation + 1 (so every cached copy of `ref` goes stale), state FREE,
    * and back on the free stack. False if the slot was already freed (generation moved on).
-   * The caller must hold the directory's exclusive lock.
+   * Main thread only, like `reserve`.
    */
   release(ref: SlotRef): boolean {
     const words = this.#words
@@ -261,6 +251,48 @@ export class Slots {
     const locked = this.#lock(this.#seqBase + ref.slot)
     if (locked === undefined) return FILL_BUSY
     return this.#writeLocked(ref.slot, locked, ref.generation, encoded, false)
+  }
+
+  /**
+   * The owner's "this value may be stale": a READY slot of `ref` goes back to FILLING, so reads
+   * miss and ask LMDB, and the next fill or publish stores a value again. False if the slot
+   * stayed busy (a publish is being written: it is newer than anything this would discard).
+   */
+  clear(ref: SlotRef): boolean {
+    const words = this.#words
+    const seqAt = this.#seqBase + ref.slot
+    const locked = this.#lock(seqAt)
+    if (locked === undefined) return false
+    const base = slotBase(ref.slot)
+    if (
+      Atomics.load(words, base + S_GENERATION) === ref.generation &&
+      Atomics.load(words, base + S_STATE) === STATE_READY
+    ) {
+      Atomics.store(words, base + S_STATE, STATE_FILLING)
+      Atomics.store(words, base + S_FLAGS, 0)
+    }
+    Atomics.store(words, seqAt, (locked + 1) | 0)
+    return true
+  }
+
+  /**
+   * Unlocks `ref`'s slot if a thread that is gone left it locked (its seq odd), with no value
+   * (FILLING: what was half written is discarded; the next read asks LMDB). The caller knows
+   * that no living thread can hold this lock: the main thread, for the slots of a writer thread
+   * that exited (a writer only ever locks the slots of its own shapes). True if it was locked.
+   */
+  breakAbandonedLock(ref: SlotRef): boolean {
+    const words = this.#words
+    const seqAt = this.#seqBase + ref.slot
+    const seq = Atomics.load(words, seqAt)
+    if ((seq & 1) === 0) return false
+    const base = slotBase(ref.slot)
+    if (Atomics.load(words, base + S_GENERATION) === ref.generation) {
+      Atomics.store(words, base + S_STATE, STATE_FILLING)
+      Atomics.store(words, base + S_FLAGS, 0)
+    }
+    Atomics.store(words, seqAt, (seq + 1) | 0)
+    return true
   }
 
   #writeLocked(slot: number, locked: number, generation: number, encoded: Int32Array, overwrite: boolean): number {
