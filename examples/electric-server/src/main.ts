@@ -1,15 +1,18 @@
-// `pnpm example:server [--port P] [--dir D] [--host H] [--long-poll-ms MS] [--writers N]`
+// `pnpm example:server [--port P] [--dir D] [--host H] [--long-poll-ms MS] [--writers N] [--pg URL …]`
 // Starts the example shape server and prints its URL; SIGINT/SIGTERM close it cleanly.
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { LONG_POLL_TIMEOUT_MS_DEFAULT, startShapeServer } from './server.ts'
 
-const USAGE = `usage: pnpm example:server [--port P] [--dir D] [--host H] [--long-poll-ms MS] [--writers N]
+const USAGE = `usage: pnpm example:server [--port P] [--dir D] [--host H] [--long-poll-ms MS] [--writers N] [--pg URL]
   --port P          port to listen on, 0 for any (default 3000)
   --dir D           data directory (default ./data/electric-server)
   --host H          address to listen on (default 127.0.0.1)
   --long-poll-ms MS how long a live request waits for a change (default ${LONG_POLL_TIMEOUT_MS_DEFAULT})
-  --writers N       writer threads; 0 runs the engine inline (default 1)`
+  --writers N       writer threads; 0 runs the engine inline (default 1)
+  --pg URL          follow Postgres (postgres://user@host:port/db) instead of the embedded tables
+  --publication P   the publication whose tables are served, created if absent (default shapestore)
+  --slot S          the logical replication slot followed, created if absent (default shapestore)`
 
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
   console.log(USAGE)
@@ -26,6 +29,9 @@ function parseOrExit() {
         host: { type: 'string', default: '127.0.0.1' },
         'long-poll-ms': { type: 'string', default: String(LONG_POLL_TIMEOUT_MS_DEFAULT) },
         writers: { type: 'string', default: '1' },
+        pg: { type: 'string' },
+        publication: { type: 'string', default: 'shapestore' },
+        slot: { type: 'string', default: 'shapestore' },
       },
     })
   } catch (error) {
@@ -41,6 +47,10 @@ const server = await startShapeServer({
   host: values.host,
   longPollTimeoutMs: integerArg('long-poll-ms', values['long-poll-ms'], 1, 40_000),
   writers: integerArg('writers', values.writers, 0, 64),
+  pg:
+    values.pg === undefined
+      ? undefined
+      : { connectionString: values.pg, publication: values.publication, slot: values.slot },
 })
 console.log(`shapestore example Electric server listening on ${server.url}`)
 // The line the bench and the restart tests wait for: the port, machine-readable.

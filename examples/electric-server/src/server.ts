@@ -10,7 +10,10 @@ import { sendError, sendJson, setCors } from './http/responses.ts'
 import { handleShapeDelete } from './http/shape-delete-route.ts'
 import { handleShapeGet, type ShapeRouteContext } from './http/shape-route.ts'
 import { handleWrite } from './http/write-route.ts'
+import { PgFollower } from './pg/pg-follower.ts'
+import { PgSource, type PgSourceOptions } from './pg/pg-source.ts'
 import { ShapeService } from './shapes/shape-service.ts'
+import type { TableSource } from './table/table-source.ts'
 import { TableStore } from './table/table-store.ts'
 
 export interface ShapeServerOptions {
@@ -26,6 +29,11 @@ export interface ShapeServerOptions {
   readonly writers?: number | undefined
   /** The engine's log chunk size. Default: the engine's (10 MiB, Electric's). */
   readonly chunkBytesThreshold?: number | undefined
+  /**
+   * Follow Postgres instead of the embedded table store: the tables of a publication, fed from a
+   * logical replication slot (src/pg/). Writes then go to Postgres with SQL.
+   */
+  readonly pg?: PgSourceOptions | undefined
 }
 
 export interface ShapeServer {
@@ -57,11 +65,14 @@ export async function startShapeServer(options: ShapeServerOptions): Promise<Sha
     runtime: writers === 0 ? inlineRuntime() : workerRuntime({ writers }),
     chunkBytesThreshold: options.chunkBytesThreshold,
   })
-  let tables: TableStore | undefined
+  let tables: (TableSource & { close(): Promise<void> }) | undefined
+  let follower: PgFollower | undefined
   try {
-    tables = TableStore.open(options.dir)
+    tables = options.pg === undefined ? TableStore.open(options.dir) : await PgSource.open(options.pg)
     const shapes = await ShapeService.open(engine, tables)
-    const context: ShapeRouteContext = {
+    if (tables instanceof PgSource) follower = await PgFollower.start(tables, shapes)
+    const context: ServerContext = {
+      follower,
       engine,
       shapes,
       longPollTimeoutMs,
@@ -86,18 +97,22 @@ export async function startShapeServer(options: ShapeServerOptions): Promise<Sha
         const closed = new Promise<void>((resolve) => server.close(() => resolve()))
         server.closeAllConnections()
         await closed
+        await follower?.stop()
         await engine.close()
         await storeToClose.close()
       },
     }
   } catch (error) {
+    await follower?.stop()
     await engine.close()
     await tables?.close()
     throw error
   }
 }
 
-async function route(req: IncomingMessage, res: ServerResponse, context: ShapeRouteContext): Promise<void> {
+type ServerContext = ShapeRouteContext & { readonly follower: PgFollower | undefined }
+
+async function route(req: IncomingMessage, res: ServerResponse, context: ServerContext): Promise<void> {
   setCors(req, res)
   const url = new URL(req.url ?? '/', 'http://localhost')
   if (req.method === 'OPTIONS') {
@@ -127,7 +142,7 @@ async function route(req: IncomingMessage, res: ServerResponse, context: ShapeRo
  * and read the server's own RSS; with `tx`, the server's share of that transaction's fanout
  * (FanoutTimes).
  */
-function serverStats(context: ShapeRouteContext, url: URL): Record<string, unknown> {
+function serverStats(context: ServerContext, url: URL): Record<string, unknown> {
   const { waiters, readPathMisses, pooledLogReads, catalogRecordsRead, metaRecordsRead } = context.engine.stats()
   const tx = Number(url.searchParams.get('tx'))
   return {
@@ -142,6 +157,15 @@ function serverStats(context: ShapeRouteContext, url: URL): Record<string, unkno
     pooledLogReads,
     catalogRecordsRead,
     metaRecordsRead,
+    ...(context.follower === undefined
+      ? {}
+      : {
+          replication: {
+            acknowledgedLsn: context.follower.acknowledgedLsn,
+            applied: context.follower.applied,
+            reconnects: context.follower.reconnects,
+          },
+        }),
   }
 }
 

@@ -134,7 +134,12 @@ export interface ServerProcess {
   kill(signal: NodeJS.Signals): Promise<void>
 }
 
-export async function spawnServer(dir: string, port = 0, writers = 1): Promise<ServerProcess> {
+export async function spawnServer(
+  dir: string,
+  port = 0,
+  writers = 1,
+  extraArgs: readonly string[] = [],
+): Promise<ServerProcess> {
   const child = spawn(
     process.execPath,
     [
@@ -149,6 +154,7 @@ export async function spawnServer(dir: string, port = 0, writers = 1): Promise<S
       String(TEST_LONG_POLL_MS),
       '--writers',
       String(writers),
+      ...extraArgs,
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   )

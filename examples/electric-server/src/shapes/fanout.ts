@@ -15,11 +15,13 @@ export interface FanoutEntry {
  * engine validates it once and stores it once per partition (its shared-record layout).
  * Every distinct array is checked against the engine's limits here, before the caller commits
  * the transaction, so a fanout never fails for its size after the table state has moved on.
+ * `txid` is the messages' `txids` entry: the transaction's own id (Postgres's xid), `tx` by default.
  */
 export function planFanout(
   shapes: Iterable<readonly [string, ShapeSpec]>,
   tx: number,
   changes: readonly Change[],
+  txid = tx,
 ): FanoutEntry[] {
   const entries: FanoutEntry[] = []
   const shared = new Map<string, LogItem[]>()
@@ -29,7 +31,7 @@ export function planFanout(
     const signature = JSON.stringify([spec.columns, spec.replica, spec.relation, actions])
     let items = shared.get(signature)
     if (items === undefined) {
-      items = changeItems(spec, tx, changes, actions)
+      items = changeItems(spec, tx, changes, actions, txid)
       encodeTransaction(items)
       shared.set(signature, items)
     }

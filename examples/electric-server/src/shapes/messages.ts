@@ -46,6 +46,7 @@ export function changeItems(
   tx: number,
   changes: readonly Change[],
   actions: readonly Action[],
+  txid = tx,
 ): LogItem[] {
   const positions: number[] = []
   actions.forEach((action, i) => {
@@ -62,7 +63,7 @@ export function changeItems(
         relation: spec.relation,
         lsn: String(tx),
         op_position: i,
-        txids: [tx],
+        txids: [txid],
         ...(n === positions.length - 1 ? { last: true } : {}),
       },
     }

@@ -7,9 +7,11 @@ import {
   type ShapeDefinition,
   type ShapeHandle,
 } from '@shapestore/engine'
-import { PRIMARY_KEY, toPgText } from '../table/pg-types.ts'
-import type { PendingFanout, TableStore } from '../table/table-store.ts'
-import { planTransaction, validateOps, WriteError } from '../table/transaction.ts'
+import { visibleInSnapshot } from '../pg/visibility.ts'
+import { PRIMARY_KEY, type Row, toPgText } from '../table/pg-types.ts'
+import type { TableSource } from '../table/table-source.ts'
+import { type PendingFanout, TableStore } from '../table/table-store.ts'
+import { type Change, planTransaction, validateOps, WriteError } from '../table/transaction.ts'
 import { SerialQueue } from '../util/serial-queue.ts'
 import { type FanoutEntry, planFanout } from './fanout.ts'
 import { snapshotMessage } from './messages.ts'
@@ -22,14 +24,27 @@ export interface WriteResult {
   readonly offset: string
 }
 
+/** One transaction replicated from Postgres (pg-follower.ts). */
+export interface ReplicatedTransaction {
+  /** The commit LSN as a number: `tx` of the offsets `tx_op`. */
+  readonly tx: number
+  /** Its 32-bit xid, checked against each shape's pg snapshot. */
+  readonly xid: number
+  /** The row changes per canonical table, in commit order. */
+  readonly changes: ReadonlyMap<string, readonly Change[]>
+}
+
 /** Request specs are cached by their raw parameters; the cache is dropped past this size. */
 const SPEC_CACHE_MAX = 10_000
 
 /**
- * The example's shapes on top of the engine and the table store: resolves request parameters
- * to shapes, creates shapes with a snapshot of the current table state, applies write
- * transactions and fans them out, removes and rotates shapes. Writes, creations and removals
- * run one at a time (SerialQueue); reads need no lock.
+ * The example's shapes on top of the engine and a table source (the embedded table store, or
+ * Postgres): resolves request parameters to shapes, creates shapes with a snapshot of the
+ * current table state, applies write transactions (the store's own, or those replicated from
+ * Postgres) and fans them out, removes and rotates shapes. Writes, creations and removals run
+ * one at a time (SerialQueue); reads need no lock. That queue is also what makes a Postgres
+ * snapshot and the replication stream meet exactly once: a transaction the snapshot did not see
+ * committed after it was taken, so it is fanned out after the shape is registered.
  *
  * The in-memory registry (handle → spec) is filled lazily from the engine's catalog, so a
  * restart reads nothing per shape: a shape enters it when a request names it (one catalog
@@ -38,7 +53,7 @@ const SPEC_CACHE_MAX = 10_000
  */
 export class ShapeService {
   readonly #engine: Engine
-  readonly #tables: TableStore
+  readonly #tables: TableSource
   readonly #queue = new SerialQueue()
   readonly #byHandle = new Map<ShapeHandle, ShapeSpec>()
   readonly #byKey = new Map<string, ShapeHandle>()
@@ -49,7 +64,7 @@ export class ShapeService {
   readonly #tablesLoaded = new Set<string>()
   #lastFannedOutTx = 0
 
-  private constructor(engine: Engine, tables: TableStore) {
+  private constructor(engine: Engine, tables: TableSource) {
     this.#engine = engine
     this.#tables = tables
   }
@@ -60,7 +75,7 @@ export class ShapeService {
    * never completed (a crash during creation) or whose definition no longer compiles is
    * removed when it is first met: its clients get a 409 and refetch.
    */
-  static async open(engine: Engine, tables: TableStore): Promise<ShapeService> {
+  static async open(engine: Engine, tables: TableSource): Promise<ShapeService> {
     const service = new ShapeService(engine, tables)
     await service.#queue.run(() => service.#finishPending())
     service.#lastFannedOutTx = tables.lastTx
@@ -79,6 +94,17 @@ export class ShapeService {
    */
   get lastFannedOutTx(): number {
     return this.#lastFannedOutTx
+  }
+
+  /** Asks the source again for a table it did not have (a Postgres table created since the start). */
+  async ensureTable(tableName: string): Promise<void> {
+    let table: string
+    try {
+      table = canonicalTableName(tableName)
+    } catch {
+      return // resolve() reports it
+    }
+    if (this.#tables.schema(table) === undefined) await this.#tables.refreshSchema(table)
   }
 
   /** The spec for request parameters; ShapeParamError for an unknown table or a bad definition. */
@@ -161,13 +187,17 @@ export class ShapeService {
     } catch (error) {
       throw new WriteError(400, 'table', (error as Error).message)
     }
+    const store = this.#tables
+    if (!(store instanceof TableStore)) {
+      throw new WriteError(400, 'table', 'this server follows Postgres: write with SQL')
+    }
     const ops = validateOps(body)
     return this.#queue.run(async () => {
       await this.#finishPending()
-      const schema = this.#tables.schema(table)
-      const plan = planTransaction(ops, schema, (id) => this.#tables.row(table, id))
+      const schema = store.schema(table)
+      const plan = planTransaction(ops, schema, (id) => store.row(table, id))
       if (plan.changes.length === 0) return null
-      const tx = this.#tables.lastTx + 1
+      const tx = store.lastTx + 1
       let entries: FanoutEntry[] | undefined
       if (!plan.schemaChanged) {
         try {
@@ -178,7 +208,7 @@ export class ShapeService {
           throw error
         }
       }
-      const pending = this.#tables.commit(table, plan.schema, plan.changes, plan.schemaChanged)
+      const pending = store.commit(table, plan.schema, plan.changes, plan.schemaChanged)
       onCommit?.(pending.tx)
       if (plan.schemaChanged) this.#specs.clear()
       try {
@@ -192,6 +222,43 @@ export class ShapeService {
       this.#lastFannedOutTx = pending.tx
       await this.#tables.clearPending()
       return { tx: pending.tx, offset: `${pending.tx}_${plan.changes.length - 1}` }
+    })
+  }
+
+  /**
+   * Fans a transaction replicated from Postgres out to the shapes of the tables it changed,
+   * leaving out every shape whose pg snapshot already saw it. Resolves once it is durable in
+   * every shape's log it went to: the follower may then let Postgres forget it.
+   */
+  applyReplicated(txn: ReplicatedTransaction): Promise<void> {
+    return this.#queue.run(async () => {
+      for (const [table, changes] of txn.changes) {
+        const unseen = [...this.#shapesOf(table)].filter(([handle]) => {
+          const snapshot = this.#engine.fetchPgSnapshot(handle)
+          return snapshot === null || !visibleInSnapshot(snapshot, txn.xid)
+        })
+        const entries = planFanout(unseen, txn.tx, changes, txn.xid)
+        for (let start = 0; start < entries.length; start += limits.FANOUT_SHAPES_MAX) {
+          await this.#engine.appendToLogs(entries.slice(start, start + limits.FANOUT_SHAPES_MAX))
+        }
+      }
+      this.#lastFannedOutTx = Math.max(this.#lastFannedOutTx, txn.tx)
+    })
+  }
+
+  /** Removes every shape of `table` (a schema change, a truncate); their clients refetch. */
+  rotateTable(table: string): Promise<void> {
+    return this.#queue.run(async () => {
+      this.#specs.clear()
+      for (const [handle] of [...this.#shapesOf(table)]) await this.#remove(handle)
+    })
+  }
+
+  /** Removes every shape (the replication slot was lost: changes may have been missed). */
+  rotateAll(): Promise<void> {
+    return this.#queue.run(async () => {
+      this.#specs.clear()
+      for (const { handle } of [...this.#engine.listShapes()]) await this.#remove(handle)
     })
   }
 
@@ -216,17 +283,15 @@ export class ShapeService {
       await this.#remove(found)
     }
     const { handle } = await this.#engine.getOrCreateShape(spec.definition)
-    await this.#engine.makeNewSnapshot(handle, this.#snapshotRows(spec))
+    const snapshot = await this.#tables.snapshot(spec.table)
+    try {
+      if (snapshot.pgSnapshot !== null) await this.#engine.setPgSnapshot(handle, snapshot.pgSnapshot)
+      await this.#engine.makeNewSnapshot(handle, snapshotRows(spec, snapshot.rows))
+    } finally {
+      await snapshot.close()
+    }
     this.#register(handle, spec)
     return handle
-  }
-
-  *#snapshotRows(spec: ShapeSpec): Iterable<string> {
-    for (const row of this.#tables.rows(spec.table)) {
-      if (spec.where === null || spec.where.matches(row)) {
-        yield snapshotMessage(spec, toPgText(row[PRIMARY_KEY]) as string, row)
-      }
-    }
   }
 
   async #remove(handle: ShapeHandle): Promise<boolean> {
@@ -309,6 +374,14 @@ export class ShapeService {
     } catch (error) {
       if (error instanceof ShapeParamError) return null
       throw error
+    }
+  }
+}
+
+async function* snapshotRows(spec: ShapeSpec, rows: AsyncIterable<Row> | Iterable<Row>): AsyncIterable<string> {
+  for await (const row of rows) {
+    if (spec.where === null || spec.where.matches(row)) {
+      yield snapshotMessage(spec, toPgText(row[PRIMARY_KEY]) as string, row)
     }
   }
 }

@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import { type Database, open, type RootDatabase } from 'lmdb'
 import type { Row, TableSchema } from './pg-types.ts'
+import type { TableSnapshot, TableSource } from './table-source.ts'
 import type { Change } from './transaction.ts'
 
 /** A committed transaction whose fanout into shape logs may not have finished. */
@@ -23,7 +24,7 @@ const LAST_TX = 'lastTx'
  * record, and the next start replays the fanout (appends are idempotent), like Electric
  * replaying the replication stream from its last confirmed position.
  */
-export class TableStore {
+export class TableStore implements TableSource {
   readonly #env: RootDatabase
   readonly #rows: Database<Row, string>
   readonly #meta: Database<unknown, string>
@@ -57,6 +58,14 @@ export class TableStore {
   *rows(table: string): Iterable<Row> {
     // Row keys are `<table>\0<id>`: the table's rows sort between `<table>\0` and `<table>\x01`.
     for (const { value } of this.#rows.getRange({ start: `${table}\u0000`, end: `${table}\u0001` })) yield value
+  }
+
+  /** Nothing to look up again: a table exists once it has been written. */
+  async refreshSchema(_table: string): Promise<void> {}
+
+  /** The table's current rows: the caller's queue keeps writes out until it is done with them. */
+  async snapshot(table: string): Promise<TableSnapshot> {
+    return { rows: this.rows(table), pgSnapshot: null, close: async () => {} }
   }
 
   pending(): PendingFanout | undefined {

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL for the tests of the Electric example's Postgres mode (logical
+# replication on, trust auth, loopback only). Debian's PostgreSQL is installed if it is missing.
+#   .ci/postgres.sh start DIR    initdb + start under DIR; prints the URL (postgres://postgres@127.0.0.1:PORT/postgres)
+#   .ci/postgres.sh restart DIR  fast restart (the tests restart it under load)
+#   .ci/postgres.sh stop DIR     immediate stop; DIR is left for the caller to remove
+set -euo pipefail
+cmd=${1:?start|restart|stop}
+dir=${2:?data directory}
+
+bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+if [ -z "$bin" ] && [ "$cmd" = start ]; then
+  echo "postgres.sh: installing Debian's postgresql" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  { apt-get update -q && apt-get install -y -q --no-install-recommends postgresql; } >&2
+  bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+fi
+[ -n "$bin" ] || { echo "postgres.sh: no PostgreSQL binaries" >&2; exit 1; }
+
+# initdb and the server refuse to run as root: run them as the postgres user then.
+as_owner() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+case "$cmd" in
+  start)
+    mkdir -p "$dir"
+    [ "$(id -u)" = 0 ] && chown postgres "$dir"
+    port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+    as_owner "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --no-sync >"$dir/initdb.log" 2>&1
+    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+      -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c wal_level=logical -c max_replication_slots=100 -c max_wal_senders=100 -c max_connections=200 -c fsync=off" \
+      start >&2
+    echo "postgres://postgres@127.0.0.1:$port/postgres"
+    ;;
+  restart)
+    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 -m fast restart >&2
+    ;;
+  stop)
+    as_owner "$bin/pg_ctl" -D "$dir/data" -w -t 60 -m immediate stop >&2 || true
+    ;;
+  *)
+    echo "usage: $0 start|restart|stop DIR" >&2
+    exit 2
+    ;;
+esac

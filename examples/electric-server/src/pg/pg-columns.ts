@@ -1,0 +1,77 @@
+import {
+  type Column,
+  type ColumnValue,
+  type PgType,
+  PRIMARY_KEY,
+  type Row,
+  type TableSchema,
+} from '../table/pg-types.ts'
+
+/**
+ * Postgres column types this example serves, by type OID, mapped onto its four column types
+ * (table/pg-types.ts: what the where subset compares and the client parses). Integers and
+ * numeric become float8 (exact to 2^53); a table with a column of any other type is refused.
+ */
+const TYPES_BY_OID: ReadonlyMap<number, PgType> = new Map([
+  [16, 'bool'],
+  [20, 'float8'], // int8
+  [21, 'float8'], // int2
+  [23, 'float8'], // int4
+  [700, 'float8'], // float4
+  [701, 'float8'],
+  [1700, 'float8'], // numeric
+  [25, 'text'],
+  [1043, 'text'], // varchar
+  [1042, 'text'], // bpchar
+  [2950, 'text'], // uuid
+  [19, 'text'], // name
+  [114, 'jsonb'], // json
+  [3802, 'jsonb'],
+])
+
+export interface PgColumn {
+  readonly name: string
+  readonly typeOid: number
+}
+
+/** The example's schema of a Postgres table: `id` first; an Error naming what does not fit. */
+export function schemaOf(table: string, columns: readonly PgColumn[]): TableSchema {
+  const schema: Column[] = columns.map(({ name, typeOid }) => {
+    const type = TYPES_BY_OID.get(typeOid)
+    if (type === undefined)
+      throw new Error(`${table}: column "${name}" has a type (oid ${typeOid}) this server does not serve`)
+    return { name, type }
+  })
+  if (!schema.some((column) => column.name === PRIMARY_KEY)) {
+    throw new Error(`${table}: the example serves tables with a primary key column "${PRIMARY_KEY}"`)
+  }
+  return schema.sort((a, b) => (a.name === PRIMARY_KEY ? -1 : b.name === PRIMARY_KEY ? 1 : 0))
+}
+
+/**
+ * A row as node-postgres (or the replication decoder, which uses the same type parsers) gives
+ * it, as the example's typed row. A value the decoder leaves undefined (an unchanged TOASTed
+ * one it had no old row for) is left out, not taken for null.
+ */
+export function rowOf(schema: TableSchema, raw: Readonly<Record<string, unknown>>): Row {
+  const row: Record<string, ColumnValue> = {}
+  for (const { name, type } of schema) {
+    const value = raw[name]
+    if (value !== undefined) row[name] = columnValue(type, value)
+  }
+  return row
+}
+
+function columnValue(type: PgType, value: unknown): ColumnValue {
+  if (value === null) return null
+  switch (type) {
+    case 'float8':
+      return Number(value)
+    case 'bool':
+      return value === true || value === 't'
+    case 'jsonb':
+      return typeof value === 'string' ? (JSON.parse(value) as ColumnValue) : (value as ColumnValue)
+    default:
+      return String(value)
+  }
+}

@@ -1,0 +1,260 @@
+import { LogicalReplicationService, type Pgoutput, PgoutputPlugin } from 'pg-logical-replication'
+import type { ShapeService } from '../shapes/shape-service.ts'
+import { PRIMARY_KEY, toPgText } from '../table/pg-types.ts'
+import type { Change } from '../table/transaction.ts'
+import { lsnToNumber, numberToLsn } from './lsn.ts'
+import { rowOf } from './pg-columns.ts'
+import type { PgSource } from './pg-source.ts'
+
+/** Reconnection backoff after Postgres went away: doubles from the first to the last. */
+const RETRY_FIRST_MS = 100
+const RETRY_MAX_MS = 5_000
+
+interface OpenTransaction {
+  readonly xid: number
+  readonly changes: Map<string, Change[]>
+}
+
+/**
+ * Follows the publication's changes through a `pgoutput` logical replication slot and hands each
+ * committed transaction to the shape service (ShapeService.applyReplicated), one at a time, in
+ * commit order. Offsets: a transaction's `tx` is its commit LSN, a change's `op` its position
+ * among the transaction's changes to its table.
+ *
+ * Acknowledgement is manual and only of what is persisted: the slot's confirmed flush position
+ * moves to a transaction's end only once applyReplicated resolved, that is once the transaction
+ * is durable in every shape's log it belongs to. So Postgres never forgets a change the engine
+ * could lose in a crash, and WAL is freed as the stream is applied. After a restart (or a lost
+ * connection) streaming resumes from the slot's confirmed position, and what is replayed is
+ * skipped by the engine's idempotent append. (pg-logical-replication's automatic and periodic
+ * acknowledgements would confirm what was merely received: both are off.)
+ *
+ * Postgres going away (a restart, a dropped connection) is retried with backoff while clients
+ * keep being served from the engine. A slot that was dropped is recreated, and every shape is
+ * rotated (removed: clients get 409 and refetch a fresh snapshot), since changes may have been
+ * missed in between; the server says so on stderr.
+ */
+export class PgFollower {
+  readonly #source: PgSource
+  readonly #shapes: ShapeService
+  /** The last transaction end applied and acknowledged (the slot's confirmed flush position). */
+  #acked = '0/0'
+  #transaction: OpenTransaction | null = null
+  /** The position of the last keepalive not yet confirmed. */
+  #keepalive: string | null = null
+  #service: LogicalReplicationService | null = null
+  #stopped = false
+  #running: Promise<void> = Promise.resolve()
+  /** Transactions applied since the start (for tests and stats). */
+  applied = 0
+  reconnects = 0
+
+  private constructor(source: PgSource, shapes: ShapeService) {
+    this.#source = source
+    this.#shapes = shapes
+  }
+
+  /** Creates the slot if absent and starts streaming from its confirmed position. */
+  static async start(source: PgSource, shapes: ShapeService): Promise<PgFollower> {
+    const follower = new PgFollower(source, shapes)
+    follower.#acked = await follower.#ensureSlot()
+    follower.#running = follower.#run()
+    return follower
+  }
+
+  get acknowledgedLsn(): string {
+    return this.#acked
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true
+    await this.#service?.stop()
+    await this.#running
+  }
+
+  async #run(): Promise<void> {
+    let retryMs = RETRY_FIRST_MS
+    while (!this.#stopped) {
+      const started = this.applied
+      try {
+        await this.#stream()
+      } catch (error) {
+        if (this.#stopped) break
+        if (isSlotMissing(error)) {
+          console.error(
+            `replication slot "${this.#source.options.slot}" is gone: recreating it and rotating every shape (clients refetch)`,
+          )
+          try {
+            this.#acked = await this.#ensureSlot()
+            await this.#shapes.rotateAll()
+          } catch {
+            // Retried below like any other failure.
+          }
+        }
+      }
+      if (this.#stopped) break
+      this.reconnects++
+      if (this.applied > started) retryMs = RETRY_FIRST_MS
+      await new Promise((resolve) => setTimeout(resolve, retryMs))
+      retryMs = Math.min(retryMs * 2, RETRY_MAX_MS)
+    }
+  }
+
+  /** One replication session: resolves or rejects when the connection ends. */
+  async #stream(): Promise<void> {
+    this.#transaction = null
+    const service = new LogicalReplicationService(
+      { connectionString: this.#source.options.connectionString },
+      { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: true } },
+    )
+    this.#service = service
+    let failure: unknown = null
+    service.on('error', (error: Error) => {
+      failure ??= error
+    })
+    service.on('heartbeat', (lsn: string, _timestamp: number, shouldRespond: boolean) => {
+      this.#keepalive = lsn
+      if (!this.#confirmKeepalive(service) && shouldRespond) void confirm(service, this.#acked)
+    })
+    service.on('data', async (_lsn: string, message: Pgoutput.Message) => {
+      if (failure !== null) return
+      try {
+        await this.#receive(service, message)
+        this.#confirmKeepalive(service)
+      } catch (error) {
+        // Nothing after this transaction may be applied or acknowledged: end the session; the
+        // next one replays from the last acknowledged position.
+        failure = error
+        void service.stop()
+      }
+    })
+    const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [this.#source.options.publication] })
+    try {
+      await service.subscribe(plugin, this.#source.options.slot, this.#acked)
+    } finally {
+      await service.stop()
+      if (this.#service === service) this.#service = null
+    }
+    if (failure !== null) throw failure
+  }
+
+  /**
+   * A logical walsender's keepalive carries the position up to which it has sent (or skipped)
+   * everything. Once every message received before it is applied, that position is persisted
+   * as far as the shapes go: confirming it lets Postgres free WAL of transactions no shape
+   * wanted, and lets a walsender that is shutting down finish (it waits until the exact
+   * position it sent is confirmed, up to wal_sender_timeout otherwise). True if it confirmed.
+   */
+  #confirmKeepalive(service: LogicalReplicationService): boolean {
+    const keepalive = this.#keepalive
+    if (keepalive === null || this.#transaction !== null || !isDrained(service)) return false
+    this.#keepalive = null
+    if (lsnToNumber(keepalive) <= lsnToNumber(this.#acked)) return false
+    this.#acked = keepalive
+    void confirm(service, keepalive)
+    return true
+  }
+
+  async #receive(service: LogicalReplicationService, message: Pgoutput.Message): Promise<void> {
+    switch (message.tag) {
+      case 'begin':
+        this.#transaction = { xid: message.xid, changes: new Map() }
+        return
+      case 'relation': {
+        const table = canonical(message.schema, message.name)
+        const columns = message.columns.map((column) => ({ name: column.name, typeOid: column.typeOid }))
+        if (this.#source.relationChanged(table, columns)) await this.#shapes.rotateTable(table)
+        return
+      }
+      case 'insert':
+      case 'update':
+      case 'delete':
+        this.#change(message)
+        return
+      case 'truncate':
+        for (const relation of message.relations)
+          await this.#shapes.rotateTable(canonical(relation.schema, relation.name))
+        return
+      case 'commit': {
+        const transaction = this.#transaction
+        this.#transaction = null
+        if (transaction === null || message.commitLsn === null || message.commitEndLsn === null) return
+        const tx = lsnToNumber(message.commitLsn)
+        if (transaction.changes.size > 0) {
+          await this.#shapes.applyReplicated({ tx, xid: transaction.xid, changes: transaction.changes })
+        }
+        this.#source.committed(tx)
+        this.applied++
+        this.#acked = message.commitEndLsn
+        await confirm(service, message.commitEndLsn)
+        return
+      }
+      default:
+        return
+    }
+  }
+
+  #change(message: Pgoutput.MessageInsert | Pgoutput.MessageUpdate | Pgoutput.MessageDelete): void {
+    const transaction = this.#transaction
+    if (transaction === null) return
+    const table = canonical(message.relation.schema, message.relation.name)
+    const schema = this.#source.schema(table)
+    if (schema === undefined) return // not a served table
+    // REPLICA IDENTITY FULL gives the whole old row; without it, only the key (or nothing).
+    const oldRow = message.tag === 'insert' ? null : (message.old ?? message.key)
+    const before = oldRow === null ? null : rowOf(schema, oldRow)
+    // An unchanged TOASTed value is left out of an update's new row: it is the old one.
+    const after = message.tag === 'delete' ? null : { ...before, ...rowOf(schema, message.new) }
+    const id = toPgText((after ?? before)?.[PRIMARY_KEY] ?? null)
+    if (id === null) return
+    let changes = transaction.changes.get(table)
+    if (changes === undefined) {
+      changes = []
+      transaction.changes.set(table, changes)
+    }
+    changes.push({ op: message.tag, id, before, after })
+  }
+
+  /** Creates the slot if it does not exist; returns its confirmed flush position. */
+  async #ensureSlot(): Promise<string> {
+    const { slot } = this.#source.options
+    const found = await this.#source.query<{ lsn: string | null }>(
+      'SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1',
+      [slot],
+    )
+    if (found.length > 0) return found[0]?.lsn ?? '0/0'
+    const created = await this.#source.query<{ lsn: string }>(
+      "SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')",
+      [slot],
+    )
+    return created[0]?.lsn ?? '0/0'
+  }
+}
+
+/**
+ * Reports `lsn` as written and flushed. pg-logical-replication 2.5.0's acknowledge reports one
+ * byte more than it is given; the walsender's shutdown waits for the exact position it sent.
+ */
+async function confirm(service: LogicalReplicationService, lsn: string): Promise<void> {
+  const position = lsnToNumber(lsn)
+  if (position > 0) await service.acknowledge(numberToLsn(position - 1))
+}
+
+/**
+ * True when pg-logical-replication 2.5.0 has no received message left to hand to the data
+ * handler (the one being handled, if any, is the last). It keeps that queue private: if a later
+ * version renames it, this answers false, and keepalives are then only answered, never used to
+ * move the confirmed position (safe; shutdowns of Postgres then wait for wal_sender_timeout).
+ */
+function isDrained(service: LogicalReplicationService): boolean {
+  const queue = (service as unknown as { _messageQueue?: unknown })._messageQueue
+  return Array.isArray(queue) && queue.length === 0
+}
+
+function canonical(schema: string, name: string): string {
+  return `"${schema.replaceAll('"', '""')}"."${name.replaceAll('"', '""')}"`
+}
+
+function isSlotMissing(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === '42704' && /replication slot/.test(String(error))
+}

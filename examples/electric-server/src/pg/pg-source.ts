@@ -1,0 +1,187 @@
+import type { PgSnapshotInput } from '@shapestore/engine'
+import pg from 'pg'
+import type { TableSchema } from '../table/pg-types.ts'
+import type { TableSnapshot, TableSource } from '../table/table-source.ts'
+import type { PendingFanout } from '../table/table-store.ts'
+import { type PgColumn, rowOf, schemaOf } from './pg-columns.ts'
+
+/** Where the server follows Postgres from (`--pg`, `--publication`, `--slot`). */
+export interface PgSourceOptions {
+  /** `postgres://user@host:port/db` */
+  readonly connectionString: string
+  /** The publication whose tables are served; created (FOR ALL TABLES) if absent. */
+  readonly publication: string
+  /** The logical replication slot followed (pgoutput); created if absent. */
+  readonly slot: string
+}
+
+/**
+ * Postgres as the server's table source: table schemas from its catalog (the tables of one
+ * publication), a new shape's rows from a `REPEATABLE READ READ ONLY` transaction together with
+ * its `pg_current_snapshot()`, which the shape service stores with setPgSnapshot so that the
+ * replication follower (pg-follower.ts) appends to that shape exactly the transactions the
+ * snapshot did not see. Every served table is set to `REPLICA IDENTITY FULL`, as Electric does:
+ * updates and deletes then carry the old row, which a where clause needs to see a row move out.
+ */
+export class PgSource implements TableSource {
+  readonly options: PgSourceOptions
+  readonly #pool: pg.Pool
+  readonly #schemas = new Map<string, TableSchema>()
+  #lastTx = 0
+
+  private constructor(options: PgSourceOptions, pool: pg.Pool) {
+    this.options = options
+    this.#pool = pool
+  }
+
+  static async open(options: PgSourceOptions): Promise<PgSource> {
+    const pool = new pg.Pool({ connectionString: options.connectionString, max: 4 })
+    // An idle client's error (Postgres restarted) must not crash the process: the pool drops it.
+    pool.on('error', () => {})
+    const source = new PgSource(options, pool)
+    try {
+      const found = await pool.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [options.publication])
+      if (found.rowCount === 0) await pool.query(`CREATE PUBLICATION ${quoteIdent(options.publication)} FOR ALL TABLES`)
+      await source.#loadSchemas(null)
+    } catch (error) {
+      await pool.end()
+      throw error
+    }
+    return source
+  }
+
+  get lastTx(): number {
+    return this.#lastTx
+  }
+
+  /** Called by the follower once a replicated transaction is in every shape's log. */
+  committed(tx: number): void {
+    if (tx > this.#lastTx) this.#lastTx = tx
+  }
+
+  schema(table: string): TableSchema | undefined {
+    return this.#schemas.get(table)
+  }
+
+  async refreshSchema(table: string): Promise<void> {
+    await this.#loadSchemas(table)
+  }
+
+  /**
+   * The schema a replicated relation message describes; true when it differs from the one the
+   * shapes were made with (their table must rotate, as Electric does on a relation change).
+   */
+  relationChanged(table: string, columns: readonly PgColumn[]): boolean {
+    const known = this.#schemas.get(table)
+    let schema: TableSchema
+    try {
+      schema = schemaOf(table, columns)
+    } catch {
+      this.#schemas.delete(table)
+      return known !== undefined
+    }
+    this.#schemas.set(table, schema)
+    return known !== undefined && JSON.stringify(known) !== JSON.stringify(schema)
+  }
+
+  async snapshot(table: string): Promise<TableSnapshot> {
+    const schema = this.#schemas.get(table)
+    if (schema === undefined) throw new Error(`${table} is not a served table`)
+    const client = await this.#pool.connect()
+    try {
+      // The first statement fixes the transaction's snapshot: pg_current_snapshot() is the one
+      // the SELECT reads under.
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
+      const current = await client.query<{ snapshot: string }>('SELECT pg_current_snapshot()::text AS snapshot')
+      const result = await client.query<Record<string, unknown>>(`SELECT * FROM ${table}`)
+      return {
+        rows: result.rows.map((raw) => rowOf(schema, raw)),
+        pgSnapshot: parseSnapshot(current.rows[0]?.snapshot ?? ''),
+        close: async () => {
+          try {
+            await client.query('COMMIT')
+          } finally {
+            client.release()
+          }
+        },
+      }
+    } catch (error) {
+      client.release(error as Error)
+      throw error
+    }
+  }
+
+  /** A query on the pool (the follower's slot bookkeeping). */
+  async query<T extends Record<string, unknown>>(text: string, values: unknown[]): Promise<T[]> {
+    return (await this.#pool.query<T>(text, values)).rows
+  }
+
+  pending(): PendingFanout | undefined {
+    return undefined
+  }
+
+  async clearPending(): Promise<void> {}
+
+  async close(): Promise<void> {
+    await this.#pool.end()
+  }
+
+  /** The publication's tables (or only `only`): schemas, and REPLICA IDENTITY FULL where it is not. */
+  async #loadSchemas(only: string | null): Promise<void> {
+    const result = await this.#pool.query<{
+      table: string
+      column: string
+      oid: number
+      identity: string
+    }>(
+      // The canonical name, `"schema"."name"`, as the shape service spells tables.
+      `SELECT '"' || replace(n.nspname, '"', '""') || '"."' || replace(c.relname, '"', '""') || '"' AS "table",
+              a.attname AS "column", a.atttypid::int AS oid, c.relreplident::text AS identity
+         FROM pg_publication_tables p
+         JOIN pg_namespace n ON n.nspname = p.schemaname
+         JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = p.tablename
+         JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+        WHERE p.pubname = $1
+        ORDER BY 1, a.attnum`,
+      [this.options.publication],
+    )
+    const tables = new Map<string, { columns: PgColumn[]; identity: string }>()
+    for (const row of result.rows) {
+      if (only !== null && row.table !== only) continue
+      let table = tables.get(row.table)
+      if (table === undefined) {
+        table = { columns: [], identity: row.identity }
+        tables.set(row.table, table)
+      }
+      table.columns.push({ name: row.column, typeOid: row.oid })
+    }
+    for (const [table, { columns, identity }] of tables) {
+      let schema: TableSchema
+      try {
+        schema = schemaOf(table, columns)
+      } catch (error) {
+        console.warn(`not served: ${(error as Error).message}`)
+        continue
+      }
+      if (identity !== 'f') await this.#pool.query(`ALTER TABLE ${table} REPLICA IDENTITY FULL`)
+      this.#schemas.set(table, schema)
+    }
+  }
+}
+
+/** `xmin:xmax:xip,…` as pg_current_snapshot() prints it. */
+export function parseSnapshot(text: string): PgSnapshotInput {
+  const match = /^(\d+):(\d+):([\d,]*)$/.exec(text)
+  if (match === null) throw new Error(`not a pg snapshot: ${JSON.stringify(text)}`)
+  const xips = match[3] as string
+  return {
+    xmin: match[1] as string,
+    xmax: match[2] as string,
+    xipList: xips === '' ? [] : xips.split(','),
+    filterTxns: true,
+  }
+}
+
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`
+}

@@ -1,0 +1,20 @@
+import type { PgSnapshot } from '@shapestore/engine'
+
+/**
+ * Whether transaction `xid` (the 32-bit xid a replicated transaction's begin carries) was
+ * committed as seen by `snapshot` (`pg_current_snapshot()`, whose xids are 64-bit xid8): then
+ * its changes are already in the shape's snapshot, and appending them again would double them.
+ * Visible = before xmin, or before xmax and not in progress (xip). Compared as Postgres compares
+ * xids, modulo 2^32 (TransactionIdPrecedes), so an epoch boundary does not break it.
+ */
+export function visibleInSnapshot(snapshot: PgSnapshot, xid: number): boolean {
+  const xmin = snapshot.xmin % 2 ** 32
+  const xmax = snapshot.xmax % 2 ** 32
+  if (precedes(xid, xmin)) return true
+  if (!precedes(xid, xmax)) return false
+  return !snapshot.xipList.some((inProgress) => inProgress % 2 ** 32 === xid)
+}
+
+function precedes(a: number, b: number): boolean {
+  return ((a - b) | 0) < 0
+}
