@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
 import { type Engine, EngineError, ErrorCode, inlineRuntime, openEngine } from '@shapestore/engine'
 import { workerRuntime } from '@shapestore/workers'
 import { FanoutTimes } from './http/fanout-times.ts'
@@ -70,14 +71,20 @@ export async function startShapeServer(options: ShapeServerOptions): Promise<Sha
   try {
     tables = options.pg === undefined ? TableStore.open(options.dir) : await PgSource.open(options.pg)
     const shapes = await ShapeService.open(engine, tables)
-    if (tables instanceof PgSource) follower = await PgFollower.start(tables, shapes)
+    const fanoutTimes = new FanoutTimes()
+    if (tables instanceof PgSource) {
+      // A replicated transaction's fanout is timed from its commit in Postgres (this machine's clock).
+      follower = await PgFollower.start(tables, shapes, (tx, commitMs) =>
+        fanoutTimes.committed(tx, performance.now() - (Date.now() - commitMs)),
+      )
+    }
     const context: ServerContext = {
       follower,
       engine,
       shapes,
       longPollTimeoutMs,
       logReads: new LogReadCache(),
-      fanoutTimes: new FanoutTimes(),
+      fanoutTimes,
     }
     const server = createServer((req, res) => {
       route(req, res, context).catch((error: unknown) => failed(res, error))
@@ -164,6 +171,7 @@ function serverStats(context: ServerContext, url: URL): Record<string, unknown> 
             acknowledgedLsn: context.follower.acknowledgedLsn,
             applied: context.follower.applied,
             reconnects: context.follower.reconnects,
+            ...context.follower.times.summary(),
           },
         }),
   }

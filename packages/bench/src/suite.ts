@@ -6,6 +6,7 @@ import { appendThroughput } from './scenarios/append-throughput.ts'
 import { coldRestore } from './scenarios/cold-restore.ts'
 import { liveFanout } from './scenarios/live-fanout.ts'
 import { logRead } from './scenarios/log-read.ts'
+import { pgE2e } from './scenarios/pg-e2e.ts'
 import { readPath } from './scenarios/read-path.ts'
 import { scale } from './scenarios/scale.ts'
 import { shapeCreation } from './scenarios/shape-creation.ts'
@@ -31,6 +32,8 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = {
   scale,
   // By name only: this repository's Durable Streams server against the official one (minutes).
   'streams-vs-reference': streamsVsReference,
+  // By name only: Postgres -> the Electric example (--pg) -> clients; starts PostgreSQL (minutes).
+  'pg-e2e': pgE2e,
 }
 
 /** The standard suite, in order: what `pnpm bench` runs with no scenario named. */

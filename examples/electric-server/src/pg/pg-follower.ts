@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'
 import { LogicalReplicationService, type Pgoutput, PgoutputPlugin } from 'pg-logical-replication'
 import type { ShapeService } from '../shapes/shape-service.ts'
 import { PRIMARY_KEY, toPgText } from '../table/pg-types.ts'
@@ -5,14 +6,21 @@ import type { Change } from '../table/transaction.ts'
 import { lsnToNumber, numberToLsn } from './lsn.ts'
 import { rowOf } from './pg-columns.ts'
 import type { PgSource } from './pg-source.ts'
+import { ReplicationTimes } from './replication-times.ts'
 
+/** Replicated transactions appended but not yet durable (and acknowledged) at most. */
+const IN_FLIGHT_MAX = 64
 /** Reconnection backoff after Postgres went away: doubles from the first to the last. */
 const RETRY_FIRST_MS = 100
 const RETRY_MAX_MS = 5_000
 
 interface OpenTransaction {
   readonly xid: number
+  /** Its commit time in Postgres, ms since the epoch. */
+  readonly commitMs: number
   readonly changes: Map<string, Change[]>
+  rows: number
+  decodeMs: number
 }
 
 /**
@@ -42,21 +50,35 @@ export class PgFollower {
   #transaction: OpenTransaction | null = null
   /** The position of the last keepalive not yet confirmed. */
   #keepalive: string | null = null
+  /** Acknowledgements in commit order, each after its transaction is durable; a failure ends the session. */
+  #acks: Promise<void> = Promise.resolve()
+  #inFlight = 0
+  #fail: (error: unknown) => void = () => {}
   #service: LogicalReplicationService | null = null
   #stopped = false
   #running: Promise<void> = Promise.resolve()
+  readonly #onCommitted: (tx: number, commitMs: number) => void
   /** Transactions applied since the start (for tests and stats). */
   applied = 0
   reconnects = 0
+  readonly times = new ReplicationTimes()
 
-  private constructor(source: PgSource, shapes: ShapeService) {
+  private constructor(source: PgSource, shapes: ShapeService, onCommitted: (tx: number, commitMs: number) => void) {
     this.#source = source
     this.#shapes = shapes
+    this.#onCommitted = onCommitted
   }
 
-  /** Creates the slot if absent and starts streaming from its confirmed position. */
-  static async start(source: PgSource, shapes: ShapeService): Promise<PgFollower> {
-    const follower = new PgFollower(source, shapes)
+  /**
+   * Creates the slot if absent and starts streaming from its confirmed position. `onCommitted`
+   * hears of every transaction with changes before it is fanned out (the server's fanout timing).
+   */
+  static async start(
+    source: PgSource,
+    shapes: ShapeService,
+    onCommitted: (tx: number, commitMs: number) => void = () => {},
+  ): Promise<PgFollower> {
+    const follower = new PgFollower(source, shapes, onCommitted)
     follower.#acked = await follower.#ensureSlot()
     follower.#running = follower.#run()
     return follower
@@ -74,12 +96,17 @@ export class PgFollower {
 
   async #run(): Promise<void> {
     let retryMs = RETRY_FIRST_MS
+    let lastReported = ''
     while (!this.#stopped) {
       const started = this.applied
       try {
         await this.#stream()
       } catch (error) {
         if (this.#stopped) break
+        // Said once per distinct reason, not at every retry.
+        const reason = error instanceof Error ? error.message : String(error)
+        if (reason !== lastReported) console.error(`replication: ${reason}; retrying`)
+        lastReported = reason
         if (isSlotMissing(error)) {
           console.error(
             `replication slot "${this.#source.options.slot}" is gone: recreating it and rotating every shape (clients refetch)`,
@@ -103,6 +130,8 @@ export class PgFollower {
   /** One replication session: resolves or rejects when the connection ends. */
   async #stream(): Promise<void> {
     this.#transaction = null
+    this.#acks = Promise.resolve()
+    this.#inFlight = 0
     const service = new LogicalReplicationService(
       { connectionString: this.#source.options.connectionString },
       { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: true } },
@@ -112,6 +141,12 @@ export class PgFollower {
     service.on('error', (error: Error) => {
       failure ??= error
     })
+    // A transaction whose appends failed: nothing after it is acknowledged (the chain stays
+    // rejected); the session ends and the next one replays from the last acknowledgement.
+    this.#fail = (error: unknown) => {
+      failure ??= error
+      void service.stop()
+    }
     service.on('heartbeat', (lsn: string, _timestamp: number, shouldRespond: boolean) => {
       this.#keepalive = lsn
       if (!this.#confirmKeepalive(service) && shouldRespond) void confirm(service, this.#acked)
@@ -134,6 +169,10 @@ export class PgFollower {
     } finally {
       await service.stop()
       if (this.#service === service) this.#service = null
+      // What was appended is acknowledged only if durable: the next session resumes after it.
+      await this.#acks.catch((error: unknown) => {
+        failure ??= error
+      })
     }
     if (failure !== null) throw failure
   }
@@ -147,7 +186,7 @@ export class PgFollower {
    */
   #confirmKeepalive(service: LogicalReplicationService): boolean {
     const keepalive = this.#keepalive
-    if (keepalive === null || this.#transaction !== null || !isDrained(service)) return false
+    if (keepalive === null || this.#transaction !== null || this.#inFlight > 0 || !isDrained(service)) return false
     this.#keepalive = null
     if (lsnToNumber(keepalive) <= lsnToNumber(this.#acked)) return false
     this.#acked = keepalive
@@ -158,7 +197,13 @@ export class PgFollower {
   async #receive(service: LogicalReplicationService, message: Pgoutput.Message): Promise<void> {
     switch (message.tag) {
       case 'begin':
-        this.#transaction = { xid: message.xid, changes: new Map() }
+        this.#transaction = {
+          xid: message.xid,
+          commitMs: Number(message.commitTime) / 1000,
+          changes: new Map(),
+          rows: 0,
+          decodeMs: 0,
+        }
         return
       case 'relation': {
         const table = canonical(message.schema, message.name)
@@ -180,13 +225,33 @@ export class PgFollower {
         this.#transaction = null
         if (transaction === null || message.commitLsn === null || message.commitEndLsn === null) return
         const tx = lsnToNumber(message.commitLsn)
+        const end = message.commitEndLsn
+        let durable: Promise<number> = Promise.resolve(0)
+        let planMs = 0
         if (transaction.changes.size > 0) {
-          await this.#shapes.applyReplicated({ tx, xid: transaction.xid, changes: transaction.changes })
+          this.#onCommitted(tx, transaction.commitMs)
+          ;({ planMs, durable } = await this.#shapes.applyReplicated({
+            tx,
+            xid: transaction.xid,
+            changes: transaction.changes,
+          }))
         }
-        this.#source.committed(tx)
-        this.applied++
-        this.#acked = message.commitEndLsn
-        await confirm(service, message.commitEndLsn)
+        // Acknowledged in commit order, each once it is durable; the next transactions are
+        // planned and appended meanwhile (the engine groups their commits).
+        this.#inFlight++
+        this.#acks = this.#acks.then(async () => {
+          const appendMs = await durable
+          const { decodeMs, rows, commitMs } = transaction
+          if (rows > 0) this.times.record({ lagMs: Date.now() - commitMs, decodeMs, planMs, appendMs, rows })
+          this.#source.committed(tx)
+          this.applied++
+          this.#inFlight--
+          this.#acked = end
+          await confirm(service, end)
+        })
+        this.#acks.catch(this.#fail)
+        // A pipeline this deep waits for its oldest transaction (bounded memory and lag).
+        if (this.#inFlight >= IN_FLIGHT_MAX) await this.#acks.catch(() => {})
         return
       }
       default:
@@ -197,6 +262,7 @@ export class PgFollower {
   #change(message: Pgoutput.MessageInsert | Pgoutput.MessageUpdate | Pgoutput.MessageDelete): void {
     const transaction = this.#transaction
     if (transaction === null) return
+    const start = performance.now()
     const table = canonical(message.relation.schema, message.relation.name)
     const schema = this.#source.schema(table)
     if (schema === undefined) return // not a served table
@@ -213,6 +279,8 @@ export class PgFollower {
       transaction.changes.set(table, changes)
     }
     changes.push({ op: message.tag, id, before, after })
+    transaction.rows++
+    transaction.decodeMs += performance.now() - start
   }
 
   /** Creates the slot if it does not exist; returns its confirmed flush position. */

@@ -12,20 +12,28 @@
  * official client uses, costs the client process several times more per request): the
  * difference is what the client side adds.
  *
+ * Options (argv[5], JSON, for the pg-e2e scenario): `pg`, a Postgres URL: rounds are written
+ * there with SQL instead of POSTed (into `items (id int, v int, grp int, body text)`); and
+ * `shapePerClient`: client i syncs its own shape (`v >= -i`: every shape gets every round's rows).
+ *
  * Commands:
  * - `{"cmd":"grow","clients":N}` → starts clients up to N, each synced to up-to-date → `{"event":"grown"}`
  * - `{"cmd":"round","prefix":P,"rows":R}` → inserts rows `P-0`…`P-(R-1)` in one transaction and
  *   waits until every stream has received row `P-(R-1)` → `{"event":"round","latenciesMs":[…],"writeMs":w,"txid":t}`
+ *   (with `pg`: rows P…P+R-1, P a number; latencies from just before the COMMIT; `txid` is the
+ *   transaction's commit LSN as the server numbers it, the `tx` of /v1/stats?tx=)
  * - `{"cmd":"exit"}`
  */
 import { Agent, request } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import { createInterface } from 'node:readline'
 import { type Message, type Row, ShapeStream } from '@electric-sql/client'
+import pg from 'pg'
 
 const url = process.argv[2] as string
 const table = process.argv[3] as string
 const mode = process.argv[4] === 'raw' ? 'raw' : 'electric'
+const options = JSON.parse(process.argv[5] ?? '{}') as { pg?: string; shapePerClient?: boolean }
 /** A round that has not reached every client in this long has lost one: fail loudly rather than hang. */
 const ROUND_GUARD_MS = 120_000
 const GROW_BATCH = 100
@@ -63,7 +71,9 @@ function received(index: number, messages: readonly Message<Row>[]): void {
   const awaited = fleet.awaitedId
   if (awaited === null || !Number.isNaN(fleet.seenAt[index])) return
   for (const message of messages) {
-    if ('key' in message && message.value.id === awaited) {
+    // The raw client compares the text form (a Postgres int id arrives as "7").
+    if ('key' in message && String(message.value.id) === awaited) {
+      awaitedLsn = Number((message.headers as { lsn?: string }).lsn ?? Number.NaN)
       fleet.seenAt[index] = performance.now()
       if (--fleet.remaining === 0) fleet.onAllSeen?.()
       return
@@ -110,6 +120,7 @@ function startRawClient(): Promise<void> {
       let live = false
       while (!controller.signal.aborted) {
         const query = new URLSearchParams({ table, offset })
+        if (options.shapePerClient === true) query.set('where', `v >= -${index}`)
         if (handle !== '') query.set('handle', handle)
         if (live) {
           query.set('live', 'true')
@@ -163,7 +174,49 @@ function get(
   })
 }
 
+/** A Postgres round: rows prefix…prefix+rows-1 in one transaction; latencies from just before its COMMIT. */
+async function pgRound(client: pg.Client, prefix: number, rows: number): Promise<void> {
+  const n = fleet.controllers.length
+  const lastId = String(prefix + rows - 1)
+  fleet.seenAt = new Float64Array(n).fill(Number.NaN)
+  fleet.remaining = n
+  const allSeen = new Promise<void>((resolve, reject) => {
+    const guard = setTimeout(
+      () => reject(new Error(`${fleet.remaining} of ${n} clients never saw ${lastId}`)),
+      ROUND_GUARD_MS,
+    )
+    fleet.onAllSeen = () => {
+      clearTimeout(guard)
+      resolve()
+    }
+  })
+  fleet.awaitedId = lastId
+  await client.query('BEGIN')
+  await client.query(
+    "INSERT INTO items (id, v, grp, body) SELECT i, 0, i % 10, repeat('x', 120) FROM generate_series($1::int, $2::int) i",
+    [prefix, prefix + rows - 1],
+  )
+  const start = performance.now()
+  await client.query('COMMIT')
+  const writeMs = performance.now() - start
+  await allSeen
+  fleet.awaitedId = null
+  fleet.onAllSeen = null
+  emit({ event: 'round', latenciesMs: Array.from(fleet.seenAt, (t) => t - start), writeMs, txid: awaitedLsn })
+}
+
+let pgClient: pg.Client | undefined
+/** The `lsn` header of the awaited row's message: the transaction's tx on the server. */
+let awaitedLsn = Number.NaN
+
 async function round(prefix: string, rows: number): Promise<void> {
+  if (options.pg !== undefined) {
+    if (pgClient === undefined) {
+      pgClient = new pg.Client({ connectionString: options.pg })
+      await pgClient.connect()
+    }
+    return pgRound(pgClient, Number(prefix), rows)
+  }
   const n = fleet.controllers.length
   const lastId = `${prefix}-${rows - 1}`
   fleet.seenAt = new Float64Array(n).fill(Number.NaN)

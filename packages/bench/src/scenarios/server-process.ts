@@ -23,6 +23,13 @@ export interface ServerStats {
   readonly waiters: number
   readonly shapes: number
   readonly lastTx: number
+  /** Postgres mode: the follower's figures (examples/electric-server src/pg/replication-times.ts). */
+  readonly replication?: {
+    readonly transactions: number
+    readonly rows: number
+    readonly lagMs: { readonly p50: number; readonly p99: number; readonly max: number; readonly last: number }
+    readonly totalMs: { readonly decode: number; readonly plan: number; readonly append: number }
+  }
   /** The server's own time from a write's POST arriving to each live response carrying it being written. */
   readonly fanout?: {
     readonly responses: number
@@ -38,6 +45,8 @@ export async function startServerProcess(options: {
   dir: string
   longPollMs: number
   writers: number
+  /** More flags for the server (`--pg URL …`). */
+  extraArgs?: readonly string[]
 }): Promise<ServerProcess> {
   const server = await spawnServer('the example server', [
     MAIN,
@@ -49,6 +58,7 @@ export async function startServerProcess(options: {
     String(options.longPollMs),
     '--writers',
     String(options.writers),
+    ...(options.extraArgs ?? []),
   ])
   const url = server.ready.url as string
   return {

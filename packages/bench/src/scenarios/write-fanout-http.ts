@@ -180,7 +180,7 @@ async function seedTable(url: string): Promise<void> {
 }
 
 /** Waits until the server holds `n` long-polls: every client is live and waiting. */
-async function allHeld(server: ServerProcess, n: number): Promise<void> {
+export async function allHeld(server: ServerProcess, n: number): Promise<void> {
   const deadline = Date.now() + HELD_GUARD_MS
   for (;;) {
     const { waiters } = await server.stats()
@@ -190,15 +190,22 @@ async function allHeld(server: ServerProcess, n: number): Promise<void> {
   }
 }
 
-interface ClientProcess {
+export interface ClientProcess {
   request(command: Record<string, unknown>, event: string): Promise<Record<string, unknown>>
   exit(): Promise<void>
 }
 
-function startClientProcess(url: string, mode: Mode): ClientProcess {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', CLIENTS_FILE, url, TABLE, mode], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  })
+/** The clients' process (fanout-clients.ts); `options` as it documents (the pg-e2e scenario's). */
+export function startClientProcess(
+  url: string,
+  mode: Mode,
+  options: { pg?: string; shapePerClient?: boolean } = {},
+): ClientProcess {
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--import', 'tsx', CLIENTS_FILE, url, TABLE, mode, JSON.stringify(options)],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  )
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   const waiting: Array<{
     event: string
