@@ -301,3 +301,31 @@ test('PostgreSQL restarted under load: the server reconnects and resumes; nothin
     await s.cleanup()
   }
 })
+
+test('a slot dropped while the server was down is recreated, and every shape rotates: 409, then a snapshot with what was missed', async (t) => {
+  const cluster = requirePg(t)
+  if (cluster === undefined) return
+  const s = await setup(cluster, `${ITEMS_DDL}; INSERT INTO items SELECT i, 0, 0 FROM generate_series(1, 3) i`)
+  let server = await startPgServer(s)
+  try {
+    const shape = itemsShape(0)
+    const before = await readShape(server.url, { table: 'items', where: shape.where })
+    assert.equal(before.rows.size, 3)
+    await server.close()
+    await withClient(cluster.url, (client) => client.query('SELECT pg_drop_replication_slot($1)', [s.slot]))
+    // Committed with no slot to keep it: no replication will ever deliver it.
+    await withClient(s.db, (client) => client.query('INSERT INTO items VALUES (4, 0, 0)'))
+    server = await startPgServer(s)
+    const stale = await fetch(
+      `${server.url}/v1/shape?${new URLSearchParams({ table: 'items', where: shape.where, offset: '0_0', handle: before.handle })}`,
+    )
+    assert.equal(stale.status, 409, 'the old handle must refetch')
+    await stale.arrayBuffer()
+    const after = await readShape(server.url, { table: 'items', where: shape.where })
+    assert.notEqual(after.handle, before.handle)
+    await assertShapesMatch(server.url, s.db, [shape])
+  } finally {
+    await server.close()
+    await s.cleanup()
+  }
+})

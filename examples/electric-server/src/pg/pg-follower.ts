@@ -38,9 +38,9 @@ interface OpenTransaction {
  * acknowledgements would confirm what was merely received: both are off.)
  *
  * Postgres going away (a restart, a dropped connection) is retried with backoff while clients
- * keep being served from the engine. A slot that was dropped is recreated, and every shape is
- * rotated (removed: clients get 409 and refetch a fresh snapshot), since changes may have been
- * missed in between; the server says so on stderr.
+ * keep being served from the engine. A slot that was dropped (at run time, or while the server
+ * was down) is recreated, and every shape is rotated (removed: clients get 409 and refetch a
+ * fresh snapshot), since changes may have been missed in between; the server says so on stderr.
  */
 export class PgFollower {
   readonly #source: PgSource
@@ -79,7 +79,7 @@ export class PgFollower {
     onCommitted: (tx: number, commitMs: number) => void = () => {},
   ): Promise<PgFollower> {
     const follower = new PgFollower(source, shapes, onCommitted)
-    follower.#acked = await follower.#ensureSlot()
+    await follower.#resumeOrRecreateSlot()
     follower.#running = follower.#run()
     return follower
   }
@@ -108,12 +108,8 @@ export class PgFollower {
         if (reason !== lastReported) console.error(`replication: ${reason}; retrying`)
         lastReported = reason
         if (isSlotMissing(error)) {
-          console.error(
-            `replication slot "${this.#source.options.slot}" is gone: recreating it and rotating every shape (clients refetch)`,
-          )
           try {
-            this.#acked = await this.#ensureSlot()
-            await this.#shapes.rotateAll()
+            await this.#resumeOrRecreateSlot()
           } catch {
             // Retried below like any other failure.
           }
@@ -248,6 +244,8 @@ export class PgFollower {
           this.#inFlight--
           this.#acked = end
           await confirm(service, end)
+          // A keepalive that came while this was in flight may be confirmable now.
+          this.#confirmKeepalive(service)
         })
         this.#acks.catch(this.#fail)
         // A pipeline this deep waits for its oldest transaction (bounded memory and lag).
@@ -283,19 +281,32 @@ export class PgFollower {
     transaction.decodeMs += performance.now() - start
   }
 
-  /** Creates the slot if it does not exist; returns its confirmed flush position. */
-  async #ensureSlot(): Promise<string> {
+  /**
+   * Resumes from the slot's confirmed position, or creates the slot. A slot created while shapes
+   * exist (it was dropped, at run time or while the server was down) cannot tell what they
+   * missed: every shape is rotated, and the server says so.
+   */
+  async #resumeOrRecreateSlot(): Promise<void> {
     const { slot } = this.#source.options
     const found = await this.#source.query<{ lsn: string | null }>(
       'SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1',
       [slot],
     )
-    if (found.length > 0) return found[0]?.lsn ?? '0/0'
+    if (found.length > 0) {
+      this.#acked = found[0]?.lsn ?? '0/0'
+      return
+    }
     const created = await this.#source.query<{ lsn: string }>(
       "SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')",
       [slot],
     )
-    return created[0]?.lsn ?? '0/0'
+    this.#acked = created[0]?.lsn ?? '0/0'
+    const rotated = await this.#shapes.rotateAll()
+    if (rotated > 0) {
+      console.error(
+        `replication slot "${slot}" was missing: created it and rotated all ${rotated} shapes (their clients get 409 and refetch), since changes may have been missed`,
+      )
+    }
   }
 }
 

@@ -268,11 +268,13 @@ export class ShapeService {
     })
   }
 
-  /** Removes every shape (the replication slot was lost: changes may have been missed). */
-  rotateAll(): Promise<void> {
+  /** Removes every shape (the replication slot was lost: changes may have been missed); how many. */
+  rotateAll(): Promise<number> {
     return this.#queue.run(async () => {
       this.#specs.clear()
-      for (const { handle } of [...this.#engine.listShapes()]) await this.#remove(handle)
+      const handles = [...this.#engine.listShapes()].map(({ handle }) => handle)
+      for (const handle of handles) await this.#remove(handle)
+      return handles.length
     })
   }
 

@@ -174,15 +174,14 @@ function get(
   })
 }
 
-/** A Postgres round: rows prefix…prefix+rows-1 in one transaction; latencies from just before its COMMIT. */
-async function pgRound(client: pg.Client, prefix: number, rows: number): Promise<void> {
+/** Starts a round: resolves once every client has received row `id`. */
+function awaitRow(id: string): Promise<void> {
   const n = fleet.controllers.length
-  const lastId = String(prefix + rows - 1)
   fleet.seenAt = new Float64Array(n).fill(Number.NaN)
   fleet.remaining = n
   const allSeen = new Promise<void>((resolve, reject) => {
     const guard = setTimeout(
-      () => reject(new Error(`${fleet.remaining} of ${n} clients never saw ${lastId}`)),
+      () => reject(new Error(`${fleet.remaining} of ${n} clients never saw ${id}`)),
       ROUND_GUARD_MS,
     )
     fleet.onAllSeen = () => {
@@ -190,7 +189,13 @@ async function pgRound(client: pg.Client, prefix: number, rows: number): Promise
       resolve()
     }
   })
-  fleet.awaitedId = lastId
+  fleet.awaitedId = id
+  return allSeen
+}
+
+/** A Postgres round: rows prefix…prefix+rows-1 in one transaction; latencies from just before its COMMIT. */
+async function pgRound(client: pg.Client, prefix: number, rows: number): Promise<void> {
+  const allSeen = awaitRow(String(prefix + rows - 1))
   await client.query('BEGIN')
   await client.query(
     "INSERT INTO items (id, v, grp, body) SELECT i, 0, i % 10, repeat('x', 120) FROM generate_series($1::int, $2::int) i",
@@ -217,21 +222,7 @@ async function round(prefix: string, rows: number): Promise<void> {
     }
     return pgRound(pgClient, Number(prefix), rows)
   }
-  const n = fleet.controllers.length
-  const lastId = `${prefix}-${rows - 1}`
-  fleet.seenAt = new Float64Array(n).fill(Number.NaN)
-  fleet.remaining = n
-  const allSeen = new Promise<void>((resolve, reject) => {
-    const guard = setTimeout(
-      () => reject(new Error(`${fleet.remaining} of ${n} clients never saw ${lastId}`)),
-      ROUND_GUARD_MS,
-    )
-    fleet.onAllSeen = () => {
-      clearTimeout(guard)
-      resolve()
-    }
-  })
-  fleet.awaitedId = lastId
+  const allSeen = awaitRow(`${prefix}-${rows - 1}`)
   const ops = Array.from({ length: rows }, (_, i) => ({
     op: 'insert',
     row: { id: `${prefix}-${i}`, title: `row ${i} of ${prefix}`, body: 'x'.repeat(120) },

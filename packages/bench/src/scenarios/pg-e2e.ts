@@ -90,12 +90,7 @@ async function fanoutRounds(context: ScenarioContext, db: string) {
   const allSeenMs: number[] = []
   const latencies: number[] = []
   try {
-    server = await startServerProcess({
-      dir,
-      longPollMs: LONG_POLL_MS,
-      writers: 1,
-      extraArgs: ['--pg', db, '--slot', slotOf(db)],
-    })
+    server = await startPgServer(dir, db)
     clients = startClientProcess(server.url, 'raw', { pg: db, shapePerClient: true })
     await clients.request({ cmd: 'grow', clients: FANOUT_SHAPES }, 'grown')
     let previous = await server.stats()
@@ -130,12 +125,7 @@ async function sustainedLoad(context: ScenarioContext, db: string) {
   const dir = scratchDir(context, 'pg-e2e-sustained')
   let server: ServerProcess | undefined
   try {
-    server = await startServerProcess({
-      dir,
-      longPollMs: LONG_POLL_MS,
-      writers: 1,
-      extraArgs: ['--pg', db, '--slot', slotOf(db)],
-    })
+    server = await startPgServer(dir, db)
     for (let k = 0; k < SUSTAINED_SHAPES; k++) {
       const res = await fetch(`${server.url}/v1/shape?table=items&offset=-1&where=${encodeURIComponent(`grp = ${k}`)}`)
       if (!res.ok) throw new Error(`creating shape ${k}: ${res.status}`)
@@ -218,9 +208,10 @@ function startCluster(): { url: string; stop(): void } {
   }
 }
 
-/** Slots are the cluster's, not a database's: one per database. */
-function slotOf(db: string): string {
-  return new URL(db).pathname.slice(1)
+/** The example server following `db`, with a slot of its own (slots are the cluster's, not a database's). */
+function startPgServer(dir: string, db: string): Promise<ServerProcess> {
+  const slot = new URL(db).pathname.slice(1)
+  return startServerProcess({ dir, longPollMs: LONG_POLL_MS, writers: 1, extraArgs: ['--pg', db, '--slot', slot] })
 }
 
 async function freshDatabase(clusterUrl: string, name: string): Promise<string> {

@@ -61,7 +61,9 @@ const REFRESH_STALE = 2
  * miss, and frees them on removal. A writer thread only writes values into slots it was given:
  * the writer client asks `slotFor` for the slot of every shape an operation names and sends it
  * along (slot-publisher.ts is the writer's side). So no thread that can die ever holds the
- * directory's lock, allocation needs no lock, and a miss touches no lock another thread holds.
+ * directory's lock, and allocation needs no lock. The one lock a writer shares with this thread
+ * is a slot's seq, held for one publish; a writer that exits holding it has it broken by
+ * `releaseAbandoned`.
  *
  * Who writes what (the rights of ReadPathTable):
  * - the shape's writer publishes after every commit into its slot: it always overwrites;
