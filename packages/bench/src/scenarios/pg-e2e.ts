@@ -22,6 +22,9 @@ import { allHeld, startClientProcess } from './write-fanout-http.ts'
  *   the server applied meanwhile (the backlog left at the end says whether it kept up),
  *   replication lag p50/p99 (of the transactions applied), and where the server's time went
  *   (decoding, where-evaluation and messages, engine appends).
+ * - restart: the server with RESTART_SHAPES shapes (`v = k`) stopped, a transaction committed
+ *   meanwhile, the server started again: process start → listening, and → that transaction
+ *   applied (streaming again); the same with no shapes as the baseline.
  * By name only: it starts a server process, a client process and Postgres.
  */
 const FANOUT_SHAPES = 1_500
@@ -32,6 +35,9 @@ const LOAD_CONNECTIONS = 4
 const TARGET_ROWS_PER_S = 20_000
 const LOAD_MS = 10_000
 const ROWS_PER_TRANSACTION = 50
+/** `PG_E2E_RESTART_SHAPES=n` for a quicker run; creating 50,000 shapes takes minutes. */
+const RESTART_SHAPES = Number(process.env.PG_E2E_RESTART_SHAPES ?? 50_000)
+const CREATE_IN_FLIGHT = 8
 const LONG_POLL_MS = 20_000
 const SCRIPT = fileURLToPath(new URL('../../../../.ci/postgres.sh', import.meta.url))
 
@@ -40,6 +46,8 @@ export async function pgE2e(context: ScenarioContext): Promise<ScenarioResult> {
   try {
     const fanout = await fanoutRounds(context, await freshDatabase(cluster.url, 'fanout'))
     const sustained = await sustainedLoad(context, await freshDatabase(cluster.url, 'sustained'))
+    const restartEmpty = await restart(context, await freshDatabase(cluster.url, 'restart0'), 0)
+    const restartFull = await restart(context, await freshDatabase(cluster.url, 'restart'), RESTART_SHAPES)
     const metrics: Metric[] = [
       metric('fanout_visible_ms_median', median(fanout.visibleMs), 'ms', '<= 50'),
       metric('fanout_server_share_max_ms_median', median(fanout.serverMaxMs), 'ms'),
@@ -50,6 +58,9 @@ export async function pgE2e(context: ScenarioContext): Promise<ScenarioResult> {
       metric('sustained_applied_rows_per_s', sustained.appliedRowsPerS, 'rows/s'),
       metric('sustained_lag_p50_ms', sustained.lagP50Ms, 'ms'),
       metric('sustained_lag_p99_ms', sustained.lagP99Ms, 'ms', '<= 100'),
+      metric('restart_listening_ms', restartFull.listeningMs, 'ms'),
+      metric('restart_streaming_ms', restartFull.streamingMs, 'ms', '<= 1000'),
+      metric('restart_streaming_ms_no_shapes', restartEmpty.streamingMs, 'ms'),
     ]
     return {
       scenario: 'pg-e2e',
@@ -67,6 +78,8 @@ export async function pgE2e(context: ScenarioContext): Promise<ScenarioResult> {
         sustainedTargetRowsPerS: TARGET_ROWS_PER_S,
         sustainedBacklogRowsAtEnd: sustained.backlogRows,
         sustainedServerTimeShares: sustained.shares,
+        restartShapes: RESTART_SHAPES,
+        restartShapesCreatedPerS: restartFull.createdPerS,
         loadAverage: (await import('node:os')).loadavg(),
       },
       metrics,
@@ -180,6 +193,52 @@ async function sustainedLoad(context: ScenarioContext, db: string) {
       lagP99Ms: atStop.replication?.lagMs.p99 ?? Number.NaN,
       shares: { decode: split.decode / busy, plan: split.plan / busy, append: split.append / busy },
     }
+  } finally {
+    await server?.stop()
+    removeDir(dir)
+  }
+}
+
+/**
+ * A server with `shapes` shapes (`v = k`, so the probe row matches none of them) is stopped, a
+ * row committed, and the server started again: process start → listening, → that transaction
+ * applied.
+ */
+async function restart(context: ScenarioContext, db: string, shapes: number) {
+  await sql(db, 'CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL, grp int NOT NULL, body text)')
+  const dir = scratchDir(context, 'pg-e2e-restart')
+  let server: ServerProcess | undefined
+  try {
+    server = await startPgServer(dir, db)
+    const createStart = performance.now()
+    let next = 0
+    const url = server.url
+    await Promise.all(
+      Array.from({ length: CREATE_IN_FLIGHT }, async () => {
+        for (let k = next++; k < shapes; k = next++) {
+          const res = await fetch(`${url}/v1/shape?table=items&offset=-1&where=${encodeURIComponent(`v = ${k}`)}`)
+          if (!res.ok) throw new Error(`creating shape ${k}: ${res.status}`)
+          await res.arrayBuffer()
+        }
+      }),
+    )
+    const createdPerS = shapes / ((performance.now() - createStart) / 1000)
+    await server.stop()
+    await sql(db, `INSERT INTO items VALUES (1, ${shapes + 5}, 0, 'committed while the server was down')`)
+    const started = performance.now()
+    server = await startPgServer(dir, db)
+    const listeningMs = performance.now() - started
+    for (;;) {
+      const { replication } = await server.stats()
+      if ((replication?.applied ?? 0) > 0) break
+      if (performance.now() - started > 60_000) throw new Error('the restarted server never applied the transaction')
+      await sleep(5)
+    }
+    const streamingMs = performance.now() - started
+    console.log(
+      `pg-e2e restart: ${shapes} shapes, listening ${listeningMs.toFixed(0)} ms, streaming ${streamingMs.toFixed(0)} ms`,
+    )
+    return { listeningMs, streamingMs, createdPerS }
   } finally {
     await server?.stop()
     removeDir(dir)

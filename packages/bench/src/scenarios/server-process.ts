@@ -25,6 +25,9 @@ export interface ServerStats {
   readonly lastTx: number
   /** Postgres mode: the follower's figures (examples/electric-server src/pg/replication-times.ts). */
   readonly replication?: {
+    /** Transactions applied since the start, with or without changes. */
+    readonly applied: number
+    /** Of those, the ones with changes to served tables. */
     readonly transactions: number
     readonly rows: number
     readonly lagMs: { readonly p50: number; readonly p99: number; readonly max: number; readonly last: number }
