@@ -329,3 +329,48 @@ test('a slot dropped while the server was down is recreated, and every shape rot
     await s.cleanup()
   }
 })
+
+test('a slot dropped while the server streams is recreated, and every shape rotates', async (t) => {
+  const cluster = requirePg(t)
+  if (cluster === undefined) return
+  const s = await setup(cluster, `${ITEMS_DDL}; INSERT INTO items SELECT i, 0, 0 FROM generate_series(1, 3) i`)
+  const server = await startPgServer(s)
+  try {
+    const shape = itemsShape(0)
+    const before = await readShape(server.url, { table: 'items', where: shape.where })
+    // End the server's walsender and drop its slot before the follower reconnects (it waits
+    // 100 ms first): an active slot cannot be dropped.
+    await withClient(cluster.url, async (client) => {
+      await client.query('SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1', [
+        s.slot,
+      ])
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await client.query('SELECT pg_drop_replication_slot($1)', [s.slot])
+          return
+        } catch (error) {
+          if (attempt > 200) throw error
+          await new Promise((resolve) => setTimeout(resolve, 2))
+        }
+      }
+    })
+    await withClient(s.db, (client) => client.query('INSERT INTO items VALUES (4, 0, 0)'))
+    // The old handle must refetch once the server has noticed; then the shape has every row.
+    const deadline = Date.now() + 30_000
+    for (;;) {
+      const res = await fetch(
+        `${server.url}/v1/shape?${new URLSearchParams({ table: 'items', where: shape.where, offset: '0_0', handle: before.handle })}`,
+      )
+      await res.arrayBuffer()
+      if (res.status === 409) break
+      if (Date.now() > deadline) throw new Error(`the shape was never rotated (${res.status})`)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    await watchAll(server.url) // made after the rotation, which removed every shape
+    await waitCaughtUp(() => server.url, s.db, 1_000_000)
+    await assertShapesMatch(server.url, s.db, [shape])
+  } finally {
+    await server.close()
+    await s.cleanup()
+  }
+})
