@@ -154,6 +154,14 @@ function itemsShape(min: number, group?: number): ItemsShape {
     : { where: `grp = ${group} AND id >= ${min}`, matches: (row) => Number(row.grp) === group && Number(row.id) >= min }
 }
 
+/** The status of a read of `shape` from its start with `handle` (409: the handle must refetch). */
+async function statusWithHandle(serverUrl: string, shape: ItemsShape, handle: string): Promise<number> {
+  const query = new URLSearchParams({ table: 'items', where: shape.where, offset: '0_0', handle })
+  const res = await fetch(`${serverUrl}/v1/shape?${query}`)
+  await res.arrayBuffer()
+  return res.status
+}
+
 /** Every shape's log equals a SELECT of its rows, each change applied exactly once. */
 async function assertShapesMatch(serverUrl: string, db: string, shapes: readonly ItemsShape[]): Promise<void> {
   const table = await withClient(db, (client) =>
@@ -322,11 +330,7 @@ test('a slot dropped while the server was down is recreated, and every shape rot
     // Committed with no slot to keep it: no replication will ever deliver it.
     await withClient(s.db, (client) => client.query('INSERT INTO items VALUES (4, 0, 0)'))
     server = await startPgServer(s)
-    const stale = await fetch(
-      `${server.url}/v1/shape?${new URLSearchParams({ table: 'items', where: shape.where, offset: '0_0', handle: before.handle })}`,
-    )
-    assert.equal(stale.status, 409, 'the old handle must refetch')
-    await stale.arrayBuffer()
+    assert.equal(await statusWithHandle(server.url, shape, before.handle), 409, 'the old handle must refetch')
     const after = await readShape(server.url, { table: 'items', where: shape.where })
     assert.notEqual(after.handle, before.handle)
     await assertShapesMatch(server.url, s.db, [shape])
@@ -364,12 +368,9 @@ test('a slot dropped while the server streams is recreated, and every shape rota
     // The old handle must refetch once the server has noticed; then the shape has every row.
     const deadline = Date.now() + 30_000
     for (;;) {
-      const res = await fetch(
-        `${server.url}/v1/shape?${new URLSearchParams({ table: 'items', where: shape.where, offset: '0_0', handle: before.handle })}`,
-      )
-      await res.arrayBuffer()
-      if (res.status === 409) break
-      if (Date.now() > deadline) throw new Error(`the shape was never rotated (${res.status})`)
+      const status = await statusWithHandle(server.url, shape, before.handle)
+      if (status === 409) break
+      if (Date.now() > deadline) throw new Error(`the shape was never rotated (${status})`)
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
     await watchAll(server.url) // made after the rotation, which removed every shape

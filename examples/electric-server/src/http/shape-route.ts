@@ -33,8 +33,7 @@ export async function handleShapeGet(res: ServerResponse, url: URL, context: Sha
   if ('errors' in request) return sendInvalid(res, request.errors)
   let spec: ShapeSpec
   try {
-    await context.shapes.ensureTable(request.shape.table)
-    spec = context.shapes.resolve(request.shape)
+    spec = await context.shapes.resolveFresh(request.shape)
   } catch (error) {
     if (error instanceof ShapeParamError) return sendInvalid(res, { [error.field]: [error.message] })
     throw error

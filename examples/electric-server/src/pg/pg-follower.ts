@@ -5,7 +5,7 @@ import { PRIMARY_KEY, toPgText } from '../table/pg-types.ts'
 import type { Change } from '../table/transaction.ts'
 import { lsnToNumber, numberToLsn } from './lsn.ts'
 import { rowOf } from './pg-columns.ts'
-import type { PgSource } from './pg-source.ts'
+import { type PgSource, quoteIdent } from './pg-source.ts'
 import { ReplicationTimes } from './replication-times.ts'
 
 /** Replicated transactions appended but not yet durable (and acknowledged) at most. */
@@ -330,8 +330,9 @@ function isDrained(service: LogicalReplicationService): boolean {
   return Array.isArray(queue) && queue.length === 0
 }
 
+/** `"schema"."name"`: how the shape service spells a table. */
 function canonical(schema: string, name: string): string {
-  return `"${schema.replaceAll('"', '""')}"."${name.replaceAll('"', '""')}"`
+  return `${quoteIdent(schema)}.${quoteIdent(name)}`
 }
 
 function isSlotMissing(error: unknown): boolean {

@@ -97,15 +97,20 @@ export class ShapeService {
     return this.#lastFannedOutTx
   }
 
-  /** Asks the source again for a table it did not have (a Postgres table created since the start). */
-  async ensureTable(tableName: string): Promise<void> {
-    let table: string
+  /**
+   * resolve(), asking the source again once when it does not have the table (a Postgres table
+   * created since the start). Only a request for an unknown table pays for the lookup.
+   */
+  async resolveFresh(params: ShapeParams): Promise<ShapeSpec> {
     try {
-      table = canonicalTableName(tableName)
-    } catch {
-      return // resolve() reports it
+      return this.resolve(params)
+    } catch (error) {
+      if (!(error instanceof ShapeParamError) || error.field !== 'table') throw error
+      const table = canonicalTableName(params.table)
+      if (this.#tables.schema(table) !== undefined) throw error
+      await this.#tables.refreshSchema(table)
+      return this.resolve(params)
     }
-    if (this.#tables.schema(table) === undefined) await this.#tables.refreshSchema(table)
   }
 
   /** The spec for request parameters; ShapeParamError for an unknown table or a bad definition. */

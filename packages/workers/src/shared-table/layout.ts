@@ -191,6 +191,6 @@ export function directoryMaxSize(capacity: number): number {
 }
 
 /** Cache entries kept before the main thread's slot cache is dropped (a backstop: it holds live entries only). */
-export function threadCacheEntriesMax(capacity: number): number {
+export function cacheEntriesMax(capacity: number): number {
   return 2 * capacity + 1024
 }

@@ -1,13 +1,13 @@
 import { EngineError, ErrorCode, type ReadPathKeys, type ReadPathTable, type ShapeHandle } from '@shapestore/engine'
 import { Directory } from './directory.ts'
 import {
+  cacheEntriesMax,
   S_GENERATION,
   S_STATE,
   STATE_READY,
   TABLE_CAPACITY_DEFAULT,
   TABLE_CAPACITY_MAX,
   TABLE_CAPACITY_MIN,
-  threadCacheEntriesMax,
 } from './layout.ts'
 import {
   decodeKeys,
@@ -112,7 +112,7 @@ export class SharedReadPathTable implements ReadPathTable {
     const capacity = validateCapacity(options.capacity)
     this.#slots = Slots.create(capacity)
     this.#directory = new Directory(capacity)
-    this.#cacheEntriesMax = threadCacheEntriesMax(capacity)
+    this.#cacheEntriesMax = cacheEntriesMax(capacity)
   }
 
   /** The slot array, for the writer threads' SlotPublisher (post it; it is shared, not copied). */

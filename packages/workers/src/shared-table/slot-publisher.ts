@@ -21,10 +21,7 @@ export class SlotPublisher {
   }
 
   assign(handle: ShapeHandle, ref: SlotRef): void {
-    const known = this.#assigned.get(handle)
-    if (known === undefined || known.slot !== ref.slot || known.generation !== ref.generation) {
-      this.#assigned.set(handle, ref)
-    }
+    this.#assigned.set(handle, ref)
   }
 
   forget(handle: ShapeHandle): void {
