@@ -13,8 +13,15 @@ export interface WaitOptions {
 
 /**
  * Callers waiting for a shape to change (waitForOffset, readers tailing a snapshot). Each
- * publish of a shape's keys calls `notify` once; it wakes the waiters of that shape whose
- * condition now holds: no per-waiter message, no polling.
+ * publish of a shape's keys calls `notify` once; the waiters of that shape whose condition then
+ * holds are woken: no per-waiter message, no polling.
+ *
+ * Waking is deferred to the next turn of the event loop (one setImmediate for every shape
+ * notified meanwhile), so the commit's acknowledgement goes first. Woken readers each run their
+ * response synchronously up to their next await, and a fanout wakes thousands of them: resolved
+ * in the same turn, their continuations queue ahead of the writer's caller's (measured in the
+ * Electric example: 1,500 live responses held a replicated transaction's acknowledgement from
+ * 14-40 ms, when the writer's commit arrived, to 148-250 ms).
  *
  * Owner: the main thread (the facade); waiters live only here.
  */
@@ -49,7 +56,26 @@ export class ShapeWaiters {
     })
   }
 
+  /** Shapes notified since the last wake, and whether a wake is scheduled. */
+  readonly #due = new Set<ShapeHandle>()
+  #wakeScheduled = false
+  readonly #wakeDue = () => {
+    this.#wakeScheduled = false
+    const due = [...this.#due]
+    this.#due.clear()
+    for (const handle of due) this.#wake(handle)
+  }
+
+  /** `handle` changed: its waiters whose condition holds are woken in the next turn. */
   notify(handle: ShapeHandle): void {
+    if (!this.#waiting.has(handle)) return
+    this.#due.add(handle)
+    if (this.#wakeScheduled) return
+    this.#wakeScheduled = true
+    setImmediate(this.#wakeDue)
+  }
+
+  #wake(handle: ShapeHandle): void {
     const waiters = this.#waiting.get(handle)
     if (waiters === undefined) return
     for (const waiter of waiters) {

@@ -16,7 +16,7 @@ export function contractSuite(target: ContractTarget): void {
     /** Runs `body` with an engine on a fresh directory; `reopen` closes it and opens a new one there. */
     async function withEngine(
       body: (ctx: { engine: Engine; reopen: () => Promise<Engine>; dir: string }) => Promise<void>,
-      options: { chunkBytesThreshold?: number } = {},
+      options: { chunkBytesThreshold?: number; partitions?: number } = {},
     ): Promise<void> {
       const { dir, cleanup } = tempDir()
       const open = () => openEngine({ dir, runtime: target.runtime(), partitions: 2, ...options })
@@ -543,6 +543,34 @@ export function contractSuite(target: ContractTarget): void {
           await engine.appendToLog(handle, txItems(2, 1))
           assert.deepEqual(new Set(await Promise.all(waiters)), new Set([true]))
         }))
+
+      // One partition: the commit and the wake-ups arrive together (with two, the first
+      // partition's readers are rightly woken before the second partition has committed).
+      test("a fanout's acknowledgement is not queued behind the readers it wakes", () =>
+        withEngine(
+          async ({ engine }) => {
+            const handles: string[] = []
+            for (let i = 0; i < 20; i++)
+              handles.push((await engine.getOrCreateShape({ table: 't', where: `k = ${i}` })).handle)
+            const order: string[] = []
+            // Each woken reader does its work synchronously, as a live response does.
+            const readers = handles.map((handle) =>
+              engine.waitForOffset(handle, '0_inf', { timeoutMs: 5000 }).then((moved) => {
+                assert.equal(moved, true)
+                order.push('reader')
+              }),
+            )
+            const items = txItems(1, 2)
+            // The caller's chain is a few promise hops long (Promise.all, then), as a server's is.
+            const acknowledged = Promise.all([engine.appendToLogs(handles.map((handle) => ({ handle, items })))]).then(
+              () => order.push('acknowledged'),
+            )
+            await Promise.all([acknowledged, ...readers])
+            assert.equal(order[0], 'acknowledged', `order: ${order.join(', ')}`)
+            assert.equal(order.length, handles.length + 1)
+          },
+          { partitions: 1 },
+        ))
 
       test('an abort rejects with ABORTED; bad arguments are coded', () =>
         withEngine(async ({ engine }) => {
