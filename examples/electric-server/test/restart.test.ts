@@ -122,15 +122,23 @@ test('a transaction committed but not fanned out (a crash in between) reaches th
 
 /**
  * The crash window of a shape's creation: the shape is in the catalog, its snapshot never
- * completed. Runs `check` on a ShapeService opened after it, with the interrupted handle.
+ * completed. Runs `check` on a ShapeService opened after it, with the interrupted handle and
+ * the handle of a complete shape of the same table (`id > 0`).
  */
 async function afterInterruptedSnapshot(
-  check: (shapes: ShapeService, engine: Engine, interrupted: string) => Promise<void>,
+  check: (shapes: ShapeService, engine: Engine, interrupted: string, complete: string) => Promise<void>,
 ): Promise<void> {
   const { dir, cleanup } = tempDir()
   try {
     const server = await startTestServer(dir)
     await writeOk(server.url, 'items', [{ op: 'insert', row: { id: 1, v: 'a' } }])
+    const created = await fetch(`${server.url}/v1/shape?table=items&offset=-1&where=${encodeURIComponent('id > 0')}`)
+    assert.equal(created.status, 200)
+    await created.arrayBuffer()
+    const complete = created.headers.get('electric-handle') as string
+    const other = await fetch(`${server.url}/v1/shape?table=items&offset=-1&where=${encodeURIComponent('id < 0')}`)
+    assert.equal(other.status, 200)
+    await other.arrayBuffer()
     await server.close()
     const engine = await openEngine({ dir: `${dir}/engine` })
     const { handle } = await engine.getOrCreateShape({ table: '"public"."items"', replica: 'default' })
@@ -140,7 +148,7 @@ async function afterInterruptedSnapshot(
     const tables = TableStore.open(dir)
     const reopened = await openEngine({ dir: `${dir}/engine` })
     try {
-      await check(await ShapeService.open(reopened, tables), reopened, handle)
+      await check(await ShapeService.open(reopened, tables), reopened, handle, complete)
     } finally {
       await reopened.close()
       await tables.close()
@@ -167,5 +175,20 @@ test('a request for a shape whose snapshot a crash interrupted gets a fresh shap
     const fresh = await shapes.getOrCreate(shapes.resolve({ table: 'items' }))
     assert.notEqual(fresh, interrupted)
     assert.equal(engine.fetchLatestOffset(fresh).toString(), '0_0')
+    assert.equal(engine.fetchShapeByHandle(interrupted), undefined)
+  }))
+
+test("a write after the start loads the table's shapes without reading their keys; the interrupted one gets nothing and is removed", () =>
+  afterInterruptedSnapshot(async (shapes, engine, interrupted, complete) => {
+    const missesBefore = engine.stats().readPathMisses
+    await shapes.write('items', { ops: [{ op: 'insert', row: { id: 2, v: 'b' } }] })
+    // The row goes to the where-less interrupted shape and to `id > 0`, not to `id < 0`: only
+    // those two have their keys read.
+    assert.equal(engine.stats().readPathMisses - missesBefore, 2)
+    assert.equal(engine.fetchLatestOffset(complete).toString(), `${shapes.lastTx}_0`)
+    // Its removal is queued behind the write (it has not run yet): nothing was appended to it.
+    assert.equal(engine.fetchLatestOffset(interrupted).toString(), '0_inf')
+    assert.equal(shapes.specOf(interrupted), undefined)
+    await shapes.getOrCreate(shapes.resolve({ table: 'items', where: 'id > 1' }))
     assert.equal(engine.fetchShapeByHandle(interrupted), undefined)
   }))

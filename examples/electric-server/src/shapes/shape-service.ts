@@ -50,7 +50,9 @@ const SPEC_CACHE_MAX = 10_000
  * The in-memory registry (handle → spec) is filled lazily from the engine's catalog, so a
  * restart reads nothing per shape: a shape enters it when a request names it (one catalog
  * lookup and its keys), and a table's shapes all enter it at the table's first write after
- * the start (the fanout needs every one of them).
+ * the start (the fanout needs every one of them). Those enter unchecked: whether a shape's
+ * snapshot completed is a read of its keys (a read-path miss after a restart), so it is asked
+ * only of the shapes a change goes to or a request names, not of the whole table.
  */
 export class ShapeService {
   readonly #engine: Engine
@@ -60,6 +62,8 @@ export class ShapeService {
   readonly #byKey = new Map<string, ShapeHandle>()
   readonly #byTable = new Map<string, Set<ShapeHandle>>()
   readonly #creating = new Map<string, Promise<ShapeHandle>>()
+  /** Registered by a table load without checking that their snapshot completed (#checked). */
+  readonly #unchecked = new Set<ShapeHandle>()
   readonly #specs = new Map<string, ShapeSpec>()
   /** Tables whose shapes have all been read from the catalog since the start (see #shapesOf). */
   readonly #tablesLoaded = new Set<string>()
@@ -136,14 +140,15 @@ export class ShapeService {
   /** The current handle of the shape, if it exists. */
   handleOf(spec: ShapeSpec): ShapeHandle | undefined {
     const known = this.#byKey.get(spec.key)
-    if (known !== undefined || this.#creating.has(spec.key)) return known
+    if (known !== undefined) return this.#checked(known) ? known : undefined
+    if (this.#creating.has(spec.key)) return undefined
     const handle = this.#engine.fetchHandleByShape(spec.definition)
     return handle === undefined ? undefined : this.#restore(handle, spec.definition)?.handle
   }
 
   specOf(handle: ShapeHandle): ShapeSpec | undefined {
     const known = this.#byHandle.get(handle)
-    if (known !== undefined) return known
+    if (known !== undefined) return this.#checked(handle) ? known : undefined
     const shape = this.#engine.fetchShapeByHandle(handle)
     return shape === undefined ? undefined : this.#restore(handle, shape)?.spec
   }
@@ -152,17 +157,46 @@ export class ShapeService {
    * Registers a shape found in the catalog, or, when it must go (incomplete snapshot, a
    * definition that no longer compiles), queues its removal and answers undefined. A shape
    * being created in this process is not judged: its snapshot is still being written.
+   * `checkSnapshot` false (a table load) leaves the snapshot to #checked, at first use.
    */
-  #restore(handle: ShapeHandle, shape: ShapeDefinition): { handle: ShapeHandle; spec: ShapeSpec } | undefined {
+  #restore(
+    handle: ShapeHandle,
+    shape: ShapeDefinition,
+    checkSnapshot = true,
+  ): { handle: ShapeHandle; spec: ShapeSpec } | undefined {
     const key = JSON.stringify(canonicalShape(shape))
     if (this.#creating.has(key)) return undefined
-    const spec = this.#restoredSpec(handle, shape)
-    if (spec === null) {
+    const spec = this.#specFromDefinition(shape)
+    if (spec === null || spec.key !== key || (checkSnapshot && !this.#snapshotComplete(handle))) {
       void this.remove(handle).catch(() => {})
       return undefined
     }
     this.#register(handle, spec)
+    if (!checkSnapshot) this.#unchecked.add(handle)
     return { handle, spec }
+  }
+
+  /**
+   * True when the registered shape may be served and written. A shape a table load registered
+   * unchecked is checked now; if its snapshot never completed it leaves the registry at once
+   * and its removal is queued.
+   */
+  #checked(handle: ShapeHandle): boolean {
+    if (!this.#unchecked.delete(handle) || this.#snapshotComplete(handle)) return true
+    this.#unregister(handle)
+    void this.remove(handle).catch(() => {})
+    return false
+  }
+
+  /** The fanout entries whose shape may be written (#checked). */
+  #deliverable(entries: FanoutEntry[]): FanoutEntry[] {
+    return this.#unchecked.size === 0 ? entries : entries.filter(({ handle }) => this.#checked(handle))
+  }
+
+  /** False for a shape whose creation a crash interrupted before its snapshot completed. */
+  #snapshotComplete(handle: ShapeHandle): boolean {
+    const latest = this.#engine.fetchLatestOffset(handle)
+    return !(latest.isVirtual && latest.op === Number.POSITIVE_INFINITY)
   }
 
   /** The shape's handle, creating it (with a snapshot of the table's current rows) if needed. */
@@ -207,7 +241,7 @@ export class ShapeService {
       let entries: FanoutEntry[] | undefined
       if (!plan.schemaChanged) {
         try {
-          entries = planFanout(this.#shapesOf(table), tx, plan.changes)
+          entries = this.#deliverable(planFanout(this.#shapesOf(table), tx, plan.changes))
         } catch (error) {
           if (error instanceof EngineError)
             throw new WriteError(400, 'ops', `too large for a shape log: ${error.message}`)
@@ -244,11 +278,13 @@ export class ShapeService {
       const planStart = performance.now()
       const appends: Promise<void>[] = []
       for (const [table, changes] of txn.changes) {
-        const unseen = [...this.#shapesOf(table)].filter(([handle]) => {
-          const snapshot = this.#engine.fetchPgSnapshot(handle)
-          return snapshot === null || !visibleInSnapshot(snapshot, txn.xid)
-        })
-        const entries = planFanout(unseen, txn.tx, changes, txn.xid)
+        // Where-clauses first: only the shapes a change goes to have their keys read.
+        const entries = this.#deliverable(planFanout(this.#shapesOf(table), txn.tx, changes, txn.xid)).filter(
+          ({ handle }) => {
+            const snapshot = this.#engine.fetchPgSnapshot(handle)
+            return snapshot === null || !visibleInSnapshot(snapshot, txn.xid)
+          },
+        )
         for (let start = 0; start < entries.length; start += limits.FANOUT_SHAPES_MAX) {
           appends.push(this.#engine.appendToLogs(entries.slice(start, start + limits.FANOUT_SHAPES_MAX)))
         }
@@ -285,7 +321,7 @@ export class ShapeService {
 
   async #create(requested: ShapeSpec): Promise<ShapeHandle> {
     const existing = this.#byKey.get(requested.key)
-    if (existing !== undefined) return existing
+    if (existing !== undefined && this.#checked(existing)) return existing
     // A snapshot must not include a transaction that is still to be fanned out to it.
     await this.#finishPending()
     // The request's spec may predate a schema change queued before this task (a shape of all
@@ -297,7 +333,7 @@ export class ShapeService {
     const found = this.#engine.fetchHandleByShape(spec.definition)
     if (found !== undefined) {
       // In the catalog but not yet met since the start: complete, or left by a crashed creation.
-      if (this.#restoredSpec(found, spec.definition) !== null) {
+      if (this.#snapshotComplete(found)) {
         this.#register(found, spec)
         return found
       }
@@ -315,14 +351,18 @@ export class ShapeService {
     return handle
   }
 
-  async #remove(handle: ShapeHandle): Promise<boolean> {
-    const spec = this.#byHandle.get(handle)
-    if (spec !== undefined) {
-      this.#byHandle.delete(handle)
-      this.#byKey.delete(spec.key)
-      this.#byTable.get(spec.table)?.delete(handle)
-    }
+  #remove(handle: ShapeHandle): Promise<boolean> {
+    this.#unregister(handle)
     return this.#engine.removeShape(handle)
+  }
+
+  #unregister(handle: ShapeHandle): void {
+    this.#unchecked.delete(handle)
+    const spec = this.#byHandle.get(handle)
+    if (spec === undefined) return
+    this.#byHandle.delete(handle)
+    this.#byKey.delete(spec.key)
+    this.#byTable.get(spec.table)?.delete(handle)
   }
 
   /** Finishes the fanout of a committed transaction, if one is pending (after a crash or a failed fanout). */
@@ -341,7 +381,7 @@ export class ShapeService {
       for (const [handle] of [...this.#shapesOf(pending.table)]) await this.#remove(handle)
       return
     }
-    const entries = planned ?? planFanout(this.#shapesOf(pending.table), pending.tx, pending.changes)
+    const entries = planned ?? this.#deliverable(planFanout(this.#shapesOf(pending.table), pending.tx, pending.changes))
     for (let start = 0; start < entries.length; start += limits.FANOUT_SHAPES_MAX) {
       await this.#engine.appendToLogs(entries.slice(start, start + limits.FANOUT_SHAPES_MAX))
     }
@@ -351,7 +391,7 @@ export class ShapeService {
   *#shapesOf(table: string): Iterable<readonly [ShapeHandle, ShapeSpec]> {
     if (!this.#tablesLoaded.has(table)) {
       for (const { handle, shape } of [...this.#engine.listShapes({ table })]) {
-        if (!this.#byHandle.has(handle)) this.#restore(handle, shape)
+        if (!this.#byHandle.has(handle)) this.#restore(handle, shape, false)
       }
       this.#tablesLoaded.add(table)
     }
@@ -369,14 +409,6 @@ export class ShapeService {
       this.#byTable.set(spec.table, handles)
     }
     handles.add(handle)
-  }
-
-  /** The spec of a shape found in the catalog at open, or null if it must be removed. */
-  #restoredSpec(handle: ShapeHandle, shape: ShapeDefinition): ShapeSpec | null {
-    const latest = this.#engine.fetchLatestOffset(handle)
-    if (latest.isVirtual && latest.op === Number.POSITIVE_INFINITY) return null
-    const spec = this.#specFromDefinition(shape)
-    return spec !== null && spec.key === JSON.stringify(canonicalShape(shape)) ? spec : null
   }
 
   /** A definition's spec against the table's current schema; null if it no longer compiles. */
