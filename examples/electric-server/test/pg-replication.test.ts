@@ -52,10 +52,10 @@ async function setup(cluster: PgCluster, ddl: string): Promise<PgSetup> {
 }
 
 /**
- * An in-process server with inline writers, as the other in-process tests use: starting and
- * stopping writer threads many times in one process has aborted it in lmdb-js's native module
- * load (seen once in CI here, and in an earlier session). The SIGKILL test runs the worker
- * runtime in a process of its own.
+ * An in-process server with inline writers, as the other in-process tests use; the SIGKILL test
+ * runs the worker runtime in a process of its own. (This file once aborted in CI in lmdb-js's
+ * native module load: a reader thread stopped while it loaded, fixed in ReaderPool.close,
+ * docs/reliability.md.)
  */
 function startPgServer(s: PgSetup, writers = 0): Promise<ShapeServer> {
   return startShapeServer({

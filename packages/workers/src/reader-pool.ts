@@ -1,7 +1,7 @@
 import { EngineError, ErrorCode } from '@shapestore/engine'
 import { Piscina } from 'piscina'
 import { deserializeError } from './protocol.ts'
-import type { ReadLogJsonFailure, ReadLogJsonRequest } from './reader-task.ts'
+import type { ReadLogJsonFailure, ReadLogJsonRequest, WarmUpBarrier } from './reader-task.ts'
 import { siblingModule } from './thread-entry.ts'
 
 export type { ReadLogJsonRequest } from './reader-task.ts'
@@ -38,6 +38,8 @@ export const READER_IDLE_TIMEOUT_MS_DEFAULT = 30_000
 export const READER_QUEUE_MAX_DEFAULT = 256
 /** How long close() waits for reads in flight and queued before it stops the threads anyway. */
 export const READER_CLOSE_TIMEOUT_MS = 10_000
+/** How long start() waits for every thread to load before it fails. */
+export const READER_START_TIMEOUT_MS = 60_000
 
 /** Compiled, piscina loads the task itself; from source, through a shim that brings tsx (see there). */
 const TASK_FILENAME = (
@@ -132,9 +134,18 @@ export class ReaderPool {
   async #start(): Promise<void> {
     const pool = this.#openPool()
     try {
-      // One warm-up per thread: each waits for its thread's module load (piscina hands a task
-      // only to a ready, idle thread, so concurrent warm-ups spread over the threads).
-      await Promise.all(Array.from({ length: this.#readers }, () => pool.run(null, { name: 'warmUp' })))
+      // One warm-up per thread, held until all have arrived (reader-task.ts): when they end,
+      // every thread has loaded the task, lmdb's addon included.
+      const barrier: WarmUpBarrier = {
+        arrived: new SharedArrayBuffer(4),
+        threads: this.#readers,
+        timeoutMs: READER_START_TIMEOUT_MS,
+      }
+      const arrived = await Promise.all(
+        Array.from({ length: this.#readers }, () => pool.run(barrier, { name: 'warmUp' }) as Promise<boolean>),
+      )
+      if (arrived.includes(false))
+        throw new Error(`not every reader thread started within ${READER_START_TIMEOUT_MS} ms`)
     } catch (error) {
       this.#started = null
       if (this.#closed !== null) throw closedError()
@@ -171,7 +182,11 @@ export class ReaderPool {
   }
 
   async #close(): Promise<void> {
-    await Promise.allSettled([...this.#reading])
+    // Threads still starting are let finish first: piscina's close terminates a thread that has
+    // no task, loaded or not, and a thread terminated while it loads lmdb's addon aborts the
+    // whole process (node-addon-api: napi_throw fails in a terminating thread, which it treats
+    // as fatal; reproduced with plain workers that load lmdb and are terminated at random).
+    await Promise.allSettled([...this.#reading, ...(this.#started === null ? [] : [this.#started])])
     const pool = this.#pool
     this.#pool = null
     if (pool !== null) await pool.close()

@@ -22,22 +22,21 @@ loading.catch(() => {})
 
 async function loadTask() {
   try {
-    return (await import('./reader-task.ts')).default
+    return await import('./reader-task.ts')
   } catch (error) {
     if (error?.code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw error
   }
   const { register } = await import('tsx/esm/api')
   register()
   // A query makes it a new module record: the failed import above stays cached as failed.
-  return (await import('./reader-task.ts?tsx')).default
+  return await import('./reader-task.ts?tsx')
 }
 
 export default async function readLogJson(request) {
-  const task = await loading
-  return task(request)
+  return (await loading).default(request)
 }
 
-/** Run once per thread by ReaderPool.start(), so no read waits for the task to load. */
-export async function warmUp() {
-  await loading
+/** Run once per thread by ReaderPool.start(), so no read waits for the task to load (reader-task.ts). */
+export async function warmUp(barrier) {
+  return (await loading).warmUp(barrier)
 }

@@ -264,6 +264,18 @@ describe('ReaderPool lifecycle', () => {
     }
   })
 
+  // A thread terminated while it loads lmdb's addon aborts the process (docs/reliability.md);
+  // piscina's own close terminates threads that are still loading.
+  test('close() right after start() lets every thread finish loading before stopping it', async () => {
+    const pool = new ReaderPool({ readers: 3 })
+    const started = pool.start()
+    await pool.close()
+    // Resolved, not rejected: all three warm-ups ran to the end, one on each thread (each
+    // holds its thread until the three have arrived), before the threads were stopped.
+    await started
+    assert.equal(pool.threads, 0)
+  })
+
   test('a process that used the pool exits on its own after close()', async () => {
     const f = await fixture()
     await f.engine.close()
