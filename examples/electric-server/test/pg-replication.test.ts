@@ -226,6 +226,38 @@ test('the official client syncs what SQL writes: initial rows, live inserts, upd
   }
 })
 
+test('bigint columns stay exact past 2^53: ids, values and where-clauses on them', async (t) => {
+  const cluster = requirePg(t)
+  if (cluster === undefined) return
+  // As float8 these two ids are one number (2^53): two rows under one key.
+  const a = 9_007_199_254_740_992n
+  const b = a + 1n
+  const s = await setup(
+    cluster,
+    `CREATE TABLE big (id bigint PRIMARY KEY, n bigint);
+     INSERT INTO big VALUES (${a}, ${a}), (${b}, -1);`,
+  )
+  const server = await startPgServer(s)
+  const all = connect(server.url, { table: 'big' })
+  const above = connect(server.url, { table: 'big', where: `n > ${a}` })
+  try {
+    const rows = await all.shape.rows
+    assert.deepEqual(rows.map((row) => row.id).sort(), [a, b])
+    assert.deepEqual(await above.shape.rows, [])
+    await withClient(s.db, (client) => client.query(`UPDATE big SET n = ${b} WHERE id = ${b}`)) // moves in
+    await above.until((live) => live.length === 1 && live[0]?.id === b && live[0]?.n === b, `row ${b} with n = ${b}`)
+    const { rows: raw } = await readShape(server.url, { table: 'big' })
+    assert.deepEqual([...raw.keys()].sort(), [`"public"."big"/"${a}"`, `"public"."big"/"${b}"`])
+    assert.deepEqual(all.errors, [])
+    assert.deepEqual(above.errors, [])
+  } finally {
+    all.close()
+    above.close()
+    await server.close()
+    await s.cleanup()
+  }
+})
+
 test('shapes created while other connections commit in a tight loop get every change exactly once (100 trials)', async (t) => {
   const cluster = requirePg(t)
   if (cluster === undefined) return

@@ -131,3 +131,20 @@ test('property: the canonical text compiles back to itself and to the same predi
     { seed: 42, numRuns: 300 },
   )
 })
+
+test('int8 columns compare exactly past 2^53; their canonical text compiles back to the same constant', () => {
+  const schema: TableSchema = [
+    { name: 'id', type: 'int8' },
+    { name: 'n', type: 'int8' },
+  ]
+  const big = 9_007_199_254_740_993n // 2^53 + 1: as a float it is 2^53
+  const where = compileWhere(`n = ${big}`, schema)
+  assert.equal(where.matches({ id: 1n, n: big }), true)
+  assert.equal(where.matches({ id: 1n, n: big - 1n }), false)
+  assert.equal(compileWhere(`n IN ('${big}', 1)`, schema).matches({ id: 1n, n: big }), true)
+  assert.equal(compileWhere(`n > $1`, schema, new Map([[1, String(big - 1n)]])).matches({ id: 1n, n: big }), true)
+  assert.equal(compileWhere(where.canonical, schema).canonical, where.canonical)
+  for (const bad of ['n = 1.5', "n = 'x'", 'n = 9223372036854775808', 'n = TRUE']) {
+    assert.throws(() => compileWhere(bad, schema), WhereSyntaxError, bad)
+  }
+})

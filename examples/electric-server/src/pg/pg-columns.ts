@@ -8,13 +8,15 @@ import {
 } from '../table/pg-types.ts'
 
 /**
- * Postgres column types this example serves, by type OID, mapped onto its four column types
- * (table/pg-types.ts: what the where subset compares and the client parses). Integers and
- * numeric become float8 (exact to 2^53); a table with a column of any other type is refused.
+ * Postgres column types this example serves, by type OID, mapped onto its column types
+ * (table/pg-types.ts: what the where subset compares and the client parses). int8 stays int8
+ * (a bigint: exact); the smaller integers, the floats and numeric become float8 (numeric is
+ * exact only to 2^53 and 15-17 significant digits); a table with a column of any other type is
+ * refused.
  */
 const TYPES_BY_OID: ReadonlyMap<number, PgType> = new Map([
   [16, 'bool'],
-  [20, 'float8'], // int8
+  [20, 'int8'],
   [21, 'float8'], // int2
   [23, 'float8'], // int4
   [700, 'float8'], // float4
@@ -67,6 +69,9 @@ function columnValue(type: PgType, value: unknown): ColumnValue {
   switch (type) {
     case 'float8':
       return Number(value)
+    case 'int8':
+      // node-postgres gives int8 as its decimal text.
+      return BigInt(value as string)
     case 'bool':
       return value === true || value === 't'
     case 'jsonb':

@@ -14,7 +14,7 @@ export interface CompiledWhere {
 }
 
 /** A typed constant: a comparison is only ever between a column and a value of its own type. */
-type Constant = string | number | boolean
+type Constant = string | number | bigint | boolean
 
 type Node =
   | { readonly kind: 'and' | 'or'; readonly left: Node; readonly right: Node }
@@ -82,6 +82,7 @@ function constant(literal: Literal, column: Column, params: ReadonlyMap<number, 
     case 'string':
       return cast(literal.value, column)
     case 'number':
+      if (column.type === 'int8') return toBigInt(literal.text, column)
       if (column.type !== 'float8') throw mismatch(column, 'a number')
       return toNumber(literal.text, column)
     case 'bool':
@@ -96,6 +97,8 @@ function cast(text: string, column: Column): Constant {
       return text
     case 'float8':
       return toNumber(text.trim(), column)
+    case 'int8':
+      return toBigInt(text.trim(), column)
     case 'bool': {
       const value = BOOL_INPUT.get(text.trim().toLowerCase())
       if (value === undefined) throw new WhereSyntaxError(`invalid input for bool column "${column.name}": "${text}"`)
@@ -122,6 +125,18 @@ function toNumber(text: string, column: Column): number {
   if (!Number.isFinite(value)) throw new WhereSyntaxError(`invalid input for float8 column "${column.name}": "${text}"`)
   return value
 }
+
+/** An int8 constant: an integer in int8's range, exactly (no float in between). */
+function toBigInt(text: string, column: Column): bigint {
+  const value = /^[+-]?\d+$/.test(text) ? BigInt(text) : null
+  if (value === null || value < INT8_MIN || value > INT8_MAX) {
+    throw new WhereSyntaxError(`invalid input for int8 column "${column.name}": "${text}"`)
+  }
+  return value
+}
+
+const INT8_MIN = -(2n ** 63n)
+const INT8_MAX = 2n ** 63n - 1n
 
 function mismatch(column: Column, what: string): WhereSyntaxError {
   return new WhereSyntaxError(`cannot compare ${column.type} column "${column.name}" with ${what}`)
@@ -216,6 +231,7 @@ function identifier(name: string): string {
 function literal(value: Constant): string {
   if (typeof value === 'string') return `'${value.replaceAll("'", "''")}'`
   if (typeof value === 'boolean') return value ? 'TRUE' : 'FALSE'
+  if (typeof value === 'bigint') return String(value)
   // String() of a finite number (also 1e+21, -5) is a number token the parser reads back exactly.
   return String(value)
 }

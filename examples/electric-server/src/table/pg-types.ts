@@ -1,15 +1,23 @@
 /**
  * Column types and Postgres text encoding. The example has no DDL: a table's columns and their
  * types come from the JSON values written into it (README, "Tables"). Every type maps to one
- * the official client parses: float8 → Number, bool → boolean, jsonb → JSON.parse, text stays a
- * string. JSON numbers become float8 (not int8) so ids parse to plain numbers, exact up to
- * 2^53, instead of BigInt.
+ * the official client parses: float8 → Number, int8 → BigInt, bool → boolean, jsonb →
+ * JSON.parse, text stays a string. JSON numbers become float8 (not int8) so ids parse to plain
+ * numbers, exact up to 2^53, instead of BigInt; int8 comes only from Postgres (a bigint column,
+ * held as a bigint so ids past 2^53 stay exact).
  */
 
-export type PgType = 'text' | 'float8' | 'bool' | 'jsonb'
+export type PgType = 'text' | 'float8' | 'int8' | 'bool' | 'jsonb'
 
-/** A stored column value: what a JSON row may hold. */
-export type ColumnValue = string | number | boolean | null | { readonly [key: string]: unknown } | readonly unknown[]
+/** A column value: what a JSON row may hold, or a bigint (int8, from Postgres only). */
+export type ColumnValue =
+  | string
+  | number
+  | bigint
+  | boolean
+  | null
+  | { readonly [key: string]: unknown }
+  | readonly unknown[]
 
 export type Row = Readonly<Record<string, ColumnValue>>
 
@@ -30,6 +38,8 @@ export function typeOfValue(value: Exclude<ColumnValue, null>): PgType {
       return 'text'
     case 'number':
       return 'float8'
+    case 'bigint':
+      return 'int8'
     case 'boolean':
       return 'bool'
     default:
@@ -45,6 +55,8 @@ export function toPgText(value: ColumnValue | undefined): string | null {
       return value
     case 'number':
       return pgFloat8(value)
+    case 'bigint':
+      return String(value)
     case 'boolean':
       return value ? 't' : 'f'
     default:
