@@ -120,35 +120,64 @@ test('a transaction committed but not fanned out (a crash in between) reaches th
   }
 })
 
+/** Handles of the shapes afterInterruptedSnapshot leaves on table `items` (one row, id 1). */
+interface Left {
+  /** Where-less; its snapshot never completed. */
+  readonly interrupted: string
+  /** `id < -5`; its snapshot never completed. */
+  readonly interruptedBelow: string
+  /** `id > 0`, complete. */
+  readonly complete: string
+  /** `id < 0`, complete. */
+  readonly completeBelow: string
+}
+
 /**
- * The crash window of a shape's creation: the shape is in the catalog, its snapshot never
- * completed. Runs `check` on a ShapeService opened after it, with the interrupted handle and
- * the handle of a complete shape of the same table (`id > 0`).
+ * The crash window of a shape's creation: a shape is in the catalog, its snapshot never
+ * completed. Runs `check` on a ShapeService opened after it (`Left`: two such shapes, two
+ * complete ones).
  */
 async function afterInterruptedSnapshot(
-  check: (shapes: ShapeService, engine: Engine, interrupted: string, complete: string) => Promise<void>,
+  check: (shapes: ShapeService, engine: Engine, left: Left) => Promise<void>,
 ): Promise<void> {
   const { dir, cleanup } = tempDir()
   try {
     const server = await startTestServer(dir)
     await writeOk(server.url, 'items', [{ op: 'insert', row: { id: 1, v: 'a' } }])
-    const created = await fetch(`${server.url}/v1/shape?table=items&offset=-1&where=${encodeURIComponent('id > 0')}`)
-    assert.equal(created.status, 200)
-    await created.arrayBuffer()
-    const complete = created.headers.get('electric-handle') as string
-    const other = await fetch(`${server.url}/v1/shape?table=items&offset=-1&where=${encodeURIComponent('id < 0')}`)
-    assert.equal(other.status, 200)
-    await other.arrayBuffer()
+    const create = async (where: string) => {
+      const res = await fetch(`${server.url}/v1/shape?table=items&offset=-1&where=${encodeURIComponent(where)}`)
+      assert.equal(res.status, 200)
+      await res.arrayBuffer()
+      return res.headers.get('electric-handle') as string
+    }
+    const complete = await create('id > 0')
+    const completeBelow = await create('id < 0')
     await server.close()
     const engine = await openEngine({ dir: `${dir}/engine` })
-    const { handle } = await engine.getOrCreateShape({ table: '"public"."items"', replica: 'default' })
-    await engine.markSnapshotStarted(handle)
+    // As the service's creation leaves them when it crashes before the snapshot completes.
+    const interrupt = async (where?: string) => {
+      const table = '"public"."items"'
+      const { handle } = await engine.getOrCreateShape({
+        table,
+        ...(where === undefined ? {} : { where }),
+        replica: 'default',
+      })
+      await engine.markSnapshotStarted(handle)
+      return handle
+    }
+    const interrupted = await interrupt()
+    const interruptedBelow = await interrupt('"id" < -5')
     await engine.close()
 
     const tables = TableStore.open(dir)
     const reopened = await openEngine({ dir: `${dir}/engine` })
     try {
-      await check(await ShapeService.open(reopened, tables), reopened, handle, complete)
+      await check(await ShapeService.open(reopened, tables), reopened, {
+        interrupted,
+        interruptedBelow,
+        complete,
+        completeBelow,
+      })
     } finally {
       await reopened.close()
       await tables.close()
@@ -159,7 +188,7 @@ async function afterInterruptedSnapshot(
 }
 
 test('a shape whose snapshot a crash interrupted is removed when it is first met after the start (its clients get a 409)', () =>
-  afterInterruptedSnapshot(async (shapes, engine, interrupted) => {
+  afterInterruptedSnapshot(async (shapes, engine, { interrupted }) => {
     // Nothing is read at the start: the shape is still in the catalog until a request meets it.
     assert.notEqual(engine.fetchShapeByHandle(interrupted), undefined)
     assert.equal(shapes.specOf(interrupted), undefined)
@@ -170,7 +199,7 @@ test('a shape whose snapshot a crash interrupted is removed when it is first met
   }))
 
 test('a request for a shape whose snapshot a crash interrupted gets a fresh shape with a complete snapshot', () =>
-  afterInterruptedSnapshot(async (shapes, engine, interrupted) => {
+  afterInterruptedSnapshot(async (shapes, engine, { interrupted }) => {
     // Straight to creation, without a lookup first: the interrupted shape is replaced, not reused.
     const fresh = await shapes.getOrCreate(shapes.resolve({ table: 'items' }))
     assert.notEqual(fresh, interrupted)
@@ -178,17 +207,25 @@ test('a request for a shape whose snapshot a crash interrupted gets a fresh shap
     assert.equal(engine.fetchShapeByHandle(interrupted), undefined)
   }))
 
-test("a write after the start loads the table's shapes without reading their keys; the interrupted one gets nothing and is removed", () =>
-  afterInterruptedSnapshot(async (shapes, engine, interrupted, complete) => {
+test("a write after the start loads the table's shapes without reading their keys; a shape is checked when a change or a request meets it", () =>
+  afterInterruptedSnapshot(async (shapes, engine, left) => {
     const missesBefore = engine.stats().readPathMisses
     await shapes.write('items', { ops: [{ op: 'insert', row: { id: 2, v: 'b' } }] })
-    // The row goes to the where-less interrupted shape and to `id > 0`, not to `id < 0`: only
-    // those two have their keys read.
+    // The row goes to the where-less interrupted shape and to `id > 0`, not to the two below
+    // 0: only those two have their keys read.
     assert.equal(engine.stats().readPathMisses - missesBefore, 2)
-    assert.equal(engine.fetchLatestOffset(complete).toString(), `${shapes.lastTx}_0`)
+    assert.equal(engine.fetchLatestOffset(left.complete).toString(), `${shapes.lastTx}_0`)
     // Its removal is queued behind the write (it has not run yet): nothing was appended to it.
-    assert.equal(engine.fetchLatestOffset(interrupted).toString(), '0_inf')
-    assert.equal(shapes.specOf(interrupted), undefined)
+    assert.equal(engine.fetchLatestOffset(left.interrupted).toString(), '0_inf')
+    assert.equal(shapes.specOf(left.interrupted), undefined)
+    // The two the row did not go to are checked when a request names them.
+    const beforeRequests = engine.stats().readPathMisses
+    assert.notEqual(shapes.specOf(left.completeBelow), undefined)
+    assert.equal(shapes.specOf(left.interruptedBelow), undefined)
+    assert.equal(engine.stats().readPathMisses - beforeRequests, 2, 'each checked by its keys, once')
+    assert.equal(shapes.specOf(left.interruptedBelow), undefined, 'and it stays gone')
     await shapes.getOrCreate(shapes.resolve({ table: 'items', where: 'id > 1' }))
-    assert.equal(engine.fetchShapeByHandle(interrupted), undefined)
+    assert.equal(engine.fetchShapeByHandle(left.interrupted), undefined)
+    assert.equal(engine.fetchShapeByHandle(left.interruptedBelow), undefined)
+    assert.notEqual(engine.fetchShapeByHandle(left.completeBelow), undefined)
   }))

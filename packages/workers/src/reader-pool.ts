@@ -1,8 +1,9 @@
 import { EngineError, ErrorCode } from '@shapestore/engine'
 import { Piscina } from 'piscina'
 import { deserializeError } from './protocol.ts'
-import type { ReadLogJsonFailure, ReadLogJsonRequest, WarmUpBarrier } from './reader-task.ts'
+import type { ReadLogJsonFailure, ReadLogJsonRequest } from './reader-task.ts'
 import { siblingModule } from './thread-entry.ts'
+import { giveUp, warmUpBarrier } from './warm-up-barrier.ts'
 
 export type { ReadLogJsonRequest } from './reader-task.ts'
 
@@ -36,7 +37,10 @@ export const READER_MEMORY_MB_DEFAULT = 64
 export const READER_MEMORY_MB_MIN = 16
 export const READER_IDLE_TIMEOUT_MS_DEFAULT = 30_000
 export const READER_QUEUE_MAX_DEFAULT = 256
-/** How long close() waits for reads in flight and queued before it stops the threads anyway. */
+/**
+ * How long close() waits for reads in flight and queued before it stops the threads anyway
+ * (after a start under way has ended: at most READER_START_TIMEOUT_MS).
+ */
 export const READER_CLOSE_TIMEOUT_MS = 10_000
 /** How long start() waits for every thread to load before it fails. */
 export const READER_START_TIMEOUT_MS = 60_000
@@ -134,17 +138,21 @@ export class ReaderPool {
   async #start(): Promise<void> {
     const pool = this.#openPool()
     try {
-      // One warm-up per thread, held until all have arrived (reader-task.ts): when they end,
-      // every thread has loaded the task, lmdb's addon included.
-      const barrier: WarmUpBarrier = {
-        arrived: new SharedArrayBuffer(4),
-        threads: this.#readers,
-        timeoutMs: READER_START_TIMEOUT_MS,
-      }
-      const arrived = await Promise.all(
-        Array.from({ length: this.#readers }, () => pool.run(barrier, { name: 'warmUp' }) as Promise<boolean>),
+      // One warm-up per thread, held until all have arrived (warm-up-barrier.ts): when they
+      // end, every thread has loaded the task, lmdb's addon included.
+      const barrier = warmUpBarrier(this.#readers, READER_START_TIMEOUT_MS)
+      // A warm-up that fails (its thread died) releases the others, and start() ends only
+      // when every warm-up has: no thread is still loading when it settles.
+      const warmUps = await Promise.allSettled(
+        Array.from({ length: this.#readers }, () =>
+          (pool.run(barrier, { name: 'warmUp' }) as Promise<boolean>).catch((error: unknown) => {
+            giveUp(barrier)
+            throw error
+          }),
+        ),
       )
-      if (arrived.includes(false))
+      for (const warmUp of warmUps) if (warmUp.status === 'rejected') throw warmUp.reason
+      if (warmUps.some((warmUp) => warmUp.status === 'fulfilled' && !warmUp.value))
         throw new Error(`not every reader thread started within ${READER_START_TIMEOUT_MS} ms`)
     } catch (error) {
       this.#started = null

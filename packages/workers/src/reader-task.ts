@@ -29,34 +29,9 @@ export const READER_DIRS_MAX = 4
 
 const storesByDir = new Map<string, PartitionStores>()
 
-/** What ReaderPool.start() sends each warm-up: a counter all the pool's threads share. */
-export interface WarmUpBarrier {
-  /** One Int32: warm-ups arrived so far. */
-  readonly arrived: SharedArrayBuffer
-  /** Threads in the pool: every warm-up waits until this many arrived. */
-  readonly threads: number
-  /** How long a warm-up waits for the others before it gives up (a thread that never starts). */
-  readonly timeoutMs: number
-}
-
-/**
- * Run once per thread by ReaderPool.start(): by then this module, lmdb's addon included, is
- * loaded (compiled, or the shim's waits for tsx). Each warm-up holds its thread until every
- * thread's has arrived, so the warm-ups land one on each thread (a thread takes one task at a
- * time) and their end means every thread is loaded, not only the fastest.
- */
-export function warmUp(barrier: WarmUpBarrier): boolean {
-  const arrived = new Int32Array(barrier.arrived)
-  Atomics.add(arrived, 0, 1)
-  Atomics.notify(arrived, 0)
-  const deadline = Date.now() + barrier.timeoutMs
-  for (let seen = Atomics.load(arrived, 0); seen < barrier.threads; seen = Atomics.load(arrived, 0)) {
-    const left = deadline - Date.now()
-    if (left <= 0) return false
-    Atomics.wait(arrived, 0, seen, left)
-  }
-  return true
-}
+// Run once per thread by ReaderPool.start() (warm-up-barrier.ts): by then this module, lmdb's
+// addon included, is loaded (compiled, or the shim's waits for tsx).
+export { warmUp } from './warm-up-barrier.ts'
 
 export default async function readLogJsonTask(request: ReadLogJsonRequest): Promise<unknown> {
   try {

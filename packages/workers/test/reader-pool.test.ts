@@ -18,6 +18,8 @@ import {
   readLogJson,
 } from '@shapestore/engine'
 import { ReaderPool, type ReadLogJsonRequest } from '../src/reader-pool.ts'
+import { startWorker } from '../src/thread-entry.ts'
+import { giveUp, type WarmUpBarrier, warmUpBarrier } from '../src/warm-up-barrier.ts'
 import { workerRuntime } from '../src/worker-runtime.ts'
 
 const PARTITIONS = 2
@@ -305,5 +307,28 @@ describe('ReaderPool lifecycle', () => {
     } finally {
       rmSync(f.dir, { recursive: true, force: true })
     }
+  })
+})
+
+describe('ReaderPool start barrier', () => {
+  // Real threads in Atomics.wait: the barrier is what start() and close() rely on.
+  const waitIn = (barrier: WarmUpBarrier) =>
+    new Promise<boolean>((resolve, reject) => {
+      const worker = startWorker(new URL('./fixtures/warm-up-waiter.ts', import.meta.url), { workerData: barrier })
+      worker.once('message', (value: boolean) => resolve(value))
+      worker.once('error', reject)
+    })
+
+  // The warm-ups' own timeout is far beyond the test's: only giveUp can end the second pair in time.
+  test('warm-ups end together once all arrived, and all answer false when the pool gives up', {
+    timeout: 20_000,
+  }, async () => {
+    const all = warmUpBarrier(2, 30_000)
+    assert.deepEqual(await Promise.all([waitIn(all), waitIn(all)]), [true, true])
+    const abandoned = warmUpBarrier(3, 600_000)
+    const waiting = [waitIn(abandoned), waitIn(abandoned)]
+    await delay(200)
+    giveUp(abandoned)
+    assert.deepEqual(await Promise.all(waiting), [false, false])
   })
 })

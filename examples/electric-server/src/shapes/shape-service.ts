@@ -240,13 +240,15 @@ export class ShapeService {
       const tx = store.lastTx + 1
       let entries: FanoutEntry[] | undefined
       if (!plan.schemaChanged) {
+        let planned: FanoutEntry[]
         try {
-          entries = this.#deliverable(planFanout(this.#shapesOf(table), tx, plan.changes))
+          planned = planFanout(this.#shapesOf(table), tx, plan.changes)
         } catch (error) {
           if (error instanceof EngineError)
             throw new WriteError(400, 'ops', `too large for a shape log: ${error.message}`)
           throw error
         }
+        entries = this.#deliverable(planned)
       }
       const pending = store.commit(table, plan.schema, plan.changes, plan.schemaChanged)
       onCommit?.(pending.tx)

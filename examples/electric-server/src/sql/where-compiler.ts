@@ -231,7 +231,7 @@ function identifier(name: string): string {
 function literal(value: Constant): string {
   if (typeof value === 'string') return `'${value.replaceAll("'", "''")}'`
   if (typeof value === 'boolean') return value ? 'TRUE' : 'FALSE'
-  if (typeof value === 'bigint') return String(value)
-  // String() of a finite number (also 1e+21, -5) is a number token the parser reads back exactly.
+  // String() of a finite number (also 1e+21, -5) or of a bigint is a number token the parser
+  // reads back exactly.
   return String(value)
 }
