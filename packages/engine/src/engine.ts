@@ -1,9 +1,16 @@
+import { ByteBudget } from './byte-budget.ts'
 import { Catalog, type CatalogEntry } from './catalog/catalog.ts'
 import { DirectoryLock } from './dir-lock.ts'
 import { EngineError, ErrorCode } from './errors.ts'
 import { assertHandle, type ShapeHandle } from './handle.ts'
 import { checkCatalogFile, checkPartitionFiles, partitionsWithData } from './integrity/directory-check.ts'
-import { FANOUT_SHAPES_MAX, POOL_READ_BYTES_MIN, WAIT_TIMEOUT_MS_DEFAULT, WAIT_TIMEOUT_MS_MAX } from './limits.ts'
+import {
+  FANOUT_SHAPES_MAX,
+  POOL_READ_BYTES_MIN,
+  SNAPSHOT_BYTES_IN_FLIGHT,
+  WAIT_TIMEOUT_MS_DEFAULT,
+  WAIT_TIMEOUT_MS_MAX,
+} from './limits.ts'
 import { ShapeWaiters } from './live/shape-waiters.ts'
 import { LogOffset } from './log-offset.ts'
 import { readLogJson } from './log-store/log-json.ts'
@@ -97,6 +104,8 @@ export class Engine {
   readonly #refs = new Map<ShapeHandle, ShapeRef>()
   /** Snapshots being written in this process: resolves once the attempt's start (dropping an earlier attempt's parts) is committed. */
   readonly #snapshotsWriting = new Map<ShapeHandle, Promise<void>>()
+  /** Encoded snapshot parts not yet committed, across all snapshots (chunkSnapshot). */
+  readonly #snapshotBytes = new ByteBudget(SNAPSHOT_BYTES_IN_FLIGHT)
   readonly #background: Promise<void>
   #closed: Promise<void> | null = null
   #pooledLogReads = 0
@@ -221,10 +230,16 @@ export class Engine {
       try {
         await starting
         const allocate = this.#allocator(ref.partition)
-        const last = await chunkSnapshot(rows, this.#options.chunkBytesThreshold, allocate, (part) => {
-          // Re-resolve per part: a shape removed meanwhile must not get data (or keys) back.
-          return this.#guard(() => this.#writers.writeSnapshotPart({ ...part, ref: this.#ref(handle) }))
-        })
+        const last = await chunkSnapshot(
+          rows,
+          this.#options.chunkBytesThreshold,
+          this.#snapshotBytes,
+          allocate,
+          (part) => {
+            // Re-resolve per part: a shape removed meanwhile must not get data (or keys) back.
+            return this.#guard(() => this.#writers.writeSnapshotPart({ ...part, ref: this.#ref(handle) }))
+          },
+        )
         return LogOffset.snapshotChunk(last)
       } finally {
         this.#snapshotsWriting.delete(handle)

@@ -26,6 +26,12 @@ export const FANOUT_SHAPES_MAX = 100_000
 export const SNAPSHOT_ROW_BYTES_MAX = ITEM_JSON_BYTES_MAX
 /** Snapshot rows are committed in parts of about this many bytes so readers can tail them. */
 export const SNAPSHOT_PART_BYTES = 1024 * 1024
+/**
+ * Encoded snapshot parts not yet committed, across all snapshots being written: more waits.
+ * Enough to keep both writer threads' commits full; the transfer-buffer pools (32 MiB per
+ * writer) cover it, so a burst of snapshots reuses buffers instead of allocating fresh ones.
+ */
+export const SNAPSHOT_BYTES_IN_FLIGHT = 32 * 1024 * 1024
 
 /** Bytes of a table name (schema-qualified). Postgres identifiers are at most 63 bytes each. */
 export const TABLE_NAME_BYTES_MAX = 128

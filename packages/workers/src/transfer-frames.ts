@@ -2,6 +2,13 @@
 export const FRAME_BYTES = 1024 * 1024
 /** Buffers handed back and kept for reuse, at most (per writer thread): 32 MiB. */
 export const FRAME_POOL_MAX = 32
+/**
+ * A turn that has reserved this many bytes goes out at once rather than at the turn's end: a
+ * turn that encodes hundreds of megabytes (thousands of snapshots resolved by one commit) would
+ * otherwise leave the writer idle until it is all encoded, and need fresh buffers for all of it
+ * because none comes back before the writer has them.
+ */
+export const TURN_FLUSH_BYTES = 4 * FRAME_BYTES
 
 /**
  * The bulk bytes of one turn's operations for one writer thread (transaction records, snapshot
@@ -22,6 +29,12 @@ export class TransferFrames {
   #turn: ArrayBuffer[] = []
   #current: ArrayBuffer | null = null
   #used = 0
+  #turnBytes = 0
+
+  /** Bytes reserved since the last `take`. */
+  get turnBytes(): number {
+    return this.#turnBytes
+  }
 
   /** `bytes` bytes of this turn's buffers, to encode into. */
   reserve(bytes: number): Buffer {
@@ -34,6 +47,7 @@ export class TransferFrames {
     }
     const view = Buffer.from(current, this.#used, bytes)
     this.#used += bytes
+    this.#turnBytes += bytes
     return view
   }
 
@@ -51,6 +65,7 @@ export class TransferFrames {
     this.#turn = []
     this.#current = null
     this.#used = 0
+    this.#turnBytes = 0
     return turn
   }
 

@@ -1,6 +1,6 @@
 // Proves the turn buffers' rules: bytes encoded into a turn's buffers travel as they are, other
 // bytes are copied in once, a turn's buffers are handed over whole, and only buffers of the
-// pooled size come back into use.
+// pooled size come back into use; the turn counts its bytes, which is what sends a big turn early.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { FRAME_BYTES, TransferFrames } from '../src/transfer-frames.ts'
@@ -33,4 +33,14 @@ test('a turn that outgrows a buffer takes another; an oversized payload gets its
   const reused = new Set([frames.reserve(FRAME_BYTES).buffer, frames.reserve(FRAME_BYTES).buffer])
   assert.ok(reused.has(turn[0] as ArrayBuffer) && reused.has(turn[1] as ArrayBuffer), 'pooled buffers come back')
   assert.ok(!reused.has(big.buffer as ArrayBuffer))
+})
+
+test('turnBytes counts what the turn reserved, and starts again at take', () => {
+  const frames = new TransferFrames()
+  frames.reserve(10)
+  frames.add(Buffer.from('abc'))
+  frames.reserve(FRAME_BYTES)
+  assert.equal(frames.turnBytes, 10 + 3 + FRAME_BYTES)
+  frames.take()
+  assert.equal(frames.turnBytes, 0)
 })

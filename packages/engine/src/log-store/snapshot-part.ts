@@ -12,7 +12,7 @@ export function encodeSnapshotPart(
   lastOfChunk: boolean,
   allocate: (bytes: number) => Buffer = Buffer.allocUnsafe,
 ): Buffer {
-  const buffer = allocate(PART_HEADER_BYTES + PART_ROW_BYTES_BYTES * rows.length + rowBytes)
+  const buffer = allocate(snapshotPartBytes(rows.length, rowBytes))
   buffer.writeUInt8(lastOfChunk ? LAST_PART_OF_CHUNK : 0, PART_FLAGS_AT)
   let at = PART_HEADER_BYTES
   for (const row of rows) {
@@ -21,6 +21,11 @@ export function encodeSnapshotPart(
     at += PART_ROW_BYTES_BYTES + written
   }
   return buffer
+}
+
+/** Bytes of an encoded part of `rowCount` rows whose JSON takes `rowBytes` bytes. */
+export function snapshotPartBytes(rowCount: number, rowBytes: number): number {
+  return PART_HEADER_BYTES + PART_ROW_BYTES_BYTES * rowCount + rowBytes
 }
 
 export function isLastPartOfChunk(part: Buffer): boolean {

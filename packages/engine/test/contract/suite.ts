@@ -326,6 +326,26 @@ export function contractSuite(target: ContractTarget): void {
           { chunkBytesThreshold: 100 },
         ))
 
+      test('concurrent snapshots larger together than the bytes allowed in flight all complete', () =>
+        withEngine(async ({ engine }) => {
+          // 24 shapes x 2 MiB: half again the engine's 32 MiB of encoded parts in flight, so
+          // parts wait for earlier ones to commit; every shape must still get all its rows.
+          const big = rows(2 * 1024, 1024)
+          const handles = await Promise.all(
+            Array.from(
+              { length: 24 },
+              async (_, i) => (await engine.getOrCreateShape({ table: 'items', where: `n = ${i}` })).handle,
+            ),
+          )
+          await Promise.all(handles.map((handle) => engine.makeNewSnapshot(handle, big)))
+          for (const handle of handles) {
+            assert.equal(engine.fetchLatestOffset(handle).toString(), '0_0')
+            const read = await collect(engine.getLogStream(handle, '-1'))
+            assert.equal(read.length, big.length)
+            assert.equal(read.at(-1), big.at(-1))
+          }
+        }))
+
       test('an empty snapshot is one empty chunk 0_0', () =>
         withEngine(async ({ engine }) => {
           const { handle } = await engine.getOrCreateShape(items)
