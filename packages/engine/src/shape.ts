@@ -75,8 +75,24 @@ export function toDefinition(shape: CanonicalShape): ShapeDefinition {
   }
 }
 
-/** The canonical `"schema"."name"` of a table name; also used for listShapes' table filter. */
+/** The last table name canonicalTable answered for, and its answer (see there); none at first. */
+let lastTable: unknown = Symbol('none')
+let lastCanonicalTable = ''
+
+/**
+ * The canonical `"schema"."name"` of a table name; also used for listShapes' table filter.
+ * The last answer is kept: a server loading or creating many shapes names the same table over
+ * and over, and the regex, unquoting and quoting cost more than the rest of canonicalShape.
+ */
 export function canonicalTable(table: unknown): string {
+  if (table === lastTable) return lastCanonicalTable
+  const canonical = canonicalTableOf(table)
+  lastTable = table
+  lastCanonicalTable = canonical
+  return canonical
+}
+
+function canonicalTableOf(table: unknown): string {
   if (typeof table !== 'string' || table.length === 0) invalid('shape.table must be a non-empty string')
   if (Buffer.byteLength(table) > TABLE_NAME_BYTES_MAX) invalid(`shape.table is over ${TABLE_NAME_BYTES_MAX} bytes`)
   const match = TABLE_NAME.exec(table)

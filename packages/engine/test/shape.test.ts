@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { assertHandle, canonicalShape, ErrorCode, isValidHandle } from '../src/index.ts'
-import { shapeKey } from '../src/shape.ts'
+import { canonicalTable, shapeKey } from '../src/shape.ts'
 import { assertCode } from './helpers.ts'
 
 test('equivalent definitions share one canonical form', () => {
@@ -45,6 +45,24 @@ test('malformed definitions are rejected with INVALID_SHAPE', async () => {
     { table: 'items', where: 'x'.repeat(16 * 1024 + 1) },
   ]
   for (const def of bad) await assertCode(() => canonicalShape(def as never), ErrorCode.INVALID_SHAPE)
+})
+
+test('canonicalTable keeps its last answer for that name only: a different name, valid or not, is worked out', async () => {
+  const sequence: [unknown, string | null][] = [
+    ['items', '"public"."items"'],
+    ['items', '"public"."items"'],
+    ['', null],
+    ['ITEMS', '"public"."items"'],
+    ['"Items"', '"public"."Items"'],
+    [undefined, null],
+    ['a.b.c', null],
+    ['other.items', '"other"."items"'],
+    ['items', '"public"."items"'],
+  ]
+  for (const [table, expected] of sequence) {
+    if (expected === null) await assertCode(() => canonicalTable(table), ErrorCode.INVALID_SHAPE)
+    else assert.equal(canonicalTable(table), expected)
+  }
 })
 
 test('handles are validated before they reach storage', async () => {

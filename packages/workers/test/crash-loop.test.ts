@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import type { ShapeHandle } from '@shapestore/engine'
+import { MSGPACK_MAP_VALUES } from '@shapestore/engine/crash-kit'
 import { open } from 'lmdb'
 import { checkStore } from './crash/check.ts'
 import { runCrashLoop } from './crash/loop.ts'
@@ -88,7 +89,8 @@ async function catalogEntry(dir: string, handle: ShapeHandle): Promise<{ partiti
   const env = open({ path: join(dir, 'catalog'), readOnly: true, maxDbs: 8 })
   const shapes = env.openDB<{ partition: number; shapeId: number }, string>({
     name: 'shapes',
-    encoding: 'msgpack',
+    // As the engine reads them: its values are maps, which a records-mode reader decodes as Map.
+    ...MSGPACK_MAP_VALUES,
     keyEncoding: 'ordered-binary',
   })
   const entry = shapes.get(handle)

@@ -3,6 +3,7 @@ import { type Database, open, type RootDatabase } from 'lmdb'
 import { EngineError, ErrorCode } from '../errors.ts'
 import { HandleMinter, type ShapeHandle } from '../handle.ts'
 import { SHAPE_ID_MAX } from '../limits.ts'
+import { MSGPACK_MAP_VALUES } from '../msgpack-values.ts'
 import { type CanonicalShape, shapeDigest, shapeKey } from '../shape.ts'
 import { storageFailure } from '../storage-failure.ts'
 
@@ -93,10 +94,10 @@ export class Catalog {
     this.#path = path
     this.partitions = options.partitions
     this.#preparePartition = options.preparePartition ?? (() => {})
-    this.#shapes = env.openDB({ name: 'shapes', encoding: 'msgpack', keyEncoding: 'ordered-binary' })
+    this.#shapes = env.openDB({ name: 'shapes', ...MSGPACK_MAP_VALUES, keyEncoding: 'ordered-binary' })
     this.#lookup = env.openDB({ name: 'lookup', encoding: 'string', keyEncoding: 'ordered-binary' })
-    this.#removals = env.openDB({ name: 'removals', encoding: 'msgpack', keyEncoding: 'uint32' })
-    this.#config = env.openDB({ name: 'config', encoding: 'msgpack', keyEncoding: 'ordered-binary' })
+    this.#removals = env.openDB({ name: 'removals', ...MSGPACK_MAP_VALUES, keyEncoding: 'uint32' })
+    this.#config = env.openDB({ name: 'config', ...MSGPACK_MAP_VALUES, keyEncoding: 'ordered-binary' })
     this.#nextShapeId = (this.#config.get('nextShapeId') as number | undefined) ?? 1
     const inUse = this.#config.get('partitionsInUse') as number[] | undefined
     this.#partitionsInUse = new Set(inUse ?? options.partitionsWithData?.() ?? [])

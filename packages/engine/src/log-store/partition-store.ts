@@ -2,6 +2,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { type Database, open, type RootDatabase } from 'lmdb'
 import { LogOffset } from '../log-offset.ts'
+import { MSGPACK_MAP_VALUES } from '../msgpack-values.ts'
 import { checkSpan, corruptRead, DamagedRecord } from './damaged-record.ts'
 import { offsetKey, readU64, shapeRange, snapshotKey } from './keys.ts'
 import { sharedRefKey } from './log-record.ts'
@@ -67,7 +68,7 @@ export class PartitionStore implements PartitionDatabases {
     this.log = this.env.openDB({ name: 'log', encoding: 'binary', keyEncoding: 'binary' })
     this.chunks = this.env.openDB({ name: 'chunks', encoding: 'binary', keyEncoding: 'binary' })
     this.snapshot = this.env.openDB({ name: 'snapshot', encoding: 'binary', keyEncoding: 'binary' })
-    this.meta = this.env.openDB({ name: 'meta', encoding: 'msgpack', keyEncoding: 'uint32' })
+    this.meta = this.env.openDB({ name: 'meta', ...MSGPACK_MAP_VALUES, keyEncoding: 'uint32' })
     this.txs = this.env.openDB({ name: 'txs', encoding: 'binary', keyEncoding: 'binary' })
   }
 

@@ -45,3 +45,6 @@ export function writeOut(text: string): void {
     }
   }
 }
+
+/** How the engine encodes catalog and metadata values, for a checker that reads them behind its back. */
+export { MSGPACK_MAP_VALUES } from '../../src/msgpack-values.ts'

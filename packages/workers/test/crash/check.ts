@@ -20,7 +20,7 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { type Engine, EngineError, ErrorCode, LogOffset, openEngine, type ShapeHandle } from '@shapestore/engine'
-import { snapshotChunks } from '@shapestore/engine/crash-kit'
+import { MSGPACK_MAP_VALUES, snapshotChunks } from '@shapestore/engine/crash-kit'
 import { open } from 'lmdb'
 import { workerRuntime } from '../../src/index.ts'
 import type { CrashRecord, ShapeRecord } from './record.ts'
@@ -163,13 +163,17 @@ async function partitionsOf(dir: string, handles: readonly ShapeHandle[]): Promi
   try {
     const shapes = env.openDB<{ partition: number }, string>({
       name: 'shapes',
-      encoding: 'msgpack',
+      // As the engine reads them: its values are maps, which a records-mode reader decodes as Map.
+      ...MSGPACK_MAP_VALUES,
       keyEncoding: 'ordered-binary',
     })
     const partitions = new Map<ShapeHandle, number>()
     for (const handle of handles) {
       const stored = shapes.get(handle)
-      if (stored !== undefined) partitions.set(handle, stored.partition)
+      if (stored === undefined) continue
+      // Checked, not trusted: an entry read in the wrong form would leave every fanout unchecked.
+      assert.ok(Number.isInteger(stored.partition), `catalog entry of ${handle} has no partition`)
+      partitions.set(handle, stored.partition)
     }
     return partitions
   } finally {
