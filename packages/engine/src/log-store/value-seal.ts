@@ -1,4 +1,4 @@
-import { crc32 } from 'node:zlib'
+import { crc32 } from './crc32.ts'
 import { DamagedRecord } from './damaged-record.ts'
 import { SEAL_AT, SEAL_BYTES } from './record-layout.ts'
 
@@ -8,8 +8,7 @@ import { SEAL_AT, SEAL_BYTES } from './record-layout.ts'
  * value, so a flipped byte anywhere in the value, or a value found under another key, reads as
  * damage instead of as rows. LMDB checksums nothing. Written by the writer as it stores the value
  * (it knows the key; one record is stored under several keys when it goes to a few shapes), and
- * checked by every read before anything in the value is decoded. zlib's crc32 (Node 20.15+):
- * measured ~5 GB/s here, ~150 ns per call.
+ * checked by every read before anything in the value is decoded (crc32.ts: which implementation).
  */
 
 /** Writes the seal of `value` stored under `key` into its first SEAL_BYTES. */
