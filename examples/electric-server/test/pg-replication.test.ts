@@ -258,6 +258,89 @@ test('bigint columns stay exact past 2^53: ids, values and where-clauses on them
   }
 })
 
+test('numeric columns are served as numeric, exactly as Postgres prints them: ids, values and where-clauses on them', async (t) => {
+  const cluster = requirePg(t)
+  if (cluster === undefined) return
+  // As float8 these two ids are one number (the double nearest 0.1 is b): two rows under one key.
+  const a = '0.1'
+  const b = '0.1000000000000000055511151231257827'
+  const big = '12345678901234567890.12345' // float8 prints 12345678901234567000
+  const s = await setup(
+    cluster,
+    `CREATE TABLE dec (id numeric PRIMARY KEY, n numeric);
+     INSERT INTO dec VALUES (${a}, ${big}), (${b}, 0.10), (3, 'NaN'), (4, 'Infinity'), (5, '-Infinity'), (6, NULL), (7, 1.10);`,
+  )
+  const server = await startPgServer(s)
+  const all = connect(server.url, { table: 'dec' })
+  // float8 rounds b to 0.1, so it would never see row 6 move in below.
+  const above = connect(server.url, { table: 'dec', where: 'n > 0.1' })
+  try {
+    // The official client has no parser for numeric (its defaultParser): values stay Postgres's text.
+    const rows = byText(await all.shape.rows)
+    assert.deepEqual(rows, [
+      { id: '0.1', n: big },
+      { id: b, n: '0.10' },
+      { id: '3', n: 'NaN' },
+      { id: '4', n: 'Infinity' },
+      { id: '5', n: '-Infinity' },
+      { id: '6', n: null },
+      { id: '7', n: '1.10' },
+    ])
+    // NaN and Infinity are above every number in Postgres's numeric order.
+    assert.deepEqual(
+      byText(await above.shape.rows).map((row) => row.id),
+      ['0.1', '3', '4', '7'],
+    )
+    const res = await fetch(`${server.url}/v1/shape?table=dec&offset=-1`)
+    await res.arrayBuffer()
+    assert.deepEqual(JSON.parse(res.headers.get('electric-schema') ?? ''), {
+      id: { type: 'numeric', pk_index: 0, not_null: true },
+      n: { type: 'numeric' },
+    })
+    await withClient(s.db, (client) => client.query(`UPDATE dec SET n = ${b} WHERE id = 6`)) // moves in
+    await above.until((live) => live.some((row) => row.id === '6' && row.n === b), `row 6 moving in with n = ${b}`)
+    await withClient(s.db, (client) => client.query('UPDATE dec SET n = 0.1000 WHERE id = 6')) // moves out
+    await above.until((live) => !live.some((row) => row.id === '6'), 'row 6 moving out')
+    await all.until((live) => live.some((row) => row.id === '6' && row.n === '0.1000'), 'n = 0.1000 as printed')
+    // The where subset against Postgres's own WHERE on the same rows: scale, NaN and ±Infinity.
+    const clauses = [
+      'n > 0.1',
+      'n = 0.1',
+      `n < ${b}`,
+      'n = 1.1',
+      "n >= 'Infinity'",
+      "n < '-inf'",
+      "n IN (1.1, 'NaN')",
+      "n <> 'NaN'",
+      'n > 12345678901234567890.123449',
+      `id = ${b}`,
+      'id <= 0.1',
+    ]
+    const { rows: keys } = await readShape(server.url, { table: 'dec' })
+    assert.equal(keys.size, 7)
+    for (const where of clauses) {
+      const { rows: shape } = await readShape(server.url, { table: 'dec', where })
+      const selected = await withClient(s.db, (client) =>
+        client.query<{ id: string }>(`SELECT id::text AS id FROM dec WHERE ${where}`),
+      )
+      const expected = selected.rows.map((row) => `"public"."dec"/"${row.id}"`).sort()
+      assert.deepEqual([...shape.keys()].sort(), expected, where)
+    }
+    assert.deepEqual(all.errors, [])
+    assert.deepEqual(above.errors, [])
+  } finally {
+    all.close()
+    above.close()
+    await server.close()
+    await s.cleanup()
+  }
+})
+
+/** Rows of text columns in id order (numeric ids are strings: compared as numbers here). */
+function byText(rows: readonly Record<string, unknown>[]): Record<string, unknown>[] {
+  return [...rows].sort((x, y) => Number(x.id) - Number(y.id) || String(x.id).length - String(y.id).length)
+}
+
 test('shapes created while other connections commit in a tight loop get every change exactly once (100 trials)', async (t) => {
   const cluster = requirePg(t)
   if (cluster === undefined) return

@@ -10,9 +10,9 @@ import {
 /**
  * Postgres column types this example serves, by type OID, mapped onto its column types
  * (table/pg-types.ts: what the where subset compares and the client parses). int8 stays int8
- * (a bigint: exact); the smaller integers, the floats and numeric become float8 (numeric is
- * exact only to 2^53 and 15-17 significant digits); a table with a column of any other type is
- * refused.
+ * (a bigint: exact); numeric stays numeric (its Postgres text: exact, as Electric serves it,
+ * where a float8 would round it to 15-17 significant digits); the smaller integers and the
+ * floats become float8 (exact for them); a table with a column of any other type is refused.
  */
 const TYPES_BY_OID: ReadonlyMap<number, PgType> = new Map([
   [16, 'bool'],
@@ -21,7 +21,7 @@ const TYPES_BY_OID: ReadonlyMap<number, PgType> = new Map([
   [23, 'float8'], // int4
   [700, 'float8'], // float4
   [701, 'float8'],
-  [1700, 'float8'], // numeric
+  [1700, 'numeric'],
   [25, 'text'],
   [1043, 'text'], // varchar
   [1042, 'text'], // bpchar
@@ -72,6 +72,10 @@ function columnValue(type: PgType, value: unknown): ColumnValue {
     case 'int8':
       // node-postgres gives int8 as its decimal text.
       return BigInt(value as string)
+    case 'numeric':
+      // node-postgres (pg-types registers no parser for numeric) gives numeric as Postgres's
+      // text, NaN and ±Infinity included: kept as it is, never through a float.
+      return String(value)
     case 'bool':
       return value === true || value === 't'
     case 'jsonb':

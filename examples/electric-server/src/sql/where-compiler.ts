@@ -1,4 +1,5 @@
 import type { Column, ColumnValue, PgType, Row, TableSchema } from '../table/pg-types.ts'
+import { compareNumeric, type Numeric, numericText, parseNumeric } from './numeric.ts'
 import { type ComparisonOp, type Literal, parseWhere, type WhereAst, WhereSyntaxError } from './where-parser.ts'
 
 /**
@@ -13,8 +14,12 @@ export interface CompiledWhere {
   matches(row: Row): boolean
 }
 
-/** A typed constant: a comparison is only ever between a column and a value of its own type. */
-type Constant = string | number | bigint | boolean
+/**
+ * A typed constant: a comparison is only ever between a column and a value of its own type.
+ * A numeric column's constants are Numeric (the only object among them); its row values are
+ * Postgres's text, parsed when compared.
+ */
+type Constant = string | number | bigint | boolean | Numeric
 
 type Node =
   | { readonly kind: 'and' | 'or'; readonly left: Node; readonly right: Node }
@@ -83,6 +88,7 @@ function constant(literal: Literal, column: Column, params: ReadonlyMap<number, 
       return cast(literal.value, column)
     case 'number':
       if (column.type === 'int8') return toBigInt(literal.text, column)
+      if (column.type === 'numeric') return toNumeric(literal.text, column)
       if (column.type !== 'float8') throw mismatch(column, 'a number')
       return toNumber(literal.text, column)
     case 'bool':
@@ -99,6 +105,8 @@ function cast(text: string, column: Column): Constant {
       return toNumber(text.trim(), column)
     case 'int8':
       return toBigInt(text.trim(), column)
+    case 'numeric':
+      return toNumeric(text, column)
     case 'bool': {
       const value = BOOL_INPUT.get(text.trim().toLowerCase())
       if (value === undefined) throw new WhereSyntaxError(`invalid input for bool column "${column.name}": "${text}"`)
@@ -138,6 +146,13 @@ function toBigInt(text: string, column: Column): bigint {
 const INT8_MIN = -(2n ** 63n)
 const INT8_MAX = 2n ** 63n - 1n
 
+/** A numeric constant, exactly (`1.10`, `'NaN'`, `$1` = `'-Infinity'`): never through a float. */
+function toNumeric(text: string, column: Column): Numeric {
+  const value = parseNumeric(text)
+  if ('error' in value) throw new WhereSyntaxError(`${value.error} for numeric column "${column.name}": "${text}"`)
+  return value
+}
+
 function mismatch(column: Column, what: string): WhereSyntaxError {
   return new WhereSyntaxError(`cannot compare ${column.type} column "${column.name}" with ${what}`)
 }
@@ -175,7 +190,7 @@ function evaluate(node: Node, row: Row): boolean | null {
     case 'in': {
       const value = rowValue(row, node.column)
       if (value === null) return null
-      const found = node.values.some((candidate) => candidate === value)
+      const found = node.values.some((candidate) => order(value, candidate) === 0)
       return node.negated ? !found : found
     }
   }
@@ -184,24 +199,37 @@ function evaluate(node: Node, row: Row): boolean | null {
 function rowValue(row: Row, column: Column): Constant | null {
   const value: ColumnValue | undefined = row[column.name]
   if (value === undefined || value === null || typeof value === 'object') return null
+  if (column.type === 'numeric') {
+    // Postgres's own output text: always valid, so a failure here is a bug, not bad input.
+    const numeric = parseNumeric(String(value))
+    if ('error' in numeric) throw new Error(`numeric column "${column.name}" holds ${JSON.stringify(value)}`)
+    return numeric
+  }
   return value
 }
 
 function compare(op: ComparisonOp, left: Constant, right: Constant): boolean {
+  const sign = order(left, right)
   switch (op) {
     case '=':
-      return left === right
+      return sign === 0
     case '<>':
-      return left !== right
+      return sign !== 0
     case '<':
-      return left < right
+      return sign < 0
     case '<=':
-      return left <= right
+      return sign <= 0
     case '>':
-      return left > right
+      return sign > 0
     case '>=':
-      return left >= right
+      return sign >= 0
   }
+}
+
+/** Two constants of one column type (bind checked it): numerics in Postgres's order, the rest as JS orders them. */
+function order(left: Constant, right: Constant): number {
+  if (typeof left === 'object') return compareNumeric(left, right as Numeric)
+  return left < right ? -1 : left > right ? 1 : 0
 }
 
 function render(node: Node): string {
@@ -231,6 +259,12 @@ function identifier(name: string): string {
 function literal(value: Constant): string {
   if (typeof value === 'string') return `'${value.replaceAll("'", "''")}'`
   if (typeof value === 'boolean') return value ? 'TRUE' : 'FALSE'
+  if (typeof value === 'object') {
+    // Normalised, so `n = 1.10` and `n = 1.1` are one shape; NaN and ±Infinity are no number
+    // token, so they are quoted (a string is cast to numeric when read back).
+    const text = numericText(value)
+    return value.kind === 'finite' ? text : `'${text}'`
+  }
   // String() of a finite number (also 1e+21, -5) or of a bigint is a number token the parser
   // reads back exactly.
   return String(value)

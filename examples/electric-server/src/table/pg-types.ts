@@ -2,14 +2,19 @@
  * Column types and Postgres text encoding. The example has no DDL: a table's columns and their
  * types come from the JSON values written into it (README, "Tables"). Every type maps to one
  * the official client parses: float8 → Number, int8 → BigInt, bool → boolean, jsonb →
- * JSON.parse, text stays a string. JSON numbers become float8 (not int8) so ids parse to plain
- * numbers, exact up to 2^53, instead of BigInt; int8 comes only from Postgres (a bigint column,
- * held as a bigint so ids past 2^53 stay exact).
+ * JSON.parse, text and numeric stay strings. JSON numbers become float8 (not int8) so ids parse
+ * to plain numbers, exact up to 2^53, instead of BigInt; int8 and numeric come only from
+ * Postgres: a bigint column is held as a bigint so ids past 2^53 stay exact, a numeric column
+ * as the text Postgres prints (exact, as Electric serves it; the where subset compares it as a
+ * decimal, src/sql/numeric.ts).
  */
 
-export type PgType = 'text' | 'float8' | 'int8' | 'bool' | 'jsonb'
+export type PgType = 'text' | 'float8' | 'int8' | 'numeric' | 'bool' | 'jsonb'
 
-/** A column value: what a JSON row may hold, or a bigint (int8, from Postgres only). */
+/**
+ * A column value: what a JSON row may hold, or a bigint (int8, from Postgres only). A numeric
+ * value is a string, its Postgres text.
+ */
 export type ColumnValue =
   | string
   | number
