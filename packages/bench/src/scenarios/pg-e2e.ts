@@ -44,10 +44,10 @@ const SCRIPT = fileURLToPath(new URL('../../../../.ci/postgres.sh', import.meta.
 export async function pgE2e(context: ScenarioContext): Promise<ScenarioResult> {
   const cluster = startCluster()
   try {
-    const fanout = await fanoutRounds(context, await freshDatabase(cluster.url, 'fanout'))
-    const sustained = await sustainedLoad(context, await freshDatabase(cluster.url, 'sustained'))
-    const restartEmpty = await restart(context, await freshDatabase(cluster.url, 'restart0'), 0)
-    const restartFull = await restart(context, await freshDatabase(cluster.url, 'restart'), RESTART_SHAPES)
+    const fanout = await onFreshDatabase(cluster.url, 'fanout', (db) => fanoutRounds(context, db))
+    const sustained = await onFreshDatabase(cluster.url, 'sustained', (db) => sustainedLoad(context, db))
+    const restartEmpty = await onFreshDatabase(cluster.url, 'restart0', (db) => restart(context, db, 0))
+    const restartFull = await onFreshDatabase(cluster.url, 'restart', (db) => restart(context, db, RESTART_SHAPES))
     const metrics: Metric[] = [
       metric('fanout_visible_ms_median', median(fanout.visibleMs), 'ms', '<= 50'),
       metric('fanout_server_share_max_ms_median', median(fanout.serverMaxMs), 'ms'),
@@ -273,13 +273,27 @@ function startPgServer(dir: string, db: string): Promise<ServerProcess> {
   return startServerProcess({ dir, longPollMs: LONG_POLL_MS, writers: 1, extraArgs: ['--pg', db, '--slot', slot] })
 }
 
-async function freshDatabase(clusterUrl: string, name: string): Promise<string> {
+/**
+ * Runs `body` on a new database of the cluster, then drops it and the server's slot (named after
+ * it): on a cluster given by SHAPESTORE_PG_URL, a slot left behind would keep every later
+ * run's WAL for good (seven runs against one cluster left 28 slots holding 1.1 GB of WAL).
+ */
+async function onFreshDatabase<T>(clusterUrl: string, name: string, body: (db: string) => Promise<T>): Promise<T> {
   const database = `bench_${name}_${process.pid}`
   await sql(clusterUrl, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)
   await sql(clusterUrl, `CREATE DATABASE ${database}`)
   const url = new URL(clusterUrl)
   url.pathname = `/${database}`
-  return url.toString()
+  try {
+    return await body(url.toString())
+  } finally {
+    // The server (the slot's only user) has stopped by now.
+    await sql(
+      clusterUrl,
+      `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '${database}'`,
+    )
+    await sql(clusterUrl, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)
+  }
 }
 
 async function sql(url: string, text: string): Promise<void> {
