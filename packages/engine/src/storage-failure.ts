@@ -1,9 +1,7 @@
 import { statfsSync } from 'node:fs'
 import { EngineError, ErrorCode, toStorageError } from './errors.ts'
 import { DISK_FULL_FREE_BYTES } from './limits.ts'
-
-/** LMDB's own words for a page that is not what it should be. */
-const CORRUPTION = /MDB_CORRUPTED|MDB_PAGE_NOTFOUND|page was wrong type/
+import { LMDB_CORRUPTION } from './log-store/damaged-record.ts'
 
 /**
  * Classifies a failed LMDB commit. Corruption LMDB notices itself is STORAGE_CORRUPT. A full
@@ -16,7 +14,7 @@ const CORRUPTION = /MDB_CORRUPTED|MDB_PAGE_NOTFOUND|page was wrong type/
 export function storageFailure(error: unknown, what: string, path: string): EngineError {
   const wrapped = toStorageError(error, what)
   if (wrapped.code !== ErrorCode.STORAGE_ERROR) return wrapped
-  if (CORRUPTION.test(wrapped.message)) {
+  if (LMDB_CORRUPTION.test(wrapped.message)) {
     return new EngineError(
       ErrorCode.STORAGE_CORRUPT,
       `${what}: LMDB found a damaged page in ${path} (${wrapped.message}); restore the directory from a backup`,

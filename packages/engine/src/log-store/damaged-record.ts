@@ -18,16 +18,32 @@ export function checkSpan(at: number, bytes: number, length: number, what: strin
   }
 }
 
+/** LMDB's own words for a page that is not what it should be. */
+export const LMDB_CORRUPTION = /MDB_CORRUPTED|MDB_PAGE_NOTFOUND|page was wrong type/
+
+/**
+ * A read transaction LMDB gave up on: after it met a damaged page (MDB_CORRUPTED or
+ * MDB_PAGE_NOTFOUND), every later read in it fails with MDB_BAD_TXN.
+ */
+const LMDB_READ_GAVE_UP = /MDB_BAD_TXN/
+
+/** Whether a read's failure is damage: met by the decoders, or by LMDB in its pages. */
+function isDamage(error: unknown): error is Error {
+  if (error instanceof DamagedRecord || error instanceof RangeError) return true
+  return error instanceof Error && (LMDB_CORRUPTION.test(error.message) || LMDB_READ_GAVE_UP.test(error.message))
+}
+
 /**
  * Runs a read of shape `shapeId` in the partition file `file`; damage met by its decoders (a
- * DamagedRecord, or a RangeError from a read past a buffer) becomes STORAGE_CORRUPT that names
- * the file and the shape and says what to do. Other errors pass unchanged.
+ * DamagedRecord, or a RangeError from a read past a buffer) or by LMDB in a page becomes
+ * STORAGE_CORRUPT that names the file and the shape and says what to do. Other errors pass
+ * unchanged.
  */
 export function corruptRead<T>(file: string, shapeId: number, read: () => T): T {
   try {
     return read()
   } catch (error) {
-    if (!(error instanceof DamagedRecord) && !(error instanceof RangeError)) throw error
+    if (!isDamage(error)) throw error
     throw new EngineError(
       ErrorCode.STORAGE_CORRUPT,
       `${file}: the data of shape ${shapeId} is damaged (${error.message}). ` +

@@ -1,6 +1,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { type Database, open, type RootDatabase } from 'lmdb'
+import { EngineError, ErrorCode } from '../errors.ts'
 import { LogOffset } from '../log-offset.ts'
 import { MSGPACK_MAP_VALUES } from '../msgpack-values.ts'
 import { checkSpan, corruptRead, DamagedRecord } from './damaged-record.ts'
@@ -114,7 +115,7 @@ export class PartitionStore implements PartitionDatabases {
    * Makes the next read see every commit, also those of writer threads: an lmdb-js read
    * transaction does not see another thread's commit until it is renewed, and a caller that
    * learned of a commit through the shared table must find its data (writers count a commit
-   * before they publish its keys). Every read method below starts here. Without counters (all
+   * before they publish its keys). Every read method below starts here (#read). Without counters (all
    * writes on this thread, where lmdb-js renews after its own commits) it renews every time.
    */
   #renew(): void {
@@ -127,10 +128,26 @@ export class PartitionStore implements PartitionDatabases {
     this.env.resetReadTxn()
   }
 
-  readMeta(shapeId: number): ShapeMeta {
+  /**
+   * Runs a read of shape `shapeId`: renewed first (#renew), and damage met on the way, by LMDB in
+   * its pages or by the decoders, is STORAGE_CORRUPT naming the file and the shape
+   * (corruptRead). LMDB invalidates a read transaction that met a damaged page (every later read
+   * in it fails with MDB_BAD_TXN), so after damage the transaction is dropped: the next read, of
+   * another shape, starts a fresh one.
+   */
+  #read<T>(shapeId: number, read: () => T): T {
     this.#renew()
+    try {
+      return corruptRead(this.file, shapeId, read)
+    } catch (error) {
+      if (error instanceof EngineError && error.code === ErrorCode.STORAGE_CORRUPT) this.env.resetReadTxn()
+      throw error
+    }
+  }
+
+  readMeta(shapeId: number): ShapeMeta {
     this.metaRecordsRead++
-    return fromStored(this.meta.get(shapeId))
+    return this.#read(shapeId, () => fromStored(this.meta.get(shapeId)))
   }
 
   /**
@@ -138,33 +155,34 @@ export class PartitionStore implements PartitionDatabases {
    * is keyed by its last row, so the first one returned may still hold rows at or before `after`.
    */
   logRecordsAfter(shapeId: number, after: LogOffset): Array<{ key: Buffer; value: Buffer }> {
-    this.#renew()
     const { end } = shapeRange(shapeId)
     const start = offsetKey(shapeId, after)
-    const records = [...this.log.getRange({ start, end, limit: RANGE_BATCH_RECORDS + 1 })]
-    if (records.length > 0 && Buffer.compare(records[0]?.key as Buffer, start) === 0) records.shift()
-    return corruptRead(this.file, shapeId, () =>
-      records.slice(0, RANGE_BATCH_RECORDS).map(({ key, value }) => ({ key, value: this.resolveRecord(key, value) })),
-    )
+    return this.#read(shapeId, () => {
+      const records = [...this.log.getRange({ start, end, limit: RANGE_BATCH_RECORDS + 1 })]
+      if (records.length > 0 && Buffer.compare(records[0]?.key as Buffer, start) === 0) records.shift()
+      return records
+        .slice(0, RANGE_BATCH_RECORDS)
+        .map(({ key, value }) => ({ key, value: this.resolveRecord(key, value) }))
+    })
   }
 
   /** The last offset of the first closed chunk that ends after `offset`, or null (the open chunk). */
   chunkEndAfter(shapeId: number, offset: LogOffset): LogOffset | null {
-    this.#renew()
     const { end } = shapeRange(shapeId)
     const start = offsetKey(shapeId, offset)
-    for (const key of this.chunks.getKeys({ start, end, limit: 2 })) {
-      if (Buffer.compare(key, start) === 0) continue
-      return LogOffset.of(readU64(key, 4), readU64(key, 12))
-    }
-    return null
+    return this.#read(shapeId, () => {
+      for (const key of this.chunks.getKeys({ start, end, limit: 2 })) {
+        if (Buffer.compare(key, start) === 0) continue
+        return LogOffset.of(readU64(key, 4), readU64(key, 12))
+      }
+      return null
+    })
   }
 
   /** The parts of snapshot chunk `chunk` from part number `fromPart` on, in order, their seals checked. */
   snapshotParts(shapeId: number, chunk: number, fromPart: number): Buffer[] {
-    this.#renew()
     const range = { start: snapshotKey(shapeId, chunk, fromPart), end: snapshotKey(shapeId, chunk + 1, 0) }
-    return corruptRead(this.file, shapeId, () =>
+    return this.#read(shapeId, () =>
       [...this.snapshot.getRange(range)].map(({ key, value }) => {
         checkSeal(key, value, 'snapshot part')
         return value
