@@ -372,6 +372,7 @@ export class Engine {
       },
       from,
       to,
+      keys.latestOffset,
     )
   }
 

@@ -71,6 +71,10 @@ export class LogOffset {
     return LogOffset.compare(a, b) >= 0 ? a : b
   }
 
+  static min(a: LogOffset, b: LogOffset): LogOffset {
+    return LogOffset.compare(a, b) <= 0 ? a : b
+  }
+
   isBefore(other: LogOffset): boolean {
     return LogOffset.compare(this, other) < 0
   }

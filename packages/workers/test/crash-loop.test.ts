@@ -76,9 +76,11 @@ test('the crash checker catches what it claims to catch', { timeout: 120_000 }, 
     assert.ok(lastKey !== undefined && Buffer.compare(lastKey.subarray(0, 4), prefix) === 0)
     await log.remove(lastKey)
     await env.close()
+    // Caught by the checker, or by the engine itself: its last transaction's record is gone, so
+    // the log ends early, which a read reports as damage.
     await assert.rejects(
       checkStore(dir, seed, record, 'lost tx'),
-      /acknowledged tx \d+ is missing|found by an earlier check, is gone/,
+      /acknowledged tx \d+ is missing|found by an earlier check, is gone|the log ends at \d+_\d+, before/,
     )
   } finally {
     rmSync(root, { recursive: true, force: true })

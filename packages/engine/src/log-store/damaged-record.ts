@@ -44,11 +44,16 @@ export function corruptRead<T>(file: string, shapeId: number, read: () => T): T 
     return read()
   } catch (error) {
     if (!isDamage(error)) throw error
-    throw new EngineError(
-      ErrorCode.STORAGE_CORRUPT,
-      `${file}: the data of shape ${shapeId} is damaged (${error.message}). ` +
-        'Run `shapestore-verify --dir <data directory>` with the engine closed, and restore the directory from a backup.',
-      { cause: error },
-    )
+    throw damagedData(file, shapeId, error)
   }
+}
+
+/** STORAGE_CORRUPT for damage met reading shape `shapeId` in the partition file `file`, saying what to do. */
+export function damagedData(file: string, shapeId: number, cause: Error): EngineError {
+  return new EngineError(
+    ErrorCode.STORAGE_CORRUPT,
+    `${file}: the data of shape ${shapeId} is damaged (${cause.message}). ` +
+      'Run `shapestore-verify --dir <data directory>` with the engine closed, and restore the directory from a backup.',
+    { cause },
+  )
 }

@@ -110,12 +110,15 @@ function copyRange(
       }
       const lastChunk = upTo.isVirtual ? Math.min(upTo.op, lastSnapshotChunk) : lastSnapshotChunk
       for (let chunk = firstChunk; chunk <= lastChunk; chunk++) {
-        if (!copySnapshotChunk(store, shapeId, chunk, out)) break
+        if (!copySnapshotChunk(store, shapeId, chunk, out)) {
+          throw new DamagedRecord(`snapshot chunk ${chunk} of a complete snapshot ends without its last part`)
+        }
       }
     }
   }
   if (upTo.isAfter(LogOffset.LAST_BEFORE_REAL)) {
-    copyLog(store, shapeId, LogOffset.max(since, LogOffset.LAST_BEFORE_REAL), upTo, out)
+    const committed = store.lastTxnOffsetInView(shapeId)
+    copyLog(store, shapeId, LogOffset.max(since, LogOffset.LAST_BEFORE_REAL), upTo, committed, out)
   }
 }
 
@@ -126,8 +129,7 @@ function reachesChunk(upTo: LogOffset, n: number): boolean {
 
 /**
  * Copies the rows of snapshot chunk n; false if the chunk is missing or ends without its last
- * part. The stream stops the snapshot region there too: with a complete snapshot that only
- * happens while the shape is being removed.
+ * part, which in a complete snapshot is damage (the caller holds the shape: no removal runs).
  */
 function copySnapshotChunk(store: PartitionStore, shapeId: number, chunk: number, out: JsonArrayWriter): boolean {
   const range = { start: snapshotKey(shapeId, chunk, 0), end: snapshotKey(shapeId, chunk + 1, 0) }
@@ -157,20 +159,28 @@ function copySnapshotChunk(store: PartitionStore, shapeId: number, chunk: number
 /**
  * Copies the log rows in (since, upTo]. Records are keyed by their last row, so only the first
  * record can hold rows at or before `since`, and only a record keyed past `upTo` rows after it:
- * every record in between is copied without looking at its rows' offsets.
+ * every record in between is copied without looking at its rows' offsets. The log holds every
+ * row up to `committed` (the shape's last transaction, in this read's view), so ending before a
+ * record keyed at or past min(upTo, committed) is damage.
  */
 function copyLog(
   store: PartitionStore,
   shapeId: number,
   since: LogOffset,
   upTo: LogOffset,
+  committed: LogOffset,
   out: JsonArrayWriter,
 ): void {
+  const mustReach = LogOffset.min(upTo, committed)
+  let reached = !mustReach.isAfter(since)
   const start = offsetKey(shapeId, since)
   let first = true
   for (const key of store.log.getKeys({ start, end: shapeRange(shapeId).end })) {
     if (first && key.equals(start)) continue
-    const pastEnd = isAfterParts(readU64(key, 4), readU64(key, 12), upTo)
+    const keyTx = readU64(key, 4)
+    const keyOp = readU64(key, 12)
+    const pastEnd = isAfterParts(keyTx, keyOp, upTo)
+    if (!reached) reached = keyTx !== mustReach.tx ? keyTx > mustReach.tx : keyOp >= mustReach.op
     const filter = first || pastEnd
     first = false
     const record = recordOf(store, key)
@@ -205,6 +215,7 @@ function copyLog(
     }
     if (pastEnd) return
   }
+  if (!reached) throw new DamagedRecord(`the log ends before ${mustReach}, its last transaction`)
 }
 
 /**

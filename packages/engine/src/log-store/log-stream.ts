@@ -1,7 +1,7 @@
 import { EngineError, ErrorCode } from '../errors.ts'
 import { LogOffset } from '../log-offset.ts'
 import type { ReadPathKeys } from '../read-path/read-path-keys.ts'
-import { corruptRead } from './damaged-record.ts'
+import { corruptRead, DamagedRecord, damagedData } from './damaged-record.ts'
 import { readU64 } from './keys.ts'
 import { visitLogRecord } from './log-record.ts'
 import type { PartitionStore } from './partition-store.ts'
@@ -33,10 +33,16 @@ export interface LogStreamSource {
   assertOpen(): void
 }
 
+/**
+ * `committed`: the shape's latest offset when the read began. Everything up to it is stored,
+ * so a scan that ends before it (while the shape is still there) met damage: a snapshot chunk
+ * without its last part, a log without the record of that row.
+ */
 export async function* readLogStream(
   source: LogStreamSource,
   since: LogOffset,
   upTo: LogOffset,
+  committed: LogOffset,
 ): AsyncGenerator<string> {
   if (!upTo.isAfter(since)) return
   if (since.isBefore(LogOffset.LAST_BEFORE_REAL)) {
@@ -49,7 +55,7 @@ export async function* readLogStream(
     }
   }
   if (upTo.isAfter(LogOffset.LAST_BEFORE_REAL)) {
-    yield* readLog(source, LogOffset.max(since, LogOffset.LAST_BEFORE_REAL), upTo)
+    yield* readLog(source, LogOffset.max(since, LogOffset.LAST_BEFORE_REAL), upTo, LogOffset.min(upTo, committed))
   }
 }
 
@@ -88,8 +94,9 @@ async function* readSnapshotChunk(source: LogStreamSource, chunk: number): Async
     if (keys.lastSnapshotChunk !== null) {
       if (chunk > keys.lastSnapshotChunk) return false
       // Complete and chunk n exists: read once more (it may have committed since the last
-      // read); parts missing after that mean the data is gone (the shape is being removed).
-      if (checkedComplete) return false
+      // read). Parts missing after that, with the shape still there, are damage: a removal
+      // drops the shape (keys() undefined above) before its data.
+      if (checkedComplete) throw missing(source, `snapshot chunk ${chunk} ends without its last part`)
       checkedComplete = true
       continue
     }
@@ -102,17 +109,32 @@ async function* readSnapshotChunk(source: LogStreamSource, chunk: number): Async
   }
 }
 
-async function* readLog(source: LogStreamSource, since: LogOffset, upTo: LogOffset): AsyncGenerator<string> {
+async function* readLog(
+  source: LogStreamSource,
+  since: LogOffset,
+  upTo: LogOffset,
+  mustReach: LogOffset,
+): AsyncGenerator<string> {
   let after = since
+  // The last row seen: the scan must get to mustReach (see readLogStream).
+  let reachedTx = since.tx
+  let reachedOp = since.op
   for (;;) {
     source.assertOpen()
     const records = source.store.logRecordsAfter(source.shapeId, after)
-    if (records.length === 0) return
+    if (records.length === 0) {
+      if (mustReach.isAfter(LogOffset.of(reachedTx, reachedOp)) && source.keys() !== undefined) {
+        throw missing(source, `the log ends at ${reachedTx}_${reachedOp}, before ${mustReach}`)
+      }
+      return
+    }
     for (const { key, value } of records) {
       const rows: string[] = []
       let pastEnd = false
       corruptRead(source.store.file, source.shapeId, () =>
         visitLogRecord(value, (tx, op, jsonStart, jsonEnd) => {
+          reachedTx = tx
+          reachedOp = op
           if (isAfterParts(tx, op, upTo)) {
             pastEnd = true
             return false
@@ -141,4 +163,9 @@ function incomplete(): EngineError {
     ErrorCode.SNAPSHOT_INCOMPLETE,
     'the snapshot of this shape is incomplete and nobody is writing it (interrupted): call makeNewSnapshot again',
   )
+}
+
+/** STORAGE_CORRUPT for data the shape's keys say is stored and the scan did not find. */
+function missing(source: LogStreamSource, what: string): Error {
+  return damagedData(source.store.file, source.shapeId, new DamagedRecord(what))
 }

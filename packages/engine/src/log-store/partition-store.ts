@@ -151,6 +151,15 @@ export class PartitionStore implements PartitionDatabases {
   }
 
   /**
+   * The shape's last transaction offset as the current read transaction sees it (not renewed,
+   * not counted as a read-path miss): how far a range read in the same transaction must find
+   * the log (log-json.ts).
+   */
+  lastTxnOffsetInView(shapeId: number): LogOffset {
+    return fromStored(this.meta.get(shapeId)).lastTxnOffset
+  }
+
+  /**
    * Up to RANGE_BATCH_RECORDS log records whose last row is after `after`, in order. A record
    * is keyed by its last row, so the first one returned may still hold rows at or before `after`.
    */
