@@ -1,13 +1,14 @@
-// Proves damage LMDB itself meets in a page during a read is STORAGE_CORRUPT naming the file and
-// the shape, not LMDB's uncoded error: the branch pages of a partition's log tree are made to
-// point past the end of the file (MDB_PAGE_NOTFOUND when a read follows them), then the shape is
-// read streamed, as JSON, and through a read-path miss.
+// Proves damage in a page is met with STORAGE_CORRUPT, not LMDB's uncoded error or a dead
+// process: the branch pages of a partition's log tree made to point past the end of the file
+// (MDB_PAGE_NOTFOUND when a read follows them) fail the reads of the shape, naming the file and
+// the shape; a database root whose nodes are garbled (LMDB trusts it, and a read ran past the
+// file's end: SIGBUS) is refused at open.
 import assert from 'node:assert/strict'
 import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { EngineError, ErrorCode, openEngine } from '../src/index.ts'
-import { collect, tempDir, txItems } from './helpers.ts'
+import { assertCode, collect, tempDir, txItems } from './helpers.ts'
 
 // The page layout of lmdb-js' LMDB (src/integrity/lmdb-header.ts): a 24-byte header (pgno u64,
 // txnid u64, pad u16, flags u16, lower u16, upper u16), node offsets after it, relative to its end.
@@ -15,18 +16,26 @@ const PAGE = 4096
 const HEADER = 24
 const P_BRANCH = 0x01
 
-/** Points the last child of every branch page in `file` past the file's end; returns how many pages it changed. */
-function breakBranchPages(file: string): number {
+/**
+ * Points the last child of every branch page right above the leaves in `file` past the file's
+ * end (the root, a branch above branches, is left alone: open checks the roots); returns how many
+ * pages it changed.
+ */
+function breakLowestBranchPages(file: string): number {
   const fd = openSync(file, 'r+')
   try {
     const pages = fstatSync(fd).size / PAGE
     const page = Buffer.alloc(PAGE)
+    const child = Buffer.alloc(PAGE)
     let changed = 0
     for (let pgno = 2; pgno < pages; pgno++) {
       readSync(fd, page, 0, PAGE, pgno * PAGE)
       if ((page.readUInt16LE(18) & P_BRANCH) === 0) continue
       const nodes = page.readUInt16LE(20) / 2
       const last = HEADER + page.readUInt16LE(HEADER + 2 * (nodes - 1))
+      const childPgno = page.readUInt16LE(last) + page.readUInt16LE(last + 2) * 2 ** 16
+      readSync(fd, child, 0, PAGE, childPgno * PAGE)
+      if ((child.readUInt16LE(18) & P_BRANCH) !== 0) continue
       page.writeUInt16LE(0xffff, last) // the child's page number, low 16 bits
       page.writeUInt16LE(0x00ff, last + 2) // and the next 16: page 2^24 - 1
       writeSync(fd, page, 0, PAGE, pgno * PAGE)
@@ -38,16 +47,48 @@ function breakBranchPages(file: string): number {
   }
 }
 
+/** The root page of the named database `name` in the newest commit of `file` (meta pages, then the main database's leaf). */
+function rootOf(file: string, name: string): number {
+  const fd = openSync(file, 'r')
+  try {
+    const page = Buffer.alloc(PAGE)
+    const metas = [0, 1].map((n) => {
+      readSync(fd, page, 0, PAGE, n * PAGE)
+      return { txnId: page.readBigUInt64LE(152), mainRoot: Number(page.readBigUInt64LE(136)) }
+    })
+    const newest = (metas[0]?.txnId ?? 0n) >= (metas[1]?.txnId ?? 0n) ? metas[0] : metas[1]
+    readSync(fd, page, 0, PAGE, (newest?.mainRoot ?? 0) * PAGE)
+    for (let at = HEADER; at < HEADER + page.readUInt16LE(20); at += 2) {
+      const node = HEADER + page.readUInt16LE(at)
+      const data = node + 8 + page.readUInt16LE(node + 6)
+      if (page.toString('utf8', node + 8, data).replace(/\0+$/, '') === name)
+        return Number(page.readBigUInt64LE(data + 40))
+    }
+    throw new Error(`no database ${name}`)
+  } finally {
+    closeSync(fd)
+  }
+}
+
 test('a page LMDB cannot follow, met by a read, is STORAGE_CORRUPT naming the file and the shape', async () => {
   const { dir, cleanup } = tempDir()
   try {
     const engine = await openEngine({ dir, partitions: 1 })
     const { handle } = await engine.getOrCreateShape({ table: 'items' })
     await engine.makeNewSnapshot(handle, [])
-    // Enough log records for a tree of two levels: a branch root over many leaves.
-    for (let t = 1; t <= 200; t++) await engine.appendToLog(handle, txItems(t, 6))
+    // Records of ~1.3 KB, three to a leaf: 600 make a log tree of three levels (a root over
+    // branches over leaves), so there are branch pages below the root.
+    const pad = 'x'.repeat(1_200)
+    for (let t = 1; t <= 600; t++) {
+      await engine.appendToLog(handle, [
+        { offset: `${t}_0`, key: `"public"."items"/"${t}"`, op: 'insert', json: JSON.stringify({ t, pad }) },
+      ])
+    }
     await engine.close()
-    assert.ok(breakBranchPages(join(dir, 'partitions', '0', 'data.mdb')) > 0, 'the log tree has a branch page')
+    assert.ok(
+      breakLowestBranchPages(join(dir, 'partitions', '0', 'data.mdb')) > 0,
+      'the log tree has branch pages below its root',
+    )
 
     const damaged = await openEngine({ dir, partitions: 1 })
     try {
@@ -66,6 +107,35 @@ test('a page LMDB cannot follow, met by a read, is STORAGE_CORRUPT naming the fi
     } finally {
       await damaged.close()
     }
+  } finally {
+    cleanup()
+  }
+})
+
+test('a database root whose node table is garbled (its header intact) is refused at open', async () => {
+  const { dir, cleanup } = tempDir()
+  try {
+    const engine = await openEngine({ dir, partitions: 1 })
+    const { handle } = await engine.getOrCreateShape({ table: 'items' })
+    await engine.makeNewSnapshot(handle, [])
+    await engine.appendToLog(handle, txItems(1, 3))
+    await engine.close()
+    const file = join(dir, 'partitions', '0', 'data.mdb')
+    const pgno = rootOf(file, 'meta')
+    const fd = openSync(file, 'r+')
+    try {
+      // Every node offset in the table points at the last bytes of the page: nodes past its end.
+      const page = Buffer.alloc(PAGE)
+      readSync(fd, page, 0, PAGE, pgno * PAGE)
+      const nodes = page.readUInt16LE(20) / 2
+      assert.ok(nodes > 0)
+      for (let i = 0; i < nodes; i++) page.writeUInt16LE(PAGE - HEADER - 2, HEADER + 2 * i)
+      writeSync(fd, page, 0, PAGE, pgno * PAGE)
+    } finally {
+      closeSync(fd)
+    }
+    await assertCode(() => openEngine({ dir, partitions: 1 }), ErrorCode.STORAGE_CORRUPT)
+    await assert.rejects(openEngine({ dir, partitions: 1 }), /root page \d+ of database meta is garbled/)
   } finally {
     cleanup()
   }

@@ -1,4 +1,5 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
+import { DB_RECORD_BYTES, PAGE_HEADER_BYTES, treePageProblem } from './tree-page.ts'
 
 /**
  * Reads the two meta pages of an LMDB data file (`data.mdb`) and says what is wrong with them,
@@ -16,11 +17,9 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
  * records (the free-page db, whose first u32 holds the page size, and the main db, root at
  * +40), last page number u64, txnid u64. Little-endian (x86-64 and arm64).
  */
-const PAGE_HEADER_BYTES = 24
 const P_META = 0x08
 const MAGIC = 0xbeefc0de
 const DATA_VERSION = 2
-const DB_RECORD_BYTES = 48
 const META = {
   magic: PAGE_HEADER_BYTES,
   version: PAGE_HEADER_BYTES + 4,
@@ -43,13 +42,7 @@ interface Meta {
   readonly mainRoot: bigint
 }
 
-const P_BRANCH = 0x01
-const P_LEAF = 0x02
-const P_OVERFLOW = 0x04
-
 class GarbledPage extends Error {}
-const F_SUBDATA = 0x02
-const NODE_HEADER_BYTES = 8
 
 /**
  * The roots of a commit's databases: the free-page db, the main db, and each named db (records
@@ -63,24 +56,12 @@ function rootsOf(fd: number, meta: Meta, pageSize: number, pages: number): Array
   if (meta.mainRoot === NO_ROOT || meta.mainRoot >= BigInt(pages)) return roots.filter(([, root]) => root !== NO_ROOT)
   const page = Buffer.alloc(pageSize)
   readSync(fd, page, 0, pageSize, Number(meta.mainRoot) * pageSize)
-  if (page.readBigUInt64LE(0) !== meta.mainRoot) {
-    throw new GarbledPage(
-      `the main database's root page ${meta.mainRoot} is garbled (it says it is page ${page.readBigUInt64LE(0)})`,
-    )
-  }
-  if ((page.readUInt16LE(18) & P_LEAF) === 0) return roots.filter(([, root]) => root !== NO_ROOT)
-  // Offsets in the page (lower, the node table) count from the end of the header.
-  const lower = page.readUInt16LE(20)
-  for (let at = PAGE_HEADER_BYTES; at < PAGE_HEADER_BYTES + lower && at + 2 <= pageSize; at += 2) {
-    const node = PAGE_HEADER_BYTES + page.readUInt16LE(at)
-    if (node + NODE_HEADER_BYTES > pageSize) continue
-    const flags = page.readUInt16LE(node + 4)
-    const keySize = page.readUInt16LE(node + 6)
-    const data = node + NODE_HEADER_BYTES + keySize
-    if ((flags & F_SUBDATA) === 0 || data + DB_RECORD_BYTES > pageSize) continue
-    const name = page.toString('utf8', node + NODE_HEADER_BYTES, data).replace(/\0+$/, '')
-    roots.push([name, page.readBigUInt64LE(data + 40)])
-  }
+  const problem = treePageProblem(page, meta.mainRoot, pages, 'the main database', (node) => {
+    if (node.kind === 'database') roots.push([node.name, node.root])
+    return undefined
+  })
+  if (problem !== undefined)
+    throw new GarbledPage(`the main database's root page ${meta.mainRoot} is garbled (${problem})`)
   return roots.filter(([, root]) => root !== NO_ROOT)
 }
 
@@ -117,24 +98,17 @@ export function lmdbHeaderProblem(file: string): string | undefined {
       if (error instanceof GarbledPage) return error.message
       throw error
     }
-    const header = Buffer.alloc(PAGE_HEADER_BYTES)
+    const page = Buffer.alloc(pageSize)
     for (const [name, root] of roots) {
       if (root >= BigInt(pages)) {
         return `it is truncated: ${size} bytes (${pages} pages), but the root of database ${name} of commit ${newest.txnId} is page ${root}`
       }
-      // The roots are the pages a commit writes last: check each is a tree page that knows itself.
-      readSync(fd, header, 0, PAGE_HEADER_BYTES, Number(root) * pageSize)
-      const kind = header.readUInt16LE(18) & (P_BRANCH | P_LEAF | P_OVERFLOW)
-      const lower = header.readUInt16LE(20)
-      const upper = header.readUInt16LE(22)
-      if (
-        header.readBigUInt64LE(0) !== root ||
-        (kind !== P_BRANCH && kind !== P_LEAF) ||
-        lower > upper ||
-        PAGE_HEADER_BYTES + upper > pageSize
-      ) {
-        return `the root page ${root} of database ${name} is garbled`
-      }
+      // The roots are the pages a commit writes last, and every read starts at one: check each
+      // is a sound tree page whose nodes point inside the file. LMDB trusts a root's node
+      // table: a garbled one made a later read run past the file's end (SIGBUS).
+      readSync(fd, page, 0, pageSize, Number(root) * pageSize)
+      const problem = treePageProblem(page, root, pages, `database ${name}`)
+      if (problem !== undefined) return `the root page ${root} of database ${name} is garbled (${problem})`
     }
     return undefined
   } finally {
