@@ -115,8 +115,9 @@ export class PartitionStore implements PartitionDatabases {
    * Makes the next read see every commit, also those of writer threads: an lmdb-js read
    * transaction does not see another thread's commit until it is renewed, and a caller that
    * learned of a commit through the shared table must find its data (writers count a commit
-   * before they publish its keys). Every read method below starts here (#read). Without counters (all
-   * writes on this thread, where lmdb-js renews after its own commits) it renews every time.
+   * before they publish its keys). Every read method below starts here (#read). Without
+   * counters (all writes on this thread, where lmdb-js renews after its own commits) it renews
+   * every time.
    */
   #renew(): void {
     const counters = this.#commitCounters
