@@ -8,13 +8,13 @@ import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { EngineError, ErrorCode, openEngine } from '../src/index.ts'
+import { P_BRANCH, PAGE_HEADER_BYTES } from '../src/integrity/tree-page.ts'
 import { assertCode, collect, tempDir, txItems } from './helpers.ts'
 
-// The page layout of lmdb-js' LMDB (src/integrity/lmdb-header.ts): a 24-byte header (pgno u64,
+// The page layout of lmdb-js' LMDB (src/integrity/tree-page.ts): a 24-byte header (pgno u64,
 // txnid u64, pad u16, flags u16, lower u16, upper u16), node offsets after it, relative to its end.
 const PAGE = 4096
-const HEADER = 24
-const P_BRANCH = 0x01
+const HEADER = PAGE_HEADER_BYTES
 
 /**
  * Points the last child of every branch page right above the leaves in `file` past the file's
