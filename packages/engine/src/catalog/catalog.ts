@@ -45,8 +45,15 @@ export interface PendingRemoval {
   readonly shapeId: number
 }
 
-/** The data format: 2 seals every stored value with a checksum (log-store/value-seal.ts); 1 had none. */
-const LAYOUT_VERSION = 2
+/**
+ * The data format. 3: catalog and metadata values are plain msgpack maps (msgpack-values.ts);
+ * 2: every stored value is sealed with a checksum (log-store/value-seal.ts); 1 had no seals.
+ * Format 2 reads as it is (its record-encoded values still decode) and is marked 3 at its first
+ * open here, since maps are written from then on: an engine of format 2 would read them as Map
+ * objects, so it must refuse the directory, which it does on the version.
+ */
+const LAYOUT_VERSION = 3
+const LAYOUT_UPGRADABLE = 2
 
 export interface CatalogOptions {
   readonly partitions: number
@@ -119,30 +126,34 @@ export class Catalog {
     }
   }
 
-  /** A new directory records its layout; an existing one must match it. */
+  /**
+   * A new directory records its layout; an existing one must match it (checked before anything
+   * is written), and a format 2 one is marked format 3.
+   */
   #checkLayout(): void {
     const layout = this.#config.get('layout') as { version: number; partitions: number } | undefined
-    if (layout === undefined) {
+    if (layout !== undefined) {
+      if (layout.version !== LAYOUT_VERSION && layout.version !== LAYOUT_UPGRADABLE) {
+        throw new EngineError(
+          ErrorCode.CONFIG_MISMATCH,
+          `the directory holds data format ${layout.version}; this engine reads formats ${LAYOUT_UPGRADABLE} and ` +
+            `${LAYOUT_VERSION} (format 2 added a checksum to every stored value): open it with the engine that wrote it`,
+        )
+      }
+      if (layout.partitions !== this.partitions) {
+        throw new EngineError(
+          ErrorCode.CONFIG_MISMATCH,
+          `the directory was created with ${layout.partitions} partitions, opened with ${this.partitions}`,
+        )
+      }
+    }
+    if (layout?.version !== LAYOUT_VERSION) {
       this.#config.putSync('layout', { version: LAYOUT_VERSION, partitions: this.partitions })
     }
     if (this.#config.get('partitionsInUse') === undefined) {
       this.#config.putSync(
         'partitionsInUse',
         [...this.#partitionsInUse].sort((a, b) => a - b),
-      )
-    }
-    if (layout === undefined) return
-    if (layout.version !== LAYOUT_VERSION) {
-      throw new EngineError(
-        ErrorCode.CONFIG_MISMATCH,
-        `the directory holds data format ${layout.version}; this engine reads format ${LAYOUT_VERSION} only ` +
-          '(format 2 added a checksum to every stored value): open it with the engine that wrote it',
-      )
-    }
-    if (layout.partitions !== this.partitions) {
-      throw new EngineError(
-        ErrorCode.CONFIG_MISMATCH,
-        `the directory was created with ${layout.partitions} partitions, opened with ${this.partitions}`,
       )
     }
   }
