@@ -46,11 +46,12 @@ export interface PendingRemoval {
 }
 
 /**
- * The data format. 3: catalog and metadata values are plain msgpack maps (msgpack-values.ts);
- * 2: every stored value is sealed with a checksum (log-store/value-seal.ts); 1 had no seals.
- * Format 2 reads as it is (its record-encoded values still decode) and is marked 3 at its first
- * open here, since maps are written from then on: an engine of format 2 would read them as Map
- * objects, so it must refuse the directory, which it does on the version.
+ * The data format. 3: catalog values are plain msgpack maps (msgpack-values.ts), and shape
+ * metadata records are sealed too (log-store/shape-meta.ts);
+ * 2: every log value is sealed with a checksum (log-store/value-seal.ts); 1 had no seals.
+ * Format 2 reads as it is (its record-encoded values and unsealed metadata still decode) and is
+ * marked 3 at its first open here, since format 3 values are written from then on: an engine of
+ * format 2 would misread them, so it must refuse the directory, which it does on the version.
  */
 const LAYOUT_VERSION = 3
 const LAYOUT_UPGRADABLE = 2

@@ -13,7 +13,7 @@ const TWO_32 = 2 ** 32
 export const OFFSET_KEY_BYTES = 20
 export const SNAPSHOT_KEY_BYTES = 12
 
-function writeU64(buffer: Buffer, value: number, at: number): void {
+export function writeU64(buffer: Buffer, value: number, at: number): void {
   buffer.writeUInt32BE(Math.floor(value / TWO_32), at)
   buffer.writeUInt32BE((value % TWO_32) >>> 0, at + 4)
 }

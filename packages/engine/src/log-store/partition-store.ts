@@ -3,12 +3,11 @@ import { dirname, join } from 'node:path'
 import { type Database, open, type RootDatabase } from 'lmdb'
 import { EngineError, ErrorCode } from '../errors.ts'
 import { LogOffset } from '../log-offset.ts'
-import { MSGPACK_MAP_VALUES } from '../msgpack-values.ts'
 import { checkSpan, corruptRead, DamagedRecord } from './damaged-record.ts'
 import { offsetKey, readU64, shapeRange, snapshotKey } from './keys.ts'
 import { sharedRefKey } from './log-record.ts'
 import { SHARED_COUNT_BYTES } from './record-layout.ts'
-import { fromStored, type ShapeMeta, type StoredShapeMeta } from './shape-meta.ts'
+import { decodeMetaValue, type ShapeMeta } from './shape-meta.ts'
 import { checkSeal } from './value-seal.ts'
 
 /** The five databases of one partition's environment (see PartitionStore). */
@@ -17,7 +16,7 @@ export interface PartitionDatabases {
   readonly log: Database<Buffer, Buffer>
   readonly chunks: Database<Buffer, Buffer>
   readonly snapshot: Database<Buffer, Buffer>
-  readonly meta: Database<StoredShapeMeta, number>
+  readonly meta: Database<Buffer, number>
   readonly txs: Database<Buffer, Buffer>
 }
 
@@ -50,7 +49,7 @@ export class PartitionStore implements PartitionDatabases {
   readonly log: Database<Buffer, Buffer>
   readonly chunks: Database<Buffer, Buffer>
   readonly snapshot: Database<Buffer, Buffer>
-  readonly meta: Database<StoredShapeMeta, number>
+  readonly meta: Database<Buffer, number>
   readonly txs: Database<Buffer, Buffer>
 
   #commitCounters: CommitCounters | null = null
@@ -69,7 +68,7 @@ export class PartitionStore implements PartitionDatabases {
     this.log = this.env.openDB({ name: 'log', encoding: 'binary', keyEncoding: 'binary' })
     this.chunks = this.env.openDB({ name: 'chunks', encoding: 'binary', keyEncoding: 'binary' })
     this.snapshot = this.env.openDB({ name: 'snapshot', encoding: 'binary', keyEncoding: 'binary' })
-    this.meta = this.env.openDB({ name: 'meta', ...MSGPACK_MAP_VALUES, keyEncoding: 'uint32' })
+    this.meta = this.env.openDB({ name: 'meta', encoding: 'binary', keyEncoding: 'uint32' })
     this.txs = this.env.openDB({ name: 'txs', encoding: 'binary', keyEncoding: 'binary' })
   }
 
@@ -148,7 +147,7 @@ export class PartitionStore implements PartitionDatabases {
 
   readMeta(shapeId: number): ShapeMeta {
     this.metaRecordsRead++
-    return this.#read(shapeId, () => fromStored(this.meta.get(shapeId)))
+    return this.#read(shapeId, () => decodeMetaValue(shapeId, this.meta.getBinaryFast(shapeId)))
   }
 
   /**
@@ -157,7 +156,7 @@ export class PartitionStore implements PartitionDatabases {
    * the log (log-json.ts).
    */
   lastTxnOffsetInView(shapeId: number): LogOffset {
-    return fromStored(this.meta.get(shapeId)).lastTxnOffset
+    return decodeMetaValue(shapeId, this.meta.getBinaryFast(shapeId)).lastTxnOffset
   }
 
   /**

@@ -11,7 +11,7 @@ import { asBuffer, encodeSharedRef, sharedRefKey, transactionAfter, visitLogReco
 import type { PartitionStore } from './partition-store.ts'
 import { SHARED_COUNT_BYTES } from './record-layout.ts'
 import type { ShapeMeta } from './shape-meta.ts'
-import { toStored } from './shape-meta.ts'
+import { encodeMetaValue } from './shape-meta.ts'
 import type { EncodedTransaction } from './transaction-encoder.ts'
 import { seal } from './value-seal.ts'
 
@@ -300,7 +300,7 @@ export class PartitionWriter implements WriterOps {
     try {
       env.transactionSync(() => {
         for (const write of batch.writes) write()
-        for (const [shapeId, state] of batch.touched) meta.putSync(shapeId, toStored(state.meta))
+        for (const [shapeId, state] of batch.touched) meta.putSync(shapeId, encodeMetaValue(shapeId, state.meta))
       })
     } catch (error) {
       // Nothing of the batch was written: forget the touched shapes' pending state, so the

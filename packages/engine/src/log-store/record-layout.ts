@@ -29,6 +29,16 @@
  * it is written:
  *
  *   [u32 seal][u8 flags] then per row: [u32 json bytes][json]
+ *
+ * A shape's metadata record, in the `meta` database under its shape id (shape-meta.ts):
+ *
+ *   [u8 META_VALUE_MARK][u32 seal][u8 META_FLAGS][u64 last tx][u64 last op (0 for inf)]
+ *   [u64 last snapshot chunk (0 for none)][u64 open chunk bytes]
+ *   then, with META_HAS_PG_SNAPSHOT: [u64 xmin][u64 xmax][u32 xip count][u64 xip]...
+ *
+ * Its seal covers the shape id (a big-endian u32) and every byte after the seal. The mark is a
+ * byte msgpack never writes, so a record from before data format 3 (a msgpack map, no seal)
+ * never starts with it and still reads.
  */
 
 /** Every stored value's seal (value-seal.ts), at its start. */
@@ -69,3 +79,21 @@ export const PART_HEADER_BYTES = SEAL_BYTES + 1
 export const LAST_PART_OF_CHUNK = 1
 /** The u32 length in front of each snapshot row's JSON. */
 export const PART_ROW_BYTES_BYTES = 4
+
+/** A shape metadata record's first byte (0xc1: unused by msgpack), then its seal. */
+export const META_VALUE_MARK = 0xc1
+export const META_SEAL_AT = 1
+export const META_FLAGS_AT = META_SEAL_AT + SEAL_BYTES
+export const META_TX_AT = META_FLAGS_AT + 1
+export const META_OP_AT = META_TX_AT + 8
+export const META_SNAPSHOT_CHUNK_AT = META_OP_AT + 8
+export const META_OPEN_CHUNK_BYTES_AT = META_SNAPSHOT_CHUNK_AT + 8
+/** A record's size without a pg snapshot; with one, META_PG_SNAPSHOT_BYTES + 8 per xip more. */
+export const META_BYTES = META_OPEN_CHUNK_BYTES_AT + 8
+export const META_PG_SNAPSHOT_BYTES = 8 + 8 + 4
+/** META_FLAGS bits. */
+export const META_SNAPSHOT_STARTED = 1
+export const META_HAS_SNAPSHOT_CHUNK = 2
+export const META_OP_IS_INF = 4
+export const META_HAS_PG_SNAPSHOT = 8
+export const META_FILTER_TXNS = 16

@@ -1,6 +1,6 @@
 // Damage met by a read: LMDB checksums nothing, so a value garbled inside an intact page reaches
 // the engine. Each trial garbles one stored value (a log record, a shared record, a reference to
-// one, or a snapshot part: bytes flipped, a 32-bit field rewritten, the value cut short), seeded,
+// one, a snapshot part or a shape's metadata: bytes flipped, a 32-bit field rewritten, the value cut short), seeded,
 // in a copy of one store, then reads every shape back in full, streamed and as one JSON array.
 // A read returns exactly the shape's rows (the damage is in something it does not read) or fails
 // with STORAGE_CORRUPT naming the file and the shape: never other rows, never another error; and
@@ -49,7 +49,7 @@ function garbleOneValue(dir: string, random: () => number): string {
   const partition = Math.floor(random() * PARTITIONS)
   const env = open({ path: join(dir, 'partitions', String(partition)) })
   try {
-    const name = (['log', 'snapshot', 'txs'] as const)[Math.floor(random() * 3)] as string
+    const name = (['log', 'snapshot', 'txs', 'meta'] as const)[Math.floor(random() * 4)] as string
     const db = env.openDB({ name, encoding: 'binary', keyEncoding: 'binary' })
     const entries = [...db.getRange({})]
     if (entries.length === 0) return `partition ${partition} ${name}: empty`
