@@ -12,6 +12,7 @@ import fc from 'fast-check'
 import { encodeTransaction, type LogItem, type OpType } from '../src/index.ts'
 import { transactionAfter } from '../src/log-store/log-record.ts'
 import {
+  CHAIN_LONG_BYTES,
   OP_TYPES,
   RECORD_COUNT_AT,
   RECORD_HEADER_BYTES,
@@ -56,7 +57,11 @@ function decode(bytes: Uint8Array): DecodedRow[] {
     })
     at = jsonAt + jsonBytes
   }
-  assert.equal(at, record.length, 'the record ends with its last row')
+  assert.equal(at + CHAIN_LONG_BYTES, record.length, 'the record ends with its last row, then room for its chain')
+  assert.ok(
+    record.subarray(at).every((byte) => byte === 0),
+    'the chain is zero until the writer writes it',
+  )
   return rows
 }
 

@@ -46,10 +46,12 @@ export interface PendingRemoval {
 }
 
 /**
- * The data format. 3: catalog values are plain msgpack maps (msgpack-values.ts), and shape
- * metadata records are sealed too (log-store/shape-meta.ts);
+ * The data format. 3: catalog values are plain msgpack maps (msgpack-values.ts), shape metadata
+ * records are sealed too (log-store/shape-meta.ts), and log entries end with their chain
+ * (log-store/record-layout.ts);
  * 2: every log value is sealed with a checksum (log-store/value-seal.ts); 1 had no seals.
- * Format 2 reads as it is (its record-encoded values and unsealed metadata still decode) and is
+ * Format 2 reads as it is (its record-encoded values, unsealed metadata and unchained log entries
+ * still decode) and is
  * marked 3 at its first open here, since format 3 values are written from then on: an engine of
  * format 2 would misread them, so it must refuse the directory, which it does on the version.
  */

@@ -1,5 +1,8 @@
 import { dirname } from 'node:path'
 import { open } from 'lmdb'
+import { LogOffset } from '../log-offset.ts'
+import { readU64 } from '../log-store/keys.ts'
+import { previousEntry } from '../log-store/log-record.ts'
 import { SHARED_COUNT_BYTES } from '../log-store/record-layout.ts'
 import { decodeMetaValue } from '../log-store/shape-meta.ts'
 import { checkSeal } from '../log-store/value-seal.ts'
@@ -7,8 +10,10 @@ import { checkSeal } from '../log-store/value-seal.ts'
 /**
  * Checks the seal (checksum) of every stored value of one partition file: its log values, shared
  * records, snapshot parts (log-store/value-seal.ts) and shape metadata (log-store/shape-meta.ts,
- * whose records from before data format 3 have no seal and are checked for their form). Returns a description of the damage, or
- * undefined if every value is sound. Run only on a file whose pages walked clean: iterating a
+ * whose records from before data format 3 have no seal and are checked for their form); and
+ * that every log entry names the entry before it in its shape's log (record-layout.ts: the
+ * chain), so a missing entry is found too. Returns a description of the damage, or undefined if
+ * every value is sound. Run only on a file whose pages walked clean: iterating a
  * structurally damaged file is LMDB's to refuse, not this check's.
  */
 export function sealProblem(partitionFile: string): string | undefined {
@@ -16,11 +21,13 @@ export function sealProblem(partitionFile: string): string | undefined {
   try {
     let damaged = 0
     let first: string | undefined
+    const chain = new ChainCheck()
     for (const name of ['log', 'snapshot', 'txs'] as const) {
       const db = env.openDB<Buffer, Buffer>({ name, encoding: 'binary', keyEncoding: 'binary' })
       for (const { key, value } of db.getRange({})) {
         try {
           checkSeal(key, name === 'txs' ? value.subarray(SHARED_COUNT_BYTES, value.length) : value, name)
+          if (name === 'log') chain.next(key, value)
         } catch (error) {
           damaged++
           first ??= `${(error as Error).message} at key ${key.toString('hex')}`
@@ -36,8 +43,34 @@ export function sealProblem(partitionFile: string): string | undefined {
         first ??= `${(error as Error).message} of shape ${key}`
       }
     }
-    return damaged === 0 ? undefined : `${damaged} stored values fail their checksum (the first: ${first})`
+    const problems = [
+      ...(damaged === 0 ? [] : [`${damaged} stored values fail their checksum (the first: ${first})`]),
+      ...(chain.broken === 0
+        ? []
+        : [`${chain.broken} log entries do not follow the entry before them (the first: ${chain.firstBreak})`]),
+    ]
+    return problems.length === 0 ? undefined : problems.join('; ')
   } finally {
     env.close()
+  }
+}
+
+/** Follows the log in key order: each shape's entries must chain from 0_0, each to the one before. */
+class ChainCheck {
+  broken = 0
+  firstBreak: string | undefined
+  #shapeId = -1
+  #last = LogOffset.FIRST
+
+  next(key: Buffer, value: Buffer): void {
+    const shapeId = key.readUInt32BE(0)
+    const expected = shapeId === this.#shapeId ? this.#last : LogOffset.FIRST
+    const previous = previousEntry(value, readU64(key, 4))
+    this.#shapeId = shapeId
+    this.#last = LogOffset.of(readU64(key, 4), readU64(key, 12))
+    // Entries of data format 2 name none.
+    if (previous === null || previous.equals(expected)) return
+    this.broken++
+    this.firstBreak ??= `shape ${shapeId}: ${this.#last} names ${previous}, the entry before it is ${expected}`
   }
 }

@@ -3,6 +3,7 @@ import { LOG_JSON_BYTES_MAX } from '../limits.ts'
 import { LogOffset } from '../log-offset.ts'
 import { checkSpan, corruptRead, DamagedRecord } from './damaged-record.ts'
 import { offsetKey, readU64, shapeRange, snapshotKey } from './keys.ts'
+import { checkChain, previousEntry, sharedRefKey } from './log-record.ts'
 import type { PartitionStore } from './partition-store.ts'
 import {
   LAST_PART_OF_CHUNK,
@@ -18,10 +19,6 @@ import {
   ROW_OVERHEAD_BYTES,
   ROW_TX_AT,
   SHARED_COUNT_BYTES,
-  SHARED_RECORD_MARK,
-  SHARED_REF_BYTES,
-  SHARED_REF_KEY_AT,
-  SHARED_REF_MARK_AT,
 } from './record-layout.ts'
 import { checkSeal } from './value-seal.ts'
 
@@ -175,6 +172,8 @@ function copyLog(
   let reached = !mustReach.isAfter(since)
   const start = offsetKey(shapeId, since)
   let first = true
+  // The last record copied: the next one must name it as its predecessor (checkChain).
+  let last: LogOffset | null = null
   for (const key of store.log.getKeys({ start, end: shapeRange(shapeId).end })) {
     if (first && key.equals(start)) continue
     const keyTx = readU64(key, 4)
@@ -185,6 +184,8 @@ function copyLog(
     first = false
     const record = recordOf(store, key)
     if (record === undefined) continue
+    checkChain(record.previous, last, since)
+    last = LogOffset.of(keyTx, keyOp)
     const length = record.value.length - record.from
     checkSpan(0, RECORD_HEADER_BYTES, length, 'log record header')
     const base = out.stage(record.value, record.from)
@@ -222,21 +223,25 @@ function copyLog(
  * The log record at `key` as an LMDB buffer (valid until the next read) and where the record
  * starts in it: the log's own value, or the shared record a reference points to.
  */
-function recordOf(store: PartitionStore, key: Buffer): { value: Uint8Array; from: number } | undefined {
+function recordOf(
+  store: PartitionStore,
+  key: Buffer,
+): { value: Uint8Array; from: number; previous: LogOffset | null } | undefined {
   const value = store.log.getBinaryFast(key)
   if (value === undefined) return undefined
-  checkSeal(key, value, 'log value')
-  if (value.length !== SHARED_REF_BYTES || value.readUInt32BE(SHARED_REF_MARK_AT) !== SHARED_RECORD_MARK) {
-    return { value, from: 0 }
-  }
-  // Copied: the next read reuses lmdb-js' buffer. (Buffer.from of a subarray: the buffer's
-  // `length` is overridden over a larger region, so an open-ended subarray would run past it.)
-  const txsKey = Buffer.from(value.subarray(SHARED_REF_KEY_AT, SHARED_REF_BYTES))
+  // (subarray with an explicit end: the buffer's `length` is overridden over a larger region.)
+  const entry = value.subarray(0, value.length)
+  checkSeal(key, entry, 'log value')
+  const previous = previousEntry(entry, readU64(key, 4))
+  const reference = sharedRefKey(entry)
+  if (reference === null) return { value: entry, from: 0, previous }
+  // Copied: the next read reuses lmdb-js' buffer.
+  const txsKey = Buffer.from(reference)
   const shared = store.txs.getBinaryFast(txsKey)
   if (shared === undefined) throw new DamagedRecord('a log reference points to no shared record')
   checkSpan(0, SHARED_COUNT_BYTES, shared.length, 'shared record')
   checkSeal(txsKey, shared.subarray(SHARED_COUNT_BYTES, shared.length), 'shared record')
-  return { value: shared, from: SHARED_COUNT_BYTES }
+  return { value: shared, from: SHARED_COUNT_BYTES, previous }
 }
 
 function isAfterParts(tx: number, op: number, offset: LogOffset): boolean {

@@ -3,7 +3,7 @@ import { LogOffset } from '../log-offset.ts'
 import type { ReadPathKeys } from '../read-path/read-path-keys.ts'
 import { corruptRead, DamagedRecord, damagedData } from './damaged-record.ts'
 import { readU64 } from './keys.ts'
-import { visitLogRecord } from './log-record.ts'
+import { checkChain, visitLogRecord } from './log-record.ts'
 import type { PartitionStore } from './partition-store.ts'
 import { isLastPartOfChunk, snapshotPartRows } from './snapshot-part.ts'
 
@@ -119,6 +119,8 @@ async function* readLog(
   // The last row seen: the scan must get to mustReach (see readLogStream).
   let reachedTx = since.tx
   let reachedOp = since.op
+  // The last record read: the next one must name it as its predecessor (checkChain).
+  let last: LogOffset | null = null
   for (;;) {
     source.assertOpen()
     const records = source.store.logRecordsAfter(source.shapeId, after)
@@ -128,10 +130,12 @@ async function* readLog(
       }
       return
     }
-    for (const { key, value } of records) {
+    for (const { key, value, previous } of records) {
       const rows: string[] = []
       let pastEnd = false
-      corruptRead(source.store.file, source.shapeId, () =>
+      const keyOffset = LogOffset.of(readU64(key, 4), readU64(key, 12))
+      corruptRead(source.store.file, source.shapeId, () => {
+        checkChain(previous, last, since)
         visitLogRecord(value, (tx, op, jsonStart, jsonEnd) => {
           reachedTx = tx
           reachedOp = op
@@ -141,11 +145,12 @@ async function* readLog(
           }
           if (isAfterParts(tx, op, after)) rows.push(value.toString('utf8', jsonStart, jsonEnd))
           return true
-        }),
-      )
+        })
+      })
       yield* rows
       if (pastEnd) return
-      after = LogOffset.of(readU64(key, 4), readU64(key, 12))
+      after = keyOffset
+      last = keyOffset
     }
   }
 }

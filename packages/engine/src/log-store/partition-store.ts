@@ -5,7 +5,7 @@ import { EngineError, ErrorCode } from '../errors.ts'
 import { LogOffset } from '../log-offset.ts'
 import { checkSpan, corruptRead, DamagedRecord } from './damaged-record.ts'
 import { offsetKey, readU64, shapeRange, snapshotKey } from './keys.ts'
-import { sharedRefKey } from './log-record.ts'
+import { previousEntry, sharedRefKey } from './log-record.ts'
 import { SHARED_COUNT_BYTES } from './record-layout.ts'
 import { decodeMetaValue, type ShapeMeta } from './shape-meta.ts'
 import { checkSeal } from './value-seal.ts'
@@ -160,18 +160,23 @@ export class PartitionStore implements PartitionDatabases {
   }
 
   /**
-   * Up to RANGE_BATCH_RECORDS log records whose last row is after `after`, in order. A record
-   * is keyed by its last row, so the first one returned may still hold rows at or before `after`.
+   * Up to RANGE_BATCH_RECORDS log records whose last row is after `after`, in order, each with
+   * the offset its entry names as the one before it (null: data format 2). A record is keyed by
+   * its last row, so the first one returned may still hold rows at or before `after`.
    */
-  logRecordsAfter(shapeId: number, after: LogOffset): Array<{ key: Buffer; value: Buffer }> {
+  logRecordsAfter(
+    shapeId: number,
+    after: LogOffset,
+  ): Array<{ key: Buffer; value: Buffer; previous: LogOffset | null }> {
     const { end } = shapeRange(shapeId)
     const start = offsetKey(shapeId, after)
     return this.#read(shapeId, () => {
       const records = [...this.log.getRange({ start, end, limit: RANGE_BATCH_RECORDS + 1 })]
       if (records.length > 0 && Buffer.compare(records[0]?.key as Buffer, start) === 0) records.shift()
-      return records
-        .slice(0, RANGE_BATCH_RECORDS)
-        .map(({ key, value }) => ({ key, value: this.resolveRecord(key, value) }))
+      return records.slice(0, RANGE_BATCH_RECORDS).map(({ key, value }) => {
+        const record = this.resolveRecord(key, value)
+        return { key, value: record, previous: previousEntry(value, readU64(key, 4)) }
+      })
     })
   }
 

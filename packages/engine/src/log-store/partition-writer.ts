@@ -7,9 +7,9 @@ import type { ShapeRef } from '../shape-ref.ts'
 import { storageFailure } from '../storage-failure.ts'
 import type { AppendArgs, SnapshotPartArgs, WriterOpArgs, WriterOps } from '../write-ops.ts'
 import { offsetKeyOf, readU64, shapeRange, snapshotKey, txsKey } from './keys.ts'
-import { asBuffer, encodeSharedRef, sharedRefKey, transactionAfter, visitLogRecord } from './log-record.ts'
+import { asBuffer, chainEntry, encodeSharedRef, sharedRefKey, transactionAfter, visitLogRecord } from './log-record.ts'
 import type { PartitionStore } from './partition-store.ts'
-import { SHARED_COUNT_BYTES } from './record-layout.ts'
+import { CHAIN_LONG_BYTES, SHARED_COUNT_BYTES } from './record-layout.ts'
 import type { ShapeMeta } from './shape-meta.ts'
 import { encodeMetaValue } from './shape-meta.ts'
 import type { EncodedTransaction } from './transaction-encoder.ts'
@@ -95,6 +95,8 @@ export class PartitionWriter implements WriterOps {
       const shared = Buffer.allocUnsafe(SHARED_COUNT_BYTES + txn.bytes.length)
       shared.writeUInt32BE(whole.length, 0)
       shared.set(txn.bytes, SHARED_COUNT_BYTES)
+      // Unused in a shared record: each reference carries its shape's chain.
+      shared.fill(0, shared.length - CHAIN_LONG_BYTES)
       // The record's seal covers the txs key and the record, not the count (it changes).
       seal(key, shared.subarray(SHARED_COUNT_BYTES))
       const batch = this.#openBatch()
@@ -132,6 +134,7 @@ export class PartitionWriter implements WriterOps {
       })
       closedChunks = closed
     }
+    const previous = state.meta.lastTxnOffset
     const batch = this.#touch(state, {
       ...state.meta,
       lastTxnOffset: LogOffset.of(txn.lastTx, txn.lastOp),
@@ -140,10 +143,11 @@ export class PartitionWriter implements WriterOps {
     const { log, chunks } = this.#store
     const key = offsetKeyOf(shapeId, txn.lastTx, txn.lastOp)
     batch.writes.push(() => {
-      // Sealed just before it is stored (putSync copies it): the same record or reference may
-      // be stored next under another shape's key, with another seal.
-      seal(key, value)
-      log.putSync(key, asBuffer(value))
+      // Chained and sealed just before it is stored (putSync copies it): the same record or
+      // reference may be stored next under another shape's key, with another chain and seal.
+      const stored = chainEntry(value, txn.lastTx, previous)
+      seal(key, stored)
+      log.putSync(key, stored)
       if (closedChunks !== null) for (const chunkKey of closedChunks) chunks.putSync(chunkKey, EMPTY)
     })
     return batch

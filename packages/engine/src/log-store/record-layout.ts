@@ -14,16 +14,33 @@
  *
  *   [u32 seal][u32 row count] then per row:
  *   [u64 tx][u64 op][u8 op type][u32 key bytes][key][u32 json bytes][json]
+ *   then the chain (below)
  *
  * A shared record (layout A3): one transaction's record stored once for many shapes of a
  * partition, in the `txs` database, as [u32 reference count][log record] (the record's seal
  * covers the txs key and the record, not the count, which changes); each shape's log gets a
  * reference instead of its own copy:
  *
- *   [u32 seal][u32 SHARED_RECORD_MARK][u64 txs id]
+ *   [u32 seal][u32 SHARED_RECORD_MARK][u64 txs id][chain]
  *
  * No real record has the mark where a reference has it: a record's row count is at most
  * TRANSACTION_ITEMS_MAX.
+ *
+ * The chain (data format 3 on) names the offset of the shape's log entry before this one (its
+ * key; 0_0 for the shape's first), written by the writer as it stores the value, under the
+ * seal. A read of a range of a shape's log checks that every entry names the one it read before,
+ * and the first one an offset at or before where the read starts, so an entry missing in the
+ * middle of a log is damage, not a shorter answer. It has two forms, told apart by its last byte:
+ *
+ *   short: [u32 entry's tx - previous tx][u32 previous op][u8 CHAIN_SHORT]  when both fit
+ *   long:  [u64 previous tx][u64 previous op][u8 CHAIN_LONG]
+ *
+ * An entry is encoded with room for the long form; the writer stores it CHAIN_LONG_BYTES -
+ * CHAIN_SHORT_BYTES shorter when the short one fits (every entry but a shape's first, unless
+ * 2^32 transactions lie between two of its entries). A shared record's own chain is unused
+ * (zero): each reference carries the chain of its shape. Both marks are bytes no UTF-8 text
+ * holds, so an entry of data format 2, which has no chain, is told apart: a record ends with
+ * its last row's JSON (or that row's zero JSON length), and a reference is 16 bytes.
  *
  * A snapshot part — the snapshot rows committed together, so readers can tail a snapshot while
  * it is written:
@@ -61,6 +78,12 @@ export const ROW_JSON_BYTES_BYTES = 4
 /** A row's bytes besides its key and JSON. */
 export const ROW_OVERHEAD_BYTES = ROW_HEADER_BYTES + ROW_JSON_BYTES_BYTES
 
+/** A log entry's chain, at its end, in its two forms (see above), each ending with its mark. */
+export const CHAIN_LONG_BYTES = 17
+export const CHAIN_LONG = 0xc0
+export const CHAIN_SHORT_BYTES = 9
+export const CHAIN_SHORT = 0xc1
+
 /** The op type byte of a row. */
 export const OP_TYPES = { insert: 1, update: 2, delete: 3 } as const
 export type OpType = keyof typeof OP_TYPES
@@ -71,7 +94,8 @@ export const SHARED_RECORD_MARK = 0xffff_ffff
 /** Where the mark and the txs key are in a reference, and the reference's whole size. */
 export const SHARED_REF_MARK_AT = SEAL_BYTES
 export const SHARED_REF_KEY_AT = SEAL_BYTES + 4
-export const SHARED_REF_BYTES = SEAL_BYTES + 12
+/** A reference without its chain: data format 2's whole reference. */
+export const UNCHAINED_SHARED_REF_BYTES = SEAL_BYTES + 12
 
 /** A snapshot part's flags byte (after its seal), and the flag saying the chunk ends with this part. */
 export const PART_FLAGS_AT = SEAL_BYTES

@@ -9,6 +9,7 @@ import {
 import { LogOffset } from '../log-offset.ts'
 import { isWellFormedText } from '../well-formed.ts'
 import {
+  CHAIN_LONG_BYTES,
   OP_TYPES,
   type OpType,
   RECORD_COUNT_AT,
@@ -130,7 +131,7 @@ function encodeChecked(
   }
   if (bytes > TRANSACTION_BYTES_MAX) tooLarge(`a transaction holds ${bytes} bytes, over ${TRANSACTION_BYTES_MAX}`)
 
-  const record = allocate(RECORD_HEADER_BYTES + count * ROW_OVERHEAD_BYTES + bytes) as WritableBuffer
+  const record = allocate(RECORD_HEADER_BYTES + count * ROW_OVERHEAD_BYTES + bytes + CHAIN_LONG_BYTES) as WritableBuffer
   // The fixed-width fields go through a DataView: its stores compile to plain writes, where
   // Buffer's writeUInt32BE checks its arguments on every call.
   const view = new DataView(record.buffer, record.byteOffset, record.byteLength)
@@ -152,6 +153,8 @@ function encodeChecked(
     view.setUint32(at, itemJsonBytes)
     at = writeText(record, rows.jsons[i] as string, itemJsonBytes, at + ROW_JSON_BYTES_BYTES)
   }
+  // Room for the chain, the writer's to write (it knows the shape's last entry); zero until then.
+  record.fill(0, at)
   return {
     bytes: record,
     rowCount: count,
