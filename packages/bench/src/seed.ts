@@ -21,8 +21,11 @@ export interface Seed {
   readonly reused: boolean
 }
 
-/** 3: written in data format 3 (sealed metadata records); an older seed would time the old records' decoding. */
-const SEED_VERSION = 3
+/**
+ * 4: written in data format 3 as it is now (sealed metadata records, chained log entries); an
+ * older seed would time the reading of records a server no longer writes.
+ */
+const SEED_VERSION = 4
 /** Shapes seeded concurrently: their writes share group commits. */
 const SEED_CONCURRENCY = 1000
 
