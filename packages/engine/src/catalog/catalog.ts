@@ -51,9 +51,9 @@ export interface PendingRemoval {
  * (log-store/record-layout.ts);
  * 2: every log value is sealed with a checksum (log-store/value-seal.ts); 1 had no seals.
  * Format 2 reads as it is (its record-encoded values, unsealed metadata and unchained log entries
- * still decode) and is
- * marked 3 at its first open here, since format 3 values are written from then on: an engine of
- * format 2 would misread them, so it must refuse the directory, which it does on the version.
+ * still decode) and is marked 3 at its first open here, since format 3 values are written from
+ * then on: an engine of format 2 would misread them, so it must refuse the directory, which it
+ * does on the version.
  */
 const LAYOUT_VERSION = 3
 const LAYOUT_UPGRADABLE = 2

@@ -28,9 +28,7 @@ import type { EncodedTransaction } from './transaction-encoder.ts'
 
 /** A reference to the shared record under `txsKey`, with room for its chain (chainEntry) after it. */
 export function encodeSharedRef(txsKey: Buffer): Buffer {
-  // allocUnsafe: from Node's pool, like every other value the writer stores (a Buffer.alloc this
-  // small lives on V8's heap).
-  const ref = Buffer.allocUnsafe(UNCHAINED_SHARED_REF_BYTES + CHAIN_LONG_BYTES).fill(0)
+  const ref = Buffer.alloc(UNCHAINED_SHARED_REF_BYTES + CHAIN_LONG_BYTES)
   ref.writeUInt32BE(SHARED_RECORD_MARK, SHARED_REF_MARK_AT)
   txsKey.copy(ref, SHARED_REF_KEY_AT)
   return ref
