@@ -259,3 +259,45 @@ test('declarations: only those new against the base apply; a malformed file fail
     ),
   )
 })
+
+test('the baseline check judges a figure against the committed one as this machine measures it', () => {
+  // Four figures; the base runs every one `machine` times the committed cost, the head the same.
+  const committed: Baseline = {
+    generatedAt: '2026-12-05T00:00:00.000Z',
+    timed: Object.fromEntries(['a', 'b', 'c', 'd'].map((f) => [f, { value: 10, unit: 'ms', better: 'lower' }])),
+    counters: {},
+  }
+  const onMachine = (machine: number, drifted: Record<string, number> = {}): GateRecord => {
+    const random = prng(7)
+    const samples: PairSample[] = []
+    for (let pair = 0; pair < 10; pair++) {
+      const figures = (): ProbeResult => ({
+        timed: Object.fromEntries(
+          ['a', 'b', 'c', 'd'].map((f) => [
+            f,
+            {
+              value: 10 * machine * (drifted[f] ?? 1) * Math.exp(0.02 * gaussian(random)),
+              unit: 'ms',
+              better: 'lower',
+            },
+          ]),
+        ),
+        counters: {},
+      })
+      samples.push({ probe: 'p', pair, base: { ok: true, result: figures() }, head: { ok: true, result: figures() } })
+    }
+    return { baseCommit: 'a'.repeat(40), baseFailures: {}, partial: false, samples }
+  }
+  // A machine 1.8× slower than the one that recorded the baseline: nothing drifted, nothing fails
+  // (judged against the raw committed figures, all four would).
+  const slow = judge(config, onMachine(1.8), committed)
+  assert.deepEqual(failed(slow), [])
+  assert.match(slow.rows.find((r) => r.kind === 'baseline')?.detail ?? '', /× 1\.(79|80|81), this machine's speed/)
+  // On that machine, one figure 2.5× worse than the others since the baseline (in base and head
+  // alike, so the A/B sees nothing) still fails: the median of four figures is the machine.
+  assert.deepEqual(failed(judge(config, onMachine(1.8, { c: 2.5 }), committed)), ['baseline c'])
+  // Without a base there is no measure of the machine: the committed figures as they are.
+  const headOnly = onMachine(1.8)
+  const noBase = { ...headOnly, baseCommit: null, samples: headOnly.samples.map(({ base: _, ...s }) => s) }
+  assert.deepEqual(failed(judge(config, noBase, committed)), ['baseline a', 'baseline b', 'baseline c', 'baseline d'])
+})

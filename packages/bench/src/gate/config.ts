@@ -13,7 +13,8 @@ export const gateConfig: GateConfig & {
   minEffectPct: 10,
   alpha: 0.01,
   // Coarse: the baseline was recorded at another hour, maybe on another machine of the same
-  // kind; it catches drift that many small commits add up to, the A/B catches each step.
+  // kind (scaled by the machine's speed, judge.ts); it catches drift that many small commits
+  // add up to, the A/B catches each step.
   baselineTolerancePct: 60,
   pairs: 10,
   maxPairs: 20,

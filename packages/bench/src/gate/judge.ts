@@ -202,12 +202,37 @@ function counterRow(
   }
 }
 
+/** Fewer figures than this cannot tell the machine's speed from one figure's drift. */
+const MACHINE_FACTOR_MIN_FIGURES = 3
+
+/**
+ * How much slower this machine runs than the one that recorded the baseline: the median, over
+ * the timed figures, of the base's median cost over the committed one. The base is an older
+ * tree, not the baseline's, but a median over many figures is the machine's speed, not one
+ * figure's drift, so one figure that drifted still stands out against it. Undefined without a
+ * base or with too few figures to tell machine from drift.
+ */
+function machineFactor(
+  timed: ReadonlyMap<string, Series>,
+  baseline: Baseline,
+): { readonly factor: number; readonly figures: number } | undefined {
+  const ratios: number[] = []
+  for (const [name, series] of timed) {
+    const committed = baseline.timed[name]
+    if (committed === undefined || series.base.length === 0) continue
+    if (committed.unit !== series.unit || committed.better !== series.better) continue
+    ratios.push(asCost(median(series.base), series.better) / asCost(committed.value, committed.better))
+  }
+  return ratios.length < MACHINE_FACTOR_MIN_FIGURES ? undefined : { factor: median(ratios), figures: ratios.length }
+}
+
 function baselineRow(
   name: string,
   series: Series,
   baseline: Baseline,
   config: GateConfig,
   declared: DeclaredChange | undefined,
+  machine: ReturnType<typeof machineFactor>,
 ): Row {
   const committed = baseline.timed[name]
   const row = { ...EMPTY, kind: 'baseline' as const, figure: name, unit: series.unit, head: median(series.headAll) }
@@ -215,18 +240,26 @@ function baselineRow(
   if (committed.unit !== series.unit || committed.better !== series.better) {
     return { ...row, verdict: 'FAIL', detail: `unit changed from ${committed.unit} to ${series.unit}` }
   }
-  const change = (asCost(row.head, series.better) / asCost(committed.value, committed.better) - 1) * 100
+  // The committed figure as this machine would measure it: a cost scales by the factor, a rate
+  // by its inverse.
+  const factor = machine?.factor ?? 1
+  const expected = series.better === 'lower' ? committed.value * factor : committed.value / factor
+  const change = (asCost(row.head, series.better) / asCost(expected, committed.better) - 1) * 100
   // A declared slowdown widens the coarse check by as much, for the declaring commit.
   const tolerance = ((1 + config.baselineTolerancePct / 100) * (1 + (declared?.worseByPctMax ?? 0) / 100) - 1) * 100
   const worse = change > tolerance
+  const scaled =
+    machine === undefined
+      ? ''
+      : ` × ${factor.toFixed(2)}, this machine's speed (the base's median over the committed, median of ${machine.figures} figures)`
   return {
     ...row,
-    base: committed.value,
+    base: expected,
     changePct: change,
     verdict: worse ? 'FAIL' : 'pass',
     detail: worse
-      ? `worse than the committed baseline (${baseline.generatedAt.slice(0, 10)}) by more than ${tolerance.toFixed(0)}%`
-      : `within ${tolerance.toFixed(0)}% of the committed baseline${declared === undefined ? '' : ' (declared change included)'}`,
+      ? `worse than the committed baseline (${baseline.generatedAt.slice(0, 10)})${scaled} by more than ${tolerance.toFixed(0)}%`
+      : `within ${tolerance.toFixed(0)}% of the committed baseline${scaled}${declared === undefined ? '' : ' (declared change included)'}`,
   }
 }
 
@@ -253,6 +286,7 @@ export function judge(config: GateConfig, record: GateRecord, committed: unknown
       })
     }
   }
+  const machine = baseline === undefined ? undefined : machineFactor(timed, baseline)
   for (const [name, series] of timed) {
     const baseFailed = record.baseFailures[series.probe]
     if (record.baseCommit !== null && baseFailed !== undefined) {
@@ -275,7 +309,7 @@ export function judge(config: GateConfig, record: GateRecord, committed: unknown
             },
       )
     }
-    if (baseline !== undefined) rows.push(baselineRow(name, series, baseline, config, declared.get(name)))
+    if (baseline !== undefined) rows.push(baselineRow(name, series, baseline, config, declared.get(name), machine))
   }
   for (const [name, values] of counters) rows.push(counterRow(name, values, baseline, declared.get(name)))
   if (baseline === undefined) {
