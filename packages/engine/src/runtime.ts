@@ -53,7 +53,7 @@ export interface Writers extends WriterOps {
   readonly table: ReadPathTable
   /** Where big log reads run; absent: every read runs inline. */
   readonly reader?: LogJsonReader | undefined
-  /** Commits per partition, counted by writers on other threads; absent: writers on this thread. */
+  /** Commits per partition, counted by the writers after each commit; absent: every read renews. */
   readonly commitCounters?: CommitCounters | undefined
   /**
    * Memory for `bytes` bytes of an operation bound for `partition`, for the facade to encode

@@ -25,8 +25,9 @@ export interface PartitionOptions {
 }
 
 /**
- * Commits per partition, counted by writers on other threads (a SharedArrayBuffer word each).
- * A reader renews its LMDB read transaction only when its partition's count moved.
+ * Commits per partition, counted by the writers after each commit (a SharedArrayBuffer word
+ * each when they run on other threads). A reader renews its LMDB read transaction only when its
+ * partition's count moved.
  */
 export type CommitCounters = Int32Array
 
@@ -105,7 +106,7 @@ export class PartitionStore implements PartitionDatabases {
     return record
   }
 
-  /** Writers on other threads count their commits here (see CommitCounters). */
+  /** The writers count their commits here (see CommitCounters). */
   useCommitCounters(counters: CommitCounters): void {
     this.#commitCounters = counters
   }
@@ -114,9 +115,9 @@ export class PartitionStore implements PartitionDatabases {
    * Makes the next read see every commit, also those of writer threads: an lmdb-js read
    * transaction does not see another thread's commit until it is renewed, and a caller that
    * learned of a commit through the shared table must find its data (writers count a commit
-   * before they publish its keys). Every read method below starts here (#read). Without
-   * counters (all writes on this thread, where lmdb-js renews after its own commits) it renews
-   * every time.
+   * before they publish its keys); the same holds for a synchronous commit on this thread until
+   * lmdb-js's microtask resets the view. Every read method below starts here (#read). Without
+   * counters it renews every time.
    */
   #renew(): void {
     const counters = this.#commitCounters
