@@ -28,6 +28,11 @@ export interface PgSnapshotInput {
 }
 
 const MAX_XID = BigInt(Number.MAX_SAFE_INTEGER)
+/**
+ * The xip list of a snapshot with no transaction in progress (the common case): one frozen
+ * array for all of them, not 32 bytes per shape whose keys the read path holds.
+ */
+const NO_XIPS: readonly number[] = Object.freeze([])
 const DECIMAL = /^[0-9]{1,20}$/
 
 /** Checks a pg snapshot and normalises its xids to numbers; INVALID_PG_SNAPSHOT if it is not one Postgres could produce. */
@@ -41,7 +46,7 @@ export function validatePgSnapshot(value: unknown): PgSnapshot {
   if (xipList !== undefined && !Array.isArray(xipList)) invalid('pg snapshot xipList must be an array')
   const raw = (xipList ?? []) as unknown[]
   if (raw.length > XIP_LIST_MAX) invalid(`pg snapshot xipList has more than ${XIP_LIST_MAX} entries`)
-  const xips = raw.map((entry) => xid(entry, 'xipList entry'))
+  const xips = raw.length === 0 ? NO_XIPS : raw.map((entry) => xid(entry, 'xipList entry'))
   if (!xips.every((entry) => entry >= xmin && entry < xmax))
     invalid('pg snapshot xipList entries must be in [xmin, xmax)')
   if (filterTxns !== undefined && typeof filterTxns !== 'boolean') invalid('pg snapshot filterTxns must be a boolean')

@@ -458,6 +458,9 @@ export function isOverflow(words: Int32Array): boolean {
   return (words[S_FLAGS]! & F_OVERFLOW) !== 0
 }
 
+/** One frozen empty xip list for every snapshot without one (most): no array per slot decoded. */
+const NO_XIPS: readonly number[] = Object.freeze([])
+
 /**
  * Builds the keys from a consistent copy of a READY, non-overflow slot. The result is frozen:
  * the table hands the same object to every later hit of this thread.
@@ -483,7 +486,7 @@ export function decodeKeys(words: Int32Array): ReadPathKeys {
     pgSnapshot = Object.freeze({
       xmin: getI64(words, S_XMIN_LO),
       xmax: getI64(words, S_XMAX_LO),
-      xipList: Object.freeze(xipList),
+      xipList: count === 0 ? NO_XIPS : Object.freeze(xipList),
       filterTxns: (flags & F_FILTER_TXNS) !== 0,
     })
   }
