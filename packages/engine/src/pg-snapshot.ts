@@ -32,7 +32,7 @@ const MAX_XID = BigInt(Number.MAX_SAFE_INTEGER)
  * The xip list of a snapshot with no transaction in progress (the common case): one frozen
  * array for all of them, not 32 bytes per shape whose keys the read path holds.
  */
-const NO_XIPS: readonly number[] = Object.freeze([])
+export const NO_XIPS: readonly number[] = Object.freeze([])
 const DECIMAL = /^[0-9]{1,20}$/
 
 /** Checks a pg snapshot and normalises its xids to numbers; INVALID_PG_SNAPSHOT if it is not one Postgres could produce. */

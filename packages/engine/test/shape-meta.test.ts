@@ -109,3 +109,22 @@ test('records of data format 2 read; ones of the wrong form are DamagedRecord', 
     assertDamaged(() => decodeMetaValue(7, new Packr({ useRecords: false }).pack(form)), JSON.stringify(form))
   }
 })
+
+test('a sealed record whose pg snapshot Postgres could not produce is DamagedRecord', () => {
+  // Sealed as the encoder seals anything it is given: only the decoder's own check stands.
+  const base = { ...NEW_SHAPE_META, snapshotStarted: true }
+  const wrong = [
+    { xmin: 10, xmax: 5, xipList: [], filterTxns: true },
+    { xmin: 5, xmax: 10, xipList: [10], filterTxns: true },
+    { xmin: 5, xmax: 10, xipList: [4], filterTxns: false },
+    { xmin: 0, xmax: 2 ** 60, xipList: [], filterTxns: true },
+  ]
+  for (const pgSnapshot of wrong) {
+    assertDamaged(() => decodeMetaValue(7, encodeMetaValue(7, { ...base, pgSnapshot })), JSON.stringify(pgSnapshot))
+  }
+  const empty = decodeMetaValue(
+    7,
+    encodeMetaValue(7, { ...base, pgSnapshot: { xmin: 5, xmax: 9, xipList: [], filterTxns: true } }),
+  )
+  assert.deepEqual(empty.pgSnapshot, { xmin: 5, xmax: 9, xipList: [], filterTxns: true })
+})

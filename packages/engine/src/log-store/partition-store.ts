@@ -46,6 +46,8 @@ export class PartitionStore implements PartitionDatabases {
   readonly index: number
   /** The environment's directory. */
   readonly path: string
+  /** The partition's data file, as errors name it (made once: every read passes it along). */
+  readonly file: string
   readonly env: RootDatabase
   readonly log: Database<Buffer, Buffer>
   readonly chunks: Database<Buffer, Buffer>
@@ -63,6 +65,7 @@ export class PartitionStore implements PartitionDatabases {
     mkdirSync(path, { recursive: true })
     this.index = index
     this.path = path
+    this.file = join(path, 'data.mdb')
     // Durable commits (no noSync), overlappingSync left at lmdb-js' default, map preset large:
     // the file grows only as used (docs/design/log-layout-notes.md: presetting is free and avoids regrowth).
     this.env = open({ path, maxDbs: 8, mapSize: options.mapSizeBytes, noSync: false, useWritemap: false })
@@ -75,7 +78,7 @@ export class PartitionStore implements PartitionDatabases {
 
   /** Makes the environment's creation durable: its file, and its name in the directories above. */
   syncCreation(): void {
-    for (const target of [join(this.path, 'data.mdb'), this.path, dirname(this.path)]) {
+    for (const target of [this.file, this.path, dirname(this.path)]) {
       const fd = openSync(target, 'r')
       try {
         fsyncSync(fd)
@@ -83,11 +86,6 @@ export class PartitionStore implements PartitionDatabases {
         closeSync(fd)
       }
     }
-  }
-
-  /** The partition's data file, as errors name it. */
-  get file(): string {
-    return join(this.path, 'data.mdb')
   }
 
   /**

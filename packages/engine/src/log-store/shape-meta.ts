@@ -1,6 +1,7 @@
 import { Unpackr } from 'msgpackr'
+import { XIP_LIST_MAX } from '../limits.ts'
 import { LogOffset } from '../log-offset.ts'
-import { type PgSnapshot, validatePgSnapshot } from '../pg-snapshot.ts'
+import { NO_XIPS, type PgSnapshot, validatePgSnapshot } from '../pg-snapshot.ts'
 import { DamagedRecord } from './damaged-record.ts'
 import { readU64, writeU64 } from './keys.ts'
 import {
@@ -88,7 +89,7 @@ export function decodeMetaValue(shapeId: number, value: Buffer | undefined): Sha
   if (value === undefined) return NEW_SHAPE_META
   if (value[0] !== META_VALUE_MARK) return fromMap(unpackMap(value))
   if (value.length < META_BYTES) throw notMeta(`${value.length} bytes`)
-  checkSeal(shapeIdBytes(shapeId), value.subarray(META_SEAL_AT, value.length), 'shape metadata')
+  checkSeal(shapeIdBytes(shapeId), value, 'shape metadata', META_SEAL_AT)
   const flags = value[META_FLAGS_AT] as number
   const tx = readU64(value, META_TX_AT)
   const op = flags & META_OP_IS_INF ? Number.POSITIVE_INFINITY : readU64(value, META_OP_AT)
@@ -96,13 +97,7 @@ export function decodeMetaValue(shapeId: number, value: Buffer | undefined): Sha
   if (flags & META_HAS_PG_SNAPSHOT) {
     const xips = value.length < META_BYTES + META_PG_SNAPSHOT_BYTES ? -1 : value.readUInt32BE(META_BYTES + 16)
     if (value.length !== META_BYTES + META_PG_SNAPSHOT_BYTES + 8 * xips) throw notMeta('bad pg snapshot length')
-    const xipList = Array.from({ length: xips }, (_, i) => readU64(value, META_BYTES + META_PG_SNAPSHOT_BYTES + 8 * i))
-    pgSnapshot = snapshot({
-      xmin: readU64(value, META_BYTES),
-      xmax: readU64(value, META_BYTES + 8),
-      xipList,
-      filterTxns: (flags & META_FILTER_TXNS) !== 0,
-    })
+    pgSnapshot = storedSnapshot(value, xips, (flags & META_FILTER_TXNS) !== 0)
   } else if (value.length !== META_BYTES) throw notMeta(`${value.length} bytes`)
   return {
     lastTxnOffset: offset(tx, op),
@@ -156,6 +151,24 @@ function offset(tx: number, op: number): LogOffset {
   } catch {
     throw notMeta(`not a log offset: ${tx}_${op}`)
   }
+}
+
+/**
+ * A sealed record's pg snapshot, built as it is read (a miss decodes one per shape, so nothing
+ * is allocated twice), and still held to what validatePgSnapshot allows.
+ */
+function storedSnapshot(value: Buffer, xips: number, filterTxns: boolean): PgSnapshot {
+  const xmin = readU64(value, META_BYTES)
+  const xmax = readU64(value, META_BYTES + 8)
+  let xipList = NO_XIPS
+  if (xips > 0) {
+    const list: number[] = new Array(xips)
+    for (let i = 0; i < xips; i++) list[i] = readU64(value, META_BYTES + META_PG_SNAPSHOT_BYTES + 8 * i)
+    xipList = list
+  }
+  if (!Number.isSafeInteger(xmax) || xmin > xmax || xips > XIP_LIST_MAX || !xipList.every((x) => x >= xmin && x < xmax))
+    throw notMeta('not a pg snapshot')
+  return { xmin, xmax, xipList, filterTxns }
 }
 
 function snapshot(value: unknown): PgSnapshot {

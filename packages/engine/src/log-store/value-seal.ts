@@ -18,19 +18,22 @@ export function seal(key: Uint8Array, value: Uint8Array): void {
 }
 
 /**
- * Throws DamagedRecord unless `value` carries the seal of itself under `key`. (`subarray` with an
+ * Throws DamagedRecord unless `value`, from byte `from` on, carries the seal of itself under
+ * `key` (`from` spares a caller whose seal is not at byte 0 a subarray). (`subarray` with an
  * explicit end: lmdb-js' getBinaryFast buffers report a `length` over a larger region.)
  */
-export function checkSeal(key: Uint8Array, value: Uint8Array, what: string): void {
-  if (value.length < SEAL_BYTES) throw new DamagedRecord(`${what}: ${value.length} bytes, shorter than its checksum`)
+export function checkSeal(key: Uint8Array, value: Uint8Array, what: string, from = 0): void {
+  if (value.length - from < SEAL_BYTES) {
+    throw new DamagedRecord(`${what}: ${value.length - from} bytes, shorter than its checksum`)
+  }
   // Big-endian u32 by hand: no DataView allocated per value on the read path.
-  const at = SEAL_AT
+  const at = from + SEAL_AT
   const stored =
     (value[at] as number) * 2 ** 24 +
     ((value[at + 1] as number) << 16) +
     ((value[at + 2] as number) << 8) +
     (value[at + 3] as number)
-  if (stored !== crc32(value.subarray(SEAL_BYTES, value.length), crc32(key))) {
+  if (stored !== crc32(value.subarray(from + SEAL_BYTES, value.length), crc32(key))) {
     throw new DamagedRecord(`${what}: checksum mismatch`)
   }
 }
