@@ -336,6 +336,48 @@ test('numeric columns are served as numeric, exactly as Postgres prints them: id
   }
 })
 
+test('numeric(p, s) columns carry their precision and scale in the schema header; a new typmod rotates the shape', async (t) => {
+  const cluster = requirePg(t)
+  if (cluster === undefined) return
+  const s = await setup(
+    cluster,
+    `CREATE TABLE prices (id int PRIMARY KEY, amount numeric(10, 2), rounded numeric(3, -1), free numeric);
+     INSERT INTO prices VALUES (1, 12.5, 120, 7);`,
+  )
+  const server = await startPgServer(s)
+  const head = async () => {
+    const res = await fetch(`${server.url}/v1/shape?table=prices&offset=-1`)
+    await res.arrayBuffer()
+    return { handle: res.headers.get('electric-handle'), schema: JSON.parse(res.headers.get('electric-schema') ?? '') }
+  }
+  try {
+    const first = await head()
+    assert.deepEqual(first.schema, {
+      id: { type: 'float8', pk_index: 0, not_null: true },
+      amount: { type: 'numeric', precision: 10, scale: 2 },
+      rounded: { type: 'numeric', precision: 3, scale: -1 }, // a negative scale: Postgres 15
+      free: { type: 'numeric' },
+    })
+    // The relation message replicated with the next change carries the new typmod.
+    await withClient(s.db, (client) =>
+      client.query(
+        'ALTER TABLE prices ALTER COLUMN amount TYPE numeric(12, 2); INSERT INTO prices VALUES (2, 1, 10, 1)',
+      ),
+    )
+    const deadline = Date.now() + 10_000
+    let now = await head()
+    while (now.handle === first.handle && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      now = await head()
+    }
+    assert.notEqual(now.handle, first.handle, 'the shape rotated')
+    assert.deepEqual(now.schema.amount, { type: 'numeric', precision: 12, scale: 2 })
+  } finally {
+    await server.close()
+    await s.cleanup()
+  }
+})
+
 /** Rows of text columns in id order (numeric ids are strings: compared as numbers here). */
 function byText(rows: readonly Record<string, unknown>[]): Record<string, unknown>[] {
   return [...rows].sort((x, y) => Number(x.id) - Number(y.id) || String(x.id).length - String(y.id).length)

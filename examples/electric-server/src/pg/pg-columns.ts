@@ -34,15 +34,31 @@ const TYPES_BY_OID: ReadonlyMap<number, PgType> = new Map([
 export interface PgColumn {
   readonly name: string
   readonly typeOid: number
+  /** Postgres's type modifier (atttypmod; -1: none): a numeric's precision and scale. */
+  readonly typeMod: number
+}
+
+/** VARHDRSZ: Postgres stores a numeric's typmod as ((precision << 16) | scale) + 4. */
+const NUMERIC_TYPMOD_OFFSET = 4
+
+/**
+ * numeric(p, s) from its typmod, as Postgres's numeric_typmod_precision/_scale read it (the
+ * scale is 11 bits, signed since Postgres 15: numeric(3, -2)); null for an unconstrained numeric.
+ */
+export function numericTypmod(typeMod: number): { precision: number; scale: number } | null {
+  if (typeMod < NUMERIC_TYPMOD_OFFSET) return null
+  const bits = typeMod - NUMERIC_TYPMOD_OFFSET
+  return { precision: (bits >> 16) & 0xffff, scale: ((bits & 0x7ff) ^ 1024) - 1024 }
 }
 
 /** The example's schema of a Postgres table: `id` first; an Error naming what does not fit. */
 export function schemaOf(table: string, columns: readonly PgColumn[]): TableSchema {
-  const schema: Column[] = columns.map(({ name, typeOid }) => {
+  const schema: Column[] = columns.map(({ name, typeOid, typeMod }) => {
     const type = TYPES_BY_OID.get(typeOid)
     if (type === undefined)
       throw new Error(`${table}: column "${name}" has a type (oid ${typeOid}) this server does not serve`)
-    return { name, type }
+    const modifier = type === 'numeric' ? numericTypmod(typeMod) : null
+    return modifier === null ? { name, type } : { name, type, ...modifier }
   })
   if (!schema.some((column) => column.name === PRIMARY_KEY)) {
     throw new Error(`${table}: the example serves tables with a primary key column "${PRIMARY_KEY}"`)

@@ -203,7 +203,7 @@ export class PgFollower {
         return
       case 'relation': {
         const table = canonical(message.schema, message.name)
-        const columns = message.columns.map((column) => ({ name: column.name, typeOid: column.typeOid }))
+        const columns = message.columns.map(({ name, typeOid, typeMod }) => ({ name, typeOid, typeMod }))
         if (this.#source.relationChanged(table, columns)) await this.#shapes.rotateTable(table)
         return
       }

@@ -132,11 +132,13 @@ export class PgSource implements TableSource {
       table: string
       column: string
       oid: number
+      typmod: number
       identity: string
     }>(
       // The canonical name, `"schema"."name"`, as the shape service spells tables.
       `SELECT '"' || replace(n.nspname, '"', '""') || '"."' || replace(c.relname, '"', '""') || '"' AS "table",
-              a.attname AS "column", a.atttypid::int AS oid, c.relreplident::text AS identity
+              a.attname AS "column", a.atttypid::int AS oid, a.atttypmod AS typmod,
+              c.relreplident::text AS identity
          FROM pg_publication_tables p
          JOIN pg_namespace n ON n.nspname = p.schemaname
          JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = p.tablename
@@ -153,7 +155,7 @@ export class PgSource implements TableSource {
         table = { columns: [], identity: row.identity }
         tables.set(row.table, table)
       }
-      table.columns.push({ name: row.column, typeOid: row.oid })
+      table.columns.push({ name: row.column, typeOid: row.oid, typeMod: row.typmod })
     }
     for (const [table, { columns, identity }] of tables) {
       let schema: TableSchema

@@ -29,6 +29,9 @@ export type Row = Readonly<Record<string, ColumnValue>>
 export interface Column {
   readonly name: string
   readonly type: PgType
+  /** numeric(precision, scale) columns (Postgres only): sent in the schema header, as Electric does. */
+  readonly precision?: number
+  readonly scale?: number
 }
 
 /** A table's columns in the order they first appeared; `id` (the primary key) is first. */
@@ -76,7 +79,8 @@ function pgFloat8(value: number): string {
 }
 
 /** The `electric-schema` header entry of a column. */
-export function schemaEntry(column: Column): Record<string, unknown> {
-  if (column.name === PRIMARY_KEY) return { type: column.type, pk_index: 0, not_null: true }
-  return { type: column.type }
+export function schemaEntry({ name, type, precision, scale }: Column): Record<string, unknown> {
+  const modifier = precision === undefined ? {} : { precision, scale }
+  if (name === PRIMARY_KEY) return { type, ...modifier, pk_index: 0, not_null: true }
+  return { type, ...modifier }
 }
