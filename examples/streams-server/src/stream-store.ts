@@ -3,6 +3,9 @@ import type { Database } from 'lmdb'
 import { STREAM_START } from './stream-offset.ts'
 import type { StreamConfig, StreamRecord } from './stream-record.ts'
 
+/** The writes of a stream with none in flight: one promise for all of them, not 48 B each. */
+const SETTLED: Promise<void> = Promise.resolve()
+
 /** A stream as the server holds it while it is in use: its record and what lives only in memory. */
 export class Stream {
   readonly path: string
@@ -18,10 +21,12 @@ export class Stream {
   /** Aborted when the stream closes or goes away: wakes live readers that wait for data. Made on first use (most streams never have a live reader). */
   #ended: AbortController | null = null
   /** Settles once every write accepted so far has been committed (or failed). */
-  #pending: Promise<void> = Promise.resolve()
+  #pending: Promise<void> = SETTLED
 
   constructor(path: string, record: StreamRecord, nextTx: number) {
-    this.path = path
+    // A copy: a request's path is a slice of its whole URL, which a stream would keep alive as
+    // long as it stays open (the map of open streams is keyed by this copy too).
+    this.path = structuredClone(path)
     this.record = record
     this.nextTx = nextTx
   }
@@ -81,10 +86,13 @@ export class StreamStore {
   get(path: string, options: { includeExpired?: boolean } = {}): Stream | undefined {
     let stream = this.#open.get(path)
     if (stream === undefined) {
-      const record = this.#records.get(path)
-      if (record === undefined) return undefined
+      const stored = this.#records.get(path)
+      if (stored === undefined) return undefined
+      // A copy: msgpackr decodes a record's strings as slices of one string of the whole
+      // record, which each open stream would keep alive.
+      const record = structuredClone(stored)
       stream = new Stream(path, record, this.#nextTxOf(record))
-      this.#open.set(path, stream)
+      this.#open.set(stream.path, stream)
     }
     if (stream.removed) return undefined
     if (options.includeExpired !== true && stream.isExpired() && !stream.record.softDeleted) {
