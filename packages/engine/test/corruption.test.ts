@@ -14,20 +14,11 @@
  */
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import {
-  closeSync,
-  cpSync,
-  mkdirSync,
-  openSync,
-  rmSync,
-  statSync,
-  truncateSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs'
+import { closeSync, cpSync, mkdirSync, openSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import { open } from 'lmdb'
 import { ErrorCode, openEngine, verifyStore } from '../src/index.ts'
 import { collect, tempDir, txItems } from './helpers.ts'
 
@@ -62,10 +53,23 @@ async function makeStore(dir: string): Promise<Record<string, number>> {
 }
 
 /**
- * Half the file, in whole pages. (Cutting just the last page is not always damage: LMDB can leave
- * pages at the end unused; what matters is whether pages the databases need are gone.)
+ * The pages LMDB uses in `file` (its last page number + 1): a partition's writer keeps zeros past
+ * them (tail-padding.ts), which no database reaches.
  */
-const halfPages = (file: string) => Math.floor(statSync(file).size / PAGE / 2) * PAGE
+function usedPages(file: string): number {
+  const env = open({ path: dirname(file), readOnly: true })
+  try {
+    return (env as unknown as { env: { info(): { lastPageNumber: number } } }).env.info().lastPageNumber + 1
+  } finally {
+    env.close()
+  }
+}
+
+/**
+ * Half the pages LMDB uses, in bytes. (Cutting just the last page is not always damage: LMDB can
+ * leave pages at the end unused; what matters is whether pages the databases need are gone.)
+ */
+const halfPages = (file: string) => Math.floor(usedPages(file) / 2) * PAGE
 
 /** Every shape's row count, read in this process. */
 async function readStore(dir: string): Promise<Record<string, number>> {
@@ -213,7 +217,7 @@ test('one page garbled, each page in turn: flagged by `pnpm verify`, refused at 
     )
     const tally = { flagged: 0, refusedAtOpen: 0, harmless: 0 }
     for (const file of [catalogFile(dir), partitionFile(dir, 0), partitionFile(dir, 1)]) {
-      const pages = statSync(file).size / PAGE
+      const pages = usedPages(file)
       for (let page = 2; page < pages; page++) {
         // Restore, then overwrite one whole page (pages 0 and 1 are the meta pages, covered above).
         for (const part of ['catalog', 'partitions']) cpSync(join(pristine, part), join(dir, part), { recursive: true })

@@ -1,19 +1,26 @@
 // Proves damage in a page is met with STORAGE_CORRUPT, not LMDB's uncoded error or a dead
 // process: the branch pages of a partition's log tree made to point past the end of the file
 // (MDB_PAGE_NOTFOUND when a read follows them) fail the reads of the shape, naming the file and
-// the shape; a database root whose nodes are garbled (LMDB trusts it, and a read ran past the
-// file's end: SIGBUS) is refused at open.
+// the shape; the leaves near the end of the file with node offsets 64 KiB out (LMDB follows them:
+// past the end of the file that was a SIGBUS) fail the reads in a process that lives, since the
+// engine keeps zeros past its last page (tail-padding.ts); a database root whose nodes are
+// garbled (LMDB trusts it, and a read ran past the file's end: SIGBUS) is refused at open.
 import assert from 'node:assert/strict'
-import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { closeSync, cpSync, fstatSync, openSync, readSync, statSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { open } from 'lmdb'
 import { EngineError, ErrorCode, openEngine } from '../src/index.ts'
-import { P_BRANCH, PAGE_HEADER_BYTES } from '../src/integrity/tree-page.ts'
+import { P_BRANCH, P_LEAF, PAGE_HEADER_BYTES } from '../src/integrity/tree-page.ts'
+import { TAIL_PADDING_MIN_BYTES } from '../src/log-store/tail-padding.ts'
 import { assertCode, collect, tempDir, txItems } from './helpers.ts'
 
 // The page layout of lmdb-js' LMDB (src/integrity/tree-page.ts): a 24-byte header (pgno u64,
 // txnid u64, pad u16, flags u16, lower u16, upper u16), node offsets after it, relative to its end.
 const PAGE = 4096
+const READ_LOGS = fileURLToPath(new URL('./support/read-logs.ts', import.meta.url))
 const HEADER = PAGE_HEADER_BYTES
 
 /**
@@ -107,6 +114,78 @@ test('a page LMDB cannot follow, met by a read, is STORAGE_CORRUPT naming the fi
     } finally {
       await damaged.close()
     }
+  } finally {
+    cleanup()
+  }
+})
+
+/** Page numbers of the leaf pages among the last `pages` pages LMDB uses in `file`, highest first. */
+function lastLeaves(file: string, lastPage: number, pages: number): number[] {
+  const fd = openSync(file, 'r')
+  try {
+    const page = Buffer.alloc(PAGE)
+    const leaves: number[] = []
+    for (let pgno = lastPage; pgno > Math.max(1, lastPage - pages); pgno--) {
+      readSync(fd, page, 0, PAGE, pgno * PAGE)
+      if ((page.readUInt16LE(18) & (P_LEAF | P_BRANCH)) === P_LEAF && page.readUInt16LE(20) > 0) leaves.push(pgno)
+    }
+    return leaves
+  } finally {
+    closeSync(fd)
+  }
+}
+
+test('leaves whose node offsets run off the end of the file are STORAGE_CORRUPT, and the process lives', async () => {
+  const { dir, cleanup } = tempDir()
+  try {
+    const engine = await openEngine({ dir, partitions: 1 })
+    const { handle } = await engine.getOrCreateShape({ table: 'items' })
+    await engine.makeNewSnapshot(handle, [])
+    const pad = 'x'.repeat(1_200)
+    for (let t = 1; t <= 200; t++) {
+      await engine.appendToLog(handle, [
+        { offset: `${t}_0`, key: `"public"."items"/"${t}"`, op: 'insert', json: JSON.stringify({ t, pad }) },
+      ])
+    }
+    await engine.close()
+    const file = join(dir, 'partitions', '0', 'data.mdb')
+    const { lastPage, length } = (() => {
+      const env = open({ path: join(dir, 'partitions', '0'), readOnly: true })
+      try {
+        const info = (env as unknown as { env: { info(): { lastPageNumber: number } } }).env.info()
+        return { lastPage: info.lastPageNumber, length: statSync(file).size }
+      } finally {
+        env.close()
+      }
+    })()
+    assert.ok(length >= (lastPage + 1) * PAGE + TAIL_PADDING_MIN_BYTES, 'zeros past the last page')
+
+    // A node offset of 0xfff0 sends LMDB 64 KiB past its page: off the end for the last 16 pages.
+    // (A database root among them is refused at open: that is fine too.)
+    const leaves = lastLeaves(file, lastPage, 16).slice(0, 8)
+    assert.ok(leaves.length > 0, 'leaves among the last pages')
+    const outcomes: string[] = []
+    for (const pgno of leaves) {
+      const copy = join(dir, `copy-${pgno}`)
+      cpSync(join(dir, 'partitions'), join(copy, 'partitions'), { recursive: true })
+      cpSync(join(dir, 'catalog'), join(copy, 'catalog'), { recursive: true })
+      const fd = openSync(join(copy, 'partitions', '0', 'data.mdb'), 'r+')
+      try {
+        const page = Buffer.alloc(PAGE)
+        readSync(fd, page, 0, PAGE, pgno * PAGE)
+        for (let i = 0; i < page.readUInt16LE(20) / 2; i++) page.writeUInt16LE(0xfff0, HEADER + 2 * i)
+        writeSync(fd, page, 0, PAGE, pgno * PAGE)
+      } finally {
+        closeSync(fd)
+      }
+      const child = spawnSync(process.execPath, ['--import', 'tsx', READ_LOGS, copy, handle], { encoding: 'utf8' })
+      assert.equal(child.signal, null, `page ${pgno}: the reader died (${child.signal})`)
+      assert.equal(child.status, 0, `page ${pgno}: ${child.stderr}`)
+      const read = JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '[]') as string[]
+      for (const outcome of read) assert.ok(['200', 'corrupt', 'refused'].includes(outcome), `page ${pgno}: ${outcome}`)
+      outcomes.push(...read)
+    }
+    assert.ok(outcomes.includes('corrupt'), `some read met a damaged leaf: ${outcomes.join(', ')}`)
   } finally {
     cleanup()
   }

@@ -8,6 +8,7 @@ import { offsetKey, readU64, shapeRange, snapshotKey } from './keys.ts'
 import { previousEntry, sharedRefKey } from './log-record.ts'
 import { SHARED_COUNT_BYTES } from './record-layout.ts'
 import { decodeMetaValue, type ShapeMeta } from './shape-meta.ts'
+import { type LmdbNativeEnv, padTail } from './tail-padding.ts'
 import { checkSeal } from './value-seal.ts'
 
 /** The five databases of one partition's environment (see PartitionStore). */
@@ -55,6 +56,8 @@ export class PartitionStore implements PartitionDatabases {
   readonly meta: Database<Buffer, number>
   readonly txs: Database<Buffer, Buffer>
 
+  /** The data file's length as last padded (tail-padding.ts); 0 before the first time. */
+  #paddedLength = 0
   #commitCounters: CommitCounters | null = null
   #commitsSeen = -1
   /** Shape metadata records read (the read path's misses and the writers' first touch of a shape). */
@@ -74,6 +77,22 @@ export class PartitionStore implements PartitionDatabases {
     this.snapshot = this.env.openDB({ name: 'snapshot', encoding: 'binary', keyEncoding: 'binary' })
     this.meta = this.env.openDB({ name: 'meta', encoding: 'binary', keyEncoding: 'uint32' })
     this.txs = this.env.openDB({ name: 'txs', encoding: 'binary', keyEncoding: 'binary' })
+  }
+
+  /**
+   * Keeps zeros past the last page LMDB uses (tail-padding.ts), so a read that follows a pointer
+   * of a damaged page off the end fails its seal instead of killing the process. The partition's
+   * writer calls it when it starts and after each commit. Best effort: the commit before it is
+   * durable either way, so a failure here fails nothing; the next call tries again.
+   */
+  padTail(): void {
+    try {
+      const native = (this.env as unknown as { env: LmdbNativeEnv }).env
+      const used = (native.info().lastPageNumber + 1) * native.stat().pageSize
+      this.#paddedLength = padTail(this.file, used, this.#paddedLength)
+    } catch {
+      // Left unpadded until the next commit.
+    }
   }
 
   /** Makes the environment's creation durable: its file, and its name in the directories above. */

@@ -62,6 +62,7 @@ export class PartitionWriter implements WriterOps {
     this.#options = options
     const [last] = store.txs.getKeys({ reverse: true, limit: 1 })
     this.#nextTxsId = last === undefined ? 1 : readU64(last, 0) + 1
+    store.padTail()
   }
 
   /**
@@ -233,6 +234,7 @@ export class PartitionWriter implements WriterOps {
     } catch (error) {
       throw storageFailure(error, `removing shape data from partition ${this.#store.index}`, this.#store.path)
     }
+    this.#store.padTail()
     this.#options.onCommit?.()
   }
 
@@ -313,6 +315,7 @@ export class PartitionWriter implements WriterOps {
       batch.reject(storageFailure(error, `committing to partition ${this.#store.index}`, this.#store.path))
       return
     }
+    this.#store.padTail()
     this.#options.onCommit?.()
     for (const state of batch.touched.values()) this.#options.publish(state.ref.handle, readPathKeysOf(state.meta))
     batch.resolve()

@@ -8,13 +8,14 @@
 //
 // Exits non-zero if any read returned wrong rows or failed uncoded, or a process died.
 import { spawnSync } from 'node:child_process'
-import { closeSync, cpSync, fstatSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, cpSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { inlineRuntime, openEngine } from '@shapestore/engine'
 import { prng } from '@shapestore/engine/crash-kit'
+import { open } from 'lmdb'
 
 const PAGE = 4096
 /** lmdb-js' LMDB pages start with 24 bytes: pgno, txnid, pad, flags, lower, upper (src/integrity/lmdb-header.ts). */
@@ -75,13 +76,24 @@ async function makeStore(dir: string): Promise<Record<string, string[]>> {
   }
 }
 
+/** Pages of the LMDB environment in `path` that its last commit uses (its last page number + 1). */
+function usedPages(path: string): number {
+  const env = open({ path, readOnly: true })
+  try {
+    return (env as unknown as { env: { info(): { lastPageNumber: number } } }).env.info().lastPageNumber + 1
+  } finally {
+    env.close()
+  }
+}
+
 /** Garbles one page (not a meta page) of one partition's data file; returns what it did. */
 function garblePage(dir: string, random: () => number): string {
   const partition = Math.floor(random() * PARTITIONS)
   const file = join(dir, 'partitions', String(partition), 'data.mdb')
   const fd = openSync(file, 'r+')
   try {
-    const pages = Math.floor(fstatSync(fd).size / PAGE)
+    // The pages LMDB uses: the engine keeps zeros past them (tail-padding.ts), not data.
+    const pages = usedPages(join(dir, 'partitions', String(partition)))
     const page = 2 + Math.floor(random() * (pages - 2))
     const how = Math.floor(random() * 3)
     let at = PAGE_HEADER
