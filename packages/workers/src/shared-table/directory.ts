@@ -78,6 +78,20 @@ export class Directory {
   }
 
   /**
+   * Creates the entry of a handle the caller knows has none (its cache holds every entry), with
+   * the slot `reserve` hands out; undefined when there is no room. One key and one sharedmap
+   * call, where insertIfAbsent makes two: a first read's cost on the worker runtime.
+   */
+  insertAbsent(handle: ShapeHandle, reserve: () => SlotRef | undefined): SlotRef | undefined {
+    // Guards 2 and 3: refuse at capacity, long before sharedmap's own limit; the key is absent,
+    // so this set never overwrites.
+    if (this.#map.length >= this.#entriesMax) return undefined
+    const ref = reserve()
+    if (ref !== undefined) this.#map.set(directoryKey(handle), encodeRef(ref))
+    return ref
+  }
+
+  /**
    * Deletes the handle's entry if present, after `release` has freed its slot. Returns the
    * removed entry. A missing handle is a no-op.
    */

@@ -103,6 +103,13 @@ export class SharedReadPathTable implements ReadPathTable {
   readonly #slots: Slots
   readonly #directory: Directory
   readonly #cache = new Map<ShapeHandle, CachedSlot>()
+  /**
+   * Whether the cache holds every directory entry: it does from the start (every entry is made
+   * through #entry, which caches it, and delete removes both) until the backstop in #remember
+   * clears it. While it does, a handle the cache lacks has no entry, and the directory is not
+   * asked.
+   */
+  #cacheComplete = true
   readonly #cacheEntriesMax: number
   /** Scratch for encoding a write and for a read's consistent copy. */
   readonly #encoded = slotScratch()
@@ -231,6 +238,7 @@ export class SharedReadPathTable implements ReadPathTable {
   }
 
   #lookup(handle: ShapeHandle): CachedSlot | undefined {
+    if (this.#cacheComplete) return undefined
     const ref = this.#directory.lookup(handle)
     return ref === undefined ? undefined : this.#remember(handle, ref)
   }
@@ -240,14 +248,20 @@ export class SharedReadPathTable implements ReadPathTable {
     const cached = this.#cache.get(handle)
     if (cached !== undefined) return cached
     const slots = this.#slots
-    const ref = this.#directory.insertIfAbsent(handle, () => slots.reserve())
+    const reserve = () => slots.reserve()
+    const ref = this.#cacheComplete
+      ? this.#directory.insertAbsent(handle, reserve)
+      : this.#directory.insertIfAbsent(handle, reserve)
     return ref === undefined ? undefined : this.#remember(handle, ref)
   }
 
   #remember(handle: ShapeHandle, ref: SlotRef): CachedSlot {
     // The cache holds live entries only (delete removes them), so it never outgrows the
     // capacity; the bound is a backstop, and dropping the cache costs one directory lookup per shape.
-    if (this.#cache.size >= this.#cacheEntriesMax) this.#cache.clear()
+    if (this.#cache.size >= this.#cacheEntriesMax) {
+      this.#cache.clear()
+      this.#cacheComplete = false
+    }
     const entry = new CachedSlot(ref, this.#slots.seqIndex(ref.slot))
     this.#cache.set(handle, entry)
     return entry
