@@ -132,8 +132,8 @@ export class PartitionStore implements PartitionDatabases {
    * Makes the next read see every commit, also those of writer threads: an lmdb-js read
    * transaction does not see another thread's commit until it is renewed, and a caller that
    * learned of a commit through the shared table must find its data (writers count a commit
-   * before they publish its keys); the same holds for a synchronous commit on this thread until
-   * lmdb-js's microtask resets the view. Every read method below starts here (#read). Without
+   * before they publish its keys). (A commit on this thread is seen anyway: lmdb-js resets the
+   * view after each of its own commits.) Every read method below starts here (#read). Without
    * counters it renews every time.
    */
   #renew(): void {

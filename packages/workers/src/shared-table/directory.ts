@@ -83,11 +83,13 @@ export class Directory {
    * call, where insertIfAbsent makes two: a first read's cost on the worker runtime.
    */
   insertAbsent(handle: ShapeHandle, reserve: () => SlotRef | undefined): SlotRef | undefined {
+    // The key first: it validates the handle before a slot is reserved for it.
+    const key = directoryKey(handle)
     // Guards 2 and 3: refuse at capacity, long before sharedmap's own limit; the key is absent,
     // so this set never overwrites.
     if (this.#map.length >= this.#entriesMax) return undefined
     const ref = reserve()
-    if (ref !== undefined) this.#map.set(directoryKey(handle), encodeRef(ref))
+    if (ref !== undefined) this.#map.set(key, encodeRef(ref))
     return ref
   }
 
