@@ -77,21 +77,30 @@ function rootOf(file: string, name: string): number {
   }
 }
 
-test('a page LMDB cannot follow, met by a read, is STORAGE_CORRUPT naming the file and the shape', async () => {
-  const { dir, cleanup } = tempDir()
+/** A store of one partition and one shape whose log holds `transactions` records of ~1.3 KB; returns its handle. */
+async function storeOfBigRecords(dir: string, transactions: number): Promise<string> {
+  const engine = await openEngine({ dir, partitions: 1 })
   try {
-    const engine = await openEngine({ dir, partitions: 1 })
     const { handle } = await engine.getOrCreateShape({ table: 'items' })
     await engine.makeNewSnapshot(handle, [])
-    // Records of ~1.3 KB, three to a leaf: 600 make a log tree of three levels (a root over
-    // branches over leaves), so there are branch pages below the root.
     const pad = 'x'.repeat(1_200)
-    for (let t = 1; t <= 600; t++) {
+    for (let t = 1; t <= transactions; t++) {
       await engine.appendToLog(handle, [
         { offset: `${t}_0`, key: `"public"."items"/"${t}"`, op: 'insert', json: JSON.stringify({ t, pad }) },
       ])
     }
+    return handle
+  } finally {
     await engine.close()
+  }
+}
+
+test('a page LMDB cannot follow, met by a read, is STORAGE_CORRUPT naming the file and the shape', async () => {
+  const { dir, cleanup } = tempDir()
+  try {
+    // Three records to a leaf: 600 make a log tree of three levels (a root over branches over
+    // leaves), so there are branch pages below the root.
+    const handle = await storeOfBigRecords(dir, 600)
     assert.ok(
       breakLowestBranchPages(join(dir, 'partitions', '0', 'data.mdb')) > 0,
       'the log tree has branch pages below its root',
@@ -138,16 +147,7 @@ function lastLeaves(file: string, lastPage: number, pages: number): number[] {
 test('leaves whose node offsets run off the end of the file are STORAGE_CORRUPT, and the process lives', async () => {
   const { dir, cleanup } = tempDir()
   try {
-    const engine = await openEngine({ dir, partitions: 1 })
-    const { handle } = await engine.getOrCreateShape({ table: 'items' })
-    await engine.makeNewSnapshot(handle, [])
-    const pad = 'x'.repeat(1_200)
-    for (let t = 1; t <= 200; t++) {
-      await engine.appendToLog(handle, [
-        { offset: `${t}_0`, key: `"public"."items"/"${t}"`, op: 'insert', json: JSON.stringify({ t, pad }) },
-      ])
-    }
-    await engine.close()
+    const handle = await storeOfBigRecords(dir, 200)
     const file = join(dir, 'partitions', '0', 'data.mdb')
     const { lastPage, length } = (() => {
       const env = open({ path: join(dir, 'partitions', '0'), readOnly: true })
