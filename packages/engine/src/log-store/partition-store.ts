@@ -58,6 +58,7 @@ export class PartitionStore implements PartitionDatabases {
 
   /** The data file's length as last padded (tail-padding.ts); 0 before the first time. */
   #paddedLength = 0
+  #pageSize = 0
   #commitCounters: CommitCounters | null = null
   #commitsSeen = -1
   /** Shape metadata records read (the read path's misses and the writers' first touch of a shape). */
@@ -88,7 +89,9 @@ export class PartitionStore implements PartitionDatabases {
   padTail(): void {
     try {
       const native = (this.env as unknown as { env: LmdbNativeEnv }).env
-      const used = (native.info().lastPageNumber + 1) * native.stat().pageSize
+      // The page size once: lmdb-js' stat() reads it through a read transaction.
+      if (this.#pageSize === 0) this.#pageSize = native.stat().pageSize
+      const used = (native.info().lastPageNumber + 1) * this.#pageSize
       this.#paddedLength = padTail(this.file, used, this.#paddedLength)
     } catch {
       // Left unpadded until the next commit.
