@@ -11,6 +11,7 @@ import {
   PartitionWriter,
   type ReadPathTable,
 } from '../src/index.ts'
+import { LogOffset } from '../src/log-offset.ts'
 import { ReadPath } from '../src/read-path/read-path.ts'
 import { canonicalShape } from '../src/shape.ts'
 import { tempDir, txItems } from './helpers.ts'
@@ -31,7 +32,9 @@ test('a fill that read LMDB before a writer published does not overwrite the pub
     await writer.append({ ...encodeTransaction(txItems(1, 1)), partition: 0, refs: [ref] })
     table.delete(handle) // as after a restart: nothing cached, LMDB says 1_0
 
-    // The race: the reader has read LMDB (1_0); before it inserts, the writer commits 2_0 and publishes.
+    // The race: the reader has read LMDB (1_0); before it inserts, the writer's commit of 2_0
+    // lands and publishes. The commit is asynchronous and the read synchronous, so the hook
+    // publishes what the writer is about to (its keys at 2_0), then the writer's own publish follows.
     const pending = writer.append({ ...encodeTransaction(txItems(2, 1)), partition: 0, refs: [ref] })
     const racingTable: ReadPathTable = {
       get: (h) => table.get(h),
@@ -39,13 +42,13 @@ test('a fill that read LMDB before a writer published does not overwrite the pub
       delete: (h) => table.delete(h),
       insertIfAbsent(h, keys) {
         assert.equal(keys.latestOffset.toString(), '1_0', 'the reader read the old value')
-        void writer.flush() // commits and publishes synchronously
+        table.publish(h, { ...keys, latestOffset: LogOffset.of(2, 0), lastPersistedOffset: LogOffset.of(2, 0) })
         return table.insertIfAbsent(h, keys)
       },
     }
     const seen = new ReadPath(racingTable, catalog, stores).keys(handle)
-    await pending
     assert.equal(seen.latestOffset.toString(), '2_0', "the reader returns the writer's value")
+    await pending
     assert.equal(table.get(handle)?.latestOffset.toString(), '2_0', "the table keeps the writer's value")
   } finally {
     await stores.close()

@@ -56,11 +56,11 @@ test('a shared record commits together with every reference to it', async () => 
   try {
     const store = stores.get(0)
     let commits = 0
-    const transactionSync = store.env.transactionSync.bind(store.env)
-    store.env.transactionSync = ((action: () => unknown) => {
+    const transaction = store.env.transaction.bind(store.env)
+    store.env.transaction = ((action: () => unknown) => {
       commits++
-      return transactionSync(action)
-    }) as typeof store.env.transactionSync
+      return transaction(action)
+    }) as typeof store.env.transaction
     const writer = new PartitionWriter(store, { chunkBytesThreshold: 10 * 1024 * 1024, publish: () => {} })
     // 400 shapes x 50 rows would be 20,000 items if every reference counted its rows: over the
     // 5,000-item commit size, the references would spill into later commits than the record.

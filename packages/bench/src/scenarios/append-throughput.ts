@@ -139,7 +139,7 @@ export async function appendThroughput(context: ScenarioContext): Promise<Scenar
         warmupMs: WARMUP_MS,
         offsets: 'strings',
         latency:
-          'appendToLog call -> resolve; it resolves after the durable commit (transactionSync) with the keys published, so visible == durable',
+          'appendToLog call -> resolve; it resolves after the commit is flushed to disk, with the keys published, so visible == durable',
         generator: 'the harness building items alone (its ceiling)',
         cpu: 'main = the main thread (/proc/thread-self/schedstat), other = the rest of the process (writer threads, V8 and libuv helpers), per entry over all rounds',
         model:

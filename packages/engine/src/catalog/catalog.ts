@@ -3,24 +3,10 @@ import { type Database, open, type RootDatabase } from 'lmdb'
 import { EngineError, ErrorCode } from '../errors.ts'
 import { HandleMinter, type ShapeHandle } from '../handle.ts'
 import { SHAPE_ID_MAX } from '../limits.ts'
+import { settled } from '../lmdb-settled.ts'
 import { MSGPACK_MAP_VALUES } from '../msgpack-values.ts'
 import { type CanonicalShape, shapeDigest, shapeKey } from '../shape.ts'
 import { storageFailure } from '../storage-failure.ts'
-
-/**
- * Awaits an lmdb-js async write. When its commit fails, lmdb-js rejects the write's promise and
- * also a second promise, reachable only as `error.commitError`, that nobody handles (lmdb-js
- * issue #368): handled here, so a failed commit is one rejection, not a process exit.
- */
-async function settled<T>(write: Promise<T>): Promise<T> {
-  try {
-    return await write
-  } catch (error) {
-    const commitError = (error as { commitError?: unknown }).commitError
-    if (commitError instanceof Promise) commitError.catch(() => {})
-    throw error
-  }
-}
 
 /** What the catalog knows of one shape. */
 export interface CatalogEntry {

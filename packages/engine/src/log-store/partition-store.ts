@@ -70,9 +70,18 @@ export class PartitionStore implements PartitionDatabases {
     this.index = index
     this.path = path
     this.file = join(path, 'data.mdb')
-    // Durable commits (no noSync), overlappingSync left at lmdb-js' default, map preset large:
-    // the file grows only as used (docs/design/log-layout-notes.md: presetting is free and avoids regrowth).
-    this.env = open({ path, maxDbs: 8, mapSize: options.mapSizeBytes, noSync: false, useWritemap: false })
+    // Durable commits (no noSync; the writer awaits each commit's flush), overlappingSync left at
+    // lmdb-js' default, map preset large: the file grows only as used (docs/design/
+    // log-layout-notes.md: presetting is free and avoids regrowth). No event-turn batching: each
+    // commit is the writer's explicit transaction (and see lmdb-settled.ts, lmdb-js issue #368).
+    this.env = open({
+      path,
+      maxDbs: 8,
+      mapSize: options.mapSizeBytes,
+      noSync: false,
+      useWritemap: false,
+      eventTurnBatching: false,
+    })
     this.log = this.env.openDB({ name: 'log', encoding: 'binary', keyEncoding: 'binary' })
     this.chunks = this.env.openDB({ name: 'chunks', encoding: 'binary', keyEncoding: 'binary' })
     this.snapshot = this.env.openDB({ name: 'snapshot', encoding: 'binary', keyEncoding: 'binary' })

@@ -1,0 +1,55 @@
+// Proves the writer's commit pipeline at its failure seam: a partition commits one batch at a
+// time on lmdb-js' write thread while the next batch gathers on the state the first will leave.
+// When the first fails, the one behind it must fail too (it chains onto rows that were never
+// written); a retry then commits whole, in order, with the log chain intact.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { EngineError, encodeTransaction, LogOffset, PartitionStores, PartitionWriter } from '../src/index.ts'
+import { readLogJson } from '../src/log-store/log-json.ts'
+import { tempDir, txItems } from './helpers.ts'
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+test('a failed commit fails the batch gathered behind it; the retry commits whole and in order', async () => {
+  const { dir, cleanup } = tempDir()
+  const stores = new PartitionStores(dir, { mapSizeBytes: 1024 ** 3 })
+  try {
+    const store = stores.get(0)
+    const ref = { handle: '1-a', partition: 0, shapeId: 1 }
+    const writer = new PartitionWriter(store, { chunkBytesThreshold: 10 * 1024 * 1024, publish: () => {} })
+    const append = (tx: number) => writer.append({ ...encodeTransaction(txItems(tx, 3)), partition: 0, refs: [ref] })
+    await append(1)
+
+    // The next commit's transaction is rolled back by LMDB: its writes run, then it throws.
+    const transaction = store.env.transaction.bind(store.env)
+    store.env.transaction = ((action: () => unknown) => {
+      store.env.transaction = transaction
+      return transaction(() => {
+        action()
+        throw new Error('injected commit failure')
+      })
+    }) as typeof store.env.transaction
+    const failing = append(2)
+    await nextTurn() // transaction 2's commit is under way
+    const behind = append(3)
+    const outcomes = await Promise.allSettled([failing, behind])
+    for (const [i, outcome] of outcomes.entries()) {
+      assert.equal(outcome.status, 'rejected', `append ${i + 2} was acknowledged`)
+      assert.ok((outcome as PromiseRejectedResult).reason instanceof EngineError)
+    }
+
+    // Retried, both commit; nothing of the failed commits survives and the chain holds.
+    await append(2)
+    await append(3)
+    assert.equal(store.readMeta(1).lastTxnOffset.toString(), '3_4')
+    const rows = JSON.parse(readLogJson(store, 1, LogOffset.LAST_BEFORE_REAL, LogOffset.of(3, 4), null).toString())
+    assert.deepEqual(
+      rows.map((row: { tx: number; op: number }) => `${row.tx}_${row.op}`),
+      [1, 2, 3].flatMap((tx) => [0, 2, 4].map((op) => `${tx}_${op}`)),
+    )
+    await writer.close()
+  } finally {
+    await stores.close()
+    cleanup()
+  }
+})
