@@ -62,6 +62,13 @@ export const CATALOG_MAP_BYTES_DEFAULT = 16 * 1024 * 1024 * 1024
 /** A group commit takes at most this many log items (then commits at once). */
 export const GROUP_COMMIT_ITEMS_MAX = 5_000
 
+/**
+ * A group commit of fewer items, with no commit of its partition under way, commits
+ * synchronously on the writer's thread; bigger ones go to lmdb-js' write thread (see
+ * PartitionWriter).
+ */
+export const SYNC_COMMIT_ITEMS_MAX = 256
+
 /** How long a reader of an unfinished snapshot waits for the next rows before giving up. */
 export const SNAPSHOT_STALL_TIMEOUT_MS_DEFAULT = 60_000
 

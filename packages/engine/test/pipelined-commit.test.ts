@@ -5,10 +5,13 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { EngineError, encodeTransaction, LogOffset, PartitionStores, PartitionWriter } from '../src/index.ts'
+import { SYNC_COMMIT_ITEMS_MAX } from '../src/limits.ts'
 import { readLogJson } from '../src/log-store/log-json.ts'
 import { tempDir, txItems } from './helpers.ts'
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
+/** Rows per transaction: enough for a commit on lmdb-js' write thread (a smaller one commits synchronously). */
+const ROWS = SYNC_COMMIT_ITEMS_MAX
 
 test('a failed commit fails the batch gathered behind it; the retry commits whole and in order', async () => {
   const { dir, cleanup } = tempDir()
@@ -17,7 +20,7 @@ test('a failed commit fails the batch gathered behind it; the retry commits whol
     const store = stores.get(0)
     const ref = { handle: '1-a', partition: 0, shapeId: 1 }
     const writer = new PartitionWriter(store, { chunkBytesThreshold: 10 * 1024 * 1024, publish: () => {} })
-    const append = (tx: number) => writer.append({ ...encodeTransaction(txItems(tx, 3)), partition: 0, refs: [ref] })
+    const append = (tx: number) => writer.append({ ...encodeTransaction(txItems(tx, ROWS)), partition: 0, refs: [ref] })
     await append(1)
 
     // The next commit's transaction is rolled back by LMDB: its writes run, then it throws.
@@ -41,12 +44,41 @@ test('a failed commit fails the batch gathered behind it; the retry commits whol
     // Retried, both commit; nothing of the failed commits survives and the chain holds.
     await append(2)
     await append(3)
-    assert.equal(store.readMeta(1).lastTxnOffset.toString(), '3_4')
-    const rows = JSON.parse(readLogJson(store, 1, LogOffset.LAST_BEFORE_REAL, LogOffset.of(3, 4), null).toString())
+    const last = LogOffset.of(3, 2 * (ROWS - 1))
+    assert.equal(store.readMeta(1).lastTxnOffset.toString(), last.toString())
+    const rows = JSON.parse(readLogJson(store, 1, LogOffset.LAST_BEFORE_REAL, last, null).toString())
     assert.deepEqual(
       rows.map((row: { tx: number; op: number }) => `${row.tx}_${row.op}`),
-      [1, 2, 3].flatMap((tx) => [0, 2, 4].map((op) => `${tx}_${op}`)),
+      [1, 2, 3].flatMap((tx) => Array.from({ length: ROWS }, (_, i) => `${tx}_${2 * i}`)),
     )
+    await writer.close()
+  } finally {
+    await stores.close()
+    cleanup()
+  }
+})
+
+test('a commit writes and publishes its own batch’s metadata, not that of the batch gathering behind it', async () => {
+  const { dir, cleanup } = tempDir()
+  const stores = new PartitionStores(dir, { mapSizeBytes: 1024 ** 3 })
+  try {
+    const store = stores.get(0)
+    const ref = { handle: '1-a', partition: 0, shapeId: 1 }
+    const published: string[] = []
+    const writer = new PartitionWriter(store, {
+      chunkBytesThreshold: 10 * 1024 * 1024,
+      publish: (_, keys) => published.push(keys.latestOffset.toString()),
+    })
+    const append = (tx: number) => writer.append({ ...encodeTransaction(txItems(tx, ROWS)), partition: 0, refs: [ref] })
+    const first = append(1)
+    await nextTurn() // transaction 1's commit is under way; its LMDB transaction has not run yet
+    const second = append(2)
+    await first
+    const firstLast = LogOffset.of(1, 2 * (ROWS - 1)).toString()
+    assert.equal(store.readMeta(1).lastTxnOffset.toString(), firstLast, 'the metadata on disk is ahead of the log')
+    assert.equal(published.at(-1), firstLast, 'published before its rows were durable')
+    await second
+    assert.equal(published.at(-1), LogOffset.of(2, 2 * (ROWS - 1)).toString())
     await writer.close()
   } finally {
     await stores.close()
