@@ -24,8 +24,15 @@ export function writeU64(buffer: Buffer, value: number, at: number): void {
  * turns every LogOffset's field into a boxed double (the read-path hit measured +18 to +27 %).
  */
 export function readU64(buffer: Buffer, at: number): number {
-  const high = buffer.readUInt32BE(at)
-  const low = buffer.readUInt32BE(at + 4)
+  return u64(buffer.readUInt32BE(at), buffer.readUInt32BE(at + 4))
+}
+
+/** readU64 through a DataView. */
+export function readU64View(view: DataView, at: number): number {
+  return u64(view.getUint32(at), view.getUint32(at + 4))
+}
+
+function u64(high: number, low: number): number {
   return high === 0 ? low : high * TWO_32 + low
 }
 

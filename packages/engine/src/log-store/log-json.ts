@@ -2,7 +2,7 @@ import { EngineError, ErrorCode } from '../errors.ts'
 import { LOG_JSON_BYTES_MAX } from '../limits.ts'
 import { LogOffset } from '../log-offset.ts'
 import { checkSpan, corruptRead, DamagedRecord } from './damaged-record.ts'
-import { offsetKey, readU64, shapeRange, snapshotKey } from './keys.ts'
+import { offsetKey, readU64, readU64View, shapeRange, snapshotKey } from './keys.ts'
 import { checkChain, previousEntry, sharedRefKey } from './log-record.ts'
 import type { PartitionStore } from './partition-store.ts'
 import {
@@ -246,10 +246,6 @@ function recordOf(
 
 function isAfterParts(tx: number, op: number, offset: LogOffset): boolean {
   return tx !== offset.tx ? tx > offset.tx : op > offset.op
-}
-
-function readU64View(view: DataView, at: number): number {
-  return view.getUint32(at) * 2 ** 32 + view.getUint32(at + 4)
 }
 
 /**
