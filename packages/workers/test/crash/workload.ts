@@ -43,9 +43,14 @@ export function parseDefinition(def: ShapeDefinition): { slot: number; gen: numb
     : undefined
 }
 
-/** Items of source transaction t in a slot: 1..12 (the same whichever generation gets it). */
+/**
+ * Items of source transaction t in a slot (the same whichever generation gets it): 1..12, and one
+ * in 16 has 240..299, so a group commit with it goes to lmdb-js' write thread (the engine's
+ * SYNC_COMMIT_ITEMS_MAX) and kills land on both commit paths.
+ */
 export function itemCount(seed: number, slot: number, t: number): number {
-  return 1 + (mix(seed, t, 2000 + slot) % 12)
+  const h = mix(seed, t, 2000 + slot)
+  return h % 16 === 0 ? 240 + (h % 60) : 1 + (h % 12)
 }
 
 const OP_TYPES: readonly OpType[] = ['insert', 'update', 'delete']
