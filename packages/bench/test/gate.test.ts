@@ -157,12 +157,16 @@ test('a counter the base lacks is compared with the committed baseline', () => {
   ])
 })
 
-test('a figure far worse than the committed baseline fails even when the A/B sees no change', () => {
+test("a figure that crosses the committed baseline's bound fails even when the A/B sees no change", () => {
+  // The head is 8 % slower than the base (under the A/B's 10 % minimum effect); the committed
+  // figure is set so the base is 50 % worse than it (within the 60 % bound) and the head 62 %.
+  const r = record({ noise: 0.01, slowdown: 1.08 })
+  const baseMedian = judge(config, r, baseline).rows.find((row) => row.kind === 'a/b' && row.figure === 'hit_ns')?.base
   const drifted = {
     ...baseline,
-    timed: { ...baseline.timed, hit_ns: { value: 50, unit: 'ns', better: 'lower' as const } },
+    timed: { ...baseline.timed, hit_ns: { value: (baseMedian as number) / 1.5, unit: 'ns', better: 'lower' as const } },
   }
-  assert.deepEqual(failed(judge(config, record({ noise: 0.01 }), drifted)), ['baseline hit_ns'])
+  assert.deepEqual(failed(judge(config, r, drifted)), ['baseline hit_ns'])
 })
 
 test('it fails closed: a probe that errored, nothing measured, a malformed or missing baseline, a figure gone', () => {
@@ -293,9 +297,21 @@ test('the baseline check judges a figure against the committed one as this machi
   const slow = judge(config, onMachine(1.8), committed)
   assert.deepEqual(failed(slow), [])
   assert.match(slow.rows.find((r) => r.kind === 'baseline')?.detail ?? '', /× 1\.(79|80|81), this machine's speed/)
-  // On that machine, one figure 2.5× worse than the others since the baseline (in base and head
-  // alike, so the A/B sees nothing) still fails: the median of four figures is the machine.
-  assert.deepEqual(failed(judge(config, onMachine(1.8, { c: 2.5 }), committed)), ['baseline c'])
+  // On that machine, one figure that crept since the baseline: 50 % worse in the base (within the
+  // 60 % bound), 62 % in the head, a step too small for the A/B to fail, still fails: the median
+  // of four figures is the machine.
+  const creptInHead = onMachine(1.8, { c: 1.62 })
+  const baseAsBefore = onMachine(1.8, { c: 1.5 })
+  const crossing = {
+    ...creptInHead,
+    samples: creptInHead.samples.map((s, i) => ({ ...s, base: baseAsBefore.samples[i]?.base })),
+  } as GateRecord
+  assert.deepEqual(failed(judge(config, crossing, committed)), ['baseline c'])
+  // The same figure as far out in the base measured in the same run: not the change under test
+  // (the A/B sees nothing); it passes, saying so.
+  const both = judge(config, onMachine(1.8, { c: 2.5 }), committed)
+  assert.deepEqual(failed(both), [])
+  assert.match(both.rows.find((r) => r.kind === 'baseline' && r.figure === 'c')?.detail ?? '', /and so is the base/)
   // Without a base there is no measure of the machine: the committed figures as they are.
   const headOnly = onMachine(1.8)
   const noBase = { ...headOnly, baseCommit: null, samples: headOnly.samples.map(({ base: _, ...s }) => s) }
