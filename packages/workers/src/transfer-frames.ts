@@ -27,6 +27,8 @@ export const TURN_FLUSH_BYTES = 4 * FRAME_BYTES
 export class TransferFrames {
   readonly #pool: ArrayBuffer[] = []
   #turn: ArrayBuffer[] = []
+  /** Bytes reserved this turn that no operation has claimed (`add`) yet. */
+  readonly #unclaimed = new Set<Uint8Array>()
   #current: ArrayBuffer | null = null
   #used = 0
   #turnBytes = 0
@@ -34,6 +36,15 @@ export class TransferFrames {
   /** Bytes reserved since the last `take`. */
   get turnBytes(): number {
     return this.#turnBytes
+  }
+
+  /**
+   * Whether the turn should go out now: it is TURN_FLUSH_BYTES or more, and every byte reserved
+   * in it belongs to an operation already queued. A call that encodes many transactions before
+   * it queues any (appendToLogs checks every item first) must not see its later bytes detached.
+   */
+  get sendEarly(): boolean {
+    return this.#turnBytes >= TURN_FLUSH_BYTES && this.#unclaimed.size === 0
   }
 
   /** `bytes` bytes of this turn's buffers, to encode into. */
@@ -48,13 +59,18 @@ export class TransferFrames {
     const view = Buffer.from(current, this.#used, bytes)
     this.#used += bytes
     this.#turnBytes += bytes
+    this.#unclaimed.add(view)
     return view
   }
 
-  /** `bytes` in this turn's buffers: as they are if they were reserved there, else a copy. */
+  /** `bytes` for a queued operation, in this turn's buffers: as they are if they were reserved there, else a copy. */
   add(bytes: Uint8Array): Uint8Array {
-    if (this.#turn.includes(bytes.buffer as ArrayBuffer)) return bytes
+    if (this.#turn.includes(bytes.buffer as ArrayBuffer)) {
+      this.#unclaimed.delete(bytes)
+      return bytes
+    }
     const copy = this.reserve(bytes.byteLength)
+    this.#unclaimed.delete(copy)
     copy.set(bytes)
     return copy
   }
@@ -66,6 +82,7 @@ export class TransferFrames {
     this.#current = null
     this.#used = 0
     this.#turnBytes = 0
+    this.#unclaimed.clear()
     return turn
   }
 

@@ -10,7 +10,7 @@ import {
 } from './protocol.ts'
 import type { SlotRef } from './shared-table/slots.ts'
 import { startWorker } from './thread-entry.ts'
-import { TransferFrames, TURN_FLUSH_BYTES } from './transfer-frames.ts'
+import { TransferFrames } from './transfer-frames.ts'
 
 /** What a WriterClient starts its worker with, and how it reports. */
 export interface WriterClientOptions {
@@ -88,7 +88,7 @@ export class WriterClient {
     // a message costs a postMessage and at least one transfer buffer.
     if (this.#queue.length === 0) setImmediate(() => this.#flush())
     this.#queue.push({ id, kind, args: sent, slots } as OpRequest)
-    if (this.#frames.turnBytes >= TURN_FLUSH_BYTES) this.#flush()
+    if (this.#frames.sendEarly) this.#flush()
     return promise
   }
 

@@ -3,7 +3,7 @@
 // pooled size come back into use; the turn counts its bytes, which is what sends a big turn early.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { FRAME_BYTES, TransferFrames } from '../src/transfer-frames.ts'
+import { FRAME_BYTES, TransferFrames, TURN_FLUSH_BYTES } from '../src/transfer-frames.ts'
 
 test('reserved bytes are not copied again; foreign bytes are copied into the turn', () => {
   const frames = new TransferFrames()
@@ -43,4 +43,23 @@ test('turnBytes counts what the turn reserved, and starts again at take', () => 
   assert.equal(frames.turnBytes, 10 + 3 + FRAME_BYTES)
   frames.take()
   assert.equal(frames.turnBytes, 0)
+})
+
+test('a big turn goes out early only once every reserved byte belongs to a queued operation', () => {
+  const frames = new TransferFrames()
+  // As appendToLogs does: every transaction encoded (reserved) before the first is queued (add).
+  const encoded = Array.from({ length: 5 }, () => frames.reserve(FRAME_BYTES))
+  assert.ok(frames.turnBytes >= TURN_FLUSH_BYTES)
+  for (const bytes of encoded.slice(0, -1)) {
+    assert.equal(frames.add(bytes), bytes)
+    assert.equal(frames.sendEarly, false, 'bytes of an operation not queued yet would be detached')
+  }
+  frames.add(encoded.at(-1) as Buffer)
+  assert.equal(frames.sendEarly, true)
+  // A copy made for a queued operation is claimed by it.
+  frames.take()
+  frames.reserve(TURN_FLUSH_BYTES)
+  assert.equal(frames.sendEarly, false)
+  frames.add(Buffer.from('abc'))
+  assert.equal(frames.sendEarly, false, 'the reservation itself is still unclaimed')
 })
