@@ -1,10 +1,19 @@
-// Proves the writer's commit pipeline at its failure seam: a partition commits one batch at a
-// time on lmdb-js' write thread while the next batch gathers on the state the first will leave.
-// When the first fails, the one behind it must fail too (it chains onto rows that were never
-// written); a retry then commits whole, in order, with the log chain intact.
+// Proves the writer's commit pipeline at its seams: a partition commits one batch at a time on
+// lmdb-js' write thread while the next batch gathers on the state the first will leave. When the
+// first fails, the one behind it must fail too (it chains onto rows that were never written); a
+// retry then commits whole, in order, with the log chain intact. A commit writes and publishes
+// its own batch's metadata.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { EngineError, encodeTransaction, LogOffset, PartitionStores, PartitionWriter } from '../src/index.ts'
+import {
+  EngineError,
+  encodeTransaction,
+  LogOffset,
+  type PartitionStore,
+  PartitionStores,
+  PartitionWriter,
+  type ReadPathKeys,
+} from '../src/index.ts'
 import { SYNC_COMMIT_ITEMS_MAX } from '../src/limits.ts'
 import { readLogJson } from '../src/log-store/log-json.ts'
 import { tempDir, txItems } from './helpers.ts'
@@ -13,14 +22,27 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
 /** Rows per transaction: enough for a commit on lmdb-js' write thread (a smaller one commits synchronously). */
 const ROWS = SYNC_COMMIT_ITEMS_MAX
 
-test('a failed commit fails the batch gathered behind it; the retry commits whole and in order', async () => {
+/** One partition's store and writer on a fresh directory, appending ROWS-row transactions to one shape. */
+async function withWriter(
+  use: (store: PartitionStore, append: (tx: number) => Promise<void>) => Promise<void>,
+  publish: (handle: string, keys: ReadPathKeys) => void = () => {},
+): Promise<void> {
   const { dir, cleanup } = tempDir()
   const stores = new PartitionStores(dir, { mapSizeBytes: 1024 ** 3 })
   try {
     const store = stores.get(0)
     const ref = { handle: '1-a', partition: 0, shapeId: 1 }
-    const writer = new PartitionWriter(store, { chunkBytesThreshold: 10 * 1024 * 1024, publish: () => {} })
-    const append = (tx: number) => writer.append({ ...encodeTransaction(txItems(tx, ROWS)), partition: 0, refs: [ref] })
+    const writer = new PartitionWriter(store, { chunkBytesThreshold: 10 * 1024 * 1024, publish })
+    await use(store, (tx) => writer.append({ ...encodeTransaction(txItems(tx, ROWS)), partition: 0, refs: [ref] }))
+    await writer.close()
+  } finally {
+    await stores.close()
+    cleanup()
+  }
+}
+
+test('a failed commit fails the batch gathered behind it; the retry commits whole and in order', () =>
+  withWriter(async (store, append) => {
     await append(1)
 
     // The next commit's transaction is rolled back by LMDB: its writes run, then it throws.
@@ -51,37 +73,22 @@ test('a failed commit fails the batch gathered behind it; the retry commits whol
       rows.map((row: { tx: number; op: number }) => `${row.tx}_${row.op}`),
       [1, 2, 3].flatMap((tx) => Array.from({ length: ROWS }, (_, i) => `${tx}_${2 * i}`)),
     )
-    await writer.close()
-  } finally {
-    await stores.close()
-    cleanup()
-  }
-})
+  }))
 
-test('a commit writes and publishes its own batch’s metadata, not that of the batch gathering behind it', async () => {
-  const { dir, cleanup } = tempDir()
-  const stores = new PartitionStores(dir, { mapSizeBytes: 1024 ** 3 })
-  try {
-    const store = stores.get(0)
-    const ref = { handle: '1-a', partition: 0, shapeId: 1 }
-    const published: string[] = []
-    const writer = new PartitionWriter(store, {
-      chunkBytesThreshold: 10 * 1024 * 1024,
-      publish: (_, keys) => published.push(keys.latestOffset.toString()),
-    })
-    const append = (tx: number) => writer.append({ ...encodeTransaction(txItems(tx, ROWS)), partition: 0, refs: [ref] })
-    const first = append(1)
-    await nextTurn() // transaction 1's commit is under way; its LMDB transaction has not run yet
-    const second = append(2)
-    await first
-    const firstLast = LogOffset.of(1, 2 * (ROWS - 1)).toString()
-    assert.equal(store.readMeta(1).lastTxnOffset.toString(), firstLast, 'the metadata on disk is ahead of the log')
-    assert.equal(published.at(-1), firstLast, 'published before its rows were durable')
-    await second
-    assert.equal(published.at(-1), LogOffset.of(2, 2 * (ROWS - 1)).toString())
-    await writer.close()
-  } finally {
-    await stores.close()
-    cleanup()
-  }
+test('a commit writes and publishes its own batch’s metadata, not that of the batch gathering behind it', () => {
+  const published: string[] = []
+  return withWriter(
+    async (store, append) => {
+      const first = append(1)
+      await nextTurn() // transaction 1's commit is under way; its LMDB transaction has not run yet
+      const second = append(2)
+      await first
+      const firstLast = LogOffset.of(1, 2 * (ROWS - 1)).toString()
+      assert.equal(store.readMeta(1).lastTxnOffset.toString(), firstLast, 'the metadata on disk is ahead of the log')
+      assert.equal(published.at(-1), firstLast, 'published before its rows were durable')
+      await second
+      assert.equal(published.at(-1), LogOffset.of(2, 2 * (ROWS - 1)).toString())
+    },
+    (_, keys) => published.push(keys.latestOffset.toString()),
+  )
 })
