@@ -51,11 +51,12 @@ interface Batch {
  * partition's environment (an async transaction, awaited until flushed): the calling thread goes
  * on encoding and queueing, and the partitions of one thread commit and fsync in parallel
  * instead of one after the other (`pnpm bench:gate --only append-inline,append-workers` against
- * transactionSync for every batch: +32 % entries/s inline, +20 % on 2 writer threads, CPU per
- * entry unchanged). A smaller batch commits synchronously: a lone write's latency is then one
- * commit, without the write thread's two event-loop hops. One commit at a time per partition:
- * what arrives meanwhile is the next batch, built on the state the commit under way will leave,
- * so when a commit fails the batch behind it fails too.
+ * transactionSync for every batch: +32 % entries/s inline, +20 % on 2 writer threads; the
+ * process's CPU per entry +7 to +12 %, for more commits and the hand-offs between threads). A
+ * smaller batch commits synchronously: a lone write's latency is then one commit, without the
+ * write thread's two event-loop hops. One commit at a time per partition: what arrives
+ * meanwhile is the next batch, built on the state the commit under way will leave, so when a
+ * commit fails the batch behind it fails too.
  *
  * Runs on whichever thread owns the partition: the main thread (inline runtime) or a writer
  * worker. Callers validate and encode transactions first (encodeTransaction); nothing here
