@@ -53,9 +53,10 @@ try {
   // Every shape read once first: the misses fill the table, the timed reads are hits.
   for (const handle of handles) engine.fetchLatestOffset(handle)
   const key = kind.endsWith('-hot') ? nextHot : next
-  if (kind === 'inline' || kind === 'shared' || kind === 'inline-hot' || kind === 'shared-hot') {
+  const measured = kind.replace(/-hot$/, '')
+  if (measured === 'inline' || measured === 'shared') {
     result = { ns: timeBatches(() => engine.fetchLatestOffset(key()).tx) }
-  } else if (kind === 'map' || kind === 'map-hot') {
+  } else if (measured === 'map') {
     const map = new Map<string, LogOffset>(handles.map((handle) => [handle, engine.fetchLatestOffset(handle)]))
     result = { ns: timeBatches(() => (map.get(key()) as LogOffset).tx) }
   } else if (kind === 'lmdb') {

@@ -224,7 +224,7 @@ export class PartitionWriter implements WriterOps {
   async hibernate({ ref }: WriterOpArgs['hibernate']): Promise<void> {
     await this.flush()
     // A write that arrived while flushing keeps the state: it must commit from it.
-    if (!this.#pending(ref.shapeId)) this.#states.delete(ref.shapeId)
+    if (this.#pendingBatch(ref.shapeId) === null) this.#states.delete(ref.shapeId)
   }
 
   /** Deletes everything the partition holds for the shape, in one commit. */
@@ -298,15 +298,14 @@ export class PartitionWriter implements WriterOps {
 
   /** A no-op write still resolves only after earlier pending writes of the shape are durable. */
   #pendingFor(state: ShapeState): Promise<void> {
-    const { shapeId } = state.ref
-    if (this.#batch?.touched.has(shapeId) === true) return this.#batch.committed
-    if (this.#committing?.touched.has(shapeId) === true) return this.#committing.committed
-    return Promise.resolve()
+    return this.#pendingBatch(state.ref.shapeId)?.committed ?? Promise.resolve()
   }
 
-  /** Whether a write of the shape is waiting to commit or committing. */
-  #pending(shapeId: number): boolean {
-    return this.#batch?.touched.has(shapeId) === true || this.#committing?.touched.has(shapeId) === true
+  /** The latest batch holding a write of the shape: the one gathering, else the one committing. */
+  #pendingBatch(shapeId: number): Batch | null {
+    if (this.#batch?.touched.has(shapeId) === true) return this.#batch
+    if (this.#committing?.touched.has(shapeId) === true) return this.#committing
+    return null
   }
 
   #counted(batch: Batch, items: number): Promise<void> {
