@@ -252,7 +252,8 @@ export class Engine {
   appendToLog(handle: ShapeHandle, items: readonly LogItem[]): Promise<void> {
     return this.#guard(() => {
       const ref = this.#ref(handle)
-      return this.#writers.append({ ...this.#encode(items, ref.partition), partition: ref.partition, refs: [ref] })
+      const txn = this.#encode(items, ref.partition)
+      return this.#writers.append({ ...txn, partition: ref.partition, refs: [ref], exclusive: true })
     })
   }
 
@@ -292,8 +293,9 @@ export class Engine {
       }
       const appends: Promise<void>[] = []
       for (const { txn, refs } of transactions.values()) {
+        const exclusive = refs.size === 1
         for (const [partition, partitionRefs] of refs) {
-          appends.push(this.#writers.append({ ...txn, partition, refs: partitionRefs }))
+          appends.push(this.#writers.append({ ...txn, partition, refs: partitionRefs, exclusive }))
         }
       }
       return Promise.all(appends).then(() => {})

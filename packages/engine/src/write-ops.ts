@@ -33,6 +33,11 @@ export type WriterOpName = keyof WriterOpArgs
 export interface AppendArgs extends EncodedTransaction {
   readonly partition: number
   readonly refs: readonly ShapeRef[]
+  /**
+   * Whether `bytes` belong to this operation alone (no other append holds them): the writer
+   * then chains and seals the record in place and stores it as it is, instead of a copy.
+   */
+  readonly exclusive: boolean
 }
 
 /** A snapshot part as the facade cuts and encodes it (snapshot-chunker.ts). */

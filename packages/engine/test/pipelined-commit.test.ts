@@ -33,7 +33,9 @@ async function withWriter(
     const store = stores.get(0)
     const ref = { handle: '1-a', partition: 0, shapeId: 1 }
     const writer = new PartitionWriter(store, { chunkBytesThreshold: 10 * 1024 * 1024, publish })
-    await use(store, (tx) => writer.append({ ...encodeTransaction(txItems(tx, ROWS)), partition: 0, refs: [ref] }))
+    await use(store, (tx) =>
+      writer.append({ ...encodeTransaction(txItems(tx, ROWS)), partition: 0, refs: [ref], exclusive: true }),
+    )
     await writer.close()
   } finally {
     await stores.close()
@@ -45,15 +47,14 @@ test('a failed commit fails the batch gathered behind it; the retry commits whol
   withWriter(async (store, append) => {
     await append(1)
 
-    // The next commit's transaction is rolled back by LMDB: its writes run, then it throws.
-    const transaction = store.env.transaction.bind(store.env)
-    store.env.transaction = ((action: () => unknown) => {
-      store.env.transaction = transaction
-      return transaction(() => {
-        action()
-        throw new Error('injected commit failure')
-      })
-    }) as typeof store.env.transaction
+    // The next commit fails as lmdb-js reports a failed write-thread commit (a rejected batch),
+    // with none of its writes stored.
+    const batch = store.env.batch.bind(store.env)
+    store.env.batch = (() => {
+      store.env.batch = batch
+      // Later, as a write thread's answer comes: the batch behind gathers meanwhile.
+      return new Promise((_, reject) => setTimeout(() => reject(new Error('injected commit failure')), 20))
+    }) as typeof store.env.batch
     const failing = append(2)
     await nextTurn() // transaction 2's commit is under way
     const behind = append(3)

@@ -29,13 +29,13 @@ test('a fill that read LMDB before a writer published does not overwrite the pub
       chunkBytesThreshold: 1024,
       publish: (h, keys) => table.publish(h, keys),
     })
-    await writer.append({ ...encodeTransaction(txItems(1, 1)), partition: 0, refs: [ref] })
+    await writer.append({ ...encodeTransaction(txItems(1, 1)), partition: 0, refs: [ref], exclusive: true })
     table.delete(handle) // as after a restart: nothing cached, LMDB says 1_0
 
     // The race: the reader has read LMDB (1_0); before it inserts, the writer's commit of 2_0
     // lands and publishes. The commit is asynchronous and the read synchronous, so the hook
     // publishes what the writer is about to (its keys at 2_0), then the writer's own publish follows.
-    const pending = writer.append({ ...encodeTransaction(txItems(2, 1)), partition: 0, refs: [ref] })
+    const pending = writer.append({ ...encodeTransaction(txItems(2, 1)), partition: 0, refs: [ref], exclusive: true })
     const racingTable: ReadPathTable = {
       get: (h) => table.get(h),
       publish: (h, keys) => table.publish(h, keys),

@@ -56,6 +56,13 @@ test('a shared record commits together with every reference to it', async () => 
   try {
     const store = stores.get(0)
     let commits = 0
+    // A commit of this size goes to the write thread: as an instruction batch (puts only) or a
+    // transaction callback.
+    const batch = store.env.batch.bind(store.env)
+    store.env.batch = ((action: () => void) => {
+      commits++
+      return batch(action)
+    }) as typeof store.env.batch
     const transaction = store.env.transaction.bind(store.env)
     store.env.transaction = ((action: () => unknown) => {
       commits++
@@ -65,7 +72,7 @@ test('a shared record commits together with every reference to it', async () => 
     // 400 shapes x 50 rows would be 20,000 items if every reference counted its rows: over the
     // 5,000-item commit size, the references would spill into later commits than the record.
     const refs = Array.from({ length: 400 }, (_, i) => ({ handle: `1-${i}`, partition: 0, shapeId: i + 1 }))
-    await writer.append({ ...encodeTransaction(txItems(7, 50)), partition: 0, refs })
+    await writer.append({ ...encodeTransaction(txItems(7, 50)), partition: 0, refs, exclusive: true })
     assert.equal(commits, 1)
     assert.equal(store.txs.getCount(), 1)
     await writer.close()

@@ -31,8 +31,24 @@ interface ShapeState {
   meta: ShapeMeta
 }
 
+/** A value to store: plain data, so it can go to lmdb-js' write thread without a callback. */
+interface Put {
+  readonly db: PartitionStore['log']
+  readonly key: Buffer
+  readonly value: Buffer
+}
+
+/**
+ * A write that reads what the transaction holds before it (a drop's reference counts, a snapshot
+ * restart's keys): it must run inside the transaction, in its place.
+ */
+type Update = () => void
+
 interface Batch {
-  readonly writes: Array<() => void>
+  /** The batch's writes, in order; each put's value is the batch's own (nothing changes it after). */
+  readonly writes: Array<Put | Update>
+  /** Whether `writes` holds an Update. */
+  updates: boolean
   readonly touched: Map<number, ShapeState>
   items: number
   readonly committed: Promise<void>
@@ -48,11 +64,14 @@ interface Batch {
  * always wins.
  *
  * A batch of SYNC_COMMIT_ITEMS_MAX items or more commits on lmdb-js' write thread of the
- * partition's environment (an async transaction, awaited until flushed): the calling thread goes
- * on encoding and queueing, and the partitions of one thread commit and fsync in parallel
- * instead of one after the other (`pnpm bench:gate --only append-inline,append-workers` against
- * transactionSync for every batch: +32 % entries/s inline, +20 % on 2 writer threads; the
- * process's CPU per entry +7 to +12 %, for more commits and the hand-offs between threads). A
+ * partition's environment (awaited until flushed): the calling thread goes on encoding and
+ * queueing, and the partitions of one thread commit and fsync in parallel instead of one after
+ * the other (`pnpm bench:gate --only append-inline,append-workers` against transactionSync for
+ * every batch: +32 % entries/s inline, +20 % on 2 writer threads; the process's CPU per entry +7
+ * to +12 %, for more commits and the hand-offs between threads). A batch of puts alone goes as
+ * lmdb-js write instructions that the write thread runs by itself (`env.batch`; against a
+ * transaction callback, which waits for this thread to run it: +10 % entries/s inline, p =
+ * 0.019, workers +4 % n.s.); a batch with an Update runs as a transaction callback. A
  * smaller batch commits synchronously: a lone write's latency is then one commit, without the
  * write thread's two event-loop hops. One commit at a time per partition: what arrives
  * meanwhile is the next batch, built on the state the commit under way will leave, so when a
@@ -99,12 +118,13 @@ export class PartitionWriter implements WriterOps {
       else if (isAfter(txn.firstTx, txn.firstOp, last)) whole.push(state)
       else {
         const fresh = transactionAfter(txn, last.tx, last.op)
-        done.push(this.#appendRecord(state, fresh, fresh.bytes).committed)
+        done.push(this.#appendRecord(state, fresh, fresh.bytes, true).committed)
         items += fresh.rowCount
       }
     }
     if (whole.length > 0 && whole.length < SHARED_RECORD_SHAPES_MIN) {
-      for (const state of whole) done.push(this.#appendRecord(state, txn, txn.bytes).committed)
+      const owned = txn.exclusive && txn.refs.length === 1
+      for (const state of whole) done.push(this.#appendRecord(state, txn, txn.bytes, owned).committed)
       items += whole.length * txn.rowCount
     } else if (whole.length > 0) {
       const key = txsKey(this.#nextTxsId++)
@@ -115,11 +135,9 @@ export class PartitionWriter implements WriterOps {
       shared.fill(0, shared.length - CHAIN_LONG_BYTES)
       // The record's seal covers the txs key and the record, not the count (it changes).
       seal(key, shared.subarray(SHARED_COUNT_BYTES))
-      const batch = this.#openBatch()
-      const { txs } = this.#store
-      batch.writes.push(() => txs.putSync(key, shared))
+      this.#openBatch().writes.push({ db: this.#store.txs, key, value: shared })
       const ref = encodeSharedRef(key)
-      for (const state of whole) done.push(this.#appendRecord(state, txn, ref).committed)
+      for (const state of whole) done.push(this.#appendRecord(state, txn, ref, false).committed)
       // The rows are stored once; each further shape costs a reference.
       items += txn.rowCount + whole.length - 1
     }
@@ -129,9 +147,10 @@ export class PartitionWriter implements WriterOps {
 
   /**
    * Queues `value` (the transaction's record, or a reference to it) as the shape's next log
-   * entry, with its chunk bookkeeping. The caller counts the items towards the commit size.
+   * entry, with its chunk bookkeeping; `owned`: nothing else stores or reads `value` (it is
+   * stored as it is, not copied). The caller counts the items towards the commit size.
    */
-  #appendRecord(state: ShapeState, txn: EncodedTransaction, value: Uint8Array): Batch {
+  #appendRecord(state: ShapeState, txn: EncodedTransaction, value: Uint8Array, owned: boolean): Batch {
     const shapeId = state.ref.shapeId
     const threshold = this.#options.chunkBytesThreshold
     let openChunkBytes = state.meta.openChunkBytes
@@ -158,14 +177,13 @@ export class PartitionWriter implements WriterOps {
     })
     const { log, chunks } = this.#store
     const key = offsetKeyOf(shapeId, txn.lastTx, txn.lastOp)
-    batch.writes.push(() => {
-      // Chained and sealed just before it is stored (putSync copies it): the same record or
-      // reference may be stored next under another shape's key, with another chain and seal.
-      const stored = chainEntry(value, txn.lastTx, previous)
-      seal(key, stored)
-      log.putSync(key, stored)
-      if (closedChunks !== null) for (const chunkKey of closedChunks) chunks.putSync(chunkKey, EMPTY)
-    })
+    // A value stored for several shapes (here or in another partition) gets a copy per shape to
+    // chain and seal: lmdb-js' write thread reads it only when the transaction runs.
+    const stored = chainEntry(owned ? value : Buffer.from(value), txn.lastTx, previous)
+    seal(key, stored)
+    batch.writes.push({ db: log, key, value: stored })
+    if (closedChunks !== null)
+      for (const chunkKey of closedChunks) batch.writes.push({ db: chunks, key: chunkKey, value: EMPTY })
     return batch
   }
 
@@ -188,6 +206,7 @@ export class PartitionWriter implements WriterOps {
     }
     const batch = this.#touch(state, { ...state.meta, snapshotStarted: true })
     const { snapshot } = this.#store
+    batch.updates = true
     batch.writes.push(() => {
       for (const key of snapshot.getKeys(shapeRange(ref.shapeId))) snapshot.removeSync(key)
     })
@@ -202,11 +221,8 @@ export class PartitionWriter implements WriterOps {
     const batch = this.#touch(state, meta)
     if (part.rowCount > 0 || part.lastOfChunk) {
       const key = snapshotKey(ref.shapeId, part.chunk, part.part)
-      const { snapshot } = this.#store
-      batch.writes.push(() => {
-        seal(key, part.bytes)
-        snapshot.putSync(key, asBuffer(part.bytes))
-      })
+      seal(key, part.bytes)
+      batch.writes.push({ db: this.#store.snapshot, key, value: asBuffer(part.bytes) })
     }
     return this.#counted(batch, part.rowCount)
   }
@@ -235,6 +251,7 @@ export class PartitionWriter implements WriterOps {
     const { log, chunks, snapshot, meta, txs } = this.#store
     const range = shapeRange(shapeId)
     const batch = this.#openBatch()
+    batch.updates = true
     batch.writes.push(() => {
       for (const { key, value } of log.getRange(range)) {
         const shared = sharedRefKey(value)
@@ -287,7 +304,7 @@ export class PartitionWriter implements WriterOps {
       resolve = res
       reject = rej
     })
-    const batch: Batch = { writes: [], touched: new Map(), items: 0, committed, resolve, reject }
+    const batch: Batch = { writes: [], updates: false, touched: new Map(), items: 0, committed, resolve, reject }
     this.#batch = batch
     // Group commit: everything that arrives in this event turn commits together.
     setImmediate(() => {
@@ -327,9 +344,13 @@ export class PartitionWriter implements WriterOps {
     // shapes' state on before this transaction runs (and before it is durable and published).
     const metas = Array.from(batch.touched.values(), (state) => [state.ref, state.meta] as const)
     const { env, meta } = this.#store
+    const metaValues = metas.map(([ref, shapeMeta]) => [ref.shapeId, encodeMetaValue(ref.shapeId, shapeMeta)] as const)
     const write = () => {
-      for (const write of batch.writes) write()
-      for (const [ref, shapeMeta] of metas) meta.putSync(ref.shapeId, encodeMetaValue(ref.shapeId, shapeMeta))
+      for (const write of batch.writes) {
+        if (typeof write === 'function') write()
+        else write.db.putSync(write.key, write.value)
+      }
+      for (const [shapeId, value] of metaValues) meta.putSync(shapeId, value)
     }
     if (batch.items < SYNC_COMMIT_ITEMS_MAX) {
       // A small batch with nothing committing ahead of it: committed here and now, which
@@ -347,7 +368,17 @@ export class PartitionWriter implements WriterOps {
     let durable: Promise<unknown>
     try {
       // Taken at once: `flushed` follows the writes queued so far, this transaction's included.
-      durable = Promise.all([settled(env.transaction(write)), flushed(env)])
+      // Puts alone need no callback on this thread: queued as lmdb-js instructions, the write
+      // thread runs the whole transaction (one event-loop hop less than a transaction callback).
+      // Queueing cannot stop halfway (which would commit part of the batch): every key and
+      // value is a Buffer the writer built, well under LMDB's limits.
+      const queued = batch.updates
+        ? env.transaction(write)
+        : env.batch(() => {
+            for (const { db, key, value } of batch.writes as Put[]) db.put(key, value)
+            for (const [shapeId, value] of metaValues) meta.put(shapeId, value)
+          })
+      durable = Promise.all([settled<unknown>(queued), flushed(env)])
     } catch (error) {
       durable = Promise.reject(error)
     }
