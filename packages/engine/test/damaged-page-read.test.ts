@@ -144,47 +144,114 @@ function lastLeaves(file: string, lastPage: number, pages: number): number[] {
   }
 }
 
+/** The last page LMDB uses in the single partition of the store in `dir`, and the data file's length. */
+function usedAndLength(dir: string): { file: string; lastPage: number; length: number } {
+  const file = join(dir, 'partitions', '0', 'data.mdb')
+  const env = open({ path: join(dir, 'partitions', '0'), readOnly: true })
+  try {
+    const info = (env as unknown as { env: { info(): { lastPageNumber: number } } }).env.info()
+    return { file, lastPage: info.lastPageNumber, length: statSync(file).size }
+  } finally {
+    env.close()
+  }
+}
+
+/**
+ * For each leaf page `pgno`: a copy of the store in `dir` with that page changed by `garble`,
+ * every log of `handle` read in a child process that must live; returns the reads' outcomes
+ * (a row count, `corrupt` or `refused`: anything else fails).
+ */
+function readsOfDamagedLeaves(dir: string, handle: string, pgnos: number[], garble: (page: Buffer) => void): string[] {
+  const outcomes: string[] = []
+  for (const pgno of pgnos) {
+    const copy = join(dir, `copy-${pgno}`)
+    cpSync(join(dir, 'partitions'), join(copy, 'partitions'), { recursive: true })
+    cpSync(join(dir, 'catalog'), join(copy, 'catalog'), { recursive: true })
+    const fd = openSync(join(copy, 'partitions', '0', 'data.mdb'), 'r+')
+    try {
+      const page = Buffer.alloc(PAGE)
+      readSync(fd, page, 0, PAGE, pgno * PAGE)
+      garble(page)
+      writeSync(fd, page, 0, PAGE, pgno * PAGE)
+    } finally {
+      closeSync(fd)
+    }
+    const child = spawnSync(process.execPath, ['--import', 'tsx', READ_LOGS, copy, handle], { encoding: 'utf8' })
+    assert.equal(child.signal, null, `page ${pgno}: the reader died (${child.signal})`)
+    assert.equal(child.status, 0, `page ${pgno}: ${child.stderr}`)
+    const read = JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '[]') as string[]
+    for (const outcome of read) assert.ok(['200', 'corrupt', 'refused'].includes(outcome), `page ${pgno}: ${outcome}`)
+    outcomes.push(...read)
+  }
+  return outcomes
+}
+
 test('leaves whose node offsets run off the end of the file are STORAGE_CORRUPT, and the process lives', async () => {
   const { dir, cleanup } = tempDir()
   try {
     const handle = await storeOfBigRecords(dir, 200)
-    const file = join(dir, 'partitions', '0', 'data.mdb')
-    const { lastPage, length } = (() => {
-      const env = open({ path: join(dir, 'partitions', '0'), readOnly: true })
-      try {
-        const info = (env as unknown as { env: { info(): { lastPageNumber: number } } }).env.info()
-        return { lastPage: info.lastPageNumber, length: statSync(file).size }
-      } finally {
-        env.close()
-      }
-    })()
+    const { file, lastPage, length } = usedAndLength(dir)
     assert.ok(length >= (lastPage + 1) * PAGE + TAIL_PADDING_MIN_BYTES, 'zeros past the last page')
 
     // A node offset of 0xfff0 sends LMDB 64 KiB past its page: off the end for the last 16 pages.
     // (A database root among them is refused at open: that is fine too.)
     const leaves = lastLeaves(file, lastPage, 16).slice(0, 8)
     assert.ok(leaves.length > 0, 'leaves among the last pages')
-    const outcomes: string[] = []
-    for (const pgno of leaves) {
-      const copy = join(dir, `copy-${pgno}`)
-      cpSync(join(dir, 'partitions'), join(copy, 'partitions'), { recursive: true })
-      cpSync(join(dir, 'catalog'), join(copy, 'catalog'), { recursive: true })
-      const fd = openSync(join(copy, 'partitions', '0', 'data.mdb'), 'r+')
-      try {
-        const page = Buffer.alloc(PAGE)
-        readSync(fd, page, 0, PAGE, pgno * PAGE)
-        for (let i = 0; i < page.readUInt16LE(20) / 2; i++) page.writeUInt16LE(0xfff0, HEADER + 2 * i)
-        writeSync(fd, page, 0, PAGE, pgno * PAGE)
-      } finally {
-        closeSync(fd)
+    const outcomes = readsOfDamagedLeaves(dir, handle, leaves, (page) => {
+      for (let i = 0; i < page.readUInt16LE(20) / 2; i++) page.writeUInt16LE(0xfff0, HEADER + 2 * i)
+    })
+    assert.ok(outcomes.includes('corrupt'), `some read met a damaged leaf: ${outcomes.join(', ')}`)
+  } finally {
+    cleanup()
+  }
+})
+
+/** The leaf pages of database `name` in the newest commit of `file`, walked down from its root. */
+function leavesOf(file: string, name: string): number[] {
+  const fd = openSync(file, 'r')
+  try {
+    const page = Buffer.alloc(PAGE)
+    const leaves: number[] = []
+    const pending = [rootOf(file, name)]
+    for (let pgno = pending.pop(); pgno !== undefined; pgno = pending.pop()) {
+      readSync(fd, page, 0, PAGE, pgno * PAGE)
+      if ((page.readUInt16LE(18) & P_BRANCH) === 0) {
+        leaves.push(pgno)
+        continue
       }
-      const child = spawnSync(process.execPath, ['--import', 'tsx', READ_LOGS, copy, handle], { encoding: 'utf8' })
-      assert.equal(child.signal, null, `page ${pgno}: the reader died (${child.signal})`)
-      assert.equal(child.status, 0, `page ${pgno}: ${child.stderr}`)
-      const read = JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '[]') as string[]
-      for (const outcome of read) assert.ok(['200', 'corrupt', 'refused'].includes(outcome), `page ${pgno}: ${outcome}`)
-      outcomes.push(...read)
+      // A branch node: its child's page number in its first 48 bits (lo, hi, flags).
+      for (let at = HEADER; at < HEADER + page.readUInt16LE(20); at += 2) {
+        const node = HEADER + page.readUInt16LE(at)
+        pending.push(
+          page.readUInt16LE(node) + page.readUInt16LE(node + 2) * 2 ** 16 + page.readUInt16LE(node + 4) * 2 ** 32,
+        )
+      }
     }
+    return leaves
+  } finally {
+    closeSync(fd)
+  }
+}
+
+test('leaves whose values claim GiBs are STORAGE_CORRUPT before lmdb-js copies them, and the process lives', async () => {
+  const { dir, cleanup } = tempDir()
+  try {
+    const handle = await storeOfBigRecords(dir, 200)
+    const { file } = usedAndLength(dir)
+    const leaves = leavesOf(file, 'log').slice(-4)
+    assert.ok(leaves.length > 0, 'the log has leaves')
+    // A leaf node: data size (u16 low, u16 high), flags (u16), key size (u16), key, data. 3 GiB
+    // is past any stored value: refused before lmdb-js copies it (value-size-guard.ts), which
+    // ran off the end of the file.
+    const size = 3 * 2 ** 30
+    const outcomes = readsOfDamagedLeaves(dir, handle, leaves, (page) => {
+      for (let i = 0; i < page.readUInt16LE(20) / 2; i++) {
+        const node = HEADER + page.readUInt16LE(HEADER + 2 * i)
+        if (page.readUInt16LE(node + 4) !== 0) continue // not a plain value: a sub-database or an overflow page
+        page.writeUInt16LE(size % 2 ** 16, node)
+        page.writeUInt16LE(Math.floor(size / 2 ** 16), node + 2)
+      }
+    })
     assert.ok(outcomes.includes('corrupt'), `some read met a damaged leaf: ${outcomes.join(', ')}`)
   } finally {
     cleanup()

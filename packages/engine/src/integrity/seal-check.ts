@@ -6,6 +6,7 @@ import { previousEntry } from '../log-store/log-record.ts'
 import { SHARED_COUNT_BYTES } from '../log-store/record-layout.ts'
 import { decodeMetaValue } from '../log-store/shape-meta.ts'
 import { checkSeal } from '../log-store/value-seal.ts'
+import { guardValueSizes, listedValue } from '../log-store/value-size-guard.ts'
 
 /**
  * Checks the seal (checksum) of every stored value of one partition file: its log values, shared
@@ -24,8 +25,10 @@ export function sealProblem(partitionFile: string): string | undefined {
     const chain = new ChainCheck()
     for (const name of ['log', 'snapshot', 'txs'] as const) {
       const db = env.openDB<Buffer, Buffer>({ name, encoding: 'binary', keyEncoding: 'binary' })
-      for (const { key, value } of db.getRange({})) {
+      guardValueSizes(db)
+      for (const key of db.getKeys({})) {
         try {
+          const value = Buffer.from(listedValue(db, key))
           checkSeal(key, name === 'txs' ? value.subarray(SHARED_COUNT_BYTES, value.length) : value, name)
           if (name === 'log') chain.next(key, value)
         } catch (error) {
@@ -35,9 +38,10 @@ export function sealProblem(partitionFile: string): string | undefined {
       }
     }
     const meta = env.openDB<Buffer, number>({ name: 'meta', encoding: 'binary', keyEncoding: 'uint32' })
-    for (const { key, value } of meta.getRange({})) {
+    guardValueSizes(meta)
+    for (const key of meta.getKeys({})) {
       try {
-        decodeMetaValue(key, value)
+        decodeMetaValue(key, Buffer.from(listedValue(meta, key)))
       } catch (error) {
         damaged++
         first ??= `${(error as Error).message} of shape ${key}`

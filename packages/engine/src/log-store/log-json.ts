@@ -21,6 +21,7 @@ import {
   SHARED_COUNT_BYTES,
 } from './record-layout.ts'
 import { checkSeal } from './value-seal.ts'
+import { listedValue } from './value-size-guard.ts'
 
 /**
  * A committed range of a shape's log as one ready-to-send JSON array `[row,row,...]` (UTF-8),
@@ -131,8 +132,7 @@ function reachesChunk(upTo: LogOffset, n: number): boolean {
 function copySnapshotChunk(store: PartitionStore, shapeId: number, chunk: number, out: JsonArrayWriter): boolean {
   const range = { start: snapshotKey(shapeId, chunk, 0), end: snapshotKey(shapeId, chunk + 1, 0) }
   for (const key of store.snapshot.getKeys(range)) {
-    const part = store.snapshot.getBinaryFast(key)
-    if (part === undefined) continue
+    const part = listedValue(store.snapshot, key)
     checkSeal(key, part, 'snapshot part')
     checkSpan(0, PART_HEADER_BYTES, part.length, 'snapshot part header')
     const base = out.stage(part)
@@ -183,7 +183,6 @@ function copyLog(
     const filter = first || pastEnd
     first = false
     const record = recordOf(store, key)
-    if (record === undefined) continue
     checkChain(record.previous, last, since)
     last = LogOffset.of(keyTx, keyOp)
     const length = record.value.length - record.from
@@ -223,14 +222,8 @@ function copyLog(
  * The log record at `key` as an LMDB buffer (valid until the next read) and where the record
  * starts in it: the log's own value, or the shared record a reference points to.
  */
-function recordOf(
-  store: PartitionStore,
-  key: Buffer,
-): { value: Uint8Array; from: number; previous: LogOffset | null } | undefined {
-  const value = store.log.getBinaryFast(key)
-  if (value === undefined) return undefined
-  // (subarray with an explicit end: the buffer's `length` is overridden over a larger region.)
-  const entry = value.subarray(0, value.length)
+function recordOf(store: PartitionStore, key: Buffer): { value: Uint8Array; from: number; previous: LogOffset | null } {
+  const entry = listedValue(store.log, key)
   checkSeal(key, entry, 'log value')
   const previous = previousEntry(entry, readU64(key, 4))
   const reference = sharedRefKey(entry)

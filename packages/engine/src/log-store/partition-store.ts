@@ -10,6 +10,7 @@ import { SHARED_COUNT_BYTES } from './record-layout.ts'
 import { decodeMetaValue, type ShapeMeta } from './shape-meta.ts'
 import { type LmdbNativeEnv, padTail } from './tail-padding.ts'
 import { checkSeal } from './value-seal.ts'
+import { guardValueSizes, valuesInRange } from './value-size-guard.ts'
 
 /** The five databases of one partition's environment (see PartitionStore). */
 export interface PartitionDatabases {
@@ -87,6 +88,7 @@ export class PartitionStore implements PartitionDatabases {
     this.snapshot = this.env.openDB({ name: 'snapshot', encoding: 'binary', keyEncoding: 'binary' })
     this.meta = this.env.openDB({ name: 'meta', encoding: 'binary', keyEncoding: 'uint32' })
     this.txs = this.env.openDB({ name: 'txs', encoding: 'binary', keyEncoding: 'binary' })
+    for (const db of [this.log, this.chunks, this.snapshot, this.meta, this.txs]) guardValueSizes(db)
   }
 
   /**
@@ -201,7 +203,7 @@ export class PartitionStore implements PartitionDatabases {
     const { end } = shapeRange(shapeId)
     const start = offsetKey(shapeId, after)
     return this.#read(shapeId, () => {
-      const records = [...this.log.getRange({ start, end, limit: RANGE_BATCH_RECORDS + 1 })]
+      const records = [...valuesInRange(this.log, { start, end, limit: RANGE_BATCH_RECORDS + 1 })]
       if (records.length > 0 && Buffer.compare(records[0]?.key as Buffer, start) === 0) records.shift()
       return records.slice(0, RANGE_BATCH_RECORDS).map(({ key, value }) => {
         const record = this.resolveRecord(key, value)
@@ -227,7 +229,7 @@ export class PartitionStore implements PartitionDatabases {
   snapshotParts(shapeId: number, chunk: number, fromPart: number): Buffer[] {
     const range = { start: snapshotKey(shapeId, chunk, fromPart), end: snapshotKey(shapeId, chunk + 1, 0) }
     return this.#read(shapeId, () =>
-      [...this.snapshot.getRange(range)].map(({ key, value }) => {
+      [...valuesInRange(this.snapshot, range)].map(({ key, value }) => {
         checkSeal(key, value, 'snapshot part')
         return value
       }),

@@ -15,6 +15,7 @@ import type { ShapeMeta } from './shape-meta.ts'
 import { encodeMetaValue } from './shape-meta.ts'
 import type { EncodedTransaction } from './transaction-encoder.ts'
 import { seal } from './value-seal.ts'
+import { valuesInRange } from './value-size-guard.ts'
 
 /** What a PartitionWriter is told to do after its commits. */
 export interface PartitionWriterOptions {
@@ -253,7 +254,7 @@ export class PartitionWriter implements WriterOps {
     const batch = this.#openBatch()
     batch.updates = true
     batch.writes.push(() => {
-      for (const { key, value } of log.getRange(range)) {
+      for (const { key, value } of valuesInRange(log, range)) {
         const shared = sharedRefKey(value)
         if (shared !== null) releaseShared(txs, shared)
         log.removeSync(key)

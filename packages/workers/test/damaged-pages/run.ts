@@ -4,8 +4,9 @@
 // at open, reads that returned exactly the shape's rows, reads that failed with STORAGE_CORRUPT,
 // reads that returned other rows, reads that failed any other way, and processes that died.
 //
-//   pnpm test:damaged-pages [--trials 100] [--seed 1] [--runtime inline|workers|both]
+//   pnpm test:damaged-pages [--trials 100] [--seed 1] [--runtime inline|workers|both] [--only 3,33]
 //
+// `--only` runs those trials of the seed alone (each garbles as it does in a full run).
 // Exits non-zero if any read returned wrong rows or failed uncoded, or a process died.
 import { spawnSync } from 'node:child_process'
 import { closeSync, cpSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs'
@@ -29,11 +30,14 @@ const { values } = parseArgs({
     trials: { type: 'string', default: '100' },
     seed: { type: 'string', default: '1' },
     runtime: { type: 'string', default: 'both' },
+    only: { type: 'string' },
   },
 })
 const trials = Number(values.trials)
 const seed = Number(values.seed)
 const runtimes = values.runtime === 'both' ? ['inline', 'workers'] : [values.runtime as string]
+const trialNumbers =
+  values.only === undefined ? Array.from({ length: trials }, (_, i) => i) : values.only.split(',').map(Number)
 
 /** A store big enough for B-trees below their roots: snapshots in many chunks, own and shared transactions. */
 async function makeStore(dir: string): Promise<Record<string, string[]>> {
@@ -127,7 +131,7 @@ try {
       otherErrors: 0,
       deadProcesses: 0,
     }
-    for (let trial = 0; trial < trials; trial++) {
+    for (const trial of trialNumbers) {
       const copy = join(root, 'trial')
       rmSync(copy, { recursive: true, force: true })
       cpSync(pristine, copy, { recursive: true })
