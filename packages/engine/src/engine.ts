@@ -252,8 +252,8 @@ export class Engine {
   appendToLog(handle: ShapeHandle, items: readonly LogItem[]): Promise<void> {
     return this.#guard(() => {
       const ref = this.#ref(handle)
-      const txn = this.#encode(items, ref.partition)
-      return this.#writers.append({ ...txn, partition: ref.partition, refs: [ref], exclusive: true })
+      const txn = { ...this.#encode(items, ref.partition), partition: ref.partition, refs: [ref], exclusive: true }
+      return this.#writers.append(txn)
     })
   }
 
