@@ -16,18 +16,20 @@ export const STORED_VALUE_BYTES_MAX =
 
 /**
  * Makes every `get` of `db` (get, getBinaryFast) refuse, as damage, a value bigger than any
- * stored value can be, before lmdb-js touches it. LMDB takes a value's size from its leaf node,
- * which a damaged page can set to anything up to 4 GiB; lmdb-js then copies that many bytes into
- * its read buffer, or hands out a view of that many bytes of the map: either ran off the end of
- * the file, a SIGBUS and a dead process (`pnpm test:damaged-pages --seed 2`, trials 3 and 33).
- * Every such read stores the size in the database's `lastSize` first (lmdb-js 3.x read.js),
- * which is where this checks it. A cursor that reads values checks nothing: read values by key
+ * stored value can be, before lmdb-js copies or maps it. LMDB takes a value's size from its leaf
+ * node, which a damaged page can set to anything up to 4 GiB. A value that fits lmdb-js' read
+ * buffer (16 MiB at first) is copied by the native get at once; a bigger one is only measured,
+ * its size stored in the database's `lastSize` (lmdb-js 3.x read.js), and then copied into a
+ * grown buffer or handed out as a view of the map: either ran off the end of the file, a SIGBUS
+ * and a dead process (`pnpm test:damaged-pages --seed 2`, trials 3 and 33). `lastSize` is where
+ * this checks it. A cursor that reads values checks nothing: read values by key
  * (`valuesInRange`, `listedValue`).
  *
- * Not covered: a damaged size under the limit whose bytes run past the file's tail padding
- * (tail-padding.ts) still faults. Padding every file by twice the limit (133 MiB, sparse) closed
- * that in a trial, but every copy made with Node's `cpSync` (the tests', the bench's seeds, an
- * operator's script) writes those zeros out: 1 GiB per copy of an 8-partition store.
+ * Not covered: a damaged size under the limit (copied at once up to the buffer's size, or let
+ * through by this check) whose bytes run past the file's tail padding (tail-padding.ts) still
+ * faults. Padding every file by twice the limit (133 MiB, sparse) closed that in a trial, but
+ * every copy made with Node's `cpSync` (the tests', the bench's seeds, an operator's script)
+ * writes those zeros out: 1 GiB per copy of an 8-partition store.
  */
 export function guardValueSizes(db: Database<Buffer, Key>): void {
   let lastSize = 0
