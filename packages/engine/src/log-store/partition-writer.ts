@@ -48,7 +48,7 @@ type Update = () => void
 interface Batch {
   /** The batch's writes, in order; each put's value is the batch's own (nothing changes it after). */
   readonly writes: Array<Put | Update>
-  /** Whether `writes` holds an Update. */
+  /** Whether `writes` holds an Update (set by queueUpdate, the only way one is queued). */
   updates: boolean
   readonly touched: Map<number, ShapeState>
   items: number
@@ -207,8 +207,7 @@ export class PartitionWriter implements WriterOps {
     }
     const batch = this.#touch(state, { ...state.meta, snapshotStarted: true })
     const { snapshot } = this.#store
-    batch.updates = true
-    batch.writes.push(() => {
+    queueUpdate(batch, () => {
       for (const key of snapshot.getKeys(shapeRange(ref.shapeId))) snapshot.removeSync(key)
     })
     return this.#counted(batch, 1)
@@ -252,8 +251,7 @@ export class PartitionWriter implements WriterOps {
     const { log, chunks, snapshot, meta, txs } = this.#store
     const range = shapeRange(shapeId)
     const batch = this.#openBatch()
-    batch.updates = true
-    batch.writes.push(() => {
+    queueUpdate(batch, () => {
       for (const { key, value } of valuesInRange(log, range)) {
         const shared = sharedRefKey(value)
         if (shared !== null) releaseShared(txs, shared)
@@ -415,6 +413,12 @@ export class PartitionWriter implements WriterOps {
       failed.reject(failure)
     }
   }
+}
+
+/** Queues an Update: the batch then commits as a transaction callback (see #commit). */
+function queueUpdate(batch: Batch, update: Update): void {
+  batch.updates = true
+  batch.writes.push(update)
 }
 
 /** Resolves when every write queued in `env` so far is flushed to disk. */
