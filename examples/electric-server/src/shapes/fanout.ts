@@ -1,7 +1,8 @@
-import { encodeTransaction, type LogItem } from '@shapestore/engine'
+import { encodeTransaction, type LogItem, type ShapeHandle } from '@shapestore/engine'
 import type { Change } from '../table/transaction.ts'
 import { type Action, actionFor, changeItems } from './messages.ts'
 import type { ShapeSpec } from './shape-spec.ts'
+import type { TableShapes } from './table-shapes.ts'
 
 /** One shape's part of a transaction, as appendToLogs takes it. */
 export interface FanoutEntry {
@@ -10,7 +11,9 @@ export interface FanoutEntry {
 }
 
 /**
- * The log items transaction `tx` gives each shape of its table. Shapes that get the same
+ * The log items transaction `tx` gives each shape of its table: each change is evaluated only
+ * against the shapes the table's index names for it (TableShapes.candidates); `specOf` gives a
+ * candidate's spec, undefined for one that must not be written. Shapes that get the same
  * messages (same columns and replica, same action per change) share ONE items array, so the
  * engine validates it once and stores it once per partition (its shared-record layout).
  * Every distinct array is checked against the engine's limits here, before the caller commits
@@ -18,15 +21,28 @@ export interface FanoutEntry {
  * `txid` is the messages' `txids` entry: the transaction's own id (Postgres's xid), `tx` by default.
  */
 export function planFanout(
-  shapes: Iterable<readonly [string, ShapeSpec]>,
+  shapes: TableShapes,
+  specOf: (handle: ShapeHandle) => ShapeSpec | undefined,
   tx: number,
   changes: readonly Change[],
   txid = tx,
 ): FanoutEntry[] {
+  const planned = new Map<ShapeHandle, { spec: ShapeSpec; actions: Action[] }>()
+  changes.forEach((change, i) => {
+    for (const handle of shapes.candidates(change)) {
+      let shape = planned.get(handle)
+      if (shape === undefined) {
+        const spec = specOf(handle)
+        if (spec === undefined) continue
+        shape = { spec, actions: new Array<Action>(changes.length).fill('skip') }
+        planned.set(handle, shape)
+      }
+      shape.actions[i] = actionFor(shape.spec, change)
+    }
+  })
   const entries: FanoutEntry[] = []
   const shared = new Map<string, LogItem[]>()
-  for (const [handle, spec] of shapes) {
-    const actions: Action[] = changes.map((change) => actionFor(spec, change))
+  for (const [handle, { spec, actions }] of planned) {
     if (actions.every((action) => action === 'skip')) continue
     const signature = JSON.stringify([spec.columns, spec.replica, spec.relation, actions])
     let items = shared.get(signature)

@@ -9,6 +9,7 @@ import {
   type ShapeHandle,
 } from '@shapestore/engine'
 import { visibleInSnapshot } from '../pg/visibility.ts'
+import { whereEquality } from '../sql/where-compiler.ts'
 import { PRIMARY_KEY, type Row, toPgText } from '../table/pg-types.ts'
 import type { TableSource } from '../table/table-source.ts'
 import { type PendingFanout, TableStore } from '../table/table-store.ts'
@@ -17,6 +18,7 @@ import { SerialQueue } from '../util/serial-queue.ts'
 import { type FanoutEntry, planFanout } from './fanout.ts'
 import { snapshotMessage } from './messages.ts'
 import { canonicalTableName, ShapeParamError, type ShapeParams, type ShapeSpec, shapeSpec } from './shape-spec.ts'
+import { TableShapes } from './table-shapes.ts'
 
 /** What a committed write answers. */
 export interface WriteResult {
@@ -50,9 +52,10 @@ const SPEC_CACHE_MAX = 10_000
  * The in-memory registry (handle → spec) is filled lazily from the engine's catalog, so a
  * restart reads nothing per shape: a shape enters it when a request names it (one catalog
  * lookup and its keys), and a table's shapes all enter it at the table's first write after
- * the start (the fanout needs every one of them). Those enter unchecked: whether a shape's
- * snapshot completed is a read of its keys (a read-path miss after a restart), so it is asked
- * only of the shapes a change goes to or a request names, not of the whole table.
+ * the start (the fanout needs every one of them). Those enter unresolved: indexed by their
+ * stored where text (TableShapes), their spec compiled and their snapshot checked (a read of
+ * its keys: a read-path miss after a restart) only when a change goes to them or a request
+ * names them, not for the whole table.
  */
 export class ShapeService {
   readonly #engine: Engine
@@ -60,12 +63,14 @@ export class ShapeService {
   readonly #queue = new SerialQueue()
   readonly #byHandle = new Map<ShapeHandle, ShapeSpec>()
   readonly #byKey = new Map<string, ShapeHandle>()
-  readonly #byTable = new Map<string, Set<ShapeHandle>>()
+  readonly #byTable = new Map<string, TableShapes>()
+  /** Registered by a table load with their definition only: compiled when first met (#specOfRegistered). */
+  readonly #unresolved = new Map<ShapeHandle, { readonly table: string; readonly definition: ShapeDefinition }>()
   readonly #creating = new Map<string, Promise<ShapeHandle>>()
   /** Registered by a table load without checking that their snapshot completed (#checked). */
   readonly #unchecked = new Set<ShapeHandle>()
   readonly #specs = new Map<string, ShapeSpec>()
-  /** Tables whose shapes have all been read from the catalog since the start (see #shapesOf). */
+  /** Tables whose shapes have all been read from the catalog since the start (see #loadedTable). */
   readonly #tablesLoaded = new Set<string>()
   #lastFannedOutTx = 0
 
@@ -147,7 +152,7 @@ export class ShapeService {
   }
 
   specOf(handle: ShapeHandle): ShapeSpec | undefined {
-    const known = this.#byHandle.get(handle)
+    const known = this.#specOfRegistered(handle)
     if (known !== undefined) return this.#checked(handle) ? known : undefined
     const shape = this.#engine.fetchShapeByHandle(handle)
     return shape === undefined ? undefined : this.#restore(handle, shape)?.spec
@@ -242,7 +247,7 @@ export class ShapeService {
       if (!plan.schemaChanged) {
         let planned: FanoutEntry[]
         try {
-          planned = planFanout(this.#shapesOf(table), tx, plan.changes)
+          planned = this.#plan(table, tx, plan.changes)
         } catch (error) {
           if (error instanceof EngineError)
             throw new WriteError(400, 'ops', `too large for a shape log: ${error.message}`)
@@ -281,12 +286,10 @@ export class ShapeService {
       const appends: Promise<void>[] = []
       for (const [table, changes] of txn.changes) {
         // Where-clauses first: only the shapes a change goes to have their keys read.
-        const entries = this.#deliverable(planFanout(this.#shapesOf(table), txn.tx, changes, txn.xid)).filter(
-          ({ handle }) => {
-            const snapshot = this.#engine.fetchPgSnapshot(handle)
-            return snapshot === null || !visibleInSnapshot(snapshot, txn.xid)
-          },
-        )
+        const entries = this.#deliverable(this.#plan(table, txn.tx, changes, txn.xid)).filter(({ handle }) => {
+          const snapshot = this.#engine.fetchPgSnapshot(handle)
+          return snapshot === null || !visibleInSnapshot(snapshot, txn.xid)
+        })
         for (let start = 0; start < entries.length; start += limits.FANOUT_SHAPES_MAX) {
           appends.push(this.#engine.appendToLogs(entries.slice(start, start + limits.FANOUT_SHAPES_MAX)))
         }
@@ -307,7 +310,7 @@ export class ShapeService {
   rotateTable(table: string): Promise<void> {
     return this.#queue.run(async () => {
       this.#specs.clear()
-      for (const [handle] of [...this.#shapesOf(table)]) await this.#remove(handle)
+      for (const handle of [...this.#loadedTable(table).handles()]) await this.#remove(handle)
     })
   }
 
@@ -360,6 +363,11 @@ export class ShapeService {
 
   #unregister(handle: ShapeHandle): void {
     this.#unchecked.delete(handle)
+    const unresolved = this.#unresolved.get(handle)
+    if (unresolved !== undefined) {
+      this.#unresolved.delete(handle)
+      this.#byTable.get(unresolved.table)?.delete(handle)
+    }
     const spec = this.#byHandle.get(handle)
     if (spec === undefined) return
     this.#byHandle.delete(handle)
@@ -380,37 +388,72 @@ export class ShapeService {
   async #fanout(pending: PendingFanout, planned?: FanoutEntry[]): Promise<void> {
     if (pending.schemaChanged) {
       this.#specs.clear()
-      for (const [handle] of [...this.#shapesOf(pending.table)]) await this.#remove(handle)
+      for (const handle of [...this.#loadedTable(pending.table).handles()]) await this.#remove(handle)
       return
     }
-    const entries = planned ?? this.#deliverable(planFanout(this.#shapesOf(pending.table), pending.tx, pending.changes))
+    const entries = planned ?? this.#deliverable(this.#plan(pending.table, pending.tx, pending.changes))
     for (let start = 0; start < entries.length; start += limits.FANOUT_SHAPES_MAX) {
       await this.#engine.appendToLogs(entries.slice(start, start + limits.FANOUT_SHAPES_MAX))
     }
   }
 
-  /** Every shape of the table (run in the queue: no creation is under way meanwhile). */
-  *#shapesOf(table: string): Iterable<readonly [ShapeHandle, ShapeSpec]> {
-    if (!this.#tablesLoaded.has(table)) {
-      for (const { handle, shape } of [...this.#engine.listShapes({ table })]) {
-        if (!this.#byHandle.has(handle)) this.#restore(handle, shape, false)
+  /** planFanout over the table's shapes (run in the queue: no creation is under way meanwhile). */
+  #plan(table: string, tx: number, changes: readonly Change[], txid?: number): FanoutEntry[] {
+    return planFanout(this.#loadedTable(table), (handle) => this.#specOfRegistered(handle), tx, changes, txid)
+  }
+
+  /**
+   * The table's shapes, all of them: at a table's first use after the start, the ones not yet
+   * met are read from the catalog and indexed by their stored where text alone (no compilation:
+   * a restart with 50,000 shapes pays a catalog read and a parse per shape, nothing more).
+   */
+  #loadedTable(table: string): TableShapes {
+    const shapes = this.#tableShapes(table)
+    if (this.#tablesLoaded.has(table)) return shapes
+    const schema = this.#tables.schema(table)
+    for (const { handle, shape } of this.#engine.listShapes({ table })) {
+      if (this.#byHandle.has(handle)) continue
+      if (schema === undefined) {
+        void this.remove(handle).catch(() => {})
+        continue
       }
-      this.#tablesLoaded.add(table)
+      // Unchecked too: resolving it (#specOfRegistered) registers it so.
+      this.#unresolved.set(handle, { table, definition: shape })
+      shapes.add(handle, shape.where === undefined ? null : whereEquality(shape.where, schema))
     }
-    for (const handle of this.#byTable.get(table) ?? []) {
-      yield [handle, this.#byHandle.get(handle) as ShapeSpec]
+    this.#tablesLoaded.add(table)
+    return shapes
+  }
+
+  #tableShapes(table: string): TableShapes {
+    let shapes = this.#byTable.get(table)
+    if (shapes === undefined) {
+      shapes = new TableShapes()
+      this.#byTable.set(table, shapes)
     }
+    return shapes
+  }
+
+  /**
+   * The spec of a registered shape, compiling it if a table load left it unresolved; undefined
+   * when it is not registered, or when its definition no longer compiles (it then leaves the
+   * registry and its removal is queued).
+   */
+  #specOfRegistered(handle: ShapeHandle): ShapeSpec | undefined {
+    const spec = this.#byHandle.get(handle)
+    if (spec !== undefined) return spec
+    const unresolved = this.#unresolved.get(handle)
+    if (unresolved === undefined) return undefined
+    const restored = this.#restore(handle, unresolved.definition, false)
+    if (restored === undefined) this.#unregister(handle)
+    return restored?.spec
   }
 
   #register(handle: ShapeHandle, spec: ShapeSpec): void {
+    this.#unresolved.delete(handle)
     this.#byHandle.set(handle, spec)
     this.#byKey.set(spec.key, handle)
-    let handles = this.#byTable.get(spec.table)
-    if (handles === undefined) {
-      handles = new Set()
-      this.#byTable.set(spec.table, handles)
-    }
-    handles.add(handle)
+    this.#tableShapes(spec.table).add(handle, spec.where?.equality ?? null)
   }
 
   /** A definition's spec against the table's current schema; null if it no longer compiles. */

@@ -1,4 +1,5 @@
 import type { Column, ColumnValue, PgType, Row, TableSchema } from '../table/pg-types.ts'
+import { equalityKey, type WhereEquality } from './equality-key.ts'
 import { compareNumeric, type Numeric, numericText, parseNumeric } from './numeric.ts'
 import { type ComparisonOp, type Literal, parseWhere, type WhereAst, WhereSyntaxError } from './where-parser.ts'
 
@@ -12,6 +13,8 @@ export interface CompiledWhere {
   readonly canonical: string
   /** SQL semantics: a row is in the shape only when the clause is true (not false, not null). */
   matches(row: Row): boolean
+  /** Set when the clause is one `column = constant` test the fanout can route by value. */
+  readonly equality: WhereEquality | null
 }
 
 /**
@@ -34,7 +37,27 @@ export function compileWhere(
   params: ReadonlyMap<number, string> = new Map(),
 ): CompiledWhere {
   const node = bind(parseWhere(source), schema, params)
-  return { canonical: render(node), matches: (row) => evaluate(node, row) === true }
+  return { canonical: render(node), matches: (row) => evaluate(node, row) === true, equality: equalityOf(node) }
+}
+
+/**
+ * compileWhere(source, schema).equality without the rest of the compilation: a restart loads a
+ * table's shapes this way (their stored canonical text). Null also when the text no longer
+ * compiles against the schema: compiling it when the shape is first met says so.
+ */
+export function whereEquality(source: string, schema: TableSchema): WhereEquality | null {
+  try {
+    return equalityOf(bind(parseWhere(source), schema, new Map()))
+  } catch (error) {
+    if (error instanceof WhereSyntaxError) return null
+    throw error
+  }
+}
+
+function equalityOf(node: Node): WhereEquality | null {
+  if (node.kind !== 'compare' || node.op !== '=') return null
+  const key = equalityKey(node.value as ColumnValue, node.column.type)
+  return key === undefined ? null : { column: node.column.name, type: node.column.type, key }
 }
 
 function bind(ast: WhereAst, schema: TableSchema, params: ReadonlyMap<number, string>): Node {

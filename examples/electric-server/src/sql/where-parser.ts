@@ -44,9 +44,10 @@ type Token =
   | { readonly kind: 'punct'; readonly text: '(' | ')' | ',' }
 
 const KEYWORDS = new Set(['and', 'or', 'not', 'is', 'null', 'in', 'true', 'false'])
-const NUMBER = /^(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?/
-const IDENT = /^[A-Za-z_][A-Za-z0-9_$]*/
-const PARAM = /^\$(\d{1,4})/
+// Sticky: each is tried at the tokenizer's position (lastIndex), with no copy of the rest of the text.
+const NUMBER = /(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?/y
+const IDENT = /[A-Za-z_][A-Za-z0-9_$]*/y
+const PARAM = /\$(\d{1,4})/y
 const OPERATORS = ['<>', '!=', '<=', '>=', '=', '<', '>'] as const
 
 function tokenize(source: string): Token[] {
@@ -54,7 +55,6 @@ function tokenize(source: string): Token[] {
   let i = 0
   while (i < source.length) {
     const ch = source[i] as string
-    const rest = source.slice(i)
     if (/\s/.test(ch)) {
       i++
     } else if (ch === "'") {
@@ -69,22 +69,22 @@ function tokenize(source: string): Token[] {
     } else if (ch === '(' || ch === ')' || ch === ',') {
       tokens.push({ kind: 'punct', text: ch })
       i++
-    } else if (PARAM.test(rest)) {
-      const match = PARAM.exec(rest) as RegExpExecArray
+    } else if (matchAt(PARAM, source, i)) {
+      const match = matchAt(PARAM, source, i) as RegExpExecArray
       const index = Number(match[1])
       if (index < 1) throw new WhereSyntaxError('parameters are numbered from $1')
       tokens.push({ kind: 'param', index })
       i += match[0].length
-    } else if (NUMBER.test(rest)) {
-      const match = NUMBER.exec(rest) as RegExpExecArray
+    } else if (matchAt(NUMBER, source, i)) {
+      const match = matchAt(NUMBER, source, i) as RegExpExecArray
       tokens.push({ kind: 'number', text: match[0] })
       i += match[0].length
-    } else if (IDENT.test(rest)) {
-      const match = IDENT.exec(rest) as RegExpExecArray
+    } else if (matchAt(IDENT, source, i)) {
+      const match = matchAt(IDENT, source, i) as RegExpExecArray
       tokens.push({ kind: 'ident', text: match[0], quoted: false })
       i += match[0].length
     } else {
-      const op = OPERATORS.find((candidate) => rest.startsWith(candidate))
+      const op = OPERATORS.find((candidate) => source.startsWith(candidate, i))
       if (op === undefined && ch === '-') {
         tokens.push({ kind: 'op', text: '-' })
         i++
@@ -97,6 +97,11 @@ function tokenize(source: string): Token[] {
     }
   }
   return tokens
+}
+
+function matchAt(pattern: RegExp, source: string, at: number): RegExpExecArray | null {
+  pattern.lastIndex = at
+  return pattern.exec(source)
 }
 
 /** Reads a `'…'` or `"…"` token whose quote is escaped by doubling; returns its text and the index after it. */
