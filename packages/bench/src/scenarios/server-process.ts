@@ -1,4 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 
@@ -43,6 +44,22 @@ export interface ServerStats {
 }
 
 const MAIN = fileURLToPath(import.meta.resolve('@shapestore/example-electric-server/main'))
+const DIST_MAIN = join(dirname(dirname(MAIN)), 'dist', 'main.js')
+
+/**
+ * How the example server runs: from its TypeScript source under tsx (`pnpm example:server`), or
+ * compiled (`dist/`, with the engine's and the workers' compiled exports: the condition
+ * `shapestore-dist`), as a deployment runs it; buildExampleServer() compiles it.
+ */
+export type ServerBuild = 'source' | 'dist'
+
+/** `pnpm build` of the example server and the packages it imports. */
+export function buildExampleServer(): void {
+  const built = spawnSync('pnpm', ['--filter', '@shapestore/example-electric-server...', 'build'], {
+    encoding: 'utf8',
+  })
+  if (built.status !== 0) throw new Error(`building the example server failed: ${built.stdout}${built.stderr}`)
+}
 
 export async function startServerProcess(options: {
   dir: string
@@ -50,9 +67,12 @@ export async function startServerProcess(options: {
   writers: number
   /** More flags for the server (`--pg URL …`). */
   extraArgs?: readonly string[]
+  /** Default 'source'. */
+  build?: ServerBuild
 }): Promise<ServerProcess> {
+  const compiled = options.build === 'dist'
   const server = await spawnServer('the example server', [
-    MAIN,
+    ...(compiled ? ['--conditions=shapestore-dist', DIST_MAIN] : ['--import', 'tsx', MAIN]),
     '--dir',
     options.dir,
     '--port',
@@ -76,7 +96,7 @@ export async function startServerProcess(options: {
   }
 }
 
-/** A server script run as `node --import tsx ...args`, once it has printed its JSON ready line. */
+/** A server process (`node ...args`), once it has printed its JSON ready line. */
 export interface SpawnedServer {
   readonly pid: number
   /** The ready line: the first stdout line that starts with `{`, parsed. */
@@ -86,7 +106,7 @@ export interface SpawnedServer {
 }
 
 export async function spawnServer(name: string, args: readonly string[], killAfterMs = 5_000): Promise<SpawnedServer> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', ...args], {
+  const child: ChildProcess = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))

@@ -36,7 +36,7 @@ export async function startStreamsServer(
     kind === 'ours'
       ? [OURS, '--dir', dir, '--port', '0', '--long-poll-ms', String(longPollMs)]
       : [REFERENCE, dir, String(longPollMs)]
-  const server = await spawnServer(`the ${kind} streams server`, args, 10_000)
+  const server = await spawnServer(`the ${kind} streams server`, ['--import', 'tsx', ...args], 10_000)
   const { pid, ready } = server
   return {
     kind,
