@@ -11,7 +11,8 @@ import { planFanout } from '../src/shapes/fanout.ts'
 import { actionFor } from '../src/shapes/messages.ts'
 import { type ShapeSpec, shapeSpec } from '../src/shapes/shape-spec.ts'
 import { TableShapes } from '../src/shapes/table-shapes.ts'
-import { whereEquality } from '../src/sql/where-compiler.ts'
+import { compileWhere, whereEquality } from '../src/sql/where-compiler.ts'
+import { WhereSyntaxError } from '../src/sql/where-parser.ts'
 import type { ColumnValue, Row, TableSchema } from '../src/table/pg-types.ts'
 import type { Change } from '../src/table/transaction.ts'
 
@@ -119,4 +120,37 @@ test('a shape removed from the index is never a candidate again; one shape per v
   assert.deepEqual([...shapes.candidates(change(1))], ['d'])
   assert.deepEqual([...shapes.candidates(change(3))].sort(), ['b', 'd'])
   assert.deepEqual([...shapes.handles()].sort(), ['b', 'd'])
+})
+
+test('a restart indexes a stored (canonical) where text exactly as the compiled clause: whereEquality equals compileWhere(...).equality', () => {
+  const quoted = (text: string) => `'${text.replaceAll("'", "''")}'`
+  const literalArb = fc.oneof(
+    fc.double({ noNaN: true, noDefaultInfinity: true }).map(String),
+    fc.bigInt({ min: -(2n ** 64n), max: 2n ** 64n }).map(String),
+    fc.integer().map(String),
+    fc.string().map(quoted),
+    fc.constantFrom('TRUE', 'FALSE', "'t'", "'NaN'", '1.50', '-0'),
+  )
+  const sourceArb = fc.oneof(
+    fc
+      .tuple(fc.constantFrom('f', 'i', 't', 'b', 'n', '"t"'), literalArb)
+      .map(([column, literal]) => `${column} = ${literal}`),
+    fc
+      .tuple(fc.constantFrom('f', 'i', 't'), literalArb)
+      .map(([column, literal]) => `${column} = ${literal} AND b = TRUE`),
+    fc.tuple(fc.constantFrom('f', 'i', 't'), literalArb).map(([column, literal]) => `${column} <> ${literal}`),
+  )
+  fc.assert(
+    fc.property(sourceArb, (source) => {
+      let compiled: ReturnType<typeof compileWhere>
+      try {
+        compiled = compileWhere(source, SCHEMA)
+      } catch (error) {
+        if (error instanceof WhereSyntaxError) return
+        throw error
+      }
+      assert.deepEqual(whereEquality(compiled.canonical, SCHEMA), compiled.equality, compiled.canonical)
+    }),
+    { numRuns: 2000 },
+  )
 })
