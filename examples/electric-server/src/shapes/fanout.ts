@@ -11,8 +11,8 @@ export interface FanoutEntry {
 }
 
 /**
- * The log items transaction `tx` gives each shape of its table: each change is evaluated only
- * against the shapes the table's index names for it (TableShapes.candidates); `specOf` gives a
+ * The log items transaction `tx` gives each shape of its table: each change is evaluated against
+ * the unindexed shapes and the indexed ones the table's index names for it (TableShapes); `specOf` gives a
  * candidate's spec, undefined for one that must not be written. Shapes that get the same
  * messages (same columns and replica, same action per change) share ONE items array, so the
  * engine validates it once and stores it once per partition (its shared-record layout).
@@ -28,8 +28,12 @@ export function planFanout(
   txid = tx,
 ): FanoutEntry[] {
   const planned = new Map<ShapeHandle, { spec: ShapeSpec; actions: Action[] }>()
+  for (const handle of shapes.unindexed()) {
+    const spec = specOf(handle)
+    if (spec !== undefined) planned.set(handle, { spec, actions: changes.map((change) => actionFor(spec, change)) })
+  }
   changes.forEach((change, i) => {
-    for (const handle of shapes.candidates(change)) {
+    for (const handle of shapes.indexedCandidates(change)) {
       let shape = planned.get(handle)
       if (shape === undefined) {
         const spec = specOf(handle)

@@ -15,7 +15,7 @@ interface ColumnIndex {
 /**
  * The shapes of one table, indexed for the fanout (Electric's shape filter does the same): a
  * shape whose where clause is one `column = constant` test is found by a lookup of a changed
- * row's value in that column; every other shape is a candidate for every change. So a
+ * row's value in that column; every other shape (unindexed) is evaluated for every change. So a
  * transaction costs its changes' lookups plus the unindexed shapes, not every shape of the
  * table, and a restart indexes a table's shapes without compiling their where clauses.
  */
@@ -65,13 +65,17 @@ export class TableShapes {
     if (column.byKey.size === 0) this.#columns.delete(equality.column)
   }
 
+  /** The shapes every change is evaluated against. */
+  unindexed(): ReadonlySet<ShapeHandle> {
+    return this.#unindexed
+  }
+
   /**
-   * Every shape the change may concern (its row before or after may be in it), some more than
-   * once; the caller evaluates each. A row value with no exact key (a type the index does not
-   * key) makes every shape of that column a candidate.
+   * The indexed shapes the change may concern (its row before or after may be in it), some more
+   * than once; the caller evaluates each. A row value with no exact key (a type the index does
+   * not key) makes every shape of that column a candidate.
    */
-  *candidates(change: Change): Iterable<ShapeHandle> {
-    yield* this.#unindexed
+  *indexedCandidates(change: Change): Iterable<ShapeHandle> {
     for (const [name, column] of this.#columns) {
       const before = keyOf(change.before?.[name], column.type)
       const after = keyOf(change.after?.[name], column.type)
