@@ -48,7 +48,7 @@ export function planFanout(
   const shared = new Map<string, LogItem[]>()
   for (const [handle, { spec, actions }] of planned) {
     if (actions.every((action) => action === 'skip')) continue
-    const signature = JSON.stringify([spec.columns, spec.replica, spec.relation, actions])
+    const signature = `${spec.messagesKey}${actions.join()}`
     let items = shared.get(signature)
     if (items === undefined) {
       items = changeItems(spec, tx, changes, actions, txid)

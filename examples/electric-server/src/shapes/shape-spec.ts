@@ -21,6 +21,8 @@ export interface ShapeSpec {
   /** True when the request named its columns (the definition then carries them). */
   readonly columnsSelected: boolean
   readonly replica: 'default' | 'full'
+  /** Equal for two shapes exactly when a change gives them the same messages (fanout.ts). */
+  readonly messagesKey: string
 }
 
 /** The shape-defining request parameters, as strings from the query. */
@@ -85,15 +87,18 @@ export function shapeSpec(params: ShapeParams, table: string, schema: TableSchem
   } catch (error) {
     throw new ShapeParamError(selected === null ? 'where' : 'columns', (error as Error).message)
   }
+  const relation = relationOf(table)
+  const columns = selected ?? schema
   return {
     definition,
     key: JSON.stringify(canonical),
     table,
-    relation: relationOf(table),
+    relation,
     where,
-    columns: selected ?? schema,
+    columns,
     columnsSelected: selected !== null,
     replica,
+    messagesKey: JSON.stringify([columns, replica, relation]),
   }
 }
 
