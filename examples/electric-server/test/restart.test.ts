@@ -229,3 +229,49 @@ test("a write after the start loads the table's shapes without reading their key
     assert.equal(engine.fetchShapeByHandle(left.interruptedBelow), undefined)
     assert.notEqual(engine.fetchShapeByHandle(left.completeBelow), undefined)
   }))
+
+test("after a restart a table's shapes are indexed by their stored where text: a write reaches exactly the shapes it concerns, and only those are read", async () => {
+  const { dir, cleanup } = tempDir()
+  try {
+    const server = await startTestServer(dir)
+    await writeOk(server.url, 'items', [
+      { op: 'insert', row: { id: 1, v: 'b', n: 1, ok: true } },
+      { op: 'insert', row: { id: 2, v: 'c', n: 3, ok: true } },
+    ])
+    const wheres = ["v = 'a'", "v = 'b'", "v = 'it''s'", 'n = 1', 'n = 2', 'ok = false', 'id > 100', 'n >= 3']
+    const handles = new Map<string, string>()
+    for (const where of wheres) {
+      const res = await fetch(`${server.url}/v1/shape?table=items&offset=-1&where=${encodeURIComponent(where)}`)
+      assert.equal(res.status, 200)
+      await res.arrayBuffer()
+      handles.set(where, res.headers.get('electric-handle') as string)
+    }
+    await server.close()
+
+    const tables = TableStore.open(dir)
+    const engine = await openEngine({ dir: `${dir}/engine` })
+    try {
+      const shapes = await ShapeService.open(engine, tables)
+      const missesBefore = engine.stats().readPathMisses
+      // A new row (v 'a', n 2, ok false) and row 1 moving from v 'b' to v 'it''s' (n, ok unchanged).
+      await shapes.write('items', {
+        ops: [
+          { op: 'insert', row: { id: 5, v: 'a', n: 2, ok: false } },
+          { op: 'update', row: { id: 1, v: "it's" } },
+        ],
+      })
+      // Only the shapes the write went to had their keys read (whether their snapshot completed).
+      const misses = engine.stats().readPathMisses - missesBefore
+      const tx = shapes.lastTx
+      const reached = wheres.filter((where) => engine.fetchLatestOffset(handles.get(where) as string).tx === tx)
+      // v 'b' loses row 1 (a delete), v 'it''s' gains it, n = 1 keeps it (an update of v).
+      assert.deepEqual(reached, ["v = 'a'", "v = 'b'", "v = 'it''s'", 'n = 1', 'n = 2', 'ok = false'])
+      assert.equal(misses, reached.length)
+    } finally {
+      await engine.close()
+      await tables.close()
+    }
+  } finally {
+    cleanup()
+  }
+})
