@@ -12,10 +12,11 @@ export interface FanoutEntry {
 
 /**
  * The log items transaction `tx` gives each shape of its table: each change is evaluated against
- * the unindexed shapes and the indexed ones the table's index names for it (TableShapes); `specOf` gives a
- * candidate's spec, undefined for one that must not be written. Shapes that get the same
- * messages (same columns and replica, same action per change) share ONE items array, so the
- * engine validates it once and stores it once per partition (its shared-record layout).
+ * the table's unindexed shapes and the indexed ones its index names for the change
+ * (TableShapes); `specOf` gives a shape's spec, undefined for one that must not be written.
+ * Shapes that get the same messages (same columns and replica, same action per change) share
+ * ONE items array, so the engine validates it once and stores it once per partition (its
+ * shared-record layout).
  * Every distinct array is checked against the engine's limits here, before the caller commits
  * the transaction, so a fanout never fails for its size after the table state has moved on.
  * `txid` is the messages' `txids` entry: the transaction's own id (Postgres's xid), `tx` by default.

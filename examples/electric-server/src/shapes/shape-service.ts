@@ -405,7 +405,7 @@ export class ShapeService {
   /**
    * The table's shapes, all of them: at a table's first use after the start, the ones not yet
    * met are read from the catalog and indexed by their stored where text alone (no compilation:
-   * a restart with 50,000 shapes pays a catalog read and a parse per shape, nothing more).
+   * a restart with 50,000 shapes pays a catalog read and a read of the text per shape).
    */
   #loadedTable(table: string): TableShapes {
     const shapes = this.#tableShapes(table)
@@ -417,7 +417,7 @@ export class ShapeService {
         void this.remove(handle).catch(() => {})
         continue
       }
-      // Unchecked too: resolving it (#specOfRegistered) registers it so.
+      // Not marked unchecked here: resolving it (#specOfRegistered, then #restore) does.
       this.#unresolved.set(handle, { table, definition: shape })
       shapes.add(handle, shape.where === undefined ? null : whereEquality(shape.where, schema))
     }

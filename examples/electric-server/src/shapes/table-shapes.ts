@@ -25,10 +25,6 @@ export class TableShapes {
   readonly #unindexed = new Set<ShapeHandle>()
   readonly #columns = new Map<string, ColumnIndex>()
 
-  get size(): number {
-    return this.#all.size
-  }
-
   handles(): IterableIterator<ShapeHandle> {
     return this.#all.keys()
   }
