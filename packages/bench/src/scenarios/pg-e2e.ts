@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
-import { type Metric, metric, ratio, type ScenarioContext, type ScenarioResult } from '../scenario.ts'
+import { type Metric, metric, type Ratio, ratio, type ScenarioContext, type ScenarioResult } from '../scenario.ts'
 import { median, quantile } from '../stats.ts'
 import {
   buildExampleServer,
@@ -49,56 +49,78 @@ const CREATE_IN_FLIGHT = 8
 const LONG_POLL_MS = 20_000
 const SCRIPT = fileURLToPath(new URL('../../../../.ci/postgres.sh', import.meta.url))
 
+/** `PG_E2E_PARTS=sustained` (a comma list of these; default all): only those parts, e.g. to A/B one. */
+const PARTS = ['fanout', 'sustained', 'restart'] as const
+
+function partsToRun(): Set<string> {
+  const named = (process.env.PG_E2E_PARTS ?? PARTS.join(',')).split(',').map((part) => part.trim())
+  const unknown = named.filter((part) => !(PARTS as readonly string[]).includes(part))
+  if (unknown.length > 0)
+    throw new Error(`PG_E2E_PARTS: unknown ${unknown.join(', ')}; the parts are ${PARTS.join(', ')}`)
+  return new Set(named)
+}
+
 export async function pgE2e(context: ScenarioContext): Promise<ScenarioResult> {
-  buildExampleServer()
+  const parts = partsToRun()
+  if (parts.has('restart')) buildExampleServer()
   const cluster = startCluster()
   try {
-    const fanout = await onFreshDatabase(cluster.url, 'fanout', (db) => fanoutRounds(context, db))
-    const sustained = await onFreshDatabase(cluster.url, 'sustained', (db) => sustainedLoad(context, db))
-    const restartEmpty = await onFreshDatabase(cluster.url, 'restart0', (db) => restart(context, db, 0))
-    const restartFull = await onFreshDatabase(cluster.url, 'restart', (db) => restart(context, db, RESTART_SHAPES))
-    const metrics: Metric[] = [
-      metric('fanout_visible_ms_median', median(fanout.visibleMs), 'ms', '<= 50'),
-      metric('fanout_server_share_max_ms_median', median(fanout.serverMaxMs), 'ms'),
-      metric('fanout_all_seen_ms_median', median(fanout.allSeenMs), 'ms', '<= 200'),
-      metric('fanout_seen_p50_ms', quantile(fanout.latencies, 0.5), 'ms'),
-      metric('fanout_seen_p99_ms', quantile(fanout.latencies, 0.99), 'ms'),
-      metric('sustained_committed_rows_per_s', sustained.committedRowsPerS, 'rows/s'),
-      metric('sustained_applied_rows_per_s', sustained.appliedRowsPerS, 'rows/s'),
-      metric('sustained_lag_p50_ms', sustained.lagP50Ms, 'ms'),
-      metric('sustained_lag_p99_ms', sustained.lagP99Ms, 'ms', '<= 100'),
-      metric('restart_listening_ms', restartFull.dist.listeningMs, 'ms'),
-      metric('restart_streaming_ms', restartFull.dist.streamingMs, 'ms', '<= 1000'),
-      metric('restart_streaming_ms_no_shapes', restartEmpty.dist.streamingMs, 'ms'),
-      metric('restart_streaming_ms_tsx', restartFull.source.streamingMs, 'ms'),
-      metric('restart_streaming_ms_tsx_no_shapes', restartEmpty.source.streamingMs, 'ms'),
-    ]
-    return {
-      scenario: 'pg-e2e',
-      parameters: {
-        postgres: 'PostgreSQL 15, pgoutput, same machine',
-        fanoutShapes: FANOUT_SHAPES,
-        fanoutRounds: FANOUT_ROUNDS,
-        rowsPerTransaction: ROWS_PER_TRANSACTION,
-        sustainedShapes: SUSTAINED_SHAPES,
-        loadConnections: LOAD_CONNECTIONS,
-        loadMs: LOAD_MS,
-        serverWriters: 1,
-        clients: 'raw node:http long-poll loops, one per shape, in one client process',
-        timed: 'COMMIT sent -> durable in every shape (visible) / each client received the last row (seen)',
-        sustainedTargetRowsPerS: TARGET_ROWS_PER_S,
-        sustainedBacklogRowsAtEnd: sustained.backlogRows,
-        sustainedServerTimeShares: sustained.shares,
-        restartShapes: RESTART_SHAPES,
-        restartShapesCreatedPerS: restartFull.createdPerS,
-        loadAverage: (await import('node:os')).loadavg(),
-      },
-      metrics,
-      // Keeping up with the offered TARGET_ROWS_PER_S: what was applied while it was committed.
-      ratios: [
-        ratio('sustained_applied_over_committed', sustained.appliedRowsPerS / sustained.committedRowsPerS, '>= 0.98'),
-      ],
+    const metrics: Metric[] = []
+    const ratios: Ratio[] = []
+    const parameters: Record<string, unknown> = {
+      postgres: 'PostgreSQL 15, pgoutput, same machine',
+      parts: [...parts],
+      fanoutShapes: FANOUT_SHAPES,
+      fanoutRounds: FANOUT_ROUNDS,
+      rowsPerTransaction: ROWS_PER_TRANSACTION,
+      sustainedShapes: SUSTAINED_SHAPES,
+      loadConnections: LOAD_CONNECTIONS,
+      loadMs: LOAD_MS,
+      serverWriters: 1,
+      clients: 'raw node:http long-poll loops, one per shape, in one client process',
+      timed: 'COMMIT sent -> durable in every shape (visible) / each client received the last row (seen)',
+      sustainedTargetRowsPerS: TARGET_ROWS_PER_S,
+      restartShapes: RESTART_SHAPES,
     }
+    if (parts.has('fanout')) {
+      const fanout = await onFreshDatabase(cluster.url, 'fanout', (db) => fanoutRounds(context, db))
+      metrics.push(
+        metric('fanout_visible_ms_median', median(fanout.visibleMs), 'ms', '<= 50'),
+        metric('fanout_server_share_max_ms_median', median(fanout.serverMaxMs), 'ms'),
+        metric('fanout_all_seen_ms_median', median(fanout.allSeenMs), 'ms', '<= 200'),
+        metric('fanout_seen_p50_ms', quantile(fanout.latencies, 0.5), 'ms'),
+        metric('fanout_seen_p99_ms', quantile(fanout.latencies, 0.99), 'ms'),
+      )
+    }
+    if (parts.has('sustained')) {
+      const sustained = await onFreshDatabase(cluster.url, 'sustained', (db) => sustainedLoad(context, db))
+      metrics.push(
+        metric('sustained_committed_rows_per_s', sustained.committedRowsPerS, 'rows/s'),
+        metric('sustained_applied_rows_per_s', sustained.appliedRowsPerS, 'rows/s'),
+        metric('sustained_lag_p50_ms', sustained.lagP50Ms, 'ms'),
+        metric('sustained_lag_p99_ms', sustained.lagP99Ms, 'ms', '<= 100'),
+      )
+      parameters.sustainedBacklogRowsAtEnd = sustained.backlogRows
+      parameters.sustainedServerTimeShares = sustained.shares
+      // Keeping up with the offered TARGET_ROWS_PER_S: what was applied while it was committed.
+      ratios.push(
+        ratio('sustained_applied_over_committed', sustained.appliedRowsPerS / sustained.committedRowsPerS, '>= 0.98'),
+      )
+    }
+    if (parts.has('restart')) {
+      const restartEmpty = await onFreshDatabase(cluster.url, 'restart0', (db) => restart(context, db, 0))
+      const restartFull = await onFreshDatabase(cluster.url, 'restart', (db) => restart(context, db, RESTART_SHAPES))
+      metrics.push(
+        metric('restart_listening_ms', restartFull.dist.listeningMs, 'ms'),
+        metric('restart_streaming_ms', restartFull.dist.streamingMs, 'ms', '<= 1000'),
+        metric('restart_streaming_ms_no_shapes', restartEmpty.dist.streamingMs, 'ms'),
+        metric('restart_streaming_ms_tsx', restartFull.source.streamingMs, 'ms'),
+        metric('restart_streaming_ms_tsx_no_shapes', restartEmpty.source.streamingMs, 'ms'),
+      )
+      parameters.restartShapesCreatedPerS = restartFull.createdPerS
+    }
+    parameters.loadAverage = (await import('node:os')).loadavg()
+    return { scenario: 'pg-e2e', parameters, metrics, ratios }
   } finally {
     cluster.stop()
   }
