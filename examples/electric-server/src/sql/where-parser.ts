@@ -44,10 +44,11 @@ type Token =
   | { readonly kind: 'punct'; readonly text: '(' | ')' | ',' }
 
 const KEYWORDS = new Set(['and', 'or', 'not', 'is', 'null', 'in', 'true', 'false'])
-// Sticky: each is tried at the tokenizer's position (lastIndex), with no copy of the rest of the text.
-const NUMBER = /(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?/y
-const IDENT = /[A-Za-z_][A-Za-z0-9_$]*/y
-const PARAM = /\$(\d{1,4})/y
+/**
+ * A parameter `$n` (group 1), a number (group 2) or an unquoted identifier (group 3), tried in
+ * that order. Sticky: matched at the tokenizer's position (lastIndex), the text not copied.
+ */
+const WORD = /\$(\d{1,4})|((?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)|([A-Za-z_][A-Za-z0-9_$]*)/y
 const OPERATORS = ['<>', '!=', '<=', '>=', '=', '<', '>'] as const
 
 function tokenize(source: string): Token[] {
@@ -69,21 +70,14 @@ function tokenize(source: string): Token[] {
     } else if (ch === '(' || ch === ')' || ch === ',') {
       tokens.push({ kind: 'punct', text: ch })
       i++
-    } else if (matchAt(PARAM, source, i)) {
-      const match = matchAt(PARAM, source, i) as RegExpExecArray
-      const index = Number(match[1])
-      if (index < 1) throw new WhereSyntaxError('parameters are numbered from $1')
-      tokens.push({ kind: 'param', index })
-      i += match[0].length
-    } else if (matchAt(NUMBER, source, i)) {
-      const match = matchAt(NUMBER, source, i) as RegExpExecArray
-      tokens.push({ kind: 'number', text: match[0] })
-      i += match[0].length
-    } else if (matchAt(IDENT, source, i)) {
-      const match = matchAt(IDENT, source, i) as RegExpExecArray
-      tokens.push({ kind: 'ident', text: match[0], quoted: false })
-      i += match[0].length
     } else {
+      WORD.lastIndex = i
+      const word = WORD.exec(source)
+      if (word !== null) {
+        tokens.push(wordToken(word))
+        i += word[0].length
+        continue
+      }
       const op = OPERATORS.find((candidate) => source.startsWith(candidate, i))
       if (op === undefined && ch === '-') {
         tokens.push({ kind: 'op', text: '-' })
@@ -99,9 +93,14 @@ function tokenize(source: string): Token[] {
   return tokens
 }
 
-function matchAt(pattern: RegExp, source: string, at: number): RegExpExecArray | null {
-  pattern.lastIndex = at
-  return pattern.exec(source)
+function wordToken([, param, number, ident]: RegExpExecArray): Token {
+  if (param !== undefined) {
+    const index = Number(param)
+    if (index < 1) throw new WhereSyntaxError('parameters are numbered from $1')
+    return { kind: 'param', index }
+  }
+  if (number !== undefined) return { kind: 'number', text: number }
+  return { kind: 'ident', text: ident as string, quoted: false }
 }
 
 /** Reads a `'…'` or `"…"` token whose quote is escaped by doubling; returns its text and the index after it. */
