@@ -331,3 +331,32 @@ test('guard: similar short handles still get high-entropy directory keys', () =>
   const perInsert = directory.map.stats.collisions / count
   assert.ok(perInsert < 1, `collisions per insert: ${perInsert}`)
 })
+
+test("insertAbsent's entries are answered at once and reach the map together at the end of the event turn", async () => {
+  const directory = new Directory(8)
+  const map = directory.map
+  const released: number[] = []
+  for (let i = 0; i < 3; i++)
+    assert.equal(directory.insertAbsent(handleOf(i), () => ({ slot: i, generation: 7 }))?.slot, i)
+  assert.equal(map.length, 0, 'not in the map during the turn')
+  assert.equal(directory.length, 3, 'but counted against the capacity')
+  assert.deepEqual(directory.lookup(handleOf(1)), { slot: 1, generation: 7 })
+  assert.equal(directory.insertIfAbsent(handleOf(2), () => assert.fail('reserve called for a pending key'))?.slot, 2)
+  // A pending entry removed in its turn frees its slot and never reaches the map.
+  assert.equal(directory.remove(handleOf(0), (ref) => released.push(ref.slot))?.slot, 0)
+  assert.deepEqual(released, [0])
+  assert.equal(directory.lookup(handleOf(0)), undefined)
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.equal(map.length, 2)
+  assert.equal(map.get(directoryKey(handleOf(0))), undefined)
+  assert.deepEqual(directory.lookup(handleOf(2)), { slot: 2, generation: 7 })
+  assert.equal(directory.length, 2)
+  // At capacity, pending entries included, nothing is reserved.
+  const full = new Directory(2)
+  full.insertAbsent(handleOf(0), () => ({ slot: 0, generation: 0 }))
+  full.insertAbsent(handleOf(1), () => ({ slot: 1, generation: 0 }))
+  assert.equal(
+    full.insertAbsent(handleOf(2), () => assert.fail('reserve called at capacity')),
+    undefined,
+  )
+})

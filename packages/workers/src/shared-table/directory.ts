@@ -22,7 +22,9 @@ import type { SlotRef } from './slots.ts'
  * later directory call, and on the main thread Atomics.wait would freeze the event loop. Only
  * the main thread ever holds one, and its death ends the process.
  * An entry never changes once written: a handle keeps its slot until it is deleted, and the
- * generation stored beside the slot number lets a cached slot number detect reuse.
+ * generation stored beside the slot number lets a cached slot number detect reuse. The entries
+ * made for first reads (insertAbsent) reach the map at the end of their event turn, together:
+ * this object answers for them meanwhile, and the read does not wait for the map.
  *
  * sharedmap has defects at its limits (docs/design/sharedmap-notes.md). Each is guarded here,
  * before it can happen; shared-table.test.ts pins every guard:
@@ -40,6 +42,9 @@ export class Directory {
   readonly #map: SharedMap
   /** Entries allowed: the table's capacity (one entry per slot). */
   readonly #entriesMax: number
+  /** insertAbsent's entries not yet in the map, written together at the end of the event turn. */
+  readonly #pending = new Map<ShapeHandle, { key: string; ref: SlotRef }>()
+  #flushScheduled = false
 
   constructor(capacity: number) {
     this.#map = new SharedMap(directoryMaxSize(capacity), DIRECTORY_KEY_SIZE, DIRECTORY_VALUE_SIZE)
@@ -51,13 +56,16 @@ export class Directory {
     return this.#map
   }
 
-  /** Entries present. */
+  /** Entries present (those still pending included). */
   get length(): number {
-    return this.#map.length
+    return this.#map.length + this.#pending.size
   }
 
   lookup(handle: ShapeHandle): SlotRef | undefined {
-    const value = this.#map.get(directoryKey(handle))
+    const key = directoryKey(handle)
+    const pending = this.#pending.get(handle)
+    if (pending !== undefined) return pending.ref
+    const value = this.#map.get(key)
     return value === undefined ? undefined : decodeRef(value)
   }
 
@@ -69,28 +77,51 @@ export class Directory {
   insertIfAbsent(handle: ShapeHandle, reserve: () => SlotRef | undefined): SlotRef | undefined {
     const key = directoryKey(handle)
     const map = this.#map
+    const pending = this.#pending.get(handle)
+    if (pending !== undefined) return pending.ref
     const existing = map.get(key)
     if (existing !== undefined) return decodeRef(existing)
     // Guards 2 and 3: refuse at capacity, long before sharedmap's own limit.
-    const ref = map.length < this.#entriesMax ? reserve() : undefined
+    const ref = this.length < this.#entriesMax ? reserve() : undefined
     if (ref !== undefined) map.set(key, encodeRef(ref))
     return ref
   }
 
   /**
    * Creates the entry of a handle the caller knows has none (its cache holds every entry), with
-   * the slot `reserve` hands out; undefined when there is no room. One key and one sharedmap
-   * call, where insertIfAbsent makes two: a first read's cost on the worker runtime.
+   * the slot `reserve` hands out; undefined when there is no room. The entry is answered by this
+   * object at once but reaches the map at the end of the event turn, with the others made in it
+   * under one lock: a first read on the worker runtime does not wait for sharedmap's lock, its
+   * hash and its writes to fresh pages of shared memory (the cold-restore bench's first read).
    */
   insertAbsent(handle: ShapeHandle, reserve: () => SlotRef | undefined): SlotRef | undefined {
     // The key first: it validates the handle before a slot is reserved for it.
     const key = directoryKey(handle)
     // Guards 2 and 3: refuse at capacity, long before sharedmap's own limit; the key is absent,
-    // so this set never overwrites.
-    if (this.#map.length >= this.#entriesMax) return undefined
+    // so its set never overwrites.
+    if (this.length >= this.#entriesMax) return undefined
     const ref = reserve()
-    if (ref !== undefined) this.#map.set(key, encodeRef(ref))
+    if (ref === undefined) return undefined
+    this.#pending.set(handle, { key, ref: { slot: ref.slot, generation: ref.generation } })
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true
+      setImmediate(() => this.flush())
+    }
     return ref
+  }
+
+  /** Writes the pending entries into the map, under one exclusive lock. */
+  flush(): void {
+    this.#flushScheduled = false
+    if (this.#pending.size === 0) return
+    const map = this.#map
+    map.lockExclusive()
+    try {
+      for (const { key, ref } of this.#pending.values()) map.set(key, encodeRef(ref), { lockExclusive: true })
+    } finally {
+      map.unlockExclusive()
+    }
+    this.#pending.clear()
   }
 
   /**
@@ -99,6 +130,12 @@ export class Directory {
    */
   remove(handle: ShapeHandle, release: (ref: SlotRef) => void): SlotRef | undefined {
     const key = directoryKey(handle)
+    const pending = this.#pending.get(handle)
+    if (pending !== undefined) {
+      release(pending.ref)
+      this.#pending.delete(handle)
+      return pending.ref
+    }
     const map = this.#map
     // Guard 4: sharedmap throws on a missing key, so look first.
     const existing = map.get(key)
