@@ -22,10 +22,10 @@ export interface Seed {
 }
 
 /**
- * 4: written in data format 3 as it is now (sealed metadata records, chained log entries); an
+ * 5: written in data format 4 as it is now (place records, sealed metadata records, chained log entries); an
  * older seed would time the reading of records a server no longer writes.
  */
-const SEED_VERSION = 4
+const SEED_VERSION = 5
 /** Shapes seeded concurrently: their writes share group commits. */
 const SEED_CONCURRENCY = 1000
 

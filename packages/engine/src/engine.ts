@@ -510,9 +510,9 @@ export class Engine {
     const cached = this.#refs.get(handle)
     if (cached !== undefined) return cached
     assertHandle(handle)
-    const entry = this.#catalog.entry(handle)
-    if (entry === undefined) throw new EngineError(ErrorCode.UNKNOWN_HANDLE, `no shape has handle ${handle}`)
-    const ref: ShapeRef = { handle, partition: entry.partition, shapeId: entry.shapeId }
+    const place = this.#catalog.place(handle)
+    if (place === undefined) throw new EngineError(ErrorCode.UNKNOWN_HANDLE, `no shape has handle ${handle}`)
+    const ref: ShapeRef = { handle, partition: place.partition, shapeId: place.shapeId }
     this.#refs.set(handle, ref)
     return ref
   }

@@ -1,7 +1,9 @@
 // Proves the directory's data format is checked before anything is written: a new directory is
-// format 3; a format 2 one (sealed values, metadata written as msgpack records) opens, reads back
-// and is marked 3, so an engine of format 2 refuses it afterwards (it would read the maps written
-// since as Map objects); other formats are CONFIG_MISMATCH with the directory left as it was.
+// format 4; a format 2 one (sealed values, metadata written as msgpack records) or a format 3
+// one (no place records) opens, reads back and is marked 4, so an engine of format 2 or 3
+// refuses it afterwards (format 2's would read the maps written since as Map objects, format 3's
+// would not remove a place record with its shape); other formats are CONFIG_MISMATCH with the
+// directory left as it was. A place record that is damaged is STORAGE_CORRUPT naming the handle.
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -33,7 +35,7 @@ async function markFormat(dir: string, version: number): Promise<void> {
   }
 }
 
-test('a new directory is format 3; format 2 opens, reads and is marked 3; others are refused untouched', async () => {
+test('a new directory is format 4; format 2 opens, reads and is marked 4; others are refused untouched', async () => {
   const { dir, cleanup } = tempDir()
   try {
     const engine = await openEngine({ dir, partitions: 2 })
@@ -41,19 +43,79 @@ test('a new directory is format 3; format 2 opens, reads and is marked 3; others
     await engine.makeNewSnapshot(handle, [])
     await engine.appendToLog(handle, txItems(1, 3))
     await engine.close()
-    assert.deepEqual(await layoutOf(dir), { version: 3, partitions: 2 })
+    assert.deepEqual(await layoutOf(dir), { version: 4, partitions: 2 })
 
     await markFormat(dir, 2)
     const upgraded = await openEngine({ dir, partitions: 2 })
     assert.equal((await collect(upgraded.getLogStream(handle, '-1'))).length, 3)
     await upgraded.close()
-    assert.deepEqual(await layoutOf(dir), { version: 3, partitions: 2 })
+    assert.deepEqual(await layoutOf(dir), { version: 4, partitions: 2 })
 
-    for (const version of [1, 4]) {
+    for (const version of [1, 5]) {
       await markFormat(dir, version)
       await assertCode(() => openEngine({ dir, partitions: 2 }), ErrorCode.CONFIG_MISMATCH)
       assert.deepEqual(await layoutOf(dir), { version, partitions: 2 }, `format ${version} left as it was`)
     }
+  } finally {
+    cleanup()
+  }
+})
+
+/** Deletes every place record, as a directory of format 3 has none. */
+async function dropPlaces(dir: string): Promise<void> {
+  const env = open({ path: join(dir, 'catalog'), maxDbs: 8 })
+  try {
+    await env.openDB({ name: 'places', encoding: 'binary', keyEncoding: 'ordered-binary' }).clearAsync()
+  } finally {
+    await env.close()
+  }
+}
+
+async function placedHandles(dir: string): Promise<string[]> {
+  const env = open({ path: join(dir, 'catalog'), maxDbs: 8, readOnly: true })
+  try {
+    return [...env.openDB({ name: 'places', encoding: 'binary', keyEncoding: 'ordered-binary' }).getKeys()] as string[]
+  } finally {
+    await env.close()
+  }
+}
+
+test('format 3 (no place records) opens, its shapes are placed from their entries, and it is marked 4', async () => {
+  const { dir, cleanup } = tempDir()
+  try {
+    const engine = await openEngine({ dir, partitions: 2 })
+    const handles: string[] = []
+    for (const table of ['a', 'b', 'c']) {
+      const { handle } = await engine.getOrCreateShape({ table })
+      await engine.makeNewSnapshot(handle, [])
+      await engine.appendToLog(handle, txItems(1, 2))
+      handles.push(handle)
+    }
+    const latest = handles.map((handle) => engine.fetchLatestOffset(handle))
+    await engine.close()
+    await dropPlaces(dir)
+    await markFormat(dir, 3)
+
+    const upgraded = await openEngine({ dir, partitions: 2 })
+    // First reads after the open: misses, placed from the shapes' entries.
+    assert.deepEqual(
+      handles.map((handle) => upgraded.fetchLatestOffset(handle)),
+      latest,
+    )
+    // A shape made now has a place record; a removed old one is gone.
+    const { handle: made } = await upgraded.getOrCreateShape({ table: 'd' })
+    await upgraded.appendToLog(made, txItems(5, 1))
+    const madeLatest = upgraded.fetchLatestOffset(made)
+    await upgraded.removeShape(handles[0] as string)
+    await upgraded.close()
+    assert.deepEqual(await layoutOf(dir), { version: 4, partitions: 2 })
+    assert.deepEqual(await placedHandles(dir), [made])
+
+    const reopened = await openEngine({ dir, partitions: 2 })
+    assert.deepEqual(reopened.fetchLatestOffset(made), madeLatest)
+    await assertCode(() => reopened.fetchLatestOffset(handles[0] as string), ErrorCode.UNKNOWN_HANDLE)
+    assert.deepEqual(reopened.fetchLatestOffset(handles[1] as string), latest[1])
+    await reopened.close()
   } finally {
     cleanup()
   }

@@ -4,18 +4,19 @@ import { EngineError, ErrorCode } from '../errors.ts'
 import { HandleMinter, type ShapeHandle } from '../handle.ts'
 import { SHAPE_ID_MAX } from '../limits.ts'
 import { settled } from '../lmdb-settled.ts'
+import { corruptCatalogRead } from '../log-store/damaged-record.ts'
+import { guardValueSizes } from '../log-store/value-size-guard.ts'
 import { MSGPACK_MAP_VALUES } from '../msgpack-values.ts'
 import { type CanonicalShape, shapeDigest, shapeKey } from '../shape.ts'
 import { storageFailure } from '../storage-failure.ts'
+import { decodePlace, encodePlace, type ShapePlace } from './place-record.ts'
+
+export type { ShapePlace }
 
 /** What the catalog knows of one shape. */
-export interface CatalogEntry {
+export interface CatalogEntry extends ShapePlace {
   readonly handle: ShapeHandle
   readonly shape: CanonicalShape
-  /** The partition (LMDB environment) that holds the shape's log and metadata. */
-  readonly partition: number
-  /** The shape's id inside storage keys; never reused. */
-  readonly shapeId: number
 }
 
 interface StoredEntry {
@@ -32,7 +33,9 @@ export interface PendingRemoval {
 }
 
 /**
- * The data format. 3: catalog values are plain msgpack maps (msgpack-values.ts), shape metadata
+ * The data format. 4: each shape also has a place record (place-record.ts), so a read-path miss
+ * does not read its definition; shapes made before have none and are placed from their entry;
+ * 3: catalog values are plain msgpack maps (msgpack-values.ts), shape metadata
  * records are sealed too (log-store/shape-meta.ts), and log entries end with their chain
  * (log-store/record-layout.ts);
  * 2: every log value is sealed with a checksum (log-store/value-seal.ts); 1 had no seals.
@@ -41,8 +44,9 @@ export interface PendingRemoval {
  * then on: an engine of format 2 would misread them, so it must refuse the directory, which it
  * does on the version.
  */
-const LAYOUT_VERSION = 3
-const LAYOUT_UPGRADABLE = 2
+const LAYOUT_VERSION = 4
+/** Formats this engine opens and marks LAYOUT_VERSION: an engine of any of them refuses the directory afterwards. */
+const LAYOUT_UPGRADABLE: readonly number[] = [2, 3]
 
 export interface CatalogOptions {
   readonly partitions: number
@@ -74,6 +78,7 @@ export class Catalog {
   readonly #path: string
   readonly #shapes: Database<StoredEntry, string>
   readonly #lookup: Database<string, string>
+  readonly #places: Database<Buffer, string>
   readonly #removals: Database<PendingRemoval, number>
   readonly #config: Database<unknown, string>
   readonly #minter = new HandleMinter()
@@ -92,6 +97,8 @@ export class Catalog {
     this.#preparePartition = options.preparePartition ?? (() => {})
     this.#shapes = env.openDB({ name: 'shapes', ...MSGPACK_MAP_VALUES, keyEncoding: 'ordered-binary' })
     this.#lookup = env.openDB({ name: 'lookup', encoding: 'string', keyEncoding: 'ordered-binary' })
+    this.#places = env.openDB({ name: 'places', encoding: 'binary', keyEncoding: 'ordered-binary' })
+    guardValueSizes(this.#places)
     this.#removals = env.openDB({ name: 'removals', ...MSGPACK_MAP_VALUES, keyEncoding: 'uint32' })
     this.#config = env.openDB({ name: 'config', ...MSGPACK_MAP_VALUES, keyEncoding: 'ordered-binary' })
     this.#nextShapeId = (this.#config.get('nextShapeId') as number | undefined) ?? 1
@@ -122,10 +129,10 @@ export class Catalog {
   #checkLayout(): void {
     const layout = this.#config.get('layout') as { version: number; partitions: number } | undefined
     if (layout !== undefined) {
-      if (layout.version !== LAYOUT_VERSION && layout.version !== LAYOUT_UPGRADABLE) {
+      if (layout.version !== LAYOUT_VERSION && !LAYOUT_UPGRADABLE.includes(layout.version)) {
         throw new EngineError(
           ErrorCode.CONFIG_MISMATCH,
-          `the directory holds data format ${layout.version}; this engine reads formats ${LAYOUT_UPGRADABLE} and ` +
+          `the directory holds data format ${layout.version}; this engine reads formats ${LAYOUT_UPGRADABLE.join(', ')} and ` +
             `${LAYOUT_VERSION} (format 2 added a checksum to every stored value): open it with the engine that wrote it`,
         )
       }
@@ -151,6 +158,21 @@ export class Catalog {
     this.recordsRead++
     const stored = this.#shapes.get(handle)
     return stored === undefined ? undefined : { handle, ...stored }
+  }
+
+  /**
+   * Where the shape's data is, from its place record; undefined for an unknown handle. A shape
+   * made before data format 4 has no place record and is placed from its entry. STORAGE_CORRUPT,
+   * naming the catalog file and the handle, if the record is damaged.
+   */
+  place(handle: ShapeHandle): ShapePlace | undefined {
+    this.recordsRead++
+    return corruptCatalogRead(this.#path, handle, () => {
+      const value = this.#places.getBinaryFast(handle)
+      if (value !== undefined) return decodePlace(handle, value)
+      const stored = this.#shapes.get(handle)
+      return stored === undefined ? undefined : { partition: stored.partition, shapeId: stored.shapeId }
+    })
   }
 
   lookupHandle(shape: CanonicalShape): ShapeHandle | undefined {
@@ -199,6 +221,7 @@ export class Catalog {
           }
           this.#config.put('nextShapeId', this.#nextShapeId)
           this.#shapes.put(handle, entry)
+          this.#places.put(handle, encodePlace(handle, entry))
           this.#lookup.put(digest, handle)
         }),
       )
@@ -220,6 +243,7 @@ export class Catalog {
     try {
       this.#env.transactionSync(() => {
         this.#shapes.removeSync(handle)
+        this.#places.removeSync(handle)
         if (this.#lookup.get(shapeDigest(entry.shape)) === handle) this.#lookup.removeSync(shapeDigest(entry.shape))
         this.#removals.putSync(entry.shapeId, { handle, partition: entry.partition, shapeId: entry.shapeId })
       })

@@ -50,9 +50,23 @@ export function corruptRead<T>(file: string, shapeId: number, read: () => T): T 
 
 /** STORAGE_CORRUPT for damage met reading shape `shapeId` in the partition file `file`, saying what to do. */
 export function damagedData(file: string, shapeId: number, cause: Error): EngineError {
+  return damaged(file, `the data of shape ${shapeId}`, cause)
+}
+
+/** As corruptRead, for a read of the catalog record of shape `handle` in the catalog file `file`. */
+export function corruptCatalogRead<T>(file: string, handle: string, read: () => T): T {
+  try {
+    return read()
+  } catch (error) {
+    if (!isDamage(error)) throw error
+    throw damaged(file, `the catalog record of shape ${handle}`, error)
+  }
+}
+
+function damaged(file: string, what: string, cause: Error): EngineError {
   return new EngineError(
     ErrorCode.STORAGE_CORRUPT,
-    `${file}: the data of shape ${shapeId} is damaged (${cause.message}). ` +
+    `${file}: ${what} is damaged (${cause.message}). ` +
       'Run `shapestore-verify --dir <data directory>` with the engine closed, and restore the directory from a backup.',
     { cause },
   )

@@ -9,8 +9,8 @@ import type { ReadPathTable } from './read-path-table.ts'
  * The main thread's answer to "where is this shape?".
  * - Hit: the table has the shape's keys. No validation, no allocation, no disk: only valid,
  *   known handles ever get an entry.
- * - Miss: validate the handle, find its partition in the catalog, read the shape's one metadata
- *   record, and insert the keys only if still absent: a writer's value is never overwritten.
+ * - Miss: validate the handle, find its partition in the catalog (its place record, not its
+ *   definition), read the shape's one metadata record, and insert the keys only if still absent: a writer's value is never overwritten.
  *
  * Removal safety: the facade deletes the catalog lookups before the table entry, so a miss
  * after removal finds no catalog entry and inserts nothing (no resurrection).
@@ -35,9 +35,9 @@ export class ReadPath {
   #fill(handle: ShapeHandle): ReadPathKeys {
     assertHandle(handle)
     this.misses++
-    const entry = this.#catalog.entry(handle)
-    if (entry === undefined) throw new EngineError(ErrorCode.UNKNOWN_HANDLE, `no shape has handle ${handle}`)
-    const fromDisk = readPathKeysOf(this.#stores.get(entry.partition).readMeta(entry.shapeId))
+    const place = this.#catalog.place(handle)
+    if (place === undefined) throw new EngineError(ErrorCode.UNKNOWN_HANDLE, `no shape has handle ${handle}`)
+    const fromDisk = readPathKeysOf(this.#stores.get(place.partition).readMeta(place.shapeId))
     return this.#table.insertIfAbsent(handle, fromDisk)
   }
 }
