@@ -8,7 +8,8 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { open } from 'lmdb'
-import { ErrorCode, openEngine } from '../src/index.ts'
+import { decodeEntry, decodeLookup } from '../src/catalog/catalog-records.ts'
+import { ErrorCode, openEngine, type ShapeDefinition } from '../src/index.ts'
 import { MSGPACK_MAP_VALUES } from '../src/msgpack-values.ts'
 import { assertCode, collect, tempDir, txItems } from './helpers.ts'
 
@@ -61,11 +62,26 @@ test('a new directory is format 4; format 2 opens, reads and is marked 4; others
   }
 })
 
-/** Deletes every place record, as a directory of format 3 has none. */
-async function dropPlaces(dir: string): Promise<void> {
+/**
+ * Rewrites the catalog as format 3 wrote it: no place records, each shape's entry a msgpack map
+ * and each lookup the handle as a string, unsealed.
+ */
+async function rewriteAsFormat3(dir: string): Promise<void> {
   const env = open({ path: join(dir, 'catalog'), maxDbs: 8 })
   try {
-    await env.openDB({ name: 'places', encoding: 'binary', keyEncoding: 'ordered-binary' }).clearAsync()
+    const binary = (name: string) =>
+      env.openDB<Buffer, string>({ name, encoding: 'binary', keyEncoding: 'ordered-binary' })
+    await binary('places').clearAsync()
+    const shapes = binary('shapes')
+    const lookup = binary('lookup')
+    const legacyShapes = env.openDB({ name: 'shapes', ...MSGPACK_MAP_VALUES, keyEncoding: 'ordered-binary' })
+    const legacyLookup = env.openDB({ name: 'lookup', encoding: 'string', keyEncoding: 'ordered-binary' })
+    for (const handle of [...shapes.getKeys()]) {
+      await legacyShapes.put(handle, decodeEntry(handle, shapes.getBinary(handle) as Buffer))
+    }
+    for (const digest of [...lookup.getKeys()]) {
+      await legacyLookup.put(digest, decodeLookup(digest, lookup.getBinary(digest) as Buffer))
+    }
   } finally {
     await env.close()
   }
@@ -80,7 +96,7 @@ async function placedHandles(dir: string): Promise<string[]> {
   }
 }
 
-test('format 3 (no place records) opens, its shapes are placed from their entries, and it is marked 4', async () => {
+test('format 3 (no place records, unsealed entries and lookups) opens, reads, and is marked 4', async () => {
   const { dir, cleanup } = tempDir()
   try {
     const engine = await openEngine({ dir, partitions: 2 })
@@ -92,8 +108,9 @@ test('format 3 (no place records) opens, its shapes are placed from their entrie
       handles.push(handle)
     }
     const latest = handles.map((handle) => engine.fetchLatestOffset(handle))
+    const definitions = handles.map((handle) => engine.fetchShapeByHandle(handle))
     await engine.close()
-    await dropPlaces(dir)
+    await rewriteAsFormat3(dir)
     await markFormat(dir, 3)
 
     const upgraded = await openEngine({ dir, partitions: 2 })
@@ -101,6 +118,18 @@ test('format 3 (no place records) opens, its shapes are placed from their entrie
     assert.deepEqual(
       handles.map((handle) => upgraded.fetchLatestOffset(handle)),
       latest,
+    )
+    assert.deepEqual(
+      handles.map((handle) => upgraded.fetchShapeByHandle(handle)),
+      definitions,
+    )
+    assert.deepEqual(
+      definitions.map((definition) => upgraded.fetchHandleByShape(definition as ShapeDefinition)),
+      handles,
+    )
+    assert.deepEqual(
+      [...upgraded.listShapes()].map(({ handle }) => handle),
+      [...handles].sort(),
     )
     // A shape made now has a place record; a removed old one is gone.
     const { handle: made } = await upgraded.getOrCreateShape({ table: 'd' })

@@ -70,7 +70,10 @@ test("a damaged place record: the shape's first read is STORAGE_CORRUPT naming t
     await places.put(damaged, places.getBinary(intact) as Buffer)
     await env.close()
     const found = verifyStore(dir).find(({ file }) => file === join(dir, 'catalog', 'data.mdb'))?.problem
-    assert.match(found ?? '', new RegExp(`1 place records are damaged .*checksum mismatch \\(shape ${damaged}\\)`))
+    assert.match(
+      found ?? '',
+      new RegExp(`1 catalog records are damaged .*the place of shape ${damaged}: .*checksum mismatch`),
+    )
 
     const reopened = await openEngine({ dir, partitions: 2 })
     try {

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import type { ShapeHandle } from '@shapestore/engine'
-import { MSGPACK_MAP_VALUES } from '@shapestore/engine/crash-kit'
+import { catalogPlaces } from '@shapestore/engine/crash-kit'
 import { open } from 'lmdb'
 import { checkStore } from './crash/check.ts'
 import { runCrashLoop } from './crash/loop.ts'
@@ -88,17 +88,9 @@ test('the crash checker catches what it claims to catch', { timeout: 120_000 }, 
 })
 
 async function catalogEntry(dir: string, handle: ShapeHandle): Promise<{ partition: number; shapeId: number }> {
-  const env = open({ path: join(dir, 'catalog'), readOnly: true, maxDbs: 8 })
-  const shapes = env.openDB<{ partition: number; shapeId: number }, string>({
-    name: 'shapes',
-    // As the engine reads them: its values are maps, which a records-mode reader decodes as Map.
-    ...MSGPACK_MAP_VALUES,
-    keyEncoding: 'ordered-binary',
-  })
-  const entry = shapes.get(handle)
-  await env.close()
-  assert.ok(entry !== undefined, `no catalog entry for ${handle}`)
-  return entry
+  const place = (await catalogPlaces(dir, [handle])).get(handle)
+  assert.ok(place !== undefined, `no catalog place for ${handle}`)
+  return place
 }
 
 const partitionOf = async (dir: string, handle: ShapeHandle) => (await catalogEntry(dir, handle)).partition

@@ -5,10 +5,12 @@ import { HandleMinter, type ShapeHandle } from '../handle.ts'
 import { SHAPE_ID_MAX } from '../limits.ts'
 import { settled } from '../lmdb-settled.ts'
 import { corruptCatalogRead } from '../log-store/damaged-record.ts'
-import { guardValueSizes } from '../log-store/value-size-guard.ts'
+import { TailPadder } from '../log-store/tail-padding.ts'
+import { guardValueSizes, listedValue } from '../log-store/value-size-guard.ts'
 import { MSGPACK_MAP_VALUES } from '../msgpack-values.ts'
 import { type CanonicalShape, shapeDigest, shapeKey } from '../shape.ts'
 import { storageFailure } from '../storage-failure.ts'
+import { decodeEntry, decodeLookup, encodeEntry, encodeLookup, type StoredEntry } from './catalog-records.ts'
 import { decodePlace, encodePlace, type ShapePlace } from './place-record.ts'
 
 export type { ShapePlace }
@@ -17,12 +19,6 @@ export type { ShapePlace }
 export interface CatalogEntry extends ShapePlace {
   readonly handle: ShapeHandle
   readonly shape: CanonicalShape
-}
-
-interface StoredEntry {
-  shape: CanonicalShape
-  partition: number
-  shapeId: number
 }
 
 /** A removal whose lookups are gone but whose partition data may still be there. */
@@ -34,7 +30,9 @@ export interface PendingRemoval {
 
 /**
  * The data format. 4: each shape also has a place record (place-record.ts), so a read-path miss
- * does not read its definition; shapes made before have none and are placed from their entry;
+ * does not read its definition, and shape entries and lookups are sealed (catalog-records.ts);
+ * shapes made before have no place record and are placed from their entry, and their unsealed
+ * entries and lookups still read;
  * 3: catalog values are plain msgpack maps (msgpack-values.ts), shape metadata
  * records are sealed too (log-store/shape-meta.ts), and log entries end with their chain
  * (log-store/record-layout.ts);
@@ -76,11 +74,13 @@ export class Catalog {
   readonly partitions: number
   readonly #env: RootDatabase
   readonly #path: string
-  readonly #shapes: Database<StoredEntry, string>
-  readonly #lookup: Database<string, string>
+  readonly #shapes: Database<Buffer, string>
+  readonly #lookup: Database<Buffer, string>
   readonly #places: Database<Buffer, string>
   readonly #removals: Database<PendingRemoval, number>
   readonly #config: Database<unknown, string>
+  /** Zeros past the catalog's last page, as a partition's (tail-padding.ts): this is its one writer. */
+  readonly #tail: TailPadder
   readonly #minter = new HandleMinter()
   readonly #creating = new Map<string, Promise<{ handle: ShapeHandle; created: boolean }>>()
   readonly #preparePartition: (partition: number) => void
@@ -95,12 +95,13 @@ export class Catalog {
     this.#path = path
     this.partitions = options.partitions
     this.#preparePartition = options.preparePartition ?? (() => {})
-    this.#shapes = env.openDB({ name: 'shapes', ...MSGPACK_MAP_VALUES, keyEncoding: 'ordered-binary' })
-    this.#lookup = env.openDB({ name: 'lookup', encoding: 'string', keyEncoding: 'ordered-binary' })
+    this.#shapes = env.openDB({ name: 'shapes', encoding: 'binary', keyEncoding: 'ordered-binary' })
+    this.#lookup = env.openDB({ name: 'lookup', encoding: 'binary', keyEncoding: 'ordered-binary' })
     this.#places = env.openDB({ name: 'places', encoding: 'binary', keyEncoding: 'ordered-binary' })
-    guardValueSizes(this.#places)
+    for (const db of [this.#shapes, this.#lookup, this.#places]) guardValueSizes(db)
     this.#removals = env.openDB({ name: 'removals', ...MSGPACK_MAP_VALUES, keyEncoding: 'uint32' })
     this.#config = env.openDB({ name: 'config', ...MSGPACK_MAP_VALUES, keyEncoding: 'ordered-binary' })
+    this.#tail = new TailPadder(env, join(path, 'data.mdb'))
     this.#nextShapeId = (this.#config.get('nextShapeId') as number | undefined) ?? 1
     const inUse = this.#config.get('partitionsInUse') as number[] | undefined
     this.#partitionsInUse = new Set(inUse ?? options.partitionsWithData?.() ?? [])
@@ -115,6 +116,7 @@ export class Catalog {
     try {
       const catalog = new Catalog(env, path, options)
       catalog.#checkLayout()
+      catalog.#tail.pad()
       return catalog
     } catch (error) {
       env.close()
@@ -154,10 +156,16 @@ export class Catalog {
     }
   }
 
+  /** The shape's entry; STORAGE_CORRUPT, naming the catalog file and the handle, if it is damaged. */
   entry(handle: ShapeHandle): CatalogEntry | undefined {
     this.recordsRead++
-    const stored = this.#shapes.get(handle)
+    const stored = corruptCatalogRead(this.#path, recordOf(handle), () => this.#storedEntry(handle))
     return stored === undefined ? undefined : { handle, ...stored }
+  }
+
+  #storedEntry(handle: ShapeHandle): StoredEntry | undefined {
+    const value = this.#shapes.getBinaryFast(handle)
+    return value === undefined ? undefined : decodeEntry(handle, value)
   }
 
   /**
@@ -167,21 +175,26 @@ export class Catalog {
    */
   place(handle: ShapeHandle): ShapePlace | undefined {
     this.recordsRead++
-    return corruptCatalogRead(this.#path, handle, () => {
+    return corruptCatalogRead(this.#path, recordOf(handle), () => {
       const value = this.#places.getBinaryFast(handle)
       if (value !== undefined) return decodePlace(handle, value)
-      const stored = this.#shapes.get(handle)
+      const stored = this.#storedEntry(handle)
       return stored === undefined ? undefined : { partition: stored.partition, shapeId: stored.shapeId }
     })
   }
 
+  /** The handle of the shape; STORAGE_CORRUPT, naming the catalog file and the table, if its lookup or entry is damaged. */
   lookupHandle(shape: CanonicalShape): ShapeHandle | undefined {
     this.recordsRead++
-    const handle = this.#lookup.get(shapeDigest(shape))
-    if (handle === undefined) return undefined
-    // The digest is a sha256; comparing the stored shape makes a collision harmless anyway.
-    const stored = this.#shapes.get(handle)
-    return stored !== undefined && shapeKey(stored.shape) === shapeKey(shape) ? handle : undefined
+    const digest = shapeDigest(shape)
+    return corruptCatalogRead(this.#path, `the lookup of a shape of ${shape.table}`, () => {
+      const value = this.#lookup.getBinaryFast(digest)
+      if (value === undefined) return undefined
+      const handle = decodeLookup(digest, value)
+      // The digest is a sha256; comparing the stored shape makes a collision harmless anyway.
+      const stored = this.#storedEntry(handle)
+      return stored !== undefined && shapeKey(stored.shape) === shapeKey(shape) ? handle : undefined
+    })
   }
 
   /** Returns the shape's handle, creating it if needed; concurrent calls for one shape share one creation. */
@@ -220,12 +233,13 @@ export class Catalog {
             )
           }
           this.#config.put('nextShapeId', this.#nextShapeId)
-          this.#shapes.put(handle, entry)
+          this.#shapes.put(handle, encodeEntry(handle, entry))
           this.#places.put(handle, encodePlace(handle, entry))
-          this.#lookup.put(digest, handle)
+          this.#lookup.put(digest, encodeLookup(digest, handle))
         }),
       )
       await this.#env.flushed
+      this.#tail.pad()
     } catch (error) {
       if (newPartition) this.#partitionsInUse.delete(entry.partition) // not recorded: the next creation retries
       throw storageFailure(error, 'creating a shape', this.#path)
@@ -244,12 +258,14 @@ export class Catalog {
       this.#env.transactionSync(() => {
         this.#shapes.removeSync(handle)
         this.#places.removeSync(handle)
-        if (this.#lookup.get(shapeDigest(entry.shape)) === handle) this.#lookup.removeSync(shapeDigest(entry.shape))
+        const digest = shapeDigest(entry.shape)
+        if (this.#lookupNames(digest, handle)) this.#lookup.removeSync(digest)
         this.#removals.putSync(entry.shapeId, { handle, partition: entry.partition, shapeId: entry.shapeId })
       })
     } catch (error) {
       throw storageFailure(error, 'removing a shape', this.#path)
     }
+    this.#tail.pad()
     return entry
   }
 
@@ -271,10 +287,33 @@ export class Catalog {
     return [...this.#removals.getRange().map(({ value }) => value)]
   }
 
+  /**
+   * Whether the lookup of `digest` names `handle` (or is damaged: then it names nothing any read
+   * can use, and the removal of a shape of that definition takes it too).
+   */
+  #lookupNames(digest: string, handle: ShapeHandle): boolean {
+    const value = this.#lookup.getBinaryFast(digest)
+    if (value === undefined) return false
+    try {
+      return decodeLookup(digest, value) === handle
+    } catch {
+      return true
+    }
+  }
+
+  /** Every shape, or those of `table`; STORAGE_CORRUPT, naming the catalog file and the handle, at a damaged entry. */
   *list(table?: string): Iterable<{ handle: ShapeHandle; shape: CanonicalShape }> {
-    for (const { key, value } of this.#shapes.getRange()) {
+    const handles = this.#shapes.getKeys()[Symbol.iterator]()
+    for (;;) {
+      // LMDB's cursor meets damaged branch pages as it moves: coded too.
+      const next = corruptCatalogRead(this.#path, 'the list of shapes', () => handles.next())
+      if (next.done === true) return
+      const handle = next.value
       this.recordsRead++
-      if (table === undefined || value.shape.table === table) yield { handle: key, shape: value.shape }
+      const { shape } = corruptCatalogRead(this.#path, recordOf(handle), () =>
+        decodeEntry(handle, listedValue(this.#shapes, handle)),
+      )
+      if (table === undefined || shape.table === table) yield { handle, shape }
     }
   }
 
@@ -286,4 +325,9 @@ export class Catalog {
     await Promise.allSettled(this.#creating.values())
     await this.#env.close()
   }
+}
+
+/** What a damaged record of shape `handle` is called in STORAGE_CORRUPT. */
+function recordOf(handle: ShapeHandle): string {
+  return `the catalog record of shape ${handle}`
 }

@@ -1,6 +1,5 @@
-import { crc32 as zlibCrc32 } from 'node:zlib'
-import { crc32 } from '../log-store/crc32.ts'
 import { DamagedRecord } from '../log-store/damaged-record.ts'
+import { catalogSeal, readU32 } from './catalog-records.ts'
 
 /**
  * A shape's place record, in the catalog's `places` database under its handle (data format 4
@@ -13,8 +12,8 @@ import { DamagedRecord } from '../log-store/damaged-record.ts'
  *   [u32 seal][u32 partition][u32 shape id]
  *
  * The seal is the CRC-32 of the handle and of the rest of the value, as every sealed value's
- * (log-store/value-seal.ts): a flipped byte, or a record found under another handle, reads as
- * damage, not as another shape's place.
+ * (log-store/value-seal.ts, catalog-records.ts): a flipped byte, or a record found under another
+ * handle, reads as damage, not as another shape's place.
  */
 export const PLACE_SEAL_AT = 0
 export const PLACE_PARTITION_AT = 4
@@ -44,22 +43,13 @@ export function decodePlace(handle: string, value: Uint8Array): ShapePlace {
   if (value.length !== PLACE_BYTES) {
     throw new DamagedRecord(`a place record of ${value.length} bytes, not ${PLACE_BYTES}`)
   }
-  if (u32(value, PLACE_SEAL_AT) !== checksum(handle, value)) {
+  if (readU32(value, PLACE_SEAL_AT) !== checksum(handle, value)) {
     throw new DamagedRecord('a place record: checksum mismatch')
   }
-  return { partition: u32(value, PLACE_PARTITION_AT), shapeId: u32(value, PLACE_SHAPE_ID_AT) }
+  return { partition: readU32(value, PLACE_PARTITION_AT), shapeId: readU32(value, PLACE_SHAPE_ID_AT) }
 }
 
 /** The seal: CRC-32 of the handle's bytes (ASCII: handle.ts), then of the value after the seal. */
 function checksum(handle: string, value: Uint8Array): number {
-  return crc32(value.subarray(PLACE_PARTITION_AT, PLACE_BYTES), zlibCrc32(handle))
-}
-
-function u32(value: Uint8Array, at: number): number {
-  return (
-    (value[at] as number) * 2 ** 24 +
-    ((value[at + 1] as number) << 16) +
-    ((value[at + 2] as number) << 8) +
-    (value[at + 3] as number)
-  )
+  return catalogSeal(handle, value.subarray(PLACE_PARTITION_AT, PLACE_BYTES))
 }

@@ -1,41 +1,57 @@
 import { dirname } from 'node:path'
-import { open } from 'lmdb'
+import { type Database, open } from 'lmdb'
+import { decodeEntry, decodeLookup, type StoredEntry } from '../catalog/catalog-records.ts'
 import { decodePlace } from '../catalog/place-record.ts'
 import { guardValueSizes, listedValue } from '../log-store/value-size-guard.ts'
-import { MSGPACK_MAP_VALUES } from '../msgpack-values.ts'
 
 /**
- * Checks the catalog's place records (catalog/place-record.ts): each one's seal, and that it
- * places its shape where the shape's entry does (a record whose shape is gone, or that
- * disagrees, sends reads to another shape's data). Returns a description of the damage, or
- * undefined. Run only on a catalog file whose pages walked clean.
+ * Checks the catalog's values (catalog/catalog-records.ts, catalog/place-record.ts): every shape
+ * entry and lookup decodes (and, from data format 4, carries its seal); every lookup names a
+ * shape; every place record carries its seal and places its shape where the shape's entry does
+ * (a place of no shape, or one that disagrees, sends reads to another shape's data). Returns a
+ * description of the damage, or undefined. Run only on a catalog file whose pages walked clean.
  */
 export function catalogProblem(catalogFile: string): string | undefined {
   const env = open({ path: dirname(catalogFile), maxDbs: 8, readOnly: true })
   try {
-    const places = env.openDB<Buffer, string>({ name: 'places', encoding: 'binary', keyEncoding: 'ordered-binary' })
-    const shapes = env.openDB<{ partition: number; shapeId: number }, string>({
-      name: 'shapes',
-      ...MSGPACK_MAP_VALUES,
-      keyEncoding: 'ordered-binary',
-    })
-    guardValueSizes(places)
+    const binary = (name: string): Database<Buffer, string> => {
+      const db = env.openDB<Buffer, string>({ name, encoding: 'binary', keyEncoding: 'ordered-binary' })
+      guardValueSizes(db)
+      return db
+    }
+    const shapes = binary('shapes')
+    const lookup = binary('lookup')
+    const places = binary('places')
     let damaged = 0
     let first: string | undefined
-    for (const handle of places.getKeys({})) {
+    const check = (what: string, key: string, read: () => void) => {
       try {
+        read()
+      } catch (error) {
+        damaged++
+        first ??= `${what} ${key}: ${(error as Error).message}`
+      }
+    }
+    const entries = new Map<string, StoredEntry>()
+    for (const handle of shapes.getKeys({})) {
+      check('the entry of shape', handle, () => entries.set(handle, decodeEntry(handle, listedValue(shapes, handle))))
+    }
+    for (const digest of lookup.getKeys({})) {
+      check('the lookup', digest, () => {
+        if (!entries.has(decodeLookup(digest, listedValue(lookup, digest)))) throw new Error('it names no shape')
+      })
+    }
+    for (const handle of places.getKeys({})) {
+      check('the place of shape', handle, () => {
         const place = decodePlace(handle, listedValue(places, handle))
-        const entry = shapes.get(handle)
+        const entry = entries.get(handle)
         if (entry === undefined) throw new Error('a place record of no shape')
         if (entry.partition !== place.partition || entry.shapeId !== place.shapeId) {
           throw new Error(`a place record that disagrees with the shape's entry`)
         }
-      } catch (error) {
-        damaged++
-        first ??= `${(error as Error).message} (shape ${handle})`
-      }
+      })
     }
-    return damaged === 0 ? undefined : `${damaged} place records are damaged (the first: ${first})`
+    return damaged === 0 ? undefined : `${damaged} catalog records are damaged (the first: ${first})`
   } finally {
     env.close()
   }

@@ -53,13 +53,16 @@ export function damagedData(file: string, shapeId: number, cause: Error): Engine
   return damaged(file, `the data of shape ${shapeId}`, cause)
 }
 
-/** As corruptRead, for a read of the catalog record of shape `handle` in the catalog file `file`. */
-export function corruptCatalogRead<T>(file: string, handle: string, read: () => T): T {
+/**
+ * As corruptRead, for a read of the catalog file `file`; `what` names what was read (the record
+ * of a shape, by handle; the lookup of a definition, by table).
+ */
+export function corruptCatalogRead<T>(file: string, what: string, read: () => T): T {
   try {
     return read()
   } catch (error) {
     if (!isDamage(error)) throw error
-    throw damaged(file, `the catalog record of shape ${handle}`, error)
+    throw damaged(file, what, error)
   }
 }
 

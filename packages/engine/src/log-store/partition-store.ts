@@ -8,7 +8,7 @@ import { offsetKey, readU64, shapeRange, snapshotKey } from './keys.ts'
 import { previousEntry, sharedRefKey } from './log-record.ts'
 import { SHARED_COUNT_BYTES } from './record-layout.ts'
 import { decodeMetaValue, type ShapeMeta } from './shape-meta.ts'
-import { type LmdbNativeEnv, padTail } from './tail-padding.ts'
+import { TailPadder } from './tail-padding.ts'
 import { checkSeal } from './value-seal.ts'
 import { guardValueSizes, valuesInRange } from './value-size-guard.ts'
 
@@ -58,8 +58,7 @@ export class PartitionStore implements PartitionDatabases {
   readonly txs: Database<Buffer, Buffer>
 
   /** The data file's length as last padded (tail-padding.ts); 0 before the first time. */
-  #paddedLength = 0
-  #pageSize = 0
+  readonly #tail: TailPadder
   #commitCounters: CommitCounters | null = null
   #commitsSeen = -1
   /** Shape metadata records read (the read path's misses and the writers' first touch of a shape). */
@@ -89,6 +88,7 @@ export class PartitionStore implements PartitionDatabases {
     this.meta = this.env.openDB({ name: 'meta', encoding: 'binary', keyEncoding: 'uint32' })
     this.txs = this.env.openDB({ name: 'txs', encoding: 'binary', keyEncoding: 'binary' })
     for (const db of [this.log, this.chunks, this.snapshot, this.meta, this.txs]) guardValueSizes(db)
+    this.#tail = new TailPadder(this.env, this.file)
   }
 
   /**
@@ -98,15 +98,7 @@ export class PartitionStore implements PartitionDatabases {
    * durable either way, so a failure here fails nothing; the next call tries again.
    */
   padTail(): void {
-    try {
-      const native = (this.env as unknown as { env: LmdbNativeEnv }).env
-      // The page size once: lmdb-js' stat() reads it through a read transaction.
-      if (this.#pageSize === 0) this.#pageSize = native.stat().pageSize
-      const used = (native.info().lastPageNumber + 1) * this.#pageSize
-      this.#paddedLength = padTail(this.file, used, this.#paddedLength)
-    } catch {
-      // Left unpadded until the next commit.
-    }
+    this.#tail.pad()
   }
 
   /** Makes the environment's creation durable: its file, and its name in the directories above. */

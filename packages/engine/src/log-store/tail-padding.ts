@@ -1,4 +1,5 @@
 import { closeSync, fstatSync, ftruncateSync, openSync } from 'node:fs'
+import type { RootDatabase } from 'lmdb'
 
 /**
  * Zeros kept past the last page LMDB uses in a partition's data file. LMDB checks no pointer it
@@ -34,4 +35,33 @@ export function padTail(file: string, usedBytes: number, knownLength: number): n
 export interface LmdbNativeEnv {
   info(): { lastPageNumber: number }
   stat(): { pageSize: number }
+}
+
+/**
+ * Keeps one environment's data file padded (padTail), for its one writer to call when it starts
+ * and after each commit. Best effort: the commit before it is durable either way, so a failure
+ * here fails nothing; the next call tries again.
+ */
+export class TailPadder {
+  readonly #env: RootDatabase
+  readonly #file: string
+  #paddedLength = 0
+  #pageSize = 0
+
+  constructor(env: RootDatabase, file: string) {
+    this.#env = env
+    this.#file = file
+  }
+
+  pad(): void {
+    try {
+      const native = (this.#env as unknown as { env: LmdbNativeEnv }).env
+      // The page size once: lmdb-js' stat() reads it through a read transaction.
+      if (this.#pageSize === 0) this.#pageSize = native.stat().pageSize
+      const used = (native.info().lastPageNumber + 1) * this.#pageSize
+      this.#paddedLength = padTail(this.#file, used, this.#paddedLength)
+    } catch {
+      // Left unpadded until the next call.
+    }
+  }
 }

@@ -1,6 +1,9 @@
 // Pieces every crash harness needs (the engine's inline crash test, the workers' crash loop, the
 // example server's crash test): one copy here, exported as `@shapestore/engine/crash-kit`.
 import { writeSync } from 'node:fs'
+import { join } from 'node:path'
+import { open } from 'lmdb'
+import { decodePlace, type ShapePlace } from '../../src/catalog/place-record.ts'
 
 /** mulberry32: a small seeded PRNG, so kill delays and workload choices replay from a seed. */
 export function prng(seed: number): () => number {
@@ -46,5 +49,22 @@ export function writeOut(text: string): void {
   }
 }
 
-/** How the engine encodes catalog and metadata values, for a checker that reads them behind its back. */
-export { MSGPACK_MAP_VALUES } from '../../src/msgpack-values.ts'
+/**
+ * Where the catalog of the closed store in `dir` places each of `handles` (partition and shape
+ * id), read from their place records (the engine does not expose it); a shape without one is
+ * left out.
+ */
+export async function catalogPlaces(dir: string, handles: readonly string[]): Promise<Map<string, ShapePlace>> {
+  const env = open({ path: join(dir, 'catalog'), readOnly: true, maxDbs: 8 })
+  try {
+    const places = env.openDB<Buffer, string>({ name: 'places', encoding: 'binary', keyEncoding: 'ordered-binary' })
+    const found = new Map<string, ShapePlace>()
+    for (const handle of handles) {
+      const value = places.getBinary(handle)
+      if (value !== undefined) found.set(handle, decodePlace(handle, value))
+    }
+    return found
+  } finally {
+    await env.close()
+  }
+}

@@ -18,10 +18,8 @@
  * Throws an AssertionError naming the round and shape at the first violation.
  */
 import assert from 'node:assert/strict'
-import { join } from 'node:path'
 import { type Engine, EngineError, ErrorCode, LogOffset, openEngine, type ShapeHandle } from '@shapestore/engine'
-import { MSGPACK_MAP_VALUES, snapshotChunks } from '@shapestore/engine/crash-kit'
-import { open } from 'lmdb'
+import { catalogPlaces, snapshotChunks } from '@shapestore/engine/crash-kit'
 import { workerRuntime } from '../../src/index.ts'
 import type { CrashRecord, ShapeRecord } from './record.ts'
 import {
@@ -159,26 +157,8 @@ async function checkShape(
 
 /** Each handle's partition, read from the catalog (the engine does not expose it). */
 async function partitionsOf(dir: string, handles: readonly ShapeHandle[]): Promise<Map<ShapeHandle, number>> {
-  const env = open({ path: join(dir, 'catalog'), readOnly: true, maxDbs: 8 })
-  try {
-    const shapes = env.openDB<{ partition: number }, string>({
-      name: 'shapes',
-      // As the engine reads them: its values are maps, which a records-mode reader decodes as Map.
-      ...MSGPACK_MAP_VALUES,
-      keyEncoding: 'ordered-binary',
-    })
-    const partitions = new Map<ShapeHandle, number>()
-    for (const handle of handles) {
-      const stored = shapes.get(handle)
-      if (stored === undefined) continue
-      // Checked, not trusted: an entry read in the wrong form would leave every fanout unchecked.
-      assert.ok(Number.isInteger(stored.partition), `catalog entry of ${handle} has no partition`)
-      partitions.set(handle, stored.partition)
-    }
-    return partitions
-  } finally {
-    await env.close()
-  }
+  const places = await catalogPlaces(dir, handles)
+  return new Map([...places].map(([handle, place]) => [handle, place.partition]))
 }
 
 /** A transaction sent once to shapes of one partition committed in all of them or in none. */

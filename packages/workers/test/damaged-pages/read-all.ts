@@ -1,13 +1,17 @@
 // One damaged-page trial's reads, in a process of its own (a native crash shows as a signal):
-// `read-all.ts <dir> <inline|workers> <expected.json>`. Opens the store and reads every shape in
-// full, streamed and as one JSON array; prints one JSON line: the store refused at open, or each
-// read's outcome (exact, corrupt = STORAGE_CORRUPT, wrong rows, or another error).
+// `read-all.ts <dir> <inline|workers> <expected.json>`. Opens the store and reads every shape with
+// data in full, streamed and as one JSON array, then asks the catalog about every shape (its
+// definition, the handle its definition finds, its latest offset) and lists them all; prints one
+// JSON line: the store refused at open, or each read's outcome (exact, corrupt = STORAGE_CORRUPT,
+// wrong = another answer, and which, or another error).
 import { readFileSync } from 'node:fs'
-import { EngineError, ErrorCode, inlineRuntime, openEngine } from '@shapestore/engine'
+import { EngineError, ErrorCode, inlineRuntime, openEngine, type ShapeDefinition } from '@shapestore/engine'
 import { workerRuntime } from '../../src/index.ts'
+import type { Expected } from './run.ts'
 
 const [dir, runtimeName, expectedFile] = process.argv.slice(2) as [string, string, string]
-const expected = new Map(Object.entries(JSON.parse(readFileSync(expectedFile, 'utf8')) as Record<string, string[]>))
+const { rows: expectedRows, shapes } = JSON.parse(readFileSync(expectedFile, 'utf8')) as Expected
+const expected = new Map(Object.entries(expectedRows))
 const runtime = runtimeName === 'inline' ? inlineRuntime() : workerRuntime({ writers: 1, readers: 1 })
 
 type Outcome = 'exact' | 'corrupt' | 'wrong' | string
@@ -53,5 +57,26 @@ for (const [handle, rows] of expected) {
     }
   }
 }
+/** One catalog question: exact when `answer()` gives what was stored; `what` names it in a wrong answer. */
+function ask(what: string, answer: () => unknown, want: unknown): void {
+  try {
+    const got = answer()
+    reads.push(
+      JSON.stringify(got) === JSON.stringify(want) ? 'exact' : `wrong ${what}${got === undefined ? ' (absent)' : ''}`,
+    )
+  } catch (error) {
+    reads.push(outcomeOf(error))
+  }
+}
+for (const { handle, shape, latest } of shapes) {
+  ask('definition', () => engine.fetchShapeByHandle(handle), shape)
+  ask('handle', () => engine.fetchHandleByShape(shape as ShapeDefinition), handle)
+  ask('latest offset', () => String(engine.fetchLatestOffset(handle)), latest)
+}
+ask(
+  'list',
+  () => [...engine.listShapes()],
+  shapes.map(({ handle, shape }) => ({ handle, shape })),
+)
 await engine.close()
 console.log(JSON.stringify({ reads }))

@@ -1,10 +1,13 @@
 // Damage met by a read, page by page: each trial garbles one 4 KiB page of a partition's data
-// file in a copy of a store (its 24-byte page header kept, the rest partly or wholly rewritten,
-// seeded), then reads every shape back in a new process (read-all.ts). Counted: trials refused
-// at open, reads that returned exactly the shape's rows, reads that failed with STORAGE_CORRUPT,
-// reads that returned other rows, reads that failed any other way, and processes that died.
+// file (or, with `--file catalog`, of the catalog's) in a copy of a store (its 24-byte page
+// header kept, the rest partly or wholly rewritten, seeded), then reads every shape back in a new
+// process (read-all.ts): its rows, and what the catalog says of it (its definition, the handle
+// its definition finds, its latest offset, and the list of all shapes). Counted: trials refused
+// at open, reads that returned exactly what was stored, reads that failed with STORAGE_CORRUPT,
+// reads that returned something else, reads that failed any other way, and processes that died.
 //
 //   pnpm test:damaged-pages [--trials 100] [--seed 1] [--runtime inline|workers|both] [--only 3,33]
+//                           [--file partitions|catalog]
 //
 // `--only` runs those trials of the seed alone (each garbles as it does in a full run).
 // Exits non-zero if any read returned wrong rows or failed uncoded, or a process died.
@@ -23,6 +26,8 @@ const PAGE = 4096
 const PAGE_HEADER = 24
 const PARTITIONS = 2
 const SHAPES = 24
+/** Shapes with no data besides those: enough catalog records for B-trees below the catalog's roots. */
+const CATALOG_ONLY_SHAPES = 600
 const READER = fileURLToPath(new URL('./read-all.ts', import.meta.url))
 
 const { values } = parseArgs({
@@ -31,8 +36,14 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' },
     runtime: { type: 'string', default: 'both' },
     only: { type: 'string' },
+    file: { type: 'string', default: 'partitions' },
   },
 })
+if (values.file !== 'partitions' && values.file !== 'catalog') {
+  console.error(`--file must be partitions or catalog, got ${values.file}`)
+  process.exit(2)
+}
+const garbleCatalog = values.file === 'catalog'
 const trials = Number(values.trials)
 const seed = Number(values.seed)
 const runtimes = values.runtime === 'both' ? ['inline', 'workers'] : [values.runtime as string]
@@ -40,7 +51,7 @@ const trialNumbers =
   values.only === undefined ? Array.from({ length: trials }, (_, i) => i) : values.only.split(',').map(Number)
 
 /** A store big enough for B-trees below their roots: snapshots in many chunks, own and shared transactions. */
-async function makeStore(dir: string): Promise<Record<string, string[]>> {
+async function makeStore(dir: string): Promise<Expected> {
   const engine = await openEngine({ dir, partitions: PARTITIONS, chunkBytesThreshold: 2048, runtime: inlineRuntime() })
   try {
     const handles: string[] = []
@@ -68,13 +79,21 @@ async function makeStore(dir: string): Promise<Record<string, string[]>> {
       json: JSON.stringify({ shared: op, pad: 'z'.repeat(80) }),
     }))
     await engine.appendToLogs(handles.map((handle) => ({ handle, items: shared })))
-    const expected: Record<string, string[]> = {}
+    const rows: Record<string, string[]> = {}
     for (const handle of handles) {
-      const rows: string[] = []
-      for await (const row of engine.getLogStream(handle, '-1')) rows.push(row)
-      expected[handle] = rows
+      const read: string[] = []
+      for await (const row of engine.getLogStream(handle, '-1')) read.push(row)
+      rows[handle] = read
     }
-    return expected
+    for (let i = 0; i < CATALOG_ONLY_SHAPES; i++) {
+      await engine.getOrCreateShape({ table: 'others', where: `n = ${i}`, columns: ['id', `c${i % 7}`] })
+    }
+    const shapes = [...engine.listShapes()].map(({ handle, shape }) => ({
+      handle,
+      shape,
+      latest: String(engine.fetchLatestOffset(handle)),
+    }))
+    return { rows, shapes }
   } finally {
     await engine.close()
   }
@@ -90,14 +109,14 @@ function usedPages(path: string): number {
   }
 }
 
-/** Garbles one page (not a meta page) of one partition's data file; returns what it did. */
+/** Garbles one page (not a meta page) of one partition's data file, or the catalog's; returns what it did. */
 function garblePage(dir: string, random: () => number): string {
   const partition = Math.floor(random() * PARTITIONS)
-  const file = join(dir, 'partitions', String(partition), 'data.mdb')
-  const fd = openSync(file, 'r+')
+  const envDir = garbleCatalog ? join(dir, 'catalog') : join(dir, 'partitions', String(partition))
+  const fd = openSync(join(envDir, 'data.mdb'), 'r+')
   try {
     // The pages LMDB uses: the engine keeps zeros past them (tail-padding.ts), not data.
-    const pages = usedPages(join(dir, 'partitions', String(partition)))
+    const pages = usedPages(envDir)
     const page = 2 + Math.floor(random() * (pages - 2))
     const how = Math.floor(random() * 3)
     let at = PAGE_HEADER
@@ -107,10 +126,16 @@ function garblePage(dir: string, random: () => number): string {
     if (how !== 2) at += Math.floor(random() * (PAGE - PAGE_HEADER - length))
     const bytes = Buffer.from(Array.from({ length }, () => Math.floor(random() * 256)))
     writeSync(fd, bytes, 0, length, page * PAGE + at)
-    return `partition ${partition} page ${page}/${pages}: ${length} bytes at ${at}`
+    return `${garbleCatalog ? 'catalog' : `partition ${partition}`} page ${page}/${pages}: ${length} bytes at ${at}`
   } finally {
     closeSync(fd)
   }
+}
+
+/** What the pristine store holds: each data shape's rows; every shape's definition and latest offset. */
+export interface Expected {
+  readonly rows: Record<string, string[]>
+  readonly shapes: ReadonlyArray<{ handle: string; shape: unknown; latest: string }>
 }
 
 const root = mkdtempSync(join(tmpdir(), 'damaged-pages-'))
@@ -162,7 +187,7 @@ try {
         tally.reads++
         if (outcome === 'exact') tally.exact++
         else if (outcome === 'corrupt') tally.corrupt++
-        else if (outcome === 'wrong') tally.wrongRows++
+        else if (outcome.startsWith('wrong')) tally.wrongRows++
         else tally.otherErrors++
         if (outcome !== 'exact' && outcome !== 'corrupt') console.log(`${outcome.slice(0, 300)}: ${what}`)
       }
