@@ -90,3 +90,36 @@ test("a damaged place record: the shape's first read is STORAGE_CORRUPT naming t
     cleanup()
   }
 })
+
+test('an entry without its place record, or a place record without its entry, is STORAGE_CORRUPT, not an unknown shape', async () => {
+  const { dir, cleanup } = tempDir()
+  try {
+    const engine = await openEngine({ dir, partitions: 2 })
+    const { handle: placeless } = await engine.getOrCreateShape({ table: 'a' })
+    const { handle: entryless } = await engine.getOrCreateShape({ table: 'b' })
+    const { handle: intact } = await engine.getOrCreateShape({ table: 'c' })
+    await engine.close()
+
+    // What a damaged page does to LMDB's search: the key is no longer found.
+    const env = open({ path: join(dir, 'catalog'), maxDbs: 8 })
+    const binary = (name: string) =>
+      env.openDB<Buffer, string>({ name, encoding: 'binary', keyEncoding: 'ordered-binary' })
+    await binary('places').remove(placeless)
+    await binary('shapes').remove(entryless)
+    await env.close()
+
+    const reopened = await openEngine({ dir, partitions: 2 })
+    try {
+      await assertCode(() => reopened.fetchLatestOffset(placeless), ErrorCode.STORAGE_CORRUPT)
+      await assertCode(() => reopened.fetchShapeByHandle(entryless), ErrorCode.STORAGE_CORRUPT)
+      // Its place is sound: a read of its data needs no more (the miss reads only the place).
+      assert.equal(String(reopened.fetchLatestOffset(entryless)), String(reopened.fetchLatestOffset(intact)))
+      assert.deepEqual(reopened.fetchShapeByHandle(intact), { table: '"public"."c"', replica: 'default' })
+      assert.equal(reopened.fetchShapeByHandle('1-1'), undefined, 'a handle the catalog never issued')
+    } finally {
+      await reopened.close()
+    }
+  } finally {
+    cleanup()
+  }
+})

@@ -4,7 +4,7 @@ import { EngineError, ErrorCode } from '../errors.ts'
 import { HandleMinter, type ShapeHandle } from '../handle.ts'
 import { SHAPE_ID_MAX } from '../limits.ts'
 import { settled } from '../lmdb-settled.ts'
-import { corruptCatalogRead } from '../log-store/damaged-record.ts'
+import { corruptCatalogRead, DamagedRecord } from '../log-store/damaged-record.ts'
 import { TailPadder } from '../log-store/tail-padding.ts'
 import { guardValueSizes, listedValue } from '../log-store/value-size-guard.ts'
 import { MSGPACK_MAP_VALUES } from '../msgpack-values.ts'
@@ -87,6 +87,11 @@ export class Catalog {
   /** Partitions holding shapes (persisted in config `partitionsInUse`). */
   readonly #partitionsInUse: Set<number>
   #nextShapeId: number
+  /**
+   * Shapes with an id from this one on have a place record (config `placedFrom`, recorded with
+   * the layout as the directory became format 4); before it, they are placed from their entry.
+   */
+  #placedFrom = Number.POSITIVE_INFINITY
   /** Shape records read since open (entries, lookups, listings): what "reads per shape" counts. */
   recordsRead = 0
 
@@ -146,8 +151,12 @@ export class Catalog {
       }
     }
     if (layout?.version !== LAYOUT_VERSION) {
-      this.#config.putSync('layout', { version: LAYOUT_VERSION, partitions: this.partitions })
+      this.#env.transactionSync(() => {
+        this.#config.putSync('layout', { version: LAYOUT_VERSION, partitions: this.partitions })
+        this.#config.putSync('placedFrom', this.#nextShapeId)
+      })
     }
+    this.#placedFrom = (this.#config.get('placedFrom') as number | undefined) ?? Number.POSITIVE_INFINITY
     if (this.#config.get('partitionsInUse') === undefined) {
       this.#config.putSync(
         'partitionsInUse',
@@ -165,7 +174,11 @@ export class Catalog {
 
   #storedEntry(handle: ShapeHandle): StoredEntry | undefined {
     const value = this.#shapes.getBinaryFast(handle)
-    return value === undefined ? undefined : decodeEntry(handle, value)
+    if (value !== undefined) return decodeEntry(handle, value)
+    // An entry and its place are written and removed together: a place without its entry is a
+    // damaged page that sent LMDB's search astray, not an unknown shape.
+    if (this.#places.doesExist(handle)) throw new DamagedRecord('a shape with a place record and no entry')
+    return undefined
   }
 
   /**
@@ -179,7 +192,10 @@ export class Catalog {
       const value = this.#places.getBinaryFast(handle)
       if (value !== undefined) return decodePlace(handle, value)
       const stored = this.#storedEntry(handle)
-      return stored === undefined ? undefined : { partition: stored.partition, shapeId: stored.shapeId }
+      if (stored === undefined) return undefined
+      // Made since the directory became format 4, so it had a place record: damage, as above.
+      if (stored.shapeId >= this.#placedFrom) throw new DamagedRecord('a shape with an entry and no place record')
+      return { partition: stored.partition, shapeId: stored.shapeId }
     })
   }
 
