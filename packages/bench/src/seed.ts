@@ -22,10 +22,11 @@ export interface Seed {
 }
 
 /**
- * 5: written in data format 4 as it is now (place records, sealed metadata records, chained log entries); an
+ * 6: written in data format 4 as it is now (sealed catalog values and place records, sealed metadata records,
+ * chained log entries); an
  * older seed would time the reading of records a server no longer writes.
  */
-const SEED_VERSION = 5
+const SEED_VERSION = 6
 /** Shapes seeded concurrently: their writes share group commits. */
 const SEED_CONCURRENCY = 1000
 
