@@ -4,6 +4,7 @@ import { isValidHandle, type ShapeHandle } from '../handle.ts'
 import { crc32 } from '../log-store/crc32.ts'
 import { DamagedRecord } from '../log-store/damaged-record.ts'
 import type { CanonicalShape } from '../shape.ts'
+import type { ShapePlace } from './place-record.ts'
 
 /**
  * The catalog's sealed values (data format 4 on): a shape's entry in `shapes` (its definition
@@ -24,10 +25,8 @@ export const CATALOG_SEAL_AT = 1
 export const CATALOG_BODY_AT = 5
 
 /** A shape's entry: its definition and where its data is. */
-export interface StoredEntry {
+export interface StoredEntry extends ShapePlace {
   readonly shape: CanonicalShape
-  readonly partition: number
-  readonly shapeId: number
 }
 
 const packr = new Packr({ useRecords: false })

@@ -61,9 +61,9 @@ export interface CatalogOptions {
 
 /**
  * The catalog persists only the handle <-> shape lookups, each shape's partition and its
- * storage id, in its own LMDB environment `<dir>/catalog`. Opening it reads two config records
- * and the (normally empty) list of unfinished removals: nothing per shape, so open time does
- * not grow with the number of shapes.
+ * storage id, in its own LMDB environment `<dir>/catalog`. Opening it reads four config records
+ * (layout, nextShapeId, partitionsInUse, placedFrom) and the (normally empty) list of
+ * unfinished removals: nothing per shape, so open time does not grow with the number of shapes.
  *
  * Owner: the engine facade on the main thread is the only writer. Creation writes are batched
  * by lmdb-js per event turn; concurrent creations of one shape share one in-flight promise.
@@ -191,9 +191,11 @@ export class Catalog {
     return corruptCatalogRead(this.#path, recordOf(handle), () => {
       const value = this.#places.getBinaryFast(handle)
       if (value !== undefined) return decodePlace(handle, value)
-      const stored = this.#storedEntry(handle)
-      if (stored === undefined) return undefined
-      // Made since the directory became format 4, so it had a place record: damage, as above.
+      const entry = this.#shapes.getBinaryFast(handle)
+      if (entry === undefined) return undefined
+      const stored = decodeEntry(handle, entry)
+      // Made since the directory became format 4, so it had a place record: an entry without its
+      // place is a damaged page that sent LMDB's search astray (see #storedEntry).
       if (stored.shapeId >= this.#placedFrom) throw new DamagedRecord('a shape with an entry and no place record')
       return { partition: stored.partition, shapeId: stored.shapeId }
     })

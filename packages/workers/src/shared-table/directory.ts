@@ -43,7 +43,7 @@ export class Directory {
   /** Entries allowed: the table's capacity (one entry per slot). */
   readonly #entriesMax: number
   /** insertAbsent's entries not yet in the map, written together at the end of the event turn. */
-  readonly #pending = new Map<ShapeHandle, { key: string; ref: SlotRef }>()
+  readonly #pending = new Map<ShapeHandle, { key: string; value: string; ref: SlotRef }>()
   #flushScheduled = false
 
   constructor(capacity: number) {
@@ -102,7 +102,9 @@ export class Directory {
     if (this.length >= this.#entriesMax) return undefined
     const ref = reserve()
     if (ref === undefined) return undefined
-    this.#pending.set(handle, { key, ref: { slot: ref.slot, generation: ref.generation } })
+    // Encoded now, so a value its guard refuses throws here, to the caller, not in the flush.
+    const value = encodeRef(ref)
+    this.#pending.set(handle, { key, value, ref: { slot: ref.slot, generation: ref.generation } })
     if (!this.#flushScheduled) {
       this.#flushScheduled = true
       setImmediate(() => this.flush())
@@ -117,7 +119,7 @@ export class Directory {
     const map = this.#map
     map.lockExclusive()
     try {
-      for (const { key, ref } of this.#pending.values()) map.set(key, encodeRef(ref), { lockExclusive: true })
+      for (const { key, value } of this.#pending.values()) map.set(key, value, { lockExclusive: true })
     } finally {
       map.unlockExclusive()
     }
