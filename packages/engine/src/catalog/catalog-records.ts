@@ -3,6 +3,7 @@ import { Packr } from 'msgpackr'
 import { isValidHandle, type ShapeHandle } from '../handle.ts'
 import { crc32 } from '../log-store/crc32.ts'
 import { DamagedRecord } from '../log-store/damaged-record.ts'
+import { readU32 } from '../log-store/value-seal.ts'
 import type { CanonicalShape } from '../shape.ts'
 import type { ShapePlace } from './place-record.ts'
 
@@ -62,16 +63,6 @@ export function decodeLookup(digest: string, value: Uint8Array): ShapeHandle {
 /** The seal of `body` stored under the string key `key`. */
 export function catalogSeal(key: string, body: Uint8Array): number {
   return crc32(body, zlibCrc32(key))
-}
-
-/** The big-endian u32 at `at` (no DataView allocated per read). */
-export function readU32(value: Uint8Array, at: number): number {
-  return (
-    (value[at] as number) * 2 ** 24 +
-    ((value[at + 1] as number) << 16) +
-    ((value[at + 2] as number) << 8) +
-    (value[at + 3] as number)
-  )
 }
 
 function sealed(key: string, body: Uint8Array): Buffer {

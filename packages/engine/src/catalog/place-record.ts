@@ -1,5 +1,6 @@
 import { DamagedRecord } from '../log-store/damaged-record.ts'
-import { catalogSeal, readU32 } from './catalog-records.ts'
+import { readU32 } from '../log-store/value-seal.ts'
+import { catalogSeal } from './catalog-records.ts'
 
 /**
  * A shape's place record, in the catalog's `places` database under its handle (data format 4

@@ -26,14 +26,17 @@ export function checkSeal(key: Uint8Array, value: Uint8Array, what: string, from
   if (value.length - from < SEAL_BYTES) {
     throw new DamagedRecord(`${what}: ${value.length - from} bytes, shorter than its checksum`)
   }
-  // Big-endian u32 by hand: no DataView allocated per value on the read path.
-  const at = from + SEAL_AT
-  const stored =
+  if (readU32(value, from + SEAL_AT) !== crc32(value.subarray(from + SEAL_BYTES, value.length), crc32(key))) {
+    throw new DamagedRecord(`${what}: checksum mismatch`)
+  }
+}
+
+/** The big-endian u32 at `at`, by hand: no DataView allocated per value on the read path. */
+export function readU32(value: Uint8Array, at: number): number {
+  return (
     (value[at] as number) * 2 ** 24 +
     ((value[at + 1] as number) << 16) +
     ((value[at + 2] as number) << 8) +
     (value[at + 3] as number)
-  if (stored !== crc32(value.subarray(from + SEAL_BYTES, value.length), crc32(key))) {
-    throw new DamagedRecord(`${what}: checksum mismatch`)
-  }
+  )
 }
