@@ -7,7 +7,7 @@
 // garbled (LMDB trusts it, and a read ran past the file's end: SIGBUS) is refused at open.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { closeSync, cpSync, fstatSync, openSync, readSync, statSync, writeSync } from 'node:fs'
+import { closeSync, cpSync, fstatSync, openSync, readSync, statSync, truncateSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
@@ -144,10 +144,13 @@ function lastLeaves(file: string, lastPage: number, pages: number): number[] {
   }
 }
 
-/** The last page LMDB uses in the single partition of the store in `dir`, and the data file's length. */
-function usedAndLength(dir: string): { file: string; lastPage: number; length: number } {
-  const file = join(dir, 'partitions', '0', 'data.mdb')
-  const env = open({ path: join(dir, 'partitions', '0'), readOnly: true })
+/** The last page LMDB uses in the environment at `path` (default: the single partition of the store in `dir`), and its data file's length. */
+function usedAndLength(
+  dir: string,
+  path = join(dir, 'partitions', '0'),
+): { file: string; lastPage: number; length: number } {
+  const file = join(path, 'data.mdb')
+  const env = open({ path, readOnly: true })
   try {
     const info = (env as unknown as { env: { info(): { lastPageNumber: number } } }).env.info()
     return { file, lastPage: info.lastPageNumber, length: statSync(file).size }
@@ -155,6 +158,33 @@ function usedAndLength(dir: string): { file: string; lastPage: number; length: n
     env.close()
   }
 }
+
+test('the catalog keeps zeros past its last page after creations and after removals', async () => {
+  const { dir, cleanup } = tempDir()
+  const catalog = join(dir, 'catalog')
+  const padded = () => {
+    const { lastPage, length } = usedAndLength(dir, catalog)
+    return length >= (lastPage + 1) * PAGE + TAIL_PADDING_MIN_BYTES
+  }
+  try {
+    let engine = await openEngine({ dir, partitions: 1 })
+    const handles: string[] = []
+    for (let i = 0; i < 300; i++) handles.push((await engine.getOrCreateShape({ table: `t${i}` })).handle)
+    await engine.close()
+    assert.ok(padded(), 'padded after creations')
+
+    // As a crash between a commit and its padding leaves it: the next commit pads it again.
+    const { file, lastPage } = usedAndLength(dir, catalog)
+    truncateSync(file, (lastPage + 1) * PAGE)
+    assert.ok(!padded())
+    engine = await openEngine({ dir, partitions: 1 })
+    await engine.removeShape(handles[0] as string)
+    await engine.close()
+    assert.ok(padded(), 'padded after a removal')
+  } finally {
+    cleanup()
+  }
+})
 
 /**
  * For each leaf page `pgno`: a copy of the store in `dir` with that page changed by `garble`,

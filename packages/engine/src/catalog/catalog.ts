@@ -120,8 +120,9 @@ export class Catalog {
     const env = open({ path, maxDbs: 8, mapSize: options.mapSizeBytes, eventTurnBatching: false })
     try {
       const catalog = new Catalog(env, path, options)
-      catalog.#checkLayout()
-      catalog.#tail.pad()
+      // Padded after every commit (creation, removal), so only a directory this open wrote to
+      // needs it; a restore that writes nothing is spared the file's open, stat and close.
+      if (catalog.#checkLayout()) catalog.#tail.pad()
       return catalog
     } catch (error) {
       env.close()
@@ -131,9 +132,9 @@ export class Catalog {
 
   /**
    * A new directory records its layout; an existing one must match it (checked before anything
-   * is written), and a format 2 one is marked format 3.
+   * is written), and an older one is marked the current format. True if it wrote anything.
    */
-  #checkLayout(): void {
+  #checkLayout(): boolean {
     const layout = this.#config.get('layout') as { version: number; partitions: number } | undefined
     if (layout !== undefined) {
       if (layout.version !== LAYOUT_VERSION && !LAYOUT_UPGRADABLE.includes(layout.version)) {
@@ -150,7 +151,9 @@ export class Catalog {
         )
       }
     }
+    let wrote = false
     if (layout?.version !== LAYOUT_VERSION) {
+      wrote = true
       this.#env.transactionSync(() => {
         this.#config.putSync('layout', { version: LAYOUT_VERSION, partitions: this.partitions })
         this.#config.putSync('placedFrom', this.#nextShapeId)
@@ -158,11 +161,13 @@ export class Catalog {
     }
     this.#placedFrom = (this.#config.get('placedFrom') as number | undefined) ?? Number.POSITIVE_INFINITY
     if (this.#config.get('partitionsInUse') === undefined) {
+      wrote = true
       this.#config.putSync(
         'partitionsInUse',
         [...this.#partitionsInUse].sort((a, b) => a - b),
       )
     }
+    return wrote
   }
 
   /** The shape's entry; STORAGE_CORRUPT, naming the catalog file and the handle, if it is damaged. */
@@ -294,6 +299,7 @@ export class Catalog {
     } catch (error) {
       throw storageFailure(error, 'finishing a removal', this.#path)
     }
+    this.#tail.pad()
   }
 
   /** The partitions the catalog has placed shapes in. */
