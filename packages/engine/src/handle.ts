@@ -26,9 +26,13 @@ export class HandleMinter {
   #lastMicros = 0
 
   mint(digestHex: string): ShapeHandle {
-    const hash = Number.parseInt(digestHex.slice(0, 8), 16) & 0x7ff_ffff
     const micros = Math.max(Date.now() * 1000, this.#lastMicros + 1)
     this.#lastMicros = micros
-    return `${hash}-${micros}`
+    return `${handlePrefix(digestHex)}${micros}`
   }
+}
+
+/** What every handle minted for the definition of digest `digestHex` starts with: `<hash>-`. */
+export function handlePrefix(digestHex: string): string {
+  return `${Number.parseInt(digestHex.slice(0, 8), 16) & 0x7ff_ffff}-`
 }

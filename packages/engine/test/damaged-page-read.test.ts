@@ -288,6 +288,38 @@ test('leaves whose values claim GiBs are STORAGE_CORRUPT before lmdb-js copies t
   }
 })
 
+test('a list that meets fewer shapes than the catalog counts is STORAGE_CORRUPT', async () => {
+  const { dir, cleanup } = tempDir()
+  try {
+    const engine = await openEngine({ dir, partitions: 1 })
+    for (let i = 0; i < 300; i++) await engine.getOrCreateShape({ table: `t${i}` })
+    await engine.close()
+    const file = join(dir, 'catalog', 'data.mdb')
+    const leaves = leavesOf(file, 'shapes')
+    assert.ok(leaves.length > 1, 'the shapes database has a branch root')
+    const fd = openSync(file, 'r+')
+    try {
+      // One node fewer in a leaf (its node table ends 2 bytes earlier): what a damaged branch
+      // page does at a larger scale, leading the cursor past entries the database still counts.
+      const page = Buffer.alloc(PAGE)
+      readSync(fd, page, 0, PAGE, (leaves[1] as number) * PAGE)
+      page.writeUInt16LE(page.readUInt16LE(20) - 2, 20)
+      writeSync(fd, page, 0, PAGE, (leaves[1] as number) * PAGE)
+    } finally {
+      closeSync(fd)
+    }
+    const damaged = await openEngine({ dir, partitions: 1 })
+    try {
+      await assertCode(() => [...damaged.listShapes()], ErrorCode.STORAGE_CORRUPT)
+      await assert.rejects(async () => [...damaged.listShapes()], /299 entries listed of the 300 the database counts/)
+    } finally {
+      await damaged.close()
+    }
+  } finally {
+    cleanup()
+  }
+})
+
 test('a database root whose node table is garbled (its header intact) is refused at open', async () => {
   const { dir, cleanup } = tempDir()
   try {

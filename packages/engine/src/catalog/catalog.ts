@@ -1,12 +1,12 @@
 import { join } from 'node:path'
 import { type Database, open, type RootDatabase } from 'lmdb'
 import { EngineError, ErrorCode } from '../errors.ts'
-import { HandleMinter, type ShapeHandle } from '../handle.ts'
+import { HandleMinter, handlePrefix, type ShapeHandle } from '../handle.ts'
 import { SHAPE_ID_MAX } from '../limits.ts'
 import { settled } from '../lmdb-settled.ts'
 import { corruptCatalogRead, DamagedRecord } from '../log-store/damaged-record.ts'
 import { TailPadder } from '../log-store/tail-padding.ts'
-import { guardValueSizes, listedValue } from '../log-store/value-size-guard.ts'
+import { guardValueSizes } from '../log-store/value-size-guard.ts'
 import { MSGPACK_MAP_VALUES } from '../msgpack-values.ts'
 import { type CanonicalShape, shapeDigest, shapeKey } from '../shape.ts'
 import { storageFailure } from '../storage-failure.ts'
@@ -83,6 +83,13 @@ export class Catalog {
   readonly #tail: TailPadder
   readonly #minter = new HandleMinter()
   readonly #creating = new Map<string, Promise<{ handle: ShapeHandle; created: boolean }>>()
+  /**
+   * Writes of the `shapes` database (creations, removals) begun plus ended, and those under way:
+   * a list is exact about what it meets (a listed entry gone, fewer entries than counted) only
+   * across none of them, since its cursor reads one snapshot and its gets the latest.
+   */
+  #shapeWrites = 0
+  #shapeWritesUnderWay = 0
   readonly #preparePartition: (partition: number) => void
   /** Partitions holding shapes (persisted in config `partitionsInUse`). */
   readonly #partitionsInUse: Set<number>
@@ -173,7 +180,7 @@ export class Catalog {
   /** The shape's entry; STORAGE_CORRUPT, naming the catalog file and the handle, if it is damaged. */
   entry(handle: ShapeHandle): CatalogEntry | undefined {
     this.recordsRead++
-    const stored = corruptCatalogRead(this.#path, recordOf(handle), () => this.#storedEntry(handle))
+    const stored = this.#read(recordOf(handle), () => this.#storedEntry(handle))
     return stored === undefined ? undefined : { handle, ...stored }
   }
 
@@ -193,7 +200,7 @@ export class Catalog {
    */
   place(handle: ShapeHandle): ShapePlace | undefined {
     this.recordsRead++
-    return corruptCatalogRead(this.#path, recordOf(handle), () => {
+    return this.#read(recordOf(handle), () => {
       const value = this.#places.getBinaryFast(handle)
       if (value !== undefined) return decodePlace(handle, value)
       const entry = this.#shapes.getBinaryFast(handle)
@@ -206,18 +213,56 @@ export class Catalog {
     })
   }
 
+  /**
+   * Runs a catalog read: damage met on the way is STORAGE_CORRUPT naming the catalog file and
+   * `what` (corruptCatalogRead), and the read transaction that met it is dropped, since LMDB
+   * fails every later read in it with MDB_BAD_TXN: the next read starts a fresh one.
+   */
+  #read<T>(what: string, read: () => T): T {
+    try {
+      return corruptCatalogRead(this.#path, what, read)
+    } catch (error) {
+      if (error instanceof EngineError && error.code === ErrorCode.STORAGE_CORRUPT) this.#env.resetReadTxn()
+      throw error
+    }
+  }
+
   /** The handle of the shape; STORAGE_CORRUPT, naming the catalog file and the table, if its lookup or entry is damaged. */
   lookupHandle(shape: CanonicalShape): ShapeHandle | undefined {
     this.recordsRead++
     const digest = shapeDigest(shape)
-    return corruptCatalogRead(this.#path, `the lookup of a shape of ${shape.table}`, () => {
+    return this.#read(`the lookup of a shape of ${shape.table}`, () => {
       const value = this.#lookup.getBinaryFast(digest)
-      if (value === undefined) return undefined
+      if (value === undefined) {
+        this.#confirmAbsent(shape, digest)
+        return undefined
+      }
       const handle = decodeLookup(digest, value)
       // The digest is a sha256; comparing the stored shape makes a collision harmless anyway.
       const stored = this.#storedEntry(handle)
       return stored !== undefined && shapeKey(stored.shape) === shapeKey(shape) ? handle : undefined
     })
+  }
+
+  /**
+   * Throws DamagedRecord if a shape of this definition has an entry: then its lookup is lost to a
+   * damaged page (LMDB's search through a garbled leaf answers "not found" as readily as through a
+   * sound one), and answering "absent" would make getOrCreate mint a second handle for the shape.
+   * A handle starts with bits of its definition's digest (HandleMinter), so the candidates are the
+   * entries under that prefix, found in the `shapes` database, not in the lookup's damaged pages
+   * (a cursor there copies garbled key sizes unchecked: lmdb-js' cursor.cpp). Only on a miss,
+   * which a creation (a durable commit) follows, so the range read costs nothing that counts.
+   */
+  #confirmAbsent(shape: CanonicalShape, digest: string): void {
+    const prefix = handlePrefix(digest)
+    const range = { start: prefix, end: `${prefix.slice(0, -1)}.` } // '.' follows '-'
+    const key = shapeKey(shape)
+    for (const handle of closing(this.#shapes.getKeys(range))) {
+      const entry = this.#storedEntry(handle)
+      if (entry !== undefined && shapeKey(entry.shape) === key) {
+        throw new DamagedRecord(`the lookup of shape ${handle}, which has an entry, is missing`)
+      }
+    }
   }
 
   /** Returns the shape's handle, creating it if needed; concurrent calls for one shape share one creation. */
@@ -242,6 +287,7 @@ export class Catalog {
     this.#nextShapeId = shapeId + 1
     const entry: StoredEntry = { shape, partition: shapeId % this.partitions, shapeId }
     const newPartition = !this.#partitionsInUse.has(entry.partition)
+    this.#beginShapeWrite()
     try {
       if (newPartition) {
         this.#preparePartition(entry.partition)
@@ -266,8 +312,20 @@ export class Catalog {
     } catch (error) {
       if (newPartition) this.#partitionsInUse.delete(entry.partition) // not recorded: the next creation retries
       throw storageFailure(error, 'creating a shape', this.#path)
+    } finally {
+      this.#endShapeWrite()
     }
     return { handle, created: true }
+  }
+
+  #beginShapeWrite(): void {
+    this.#shapeWrites++
+    this.#shapeWritesUnderWay++
+  }
+
+  #endShapeWrite(): void {
+    this.#shapeWrites++
+    this.#shapeWritesUnderWay--
   }
 
   /**
@@ -277,6 +335,7 @@ export class Catalog {
   remove(handle: ShapeHandle): CatalogEntry | undefined {
     const entry = this.entry(handle)
     if (entry === undefined) return undefined
+    this.#beginShapeWrite()
     try {
       this.#env.transactionSync(() => {
         this.#shapes.removeSync(handle)
@@ -287,6 +346,8 @@ export class Catalog {
       })
     } catch (error) {
       throw storageFailure(error, 'removing a shape', this.#path)
+    } finally {
+      this.#endShapeWrite()
     }
     this.#tail.pad()
     return entry
@@ -325,19 +386,43 @@ export class Catalog {
     }
   }
 
-  /** Every shape, or those of `table`; STORAGE_CORRUPT, naming the catalog file and the handle, at a damaged entry. */
+  /**
+   * Every shape, or those of `table`; STORAGE_CORRUPT, naming the catalog file and the handle, at
+   * a damaged entry, or at the end if the cursor met fewer entries than the database counts (a
+   * damaged branch page can lead it past a whole subtree of sound leaves). A shape removed while
+   * the caller holds the iteration is left out once the cursor reaches it.
+   */
   *list(table?: string): Iterable<{ handle: ShapeHandle; shape: CanonicalShape }> {
-    const handles = this.#shapes.getKeys()[Symbol.iterator]()
-    for (;;) {
-      // LMDB's cursor meets damaged branch pages as it moves: coded too.
-      const next = corruptCatalogRead(this.#path, 'the list of shapes', () => handles.next())
-      if (next.done === true) return
-      const handle = next.value
-      this.recordsRead++
-      const { shape } = corruptCatalogRead(this.#path, recordOf(handle), () =>
-        decodeEntry(handle, listedValue(this.#shapes, handle)),
-      )
-      if (table === undefined || shape.table === table) yield { handle, shape }
+    // Counted in the read snapshot the cursor takes at its first step, just below.
+    const expected = this.#read('the list of shapes', () => this.count())
+    const writesAtStart = this.#shapeWritesUnderWay === 0 ? this.#shapeWrites : -1
+    const quiet = () => this.#shapeWrites === writesAtStart
+    const handles = closing(this.#shapes.getKeys())
+    let listed = 0
+    try {
+      for (;;) {
+        // LMDB's cursor meets damaged branch pages as it moves: coded too.
+        const next = this.#read('the list of shapes', () => handles.next())
+        if (next.done === true) break
+        const handle = next.value
+        this.recordsRead++
+        listed++
+        const shape = this.#read(recordOf(handle), () => {
+          const value = this.#shapes.getBinaryFast(handle)
+          if (value !== undefined) return decodeEntry(handle, value).shape
+          // The cursor's snapshot has it and the latest state does not: removed meanwhile, or lost.
+          if (quiet()) throw new DamagedRecord('a key its range lists is not found')
+          return undefined
+        })
+        if (shape !== undefined && (table === undefined || shape.table === table)) yield { handle, shape }
+      }
+    } finally {
+      handles.return() // the caller may stop early
+    }
+    if (listed !== expected && quiet()) {
+      this.#read('the list of shapes', () => {
+        throw new DamagedRecord(`${listed} entries listed of the ${expected} the database counts`)
+      })
     }
   }
 
@@ -348,6 +433,20 @@ export class Catalog {
   async close(): Promise<void> {
     await Promise.allSettled(this.#creating.values())
     await this.#env.close()
+  }
+}
+
+/**
+ * Iterates a range of LMDB keys and closes its cursor however the iteration ends, also when a
+ * step throws: an open cursor keeps the read transaction in use, and after damage LMDB fails
+ * every read in that transaction (#read drops it, which it cannot while a cursor holds it).
+ */
+function* closing<T>(keys: Iterable<T>): Generator<T, void, undefined> {
+  const iterator = keys[Symbol.iterator]()
+  try {
+    for (let next = iterator.next(); next.done !== true; next = iterator.next()) yield next.value
+  } finally {
+    iterator.return?.()
   }
 }
 

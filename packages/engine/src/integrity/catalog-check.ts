@@ -7,7 +7,8 @@ import { guardValueSizes, listedValue } from '../log-store/value-size-guard.ts'
 /**
  * Checks the catalog's values (catalog/catalog-records.ts, catalog/place-record.ts): every shape
  * entry and lookup decodes (and, from data format 4, carries its seal); every lookup names a
- * shape; every place record carries its seal and places its shape where the shape's entry does
+ * shape and every shape has its lookup (one lost would have its definition created again under a
+ * second handle); every place record carries its seal and places its shape where the shape's entry does
  * (a place of no shape, or one that disagrees, sends reads to another shape's data). Returns a
  * description of the damage, or undefined. Run only on a catalog file whose pages walked clean.
  */
@@ -36,9 +37,17 @@ export function catalogProblem(catalogFile: string): string | undefined {
     for (const handle of shapes.getKeys({})) {
       check('the entry of shape', handle, () => entries.set(handle, decodeEntry(handle, listedValue(shapes, handle))))
     }
+    const named = new Set<string>()
     for (const digest of lookup.getKeys({})) {
       check('the lookup', digest, () => {
-        if (!entries.has(decodeLookup(digest, listedValue(lookup, digest)))) throw new Error('it names no shape')
+        const handle = decodeLookup(digest, listedValue(lookup, digest))
+        if (!entries.has(handle)) throw new Error('it names no shape')
+        named.add(handle)
+      })
+    }
+    for (const handle of entries.keys()) {
+      check('the lookup of shape', handle, () => {
+        if (!named.has(handle)) throw new Error('missing')
       })
     }
     for (const handle of places.getKeys({})) {
