@@ -22,6 +22,24 @@ import type { SlotRef } from '../src/shared-table/slots.ts'
 import { handleOf } from './fixtures/shared-table-values.ts'
 
 /**
+ * The table answers with keys of its own kind (SlotKeys: the key fields and where its slot is);
+ * what a reader may rely on is the five key fields, compared here.
+ */
+function assertKeys(actual: ReadPathKeys | undefined, expected: ReadPathKeys | undefined, message?: string): void {
+  const fields = (keys: ReadPathKeys | undefined) =>
+    keys === undefined
+      ? undefined
+      : {
+          latestOffset: keys.latestOffset,
+          lastPersistedOffset: keys.lastPersistedOffset,
+          pgSnapshot: keys.pgSnapshot,
+          snapshotStarted: keys.snapshotStarted,
+          lastSnapshotChunk: keys.lastSnapshotChunk,
+        }
+  assert.deepStrictEqual(fields(actual), fields(expected), message)
+}
+
+/**
  * A writer thread's side of `table`, driven as the worker runtime drives it: the main thread
  * gives the shape its slot (`slotFor`) and sends it along (`assign`), the writer publishes.
  */
@@ -96,7 +114,7 @@ test('every field round-trips exactly: offsets above 2^32, 0_inf, tx_inf, -1, nu
     for (const handle of [handleOf(10 + i), handleOf(20 + i)]) {
       // A writer's publish is decoded from shared memory by a table that never saw the object.
       const got = table.get(handle)
-      assert.deepStrictEqual(got, expected)
+      assertKeys(got, expected)
       assert.equal(String(got!.latestOffset), String(expected.latestOffset))
       assert.equal(String(got!.lastPersistedOffset), String(expected.lastPersistedOffset))
       // A repeated hit on an unchanged slot is the very same object: no allocation.
@@ -130,24 +148,24 @@ test('a pg snapshot that does not fit is a miss, never a wrong snapshot; insertI
   // The writer's next publish that fits replaces the marker.
   const fits = keys()
   writer.publish(H1, fits)
-  assert.deepStrictEqual(table.get(H1), fits)
+  assertKeys(table.get(H1), fits)
 })
 
 test("insertIfAbsent never overwrites a writer's publish", () => {
   const table = new SharedReadPathTable({ capacity: 8 })
   writerOf(table).publish(H1, at(9))
-  assert.deepStrictEqual(table.insertIfAbsent(H1, at(5)), at(9))
-  assert.deepStrictEqual(table.insertIfAbsent(H1, at(5)), at(9))
-  assert.deepStrictEqual(table.get(H1), at(9))
+  assertKeys(table.insertIfAbsent(H1, at(5)), at(9))
+  assertKeys(table.insertIfAbsent(H1, at(5)), at(9))
+  assertKeys(table.get(H1), at(9))
 })
 
 test("a writer's publish overwrites a fill", () => {
   const table = new SharedReadPathTable({ capacity: 8 })
-  assert.deepStrictEqual(table.insertIfAbsent(H1, at(5)), at(5))
-  assert.deepStrictEqual(table.get(H1), at(5))
+  assertKeys(table.insertIfAbsent(H1, at(5)), at(5))
+  assertKeys(table.get(H1), at(5))
   writerOf(table).publish(H1, at(9))
-  assert.deepStrictEqual(table.get(H1), at(9))
-  assert.deepStrictEqual(table.insertIfAbsent(H1, at(5)), at(9))
+  assertKeys(table.get(H1), at(9))
+  assertKeys(table.insertIfAbsent(H1, at(5)), at(9))
 })
 
 test('delete frees the slot: a writer still holding the old slot writes nowhere, also once the slot is reused', () => {
@@ -163,14 +181,14 @@ test('delete frees the slot: a writer still holding the old slot writes nowhere,
   assert.equal(table.get(H1), undefined, 'a reused slot is not mistaken for the old handle')
   // The writer publishes H1 with the slot it was given before the delete: stale, nothing written.
   assert.equal(writer.publisher.publish(H1, at(33)), false)
-  assert.deepStrictEqual(table.get(H2), at(22))
+  assertKeys(table.get(H2), at(22))
   assert.equal(table.get(H1), undefined)
   assert.equal(table.size, 1)
 
   // Deleting what is not there is a no-op.
   table.delete(H1)
   table.delete(H3)
-  assert.deepStrictEqual(table.get(H2), at(22))
+  assertKeys(table.get(H2), at(22))
   assert.equal(table.size, 1)
 })
 
@@ -181,7 +199,7 @@ test('at capacity nothing fails: a new handle gets no slot and is served uncache
   const writer = writerOf(table)
   for (let i = 0; i < 3; i++) table.publish(handleOf(i), keys())
   // A fill with no room answers with the caller's keys (they came from LMDB) and stores nothing.
-  assert.deepStrictEqual(table.insertIfAbsent(handleOf(3), at(8)), at(8))
+  assertKeys(table.insertIfAbsent(handleOf(3), at(8)), at(8))
   assert.equal(table.get(handleOf(3)), undefined)
   assert.equal(table.slotFor(handleOf(3)), undefined)
   assert.equal(writer.publish(handleOf(3), at(8)), false, 'the writer has no slot: it reports the commit')
@@ -189,11 +207,11 @@ test('at capacity nothing fails: a new handle gets no slot and is served uncache
   assert.equal(table.size, 3)
   // Entries already there keep working at capacity (an overwrite in a full sharedmap would hang).
   writer.publish(handleOf(0), at(8))
-  assert.deepStrictEqual(table.get(handleOf(0)), at(8))
-  assert.deepStrictEqual(table.insertIfAbsent(handleOf(1), at(8)), keys())
+  assertKeys(table.get(handleOf(0)), at(8))
+  assertKeys(table.insertIfAbsent(handleOf(1), at(8)), keys())
   table.delete(handleOf(2))
   assert.equal(writer.publish(handleOf(3), at(9)), true)
-  assert.deepStrictEqual(table.get(handleOf(3)), at(9))
+  assertKeys(table.get(handleOf(3)), at(9))
   assert.equal(table.size, 3)
 })
 
@@ -210,13 +228,13 @@ test('a commit the writer could not publish empties the slot the shape was given
   assert.equal(writer.publisher.publish(handleOf(2), at(3)), false)
   // ... a removal frees a slot, and the miss stores its older keys there.
   table.delete(handleOf(0))
-  assert.deepStrictEqual(table.insertIfAbsent(handleOf(2), read), read)
-  assert.deepStrictEqual(table.get(handleOf(2)), at(2))
+  assertKeys(table.insertIfAbsent(handleOf(2), read), read)
+  assertKeys(table.get(handleOf(2)), at(2))
   // The writer's report reaches the main thread before the commit is acknowledged: the slot is emptied.
   table.invalidate(handleOf(2))
   assert.equal(table.get(handleOf(2)), undefined, 'the next read asks LMDB, which has 3_0')
-  assert.deepStrictEqual(table.insertIfAbsent(handleOf(2), at(3)), at(3))
-  assert.deepStrictEqual(table.get(handleOf(2)), at(3))
+  assertKeys(table.insertIfAbsent(handleOf(2), at(3)), at(3))
+  assertKeys(table.get(handleOf(2)), at(3))
   // Invalidating a handle with no entry is a no-op.
   table.invalidate(H3)
   assert.equal(table.size, 2)
@@ -233,15 +251,15 @@ test('a slot left locked by a writer that died mid-publish is unlocked by releas
   const seqAt = seqBase(table.capacity) + slot.slot
   Atomics.add(words, seqAt, 1)
   assert.equal(table.get(H1), undefined, 'a locked slot reads as a miss')
-  assert.deepStrictEqual(table.insertIfAbsent(H1, at(2)), at(2), 'a fill gives up and answers with its LMDB keys')
+  assertKeys(table.insertIfAbsent(H1, at(2)), at(2), 'a fill gives up and answers with its LMDB keys')
 
   assert.equal(table.releaseAbandoned([H1, H2, H3]), 1, 'only the locked slot is released')
   assert.equal(Atomics.load(words, seqAt) % 2, 0)
   assert.equal(table.get(H1), undefined, 'the half-written value is dropped')
-  assert.deepStrictEqual(table.get(H2), at(1))
+  assertKeys(table.get(H2), at(1))
   // The successor publishes into the same slot.
   assert.equal(writer.publish(H1, at(3)), true)
-  assert.deepStrictEqual(table.get(H1), at(3))
+  assertKeys(table.get(H1), at(3))
 })
 
 test('options are validated; a writer refuses a buffer that is not a table', () => {

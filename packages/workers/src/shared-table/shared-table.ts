@@ -1,4 +1,12 @@
-import { EngineError, ErrorCode, type ReadPathKeys, type ReadPathTable, type ShapeHandle } from '@shapestore/engine'
+import {
+  EngineError,
+  ErrorCode,
+  LogOffset,
+  type PgSnapshot,
+  type ReadPathKeys,
+  type ReadPathTable,
+  type ShapeHandle,
+} from '@shapestore/engine'
 import { Directory } from './directory.ts'
 import {
   cacheEntriesMax,
@@ -30,24 +38,50 @@ export interface SharedReadPathTableOptions {
 
 export { TABLE_CAPACITY_DEFAULT, TABLE_CAPACITY_MAX, TABLE_CAPACITY_MIN }
 
-/** The cache's knowledge of one handle's slot. Mutable so a refresh allocates nothing. */
-class CachedSlot implements SlotRef {
+/**
+ * The cache's knowledge of one handle's slot and of its keys at one seq, and what a hit returns:
+ * the keys' fields are its own, so a hit touches this one object and the slot's seq (a separate
+ * keys object cost a dependent cache miss per lookup over many shapes). Immutable: a read or a
+ * write of the slot caches a new one in its place, so keys a caller holds never change.
+ */
+class SlotKeys implements SlotRef, ReadPathKeys {
   readonly slot: number
   readonly generation: number
   readonly seqIndex: number
-  /** The seq at which `keys` was read or written; -1 (odd, never an unlocked seq) before that. */
-  seq = -1
-  /** The slot's keys at `seq`; undefined for a slot without a usable value (FILLING, overflow). */
-  keys: ReadPathKeys | undefined = undefined
+  /** The seq at which the keys were read or written; -1 (odd, never an unlocked seq) before that. */
+  readonly seq: number
+  /** False for a slot without a usable value at `seq` (FILLING, overflow): its key fields are placeholders. */
+  readonly usable: boolean
+  readonly latestOffset: LogOffset
+  readonly lastPersistedOffset: LogOffset
+  readonly pgSnapshot: PgSnapshot | null
+  readonly snapshotStarted: boolean
+  readonly lastSnapshotChunk: number | null
 
-  constructor(ref: SlotRef, seqIndex: number) {
+  constructor(ref: SlotRef, seqIndex: number, seq: number, keys: ReadPathKeys | undefined) {
     this.slot = ref.slot
     this.generation = ref.generation
     this.seqIndex = seqIndex
+    this.seq = seq
+    this.usable = keys !== undefined
+    const known = keys ?? NO_KEYS
+    this.latestOffset = known.latestOffset
+    this.lastPersistedOffset = known.lastPersistedOffset
+    this.pgSnapshot = known.pgSnapshot
+    this.snapshotStarted = known.snapshotStarted
+    this.lastSnapshotChunk = known.lastSnapshotChunk
   }
 }
 
-const REFRESH_OK = 0
+/** The placeholder fields of an unusable SlotKeys (never returned as keys). */
+const NO_KEYS: ReadPathKeys = {
+  latestOffset: LogOffset.BEFORE_ALL,
+  lastPersistedOffset: LogOffset.BEFORE_ALL,
+  pgSnapshot: null,
+  snapshotStarted: false,
+  lastSnapshotChunk: null,
+}
+
 const REFRESH_BUSY = 1
 const REFRESH_STALE = 2
 
@@ -86,7 +120,7 @@ const REFRESH_STALE = 2
  * marker, which belongs to whoever wrote it. A caller never receives an approximated pgSnapshot.
  *
  * A hit costs one Map.get on the cache and one Atomics.load of the slot's seq: when the seq has
- * not moved since the slot was last decoded, the same frozen object is returned again, with no
+ * not moved since the slot was last decoded, the same object (SlotKeys) is returned again, with no
  * allocation. (Seq is 32-bit: after exactly 2^31 writes to one slot between two reads, a stale
  * value would pass; one publish per commit makes that days of a single shape committing
  * thousands of times a second, and then a 1 in 2^31 coincidence.)
@@ -102,7 +136,7 @@ const REFRESH_STALE = 2
 export class SharedReadPathTable implements ReadPathTable {
   readonly #slots: Slots
   readonly #directory: Directory
-  readonly #cache = new Map<ShapeHandle, CachedSlot>()
+  readonly #cache = new Map<ShapeHandle, SlotKeys>()
   /**
    * Whether the cache holds every directory entry: it does from the start (every entry is made
    * through #entry, which caches it, and delete removes both) until the backstop in #remember
@@ -138,7 +172,9 @@ export class SharedReadPathTable implements ReadPathTable {
 
   get(handle: ShapeHandle): ReadPathKeys | undefined {
     const cached = this.#cache.get(handle)
-    if (cached !== undefined && this.#slots.loadSeq(cached.seqIndex) === cached.seq) return cached.keys
+    if (cached !== undefined && this.#slots.loadSeq(cached.seqIndex) === cached.seq) {
+      return cached.usable ? cached : undefined
+    }
     return this.#getSlow(handle, cached)
   }
 
@@ -155,10 +191,10 @@ export class SharedReadPathTable implements ReadPathTable {
     if (result === FILL_OCCUPIED) {
       // Busy: a publish is being written right now; the caller's LMDB keys are an answer from
       // just before it. Overflow: the stored value is a marker, the caller's keys are real.
-      return this.#refresh(entry) === REFRESH_OK && entry.keys !== undefined ? entry.keys : keys
+      const refreshed = this.#refresh(handle, entry)
+      return typeof refreshed === 'object' && refreshed.usable ? refreshed : keys
     }
-    entry.seq = result
-    entry.keys = fits ? keys : undefined
+    this.#cacheKeys(handle, entry, result, fits ? keys : undefined)
     return keys
   }
 
@@ -169,8 +205,7 @@ export class SharedReadPathTable implements ReadPathTable {
     if (entry === undefined) return
     const result = this.#slots.publish(entry, this.#encoded)
     if (result === WRITE_STALE) throw staleEntry(handle)
-    entry.seq = result
-    entry.keys = fits ? keys : undefined
+    this.#cacheKeys(handle, entry, result, fits ? keys : undefined)
   }
 
   /**
@@ -218,33 +253,39 @@ export class SharedReadPathTable implements ReadPathTable {
     })
   }
 
-  #getSlow(handle: ShapeHandle, cached: CachedSlot | undefined): ReadPathKeys | undefined {
+  #getSlow(handle: ShapeHandle, cached: SlotKeys | undefined): ReadPathKeys | undefined {
     const entry = cached ?? this.#lookup(handle)
     if (entry === undefined) return undefined
-    const refreshed = this.#refresh(entry)
+    const refreshed = this.#refresh(handle, entry)
     if (refreshed === REFRESH_STALE) throw staleEntry(handle)
-    return refreshed === REFRESH_OK ? entry.keys : undefined
+    return typeof refreshed === 'object' && refreshed.usable ? refreshed : undefined
   }
 
-  /** Re-reads the slot into `entry` if its generation still matches. */
-  #refresh(entry: CachedSlot): number {
+  /** Re-reads the slot of `entry` and caches what it holds, if its generation still matches. */
+  #refresh(handle: ShapeHandle, entry: SlotKeys): SlotKeys | typeof REFRESH_BUSY | typeof REFRESH_STALE {
     const words = this.#read
     const seq = this.#slots.read(entry.slot, words)
     if (seq === READ_BUSY) return REFRESH_BUSY
     if (words[S_GENERATION] !== entry.generation) return REFRESH_STALE
-    entry.keys = words[S_STATE] === STATE_READY && !isOverflow(words) ? decodeKeys(words) : undefined
-    entry.seq = seq
-    return REFRESH_OK
+    const keys = words[S_STATE] === STATE_READY && !isOverflow(words) ? decodeKeys(words) : undefined
+    return this.#cacheKeys(handle, entry, seq, keys)
   }
 
-  #lookup(handle: ShapeHandle): CachedSlot | undefined {
+  /** Caches the keys of `entry`'s slot at `seq` in place of `entry`. */
+  #cacheKeys(handle: ShapeHandle, entry: SlotKeys, seq: number, keys: ReadPathKeys | undefined): SlotKeys {
+    const cached = new SlotKeys(entry, entry.seqIndex, seq, keys)
+    this.#cache.set(handle, cached)
+    return cached
+  }
+
+  #lookup(handle: ShapeHandle): SlotKeys | undefined {
     if (this.#cacheComplete) return undefined
     const ref = this.#directory.lookup(handle)
     return ref === undefined ? undefined : this.#remember(handle, ref)
   }
 
   /** The handle's entry, made if absent; undefined when there is no room. */
-  #entry(handle: ShapeHandle): CachedSlot | undefined {
+  #entry(handle: ShapeHandle): SlotKeys | undefined {
     const cached = this.#cache.get(handle)
     if (cached !== undefined) return cached
     const slots = this.#slots
@@ -255,14 +296,14 @@ export class SharedReadPathTable implements ReadPathTable {
     return ref === undefined ? undefined : this.#remember(handle, ref)
   }
 
-  #remember(handle: ShapeHandle, ref: SlotRef): CachedSlot {
+  #remember(handle: ShapeHandle, ref: SlotRef): SlotKeys {
     // The cache holds live entries only (delete removes them), so it never outgrows the
     // capacity; the bound is a backstop, and dropping the cache costs one directory lookup per shape.
     if (this.#cache.size >= this.#cacheEntriesMax) {
       this.#cache.clear()
       this.#cacheComplete = false
     }
-    const entry = new CachedSlot(ref, this.#slots.seqIndex(ref.slot))
+    const entry = new SlotKeys(ref, this.#slots.seqIndex(ref.slot), -1, undefined)
     this.#cache.set(handle, entry)
     return entry
   }

@@ -462,8 +462,8 @@ export function isOverflow(words: Int32Array): boolean {
 const NO_XIPS: readonly number[] = Object.freeze([])
 
 /**
- * Builds the keys from a consistent copy of a READY, non-overflow slot. The result is frozen:
- * the table hands the same object to every later hit of this thread.
+ * Builds the keys from a consistent copy of a READY, non-overflow slot (the table keeps their
+ * fields in the SlotKeys it hands to every later hit of this thread).
  */
 export function decodeKeys(words: Int32Array): ReadPathKeys {
   const flags = words[S_FLAGS]!
@@ -490,13 +490,13 @@ export function decodeKeys(words: Int32Array): ReadPathKeys {
       filterTxns: (flags & F_FILTER_TXNS) !== 0,
     })
   }
-  return Object.freeze({
+  return {
     latestOffset,
     lastPersistedOffset,
     pgSnapshot,
     snapshotStarted: (flags & F_SNAPSHOT_STARTED) !== 0,
     lastSnapshotChunk: (flags & F_CHUNK_PRESENT) !== 0 ? getI64(words, S_CHUNK_LO) : null,
-  })
+  }
 }
 
 function overflow(out: Int32Array): false {
