@@ -38,48 +38,50 @@ export interface SharedReadPathTableOptions {
 
 export { TABLE_CAPACITY_DEFAULT, TABLE_CAPACITY_MAX, TABLE_CAPACITY_MIN }
 
+/** The key fields of a SlotKeys before it is usable (never handed out). */
+const NO_OFFSET = LogOffset.BEFORE_ALL
+
 /**
  * The cache's knowledge of one handle's slot and of its keys at one seq, and what a hit returns:
  * the keys' fields are its own, so a hit touches this one object and the slot's seq (a separate
- * keys object cost a dependent cache miss per lookup over many shapes). Immutable: a read or a
- * write of the slot caches a new one in its place, so keys a caller holds never change.
+ * keys object cost a dependent cache miss per lookup over many shapes). Once usable it never
+ * changes: a later read or write of the slot caches a new one in its place, so keys a caller
+ * holds stay as they were. An unusable one is never handed out, so it is filled in place (a
+ * miss allocates one object, not two).
  */
 class SlotKeys implements SlotRef, ReadPathKeys {
   readonly slot: number
   readonly generation: number
   readonly seqIndex: number
   /** The seq at which the keys were read or written; -1 (odd, never an unlocked seq) before that. */
-  readonly seq: number
+  seq = -1
   /** False for a slot without a usable value at `seq` (FILLING, overflow): its key fields are placeholders. */
-  readonly usable: boolean
-  readonly latestOffset: LogOffset
-  readonly lastPersistedOffset: LogOffset
-  readonly pgSnapshot: PgSnapshot | null
-  readonly snapshotStarted: boolean
-  readonly lastSnapshotChunk: number | null
+  usable = false
+  latestOffset = NO_OFFSET
+  lastPersistedOffset = NO_OFFSET
+  pgSnapshot: PgSnapshot | null = null
+  snapshotStarted = false
+  lastSnapshotChunk: number | null = null
 
-  constructor(ref: SlotRef, seqIndex: number, seq: number, keys: ReadPathKeys | undefined) {
+  constructor(ref: SlotRef, seqIndex: number) {
     this.slot = ref.slot
     this.generation = ref.generation
     this.seqIndex = seqIndex
-    this.seq = seq
-    this.usable = keys !== undefined
-    const known = keys ?? NO_KEYS
-    this.latestOffset = known.latestOffset
-    this.lastPersistedOffset = known.lastPersistedOffset
-    this.pgSnapshot = known.pgSnapshot
-    this.snapshotStarted = known.snapshotStarted
-    this.lastSnapshotChunk = known.lastSnapshotChunk
   }
-}
 
-/** The placeholder fields of an unusable SlotKeys (never returned as keys). */
-const NO_KEYS: ReadPathKeys = {
-  latestOffset: LogOffset.BEFORE_ALL,
-  lastPersistedOffset: LogOffset.BEFORE_ALL,
-  pgSnapshot: null,
-  snapshotStarted: false,
-  lastSnapshotChunk: null,
+  /** These keys at `seq`: this object if it is unusable (filled in place), else a new one. */
+  at(seq: number, keys: ReadPathKeys | undefined): SlotKeys {
+    const target = this.usable ? new SlotKeys(this, this.seqIndex) : this
+    target.seq = seq
+    if (keys === undefined) return target
+    target.usable = true
+    target.latestOffset = keys.latestOffset
+    target.lastPersistedOffset = keys.lastPersistedOffset
+    target.pgSnapshot = keys.pgSnapshot
+    target.snapshotStarted = keys.snapshotStarted
+    target.lastSnapshotChunk = keys.lastSnapshotChunk
+    return target
+  }
 }
 
 const REFRESH_BUSY = 1
@@ -273,8 +275,8 @@ export class SharedReadPathTable implements ReadPathTable {
 
   /** Caches the keys of `entry`'s slot at `seq` in place of `entry`. */
   #cacheKeys(handle: ShapeHandle, entry: SlotKeys, seq: number, keys: ReadPathKeys | undefined): SlotKeys {
-    const cached = new SlotKeys(entry, entry.seqIndex, seq, keys)
-    this.#cache.set(handle, cached)
+    const cached = entry.at(seq, keys)
+    if (cached !== entry) this.#cache.set(handle, cached)
     return cached
   }
 
@@ -303,7 +305,7 @@ export class SharedReadPathTable implements ReadPathTable {
       this.#cache.clear()
       this.#cacheComplete = false
     }
-    const entry = new SlotKeys(ref, this.#slots.seqIndex(ref.slot), -1, undefined)
+    const entry = new SlotKeys(ref, this.#slots.seqIndex(ref.slot))
     this.#cache.set(handle, entry)
     return entry
   }
