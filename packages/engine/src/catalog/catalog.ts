@@ -84,11 +84,12 @@ export class Catalog {
   readonly #minter = new HandleMinter()
   readonly #creating = new Map<string, Promise<{ handle: ShapeHandle; created: boolean }>>()
   /**
-   * Writes of the `shapes` database (creations, removals) begun plus ended, and those under way:
-   * a list is exact about what it meets (a listed entry gone, fewer entries than counted) only
-   * across none of them, since its cursor reads one snapshot and its gets the latest.
+   * Writes of the `shapes` database (creations, removals) begun, and those under way: a list is
+   * exact about what it meets (a listed entry gone, fewer entries than counted) only if none was
+   * under way when it started and none began while it ran, since its cursor reads one snapshot
+   * and its gets the latest.
    */
-  #shapeWrites = 0
+  #shapeWritesBegun = 0
   #shapeWritesUnderWay = 0
   readonly #preparePartition: (partition: number) => void
   /** Partitions holding shapes (persisted in config `partitionsInUse`). */
@@ -319,12 +320,11 @@ export class Catalog {
   }
 
   #beginShapeWrite(): void {
-    this.#shapeWrites++
+    this.#shapeWritesBegun++
     this.#shapeWritesUnderWay++
   }
 
   #endShapeWrite(): void {
-    this.#shapeWrites++
     this.#shapeWritesUnderWay--
   }
 
@@ -395,8 +395,8 @@ export class Catalog {
   *list(table?: string): Iterable<{ handle: ShapeHandle; shape: CanonicalShape }> {
     // Counted in the read snapshot the cursor takes at its first step, just below.
     const expected = this.#read('the list of shapes', () => this.count())
-    const writesAtStart = this.#shapeWritesUnderWay === 0 ? this.#shapeWrites : -1
-    const quiet = () => this.#shapeWrites === writesAtStart
+    const begunAtStart = this.#shapeWritesUnderWay === 0 ? this.#shapeWritesBegun : -1
+    const quiet = () => this.#shapeWritesBegun === begunAtStart
     const handles = closing(this.#shapes.getKeys())
     let listed = 0
     try {
