@@ -17,7 +17,7 @@ import type { ProbeResult } from '../src/gate/probes.ts'
 import { renderTable } from '../src/gate/table.ts'
 import { prng } from '../src/stats.ts'
 
-const config: GateConfig = { minEffectPct: 10, alpha: 0.01, baselineTolerancePct: 60 }
+const config: GateConfig = { minEffectPct: 10, alpha: 0.01, confirmAlpha: 0.05, baselineTolerancePct: 60 }
 
 /** A normal draw (Box-Muller) from a seeded PRNG. */
 function gaussian(random: () => number): number {
@@ -33,6 +33,8 @@ interface Synthetic {
   readonly seed?: number
   readonly headCounter?: number
   readonly baseCounter?: number | undefined
+  /** Samples of the confirmation round (fresh pairs after the first round). */
+  readonly confirming?: boolean
 }
 
 const result = (hitNs: number, rate: number, counter: number | undefined): ProbeResult => ({
@@ -56,6 +58,7 @@ function record(s: Synthetic = {}): GateRecord {
     samples.push({
       probe: 'p',
       pair,
+      ...(s.confirming === true ? { confirming: true } : {}),
       base: { ok: true, result: result(100 * b(), 1e6 / b(), 'baseCounter' in s ? s.baseCounter : 1) },
       head: { ok: true, result: result(100 * h(), 1e6 / h(), s.headCounter ?? 1) },
     })
@@ -126,6 +129,54 @@ test('a 25 % slowdown is caught in at least 190 of 200 trials with 5 % noise bet
     if (failed(v).includes('a/b hit_ns') && failed(v).includes('a/b rate_per_s')) caught++
   }
   assert.ok(caught >= 190, `caught ${caught} of 200`)
+})
+
+/** A first round and a confirmation round of fresh pairs, each as described. */
+function twoRounds(first: Synthetic, confirm: Synthetic): GateRecord {
+  const firstRound = record(first)
+  const seed = (first.seed ?? 1) + 1_000_000
+  const fresh = record({ seed, pairs: 14, ...confirm, confirming: true }).samples
+  return { ...firstRound, samples: [...firstRound.samples, ...fresh] }
+}
+
+const abRow = (v: ReturnType<typeof judge>, figure: string) =>
+  v.rows.find((r) => r.kind === 'a/b' && r.figure === figure)
+
+test('a first-round failure that fresh pairs do not repeat passes, and says so', () => {
+  const v = judge(config, twoRounds({ slowdown: 1.3, noise: 0.02 }, { noise: 0.15 }), baseline)
+  assert.ok(v.pass, failed(v).join())
+  assert.match(
+    abRow(v, 'hit_ns')?.detail ?? '',
+    /NOT CONFIRMED: slower by \+3\d\.\d% in the first round, but .* in 14 fresh pairs/,
+  )
+})
+
+test('a first-round failure fails only when fresh pairs repeat it, and fails closed without them', () => {
+  const confirmed = judge(config, twoRounds({ slowdown: 1.25, noise: 0.05 }, { slowdown: 1.25, noise: 0.05 }), baseline)
+  assert.deepEqual(failed(confirmed), ['a/b hit_ns', 'a/b rate_per_s'])
+  assert.match(abRow(confirmed, 'hit_ns')?.detail ?? '', /confirmed: \+2\d\.\d% p=.* in 14 fresh pairs/)
+  const unchecked = judge(config, record({ slowdown: 1.25, noise: 0.05 }), baseline)
+  assert.deepEqual(failed(unchecked), ['a/b hit_ns', 'a/b rate_per_s'])
+  assert.match(abRow(unchecked, 'hit_ns')?.detail ?? '', /no confirmation round \(0 fresh pairs\): fails closed/)
+})
+
+test('a first-round false alarm survives 14 fresh pairs with 15 % noise in about 1 trial in 20', () => {
+  let survived = 0
+  for (let seed = 1; seed <= 200; seed++) {
+    const v = judge(config, twoRounds({ seed, slowdown: 1.3, noise: 0.02 }, { noise: 0.15 }), baseline)
+    if (failed(v).includes('a/b hit_ns')) survived++
+  }
+  // p < 0.05 one-sided, and slower: 10 of 200 expected.
+  assert.ok(survived <= 20, `survived ${survived} of 200`)
+})
+
+test('a 25 % slowdown with 15 % noise is confirmed in at least 190 of 200 confirmation rounds', () => {
+  let confirmed = 0
+  for (let seed = 1; seed <= 200; seed++) {
+    const v = judge(config, twoRounds({ seed, slowdown: 1.25, noise: 0.02 }, { slowdown: 1.25, noise: 0.15 }), baseline)
+    if (failed(v).includes('a/b hit_ns')) confirmed++
+  }
+  assert.ok(confirmed >= 190, `confirmed ${confirmed} of 200`)
 })
 
 test('a slowdown under the minimum effect passes even when significant; a speed-up is reported', () => {

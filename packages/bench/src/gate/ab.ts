@@ -7,8 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { benchRoot, repoRoot } from '../paths.ts'
-import { type GateConfig, type PairSample, type ProbeOutcome, undecided } from './judge.ts'
-import type { ProbeResult } from './probes.ts'
+import { failingFirstRound, type GateConfig, type PairSample, type ProbeOutcome, undecided } from './judge.ts'
 
 /** A checkout whose engine the probes measure, and where its data goes. */
 export interface Side {
@@ -96,6 +95,8 @@ export interface MeasureOptions {
   readonly pairs: number
   /** Numbers the pairs from here (extra pairs after a first round). */
   readonly firstPair?: number
+  /** The confirmation round: the samples are marked so the verdict reads them apart. */
+  readonly confirming?: boolean
   readonly onSample?: (sample: PairSample) => void
 }
 
@@ -125,6 +126,7 @@ export function measurePairs(options: MeasureOptions): PairSample[] {
         const h = runProbe(options.head, probe)
         sample = { probe, pair, head: h, base: runProbe(base, probe) }
       }
+      if (options.confirming === true) sample = { ...sample, confirming: true }
       samples.push(sample)
       options.onSample?.(sample)
     }
@@ -132,30 +134,42 @@ export function measurePairs(options: MeasureOptions): PairSample[] {
   return samples
 }
 
+/** The probes that measure any of `figures` (from the head's results). */
+function probesOf(samples: readonly PairSample[], figures: readonly string[]): string[] {
+  const measures = ({ head }: PairSample) => head.ok && figures.some((f) => f in head.result.timed)
+  return [...new Set(samples.filter(measures).map((s) => s.probe))]
+}
+
 /**
- * The A/B's samples: `pairs` pairs of every probe, then, while some figure is slower than the
- * minimum effect but not yet significant, 4 more pairs of the probes behind it, up to `maxPairs`.
+ * The A/B's samples: `pairs` pairs of every probe; while some figure is slower than the minimum
+ * effect but not yet significant, 4 more pairs of the probes behind it, up to `maxPairs`; then,
+ * for a figure that fails, `confirmPairs` fresh pairs of its probe (the confirmation round,
+ * judged on its own: judge.ts).
  */
 export function abSamples(
-  options: Omit<MeasureOptions, 'firstPair'> & {
+  options: Omit<MeasureOptions, 'firstPair' | 'confirming'> & {
     readonly base: Side
     readonly maxPairs: number
+    readonly confirmPairs: number
     readonly config: GateConfig
   },
 ): PairSample[] {
   const samples = measurePairs(options)
-  for (let done = options.pairs; done < options.maxPairs; done += 4) {
-    const figures = undecided(options.config, { baseCommit: '', baseFailures: {}, partial: true, samples })
+  const record = () => ({ baseCommit: '', baseFailures: {}, partial: true, samples })
+  let done = options.pairs
+  for (; done < options.maxPairs; done += 4) {
+    const figures = undecided(options.config, record())
     if (figures.length === 0) break
-    const again = [
-      ...new Set(
-        samples
-          .filter((s) => s.head.ok && figures.some((f) => f in (s.head as { result: ProbeResult }).result.timed))
-          .map((s) => s.probe),
-      ),
-    ]
+    const again = probesOf(samples, figures)
     console.log(`undecided: ${figures.join(', ')}: 4 more pairs of ${again.join(', ')}`)
     samples.push(...measurePairs({ ...options, probes: again, pairs: 4, firstPair: done }))
+  }
+  const failing = failingFirstRound(options.config, record())
+  if (failing.length > 0 && options.confirmPairs > 0) {
+    const again = probesOf(samples, failing)
+    console.log(`failing: ${failing.join(', ')}: ${options.confirmPairs} fresh pairs of ${again.join(', ')} to confirm`)
+    const confirm = { probes: again, pairs: options.confirmPairs, firstPair: done }
+    samples.push(...measurePairs({ ...options, ...confirm, confirming: true }))
   }
   return samples
 }

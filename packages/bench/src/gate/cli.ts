@@ -168,6 +168,7 @@ try {
             probes,
             pairs,
             maxPairs: gateConfig.maxPairs,
+            confirmPairs: gateConfig.confirmPairs,
             config: gateConfig,
             onSample: progress,
           })

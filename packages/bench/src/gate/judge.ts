@@ -2,7 +2,7 @@
 // one row per check. Fails closed: a figure or counter that is missing, not finite or not
 // comparable is a failing row, never a silent pass.
 import type { DeclaredChange } from './declared.ts'
-import { comparePaired, median } from './paired.ts'
+import { comparePaired, median, type PairedComparison } from './paired.ts'
 import type { ProbeResult, Timed } from './probes.ts'
 
 /** One probe process's answer, or why there is none. */
@@ -16,6 +16,8 @@ export interface PairSample {
   readonly pair: number
   readonly head: ProbeOutcome
   readonly base?: ProbeOutcome
+  /** Measured in the confirmation round: fresh pairs of a probe whose figure failed the first. */
+  readonly confirming?: boolean
 }
 
 /** Everything one gate run measured: what `--json` writes and `--judge` reads. */
@@ -44,6 +46,12 @@ export interface GateConfig {
   readonly minEffectPct: number
   /** One-sided Wilcoxon signed-rank p below which a slowdown counts as real. */
   readonly alpha: number
+  /**
+   * A figure that fails is measured again in fresh pairs (the confirmation round); it fails only
+   * if those lean slower too, at this one-sided p. A first round's false alarm then survives
+   * with about this probability; a real slowdown past the minimum effect repeats.
+   */
+  readonly confirmAlpha: number
   /** The committed baseline check: a figure this much worse than the committed median fails. */
   readonly baselineTolerancePct: number
 }
@@ -77,9 +85,12 @@ const asCost = (value: number, better: 'lower' | 'higher') => (better === 'lower
 interface Series {
   readonly unit: string
   readonly better: 'lower' | 'higher'
-  /** Complete pairs only, in pair order. */
+  /** Complete pairs of the first round (with its extra pairs) only, in pair order. */
   readonly base: number[]
   readonly head: number[]
+  /** Complete pairs of the confirmation round. */
+  readonly confirmBase: number[]
+  readonly confirmHead: number[]
   /** Every head value, paired or not (the baseline check's sample). */
   readonly headAll: number[]
 }
@@ -107,6 +118,8 @@ function collect(samples: readonly PairSample[], rows: Row[]) {
         better: figure.better,
         base: [],
         head: [],
+        confirmBase: [],
+        confirmHead: [],
         headAll: [],
       }
       timed.set(name, series)
@@ -114,8 +127,8 @@ function collect(samples: readonly PairSample[], rows: Row[]) {
       // Only complete pairs are compared; a lone head value still feeds the baseline check.
       series.headAll.push(figure.value)
       if (b !== undefined && Number.isFinite(b.value) && b.value > 0 && b.unit === figure.unit) {
-        series.base.push(b.value)
-        series.head.push(figure.value)
+        ;(s.confirming === true ? series.confirmBase : series.base).push(b.value)
+        ;(s.confirming === true ? series.confirmHead : series.head).push(figure.value)
       }
     }
     for (const [name, value] of Object.entries(s.head.result.counters)) {
@@ -140,16 +153,41 @@ const EMPTY = {
   detail: '',
 } as const
 
+/** The first round's rule: slower with p < alpha and past the minimum effect. */
+const failsFirstRound = (c: PairedComparison, config: GateConfig) =>
+  c.pSlower < config.alpha && (c.ratio - 1) * 100 > config.minEffectPct
+
+const pValue = (p: number) => (p < 0.001 ? p.toExponential(1) : p.toFixed(3))
+
+/** Fewer fresh pairs than this cannot reach p < 0.05 (Wilcoxon needs 5 all one way). */
+const CONFIRM_MIN_PAIRS = 5
+
+/** Whether the confirmation round repeats a first round's slowdown, and how it reads. */
+function confirmation(series: Series, config: GateConfig): { confirmed: boolean; text: string } {
+  if (series.confirmBase.length < CONFIRM_MIN_PAIRS) {
+    // Fails closed: a first-round failure nothing could check stands.
+    return { confirmed: true, text: `no confirmation round (${series.confirmBase.length} fresh pairs): fails closed` }
+  }
+  const c = comparePaired(series.confirmBase, series.confirmHead, series.better)
+  const measured = `${pct((c.ratio - 1) * 100)} p=${pValue(c.pSlower)} in ${c.n} fresh pairs`
+  const confirmed = c.pSlower < config.confirmAlpha && c.ratio > 1
+  return { confirmed, text: confirmed ? `confirmed: ${measured}` : measured }
+}
+
 function abRow(name: string, series: Series, config: GateConfig, declared: DeclaredChange | undefined): Row {
   const c = comparePaired(series.base, series.head, series.better)
   const change = (c.ratio - 1) * 100
   const effect = config.minEffectPct
-  const slower = c.pSlower < config.alpha && change > effect
+  const firstRound = failsFirstRound(c, config)
   const faster = c.pFaster < config.alpha && change < -effect
   const interval = `[${pct((c.interval[0] - 1) * 100)}, ${pct((c.interval[1] - 1) * 100)}]`
-  const p = slower || change >= 0 ? c.pSlower : c.pFaster
+  const p = firstRound || change >= 0 ? c.pSlower : c.pFaster
   const allowed = declared?.worseByPctMax
-  const declaredOk = slower && allowed !== undefined && change <= allowed
+  const declaredOk = firstRound && allowed !== undefined && change <= allowed
+  // A figure that fails the first round fails the gate only if fresh pairs repeat it (missing
+  // fresh pairs fail closed).
+  const again = firstRound && !declaredOk ? confirmation(series, config) : undefined
+  const slower = again?.confirmed === true
   return {
     kind: 'a/b',
     figure: name,
@@ -157,18 +195,20 @@ function abRow(name: string, series: Series, config: GateConfig, declared: Decla
     base: median(series.base),
     head: median(series.head),
     changePct: change,
-    confidence: `${interval} p=${p < 0.001 ? p.toExponential(1) : p.toFixed(3)} n=${c.n}`,
+    confidence: `${interval} p=${pValue(p)} n=${c.n}`,
     noise: `${(c.cvBase * 100).toFixed(1)}% / ${(c.cvHead * 100).toFixed(1)}%`,
-    verdict: declaredOk ? 'pass' : slower ? 'FAIL' : faster ? 'faster' : 'pass',
+    verdict: slower ? 'FAIL' : faster ? 'faster' : 'pass',
     detail: declaredOk
       ? `DECLARED: slower by ${pct(change)}, up to +${allowed}% declared (${declared?.reason})`
       : slower
-        ? `slower by ${pct(change)} in the median pair (p < ${config.alpha}, past the ${effect}% minimum effect)${allowed === undefined ? '' : `, past the +${allowed}% declared`}`
-        : faster
-          ? `faster by ${pct(-change).slice(1)}`
-          : c.pSlower < config.alpha
-            ? `slower but under the ${effect}% minimum effect`
-            : '',
+        ? `slower by ${pct(change)} in the median pair (p < ${config.alpha}, past the ${effect}% minimum effect)${allowed === undefined ? '' : `, past the +${allowed}% declared`}; ${again?.text}`
+        : again !== undefined
+          ? `NOT CONFIRMED: slower by ${pct(change)} in the first round, but ${again.text} (not p < ${config.confirmAlpha} slower): noise of the first round`
+          : faster
+            ? `faster by ${pct(-change).slice(1)}`
+            : c.pSlower < config.alpha
+              ? `slower but under the ${effect}% minimum effect`
+              : '',
   }
 }
 
@@ -362,14 +402,22 @@ function isBaseline(value: unknown): value is Baseline {
   return timedOk && Object.values(b.counters as object).every((c) => typeof c === 'number')
 }
 
-/** The figures and counters an A/B still cannot decide: slower past the minimum effect but not yet significant. */
+/** The figures an A/B still cannot decide: slower past the minimum effect but not yet significant. */
 export function undecided(config: GateConfig, record: GateRecord): string[] {
+  return firstRoundFigures(record, (c) => (c.ratio - 1) * 100 > config.minEffectPct && c.pSlower >= config.alpha)
+}
+
+/** The figures that fail the first round: the confirmation round measures their probes again. */
+export function failingFirstRound(config: GateConfig, record: GateRecord): string[] {
+  return firstRoundFigures(record, (c) => failsFirstRound(c, config))
+}
+
+function firstRoundFigures(record: GateRecord, pick: (c: PairedComparison) => boolean): string[] {
   const { timed } = collect(record.samples, [])
   const out: string[] = []
   for (const [name, series] of timed) {
     if (series.base.length < 2) continue
-    const c = comparePaired(series.base, series.head, series.better)
-    if ((c.ratio - 1) * 100 > config.minEffectPct && c.pSlower >= config.alpha) out.push(name)
+    if (pick(comparePaired(series.base, series.head, series.better))) out.push(name)
   }
   return out
 }

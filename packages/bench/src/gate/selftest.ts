@@ -198,6 +198,8 @@ try {
       probes,
       pairs: pairsPerProbe,
       maxPairs: pairsPerProbe === pairs ? gateConfig.maxPairs : pairsPerProbe,
+      // The calibration A/Bs only measure the loop's cost: no confirmation round.
+      confirmPairs: pairsPerProbe === pairs ? gateConfig.confirmPairs : 0,
       config: gateConfig,
     })
     return {
