@@ -16,8 +16,9 @@ export const gateConfig: GateConfig & {
   alpha: 0.01,
   // The gate failed three times in two days on a first round that did not repeat (miss +14 %,
   // open +11 %, fanout +13 %, each n.s. in the next run; the last one stopped a landing): 11
-  // timed figures at p < 0.01 on this noise alarm more often than the synthetic model says. A failure stands only if 14 fresh
-  // pairs lean slower too (p < 0.05): a false alarm then survives about 1 time in 20.
+  // timed figures at p < 0.01 on this noise alarm more often than the synthetic model says. A
+  // failure stands only if 14 fresh pairs lean slower too (p < 0.05): a false alarm then
+  // survives about 1 time in 20.
   confirmAlpha: 0.05,
   // Coarse: the baseline was recorded at another hour, maybe on another machine of the same
   // kind (scaled by the machine's speed, judge.ts); it catches drift that many small commits
