@@ -12,15 +12,18 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { open } from 'lmdb'
+import { handlePrefix } from '../src/handle.ts'
 import { EngineError, ErrorCode, openEngine } from '../src/index.ts'
 import { P_BRANCH, P_LEAF, PAGE_HEADER_BYTES } from '../src/integrity/tree-page.ts'
 import { TAIL_PADDING_MIN_BYTES } from '../src/log-store/tail-padding.ts'
+import { canonicalShape, shapeDigest } from '../src/shape.ts'
 import { assertCode, collect, tempDir, txItems } from './helpers.ts'
 
 // The page layout of lmdb-js' LMDB (src/integrity/tree-page.ts): a 24-byte header (pgno u64,
 // txnid u64, pad u16, flags u16, lower u16, upper u16), node offsets after it, relative to its end.
 const PAGE = 4096
 const READ_LOGS = fileURLToPath(new URL('./support/read-logs.ts', import.meta.url))
+const CATALOG_CURSORS = fileURLToPath(new URL('./support/catalog-cursors.ts', import.meta.url))
 const HEADER = PAGE_HEADER_BYTES
 
 /**
@@ -315,6 +318,76 @@ test('a list that meets fewer shapes than the catalog counts is STORAGE_CORRUPT'
     } finally {
       await damaged.close()
     }
+  } finally {
+    cleanup()
+  }
+})
+
+/** The first and last key of leaf `pgno` of `file` (keys of the catalog's `shapes`: handles, stored as their bytes). */
+function keySpanOf(file: string, pgno: number): { pgno: number; first: string; last: string } {
+  const fd = openSync(file, 'r')
+  try {
+    const page = Buffer.alloc(PAGE)
+    readSync(fd, page, 0, PAGE, pgno * PAGE)
+    const keyAt = (index: number) => {
+      const node = HEADER + page.readUInt16LE(HEADER + 2 * index)
+      return page.toString('latin1', node + 8, node + 8 + page.readUInt16LE(node + 6))
+    }
+    return { pgno, first: keyAt(0), last: keyAt(page.readUInt16LE(20) / 2 - 1) }
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** A table whose shape's handles start with a prefix inside [after, before] (a new definition's lookup range). */
+function tableWithPrefixBetween(after: string, before: string): string {
+  for (let i = 0; i < 100_000; i++) {
+    const table = `probe${i}`
+    const prefix = handlePrefix(shapeDigest(canonicalShape({ table })))
+    if (prefix > after && `${prefix.slice(0, -1)}.` < before) return table
+  }
+  throw new Error(`no table with a handle prefix between ${after} and ${before}`)
+}
+
+test('a catalog leaf whose key sizes overrun it is STORAGE_CORRUPT for the cursors that would read it, and the process lives', async () => {
+  const { dir, cleanup } = tempDir()
+  try {
+    const engine = await openEngine({ dir, partitions: 1 })
+    for (let i = 0; i < 300; i++) await engine.getOrCreateShape({ table: `t${i}` })
+    await engine.close()
+    const file = join(dir, 'catalog', 'data.mdb')
+    const leaves = leavesOf(file, 'shapes')
+      .map((pgno) => keySpanOf(file, pgno))
+      .sort((a, b) => (a.first < b.first ? -1 : 1))
+    assert.ok(leaves.length >= 3, 'the shapes database has three leaves or more')
+    const damaged = leaves[1] as { pgno: number; first: string; last: string }
+    const lastLeaf = leaves.at(-1) as { pgno: number; first: string; last: string }
+    // A creation checks that no shape of its definition has an entry: a cursor over the handles
+    // of its prefix, here one inside the damaged leaf and one inside the last leaf.
+    const inDamaged = tableWithPrefixBetween(damaged.first, damaged.last)
+    const elsewhere = tableWithPrefixBetween(lastLeaf.first, `${lastLeaf.last}~`)
+    const fd = openSync(file, 'r+')
+    try {
+      // Key sizes of 65,520 bytes: lmdb-js' cursor copied that much into its 4 KiB key buffer.
+      const page = Buffer.alloc(PAGE)
+      readSync(fd, page, 0, PAGE, damaged.pgno * PAGE)
+      for (let i = 0; i < page.readUInt16LE(20) / 2; i++)
+        page.writeUInt16LE(0xfff0, HEADER + page.readUInt16LE(HEADER + 2 * i) + 6)
+      writeSync(fd, page, 0, PAGE, damaged.pgno * PAGE)
+    } finally {
+      closeSync(fd)
+    }
+    const child = spawnSync(process.execPath, ['--import', 'tsx', CATALOG_CURSORS, dir, inDamaged, elsewhere], {
+      encoding: 'utf8',
+    })
+    assert.equal(child.signal, null, `the process died (${child.signal}): ${child.stderr}`)
+    assert.equal(child.status, 0, child.stderr)
+    const outcomes = JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '[]') as string[]
+    assert.deepEqual(
+      outcomes,
+      ['corrupt', 'corrupt', 'created'],
+      'the list, the creation in the damaged leaf, the other',
+    )
   } finally {
     cleanup()
   }

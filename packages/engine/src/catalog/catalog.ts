@@ -1,7 +1,9 @@
+import { closeSync, openSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Database, open, type RootDatabase } from 'lmdb'
 import { EngineError, ErrorCode } from '../errors.ts'
 import { HandleMinter, handlePrefix, type ShapeHandle } from '../handle.ts'
+import { cursorPagesProblem, type KeySpan } from '../integrity/cursor-pages.ts'
 import { SHAPE_ID_MAX } from '../limits.ts'
 import { settled } from '../lmdb-settled.ts'
 import { corruptCatalogRead, DamagedRecord } from '../log-store/damaged-record.ts'
@@ -102,6 +104,8 @@ export class Catalog {
   #placedFrom = Number.POSITIVE_INFINITY
   /** Shape records read since open (entries, lookups, listings): what "reads per shape" counts. */
   recordsRead = 0
+  /** The catalog's data file, open for #checkCursorPages from its first call. */
+  #fd = -1
 
   private constructor(env: RootDatabase, path: string, options: CatalogOptions) {
     this.#env = env
@@ -228,6 +232,19 @@ export class Catalog {
     }
   }
 
+  /**
+   * Checks the pages of database `name` that the cursor opened next reads (cursor-pages.ts: LMDB
+   * checks none, and lmdb-js' cursor copies garbled key sizes unchecked), and drops the read
+   * transaction, so that cursor's snapshot is the commit checked or a later one. Within #read:
+   * a damaged page is DamagedRecord.
+   */
+  #checkCursorPages(name: string, span?: KeySpan): void {
+    this.#env.resetReadTxn()
+    if (this.#fd === -1) this.#fd = openSync(join(this.#path, 'data.mdb'), 'r')
+    const problem = cursorPagesProblem(this.#fd, name, span)
+    if (problem !== undefined) throw new DamagedRecord(problem)
+  }
+
   /** The handle of the shape; STORAGE_CORRUPT, naming the catalog file and the table, if its lookup or entry is damaged. */
   lookupHandle(shape: CanonicalShape): ShapeHandle | undefined {
     this.recordsRead++
@@ -257,6 +274,8 @@ export class Catalog {
   #confirmAbsent(shape: CanonicalShape, digest: string): void {
     const prefix = handlePrefix(digest)
     const range = { start: prefix, end: `${prefix.slice(0, -1)}.` } // '.' follows '-'
+    // lmdb-js stores a string key that starts above code 27 (a handle: a digit) as its UTF-8.
+    this.#checkCursorPages('shapes', { start: Buffer.from(range.start), end: Buffer.from(range.end) })
     const key = shapeKey(shape)
     for (const handle of closing(this.#shapes.getKeys(range))) {
       const entry = this.#storedEntry(handle)
@@ -369,7 +388,10 @@ export class Catalog {
   }
 
   pendingRemovals(): PendingRemoval[] {
-    return [...this.#removals.getRange().map(({ value }) => value)]
+    return this.#read('the list of unfinished removals', () => {
+      this.#checkCursorPages('removals')
+      return [...this.#removals.getRange().map(({ value }) => value)]
+    })
   }
 
   /**
@@ -393,8 +415,11 @@ export class Catalog {
    * the caller holds the iteration is left out once the cursor reaches it.
    */
   *list(table?: string): Iterable<{ handle: ShapeHandle; shape: CanonicalShape }> {
-    // Counted in the read snapshot the cursor takes at its first step, just below.
-    const expected = this.#read('the list of shapes', () => this.count())
+    // The pages the cursor reads, then the count in the snapshot it takes at its first step, just below.
+    const expected = this.#read('the list of shapes', () => {
+      this.#checkCursorPages('shapes')
+      return this.count()
+    })
     const begunAtStart = this.#shapeWritesUnderWay === 0 ? this.#shapeWritesBegun : -1
     const quiet = () => this.#shapeWritesBegun === begunAtStart
     const handles = closing(this.#shapes.getKeys())
@@ -433,6 +458,7 @@ export class Catalog {
   async close(): Promise<void> {
     await Promise.allSettled(this.#creating.values())
     await this.#env.close()
+    if (this.#fd !== -1) closeSync(this.#fd)
   }
 }
 

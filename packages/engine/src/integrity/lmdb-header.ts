@@ -20,7 +20,7 @@ import { DB_RECORD_BYTES, PAGE_HEADER_BYTES, treePageProblem } from './tree-page
 const P_META = 0x08
 const MAGIC = 0xbeefc0de
 const DATA_VERSION = 2
-const META = {
+export const META = {
   magic: PAGE_HEADER_BYTES,
   version: PAGE_HEADER_BYTES + 4,
   pageSize: PAGE_HEADER_BYTES + 24,
@@ -31,7 +31,7 @@ const META = {
 } as const
 const META_BYTES = META.txnId + 8
 /** An empty database's root. */
-const NO_ROOT = 0xffff_ffff_ffff_ffffn
+export const NO_ROOT = 0xffff_ffff_ffff_ffffn
 const PAGE_SIZE_MIN = 512
 const PAGE_SIZE_MAX = 65_536
 
@@ -113,6 +113,34 @@ export function lmdbHeaderProblem(file: string): string | undefined {
     return undefined
   } finally {
     closeSync(fd)
+  }
+}
+
+/** The newest commit of a data file whose header passed lmdbHeaderProblem, and the file's geometry. */
+export interface NewestCommit {
+  readonly pageSize: number
+  /** Whole pages in the file now. */
+  readonly pageCount: number
+  readonly txnId: bigint
+  readonly freeRoot: bigint
+  readonly mainRoot: bigint
+}
+
+/** Reads the meta pages of the open data file `fd` (LMDB reads the one of the higher txn id, as here). */
+export function newestCommit(fd: number): NewestCommit {
+  const size = fstatSync(fd).size
+  const first = Buffer.alloc(META_BYTES)
+  readSync(fd, first, 0, META_BYTES, 0)
+  const pageSize = first.readUInt32LE(META.pageSize)
+  const second = Buffer.alloc(META_BYTES)
+  readSync(fd, second, 0, META_BYTES, pageSize)
+  const meta = first.readBigUInt64LE(META.txnId) >= second.readBigUInt64LE(META.txnId) ? first : second
+  return {
+    pageSize,
+    pageCount: Math.floor(size / pageSize),
+    txnId: meta.readBigUInt64LE(META.txnId),
+    freeRoot: meta.readBigUInt64LE(META.freeRoot),
+    mainRoot: meta.readBigUInt64LE(META.mainRoot),
   }
 }
 

@@ -1,5 +1,6 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
-import { DB_RECORD_BYTES, P_OVERFLOW, PAGE_HEADER_BYTES, treePageProblem } from './tree-page.ts'
+import { closeSync, openSync, readSync } from 'node:fs'
+import { NO_ROOT, newestCommit } from './lmdb-header.ts'
+import { P_OVERFLOW, PAGE_HEADER_BYTES, treePageProblem } from './tree-page.ts'
 
 /**
  * A full structural walk of an LMDB data file (lmdb-js 3's format, see lmdb-header.ts): from
@@ -10,10 +11,6 @@ import { DB_RECORD_BYTES, P_OVERFLOW, PAGE_HEADER_BYTES, treePageProblem } from 
  * checksums), at the cost of reading the whole file: a tool to run (`pnpm verify`), not a step
  * of every open.
  */
-const NO_ROOT = 0xffff_ffff_ffff_ffffn
-const META_MAIN_ROOT = PAGE_HEADER_BYTES + 24 + DB_RECORD_BYTES + 40
-const META_FREE_ROOT = PAGE_HEADER_BYTES + 24 + 40
-const META_TXNID = PAGE_HEADER_BYTES + 24 + 2 * DB_RECORD_BYTES + 8
 
 export interface WalkResult {
   /** Pages read (tree pages and the first page of each overflow run). */
@@ -26,21 +23,7 @@ export interface WalkResult {
 export function walkLmdbFile(file: string): WalkResult {
   const fd = openSync(file, 'r')
   try {
-    const size = fstatSync(fd).size
-    const head = Buffer.alloc(PAGE_HEADER_BYTES + 64)
-    readSync(fd, head, 0, head.length, 0)
-    const pageSize = head.readUInt32LE(PAGE_HEADER_BYTES + 24)
-    const pageCount = Math.floor(size / pageSize)
-    // The newest commit's meta page.
-    const metas = [0, 1].map((index) => {
-      const page = Buffer.alloc(pageSize)
-      readSync(fd, page, 0, pageSize, index * pageSize)
-      return page
-    })
-    const meta =
-      (metas[0] as Buffer).readBigUInt64LE(META_TXNID) >= (metas[1] as Buffer).readBigUInt64LE(META_TXNID)
-        ? metas[0]
-        : metas[1]
+    const { pageSize, pageCount, freeRoot, mainRoot } = newestCommit(fd)
     const page = Buffer.alloc(pageSize)
     const seen = new Set<number>()
     let pages = 0
@@ -84,8 +67,8 @@ export function walkLmdbFile(file: string): WalkResult {
 
     const named: Array<[string, bigint]> = []
     const problem =
-      walk((meta as Buffer).readBigUInt64LE(META_FREE_ROOT), 'the free-page database') ??
-      walk((meta as Buffer).readBigUInt64LE(META_MAIN_ROOT), 'the main database') ??
+      walk(freeRoot, 'the free-page database') ??
+      walk(mainRoot, 'the main database') ??
       named.map(([name, root]) => walk(root, `database ${name}`)).find((found) => found !== undefined)
     return { pages, problem }
   } finally {

@@ -19,7 +19,13 @@ export const DB_RECORD_BYTES = 48
 
 /** What a node of a tree page points to (page numbers already checked to lie inside the file). */
 export type TreeNode =
-  | { readonly kind: 'child'; readonly pgno: number }
+  | {
+      readonly kind: 'child'
+      readonly pgno: number
+      /** Where its key lies in the page (the first child's is empty: it covers everything below the second's). */
+      readonly keyStart: number
+      readonly keyEnd: number
+    }
   | { readonly kind: 'overflow'; readonly first: number; readonly runPages: number }
   | { readonly kind: 'database'; readonly name: string; readonly root: bigint }
 
@@ -66,7 +72,8 @@ export function treePageProblem(
       const child = lo + hi * 2 ** 16 + nodeFlags * 2 ** 32
       if (child < 2 || child >= pageCount)
         return `${what}: a pointer to page ${child}, outside the file's ${pageCount} pages`
-      if (onNode !== undefined) pointsTo = { kind: 'child', pgno: child }
+      if (onNode !== undefined)
+        pointsTo = { kind: 'child', pgno: child, keyStart: node + NODE_HEADER_BYTES, keyEnd: data }
     } else {
       const dataSize = lo | (hi << 16)
       if (nodeFlags & F_BIGDATA) {
