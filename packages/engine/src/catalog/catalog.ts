@@ -3,11 +3,11 @@ import { join } from 'node:path'
 import { type Database, open, type RootDatabase } from 'lmdb'
 import { EngineError, ErrorCode } from '../errors.ts'
 import { HandleMinter, handlePrefix, type ShapeHandle } from '../handle.ts'
-import { cursorPagesProblem, type KeySpan } from '../integrity/cursor-pages.ts'
+import { CursorPages, type KeySpan } from '../integrity/cursor-pages.ts'
 import { SHAPE_ID_MAX } from '../limits.ts'
 import { settled } from '../lmdb-settled.ts'
 import { corruptCatalogRead, DamagedRecord } from '../log-store/damaged-record.ts'
-import { TailPadder } from '../log-store/tail-padding.ts'
+import { type LmdbNativeEnv, TailPadder } from '../log-store/tail-padding.ts'
 import { guardValueSizes } from '../log-store/value-size-guard.ts'
 import { MSGPACK_MAP_VALUES } from '../msgpack-values.ts'
 import { type CanonicalShape, shapeDigest, shapeKey } from '../shape.ts'
@@ -104,8 +104,8 @@ export class Catalog {
   #placedFrom = Number.POSITIVE_INFINITY
   /** Shape records read since open (entries, lookups, listings): what "reads per shape" counts. */
   recordsRead = 0
-  /** The catalog's data file, open for #checkCursorPages from its first call. */
-  #fd = -1
+  /** The checks of #checkCursorPages, on the catalog's data file (open from the first). */
+  #cursorPages: { fd: number; pages: CursorPages } | undefined
 
   private constructor(env: RootDatabase, path: string, options: CatalogOptions) {
     this.#env = env
@@ -240,8 +240,12 @@ export class Catalog {
    */
   #checkCursorPages(name: string, span?: KeySpan): void {
     this.#env.resetReadTxn()
-    if (this.#fd === -1) this.#fd = openSync(join(this.#path, 'data.mdb'), 'r')
-    const problem = cursorPagesProblem(this.#fd, name, span)
+    if (this.#cursorPages === undefined) {
+      const fd = openSync(join(this.#path, 'data.mdb'), 'r')
+      this.#cursorPages = { fd, pages: new CursorPages(fd) }
+    }
+    const { lastTxnId } = (this.#env as unknown as { env: LmdbNativeEnv }).env.info()
+    const problem = this.#cursorPages.pages.problem(name, lastTxnId, span)
     if (problem !== undefined) throw new DamagedRecord(problem)
   }
 
@@ -458,7 +462,7 @@ export class Catalog {
   async close(): Promise<void> {
     await Promise.allSettled(this.#creating.values())
     await this.#env.close()
-    if (this.#fd !== -1) closeSync(this.#fd)
+    if (this.#cursorPages !== undefined) closeSync(this.#cursorPages.fd)
   }
 }
 

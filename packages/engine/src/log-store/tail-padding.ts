@@ -33,7 +33,7 @@ export function padTail(file: string, usedBytes: number, knownLength: number): n
 
 /** The part of lmdb-js' native environment (`RootDatabase#env`, untyped there) padding reads. */
 export interface LmdbNativeEnv {
-  info(): { lastPageNumber: number }
+  info(): { lastPageNumber: number; lastTxnId: number }
   stat(): { pageSize: number }
 }
 
