@@ -291,13 +291,18 @@ test('leaves whose values claim GiBs are STORAGE_CORRUPT before lmdb-js copies t
   }
 })
 
+/** A store of 300 shapes without data (a catalog whose `shapes` database has a branch root); returns the catalog's data file. */
+async function catalogOf300Shapes(dir: string): Promise<string> {
+  const engine = await openEngine({ dir, partitions: 1 })
+  for (let i = 0; i < 300; i++) await engine.getOrCreateShape({ table: `t${i}` })
+  await engine.close()
+  return join(dir, 'catalog', 'data.mdb')
+}
+
 test('a list that meets fewer shapes than the catalog counts is STORAGE_CORRUPT', async () => {
   const { dir, cleanup } = tempDir()
   try {
-    const engine = await openEngine({ dir, partitions: 1 })
-    for (let i = 0; i < 300; i++) await engine.getOrCreateShape({ table: `t${i}` })
-    await engine.close()
-    const file = join(dir, 'catalog', 'data.mdb')
+    const file = await catalogOf300Shapes(dir)
     const leaves = leavesOf(file, 'shapes')
     assert.ok(leaves.length > 1, 'the shapes database has a branch root')
     const fd = openSync(file, 'r+')
@@ -352,10 +357,7 @@ function tableWithPrefixBetween(after: string, before: string): string {
 test('a catalog leaf whose key sizes overrun it is STORAGE_CORRUPT for the cursors that would read it, and the process lives', async () => {
   const { dir, cleanup } = tempDir()
   try {
-    const engine = await openEngine({ dir, partitions: 1 })
-    for (let i = 0; i < 300; i++) await engine.getOrCreateShape({ table: `t${i}` })
-    await engine.close()
-    const file = join(dir, 'catalog', 'data.mdb')
+    const file = await catalogOf300Shapes(dir)
     const leaves = leavesOf(file, 'shapes')
       .map((pgno) => keySpanOf(file, pgno))
       .sort((a, b) => (a.first < b.first ? -1 : 1))
