@@ -18,12 +18,14 @@ import { P_BRANCH, P_LEAF, PAGE_HEADER_BYTES } from '../src/integrity/tree-page.
 import { TAIL_PADDING_MIN_BYTES } from '../src/log-store/tail-padding.ts'
 import { canonicalShape, shapeDigest } from '../src/shape.ts'
 import { assertCode, collect, tempDir, txItems } from './helpers.ts'
+import { overrunKeySizes } from './support/overrun-keys.ts'
 
 // The page layout of lmdb-js' LMDB (src/integrity/tree-page.ts): a 24-byte header (pgno u64,
 // txnid u64, pad u16, flags u16, lower u16, upper u16), node offsets after it, relative to its end.
 const PAGE = 4096
 const READ_LOGS = fileURLToPath(new URL('./support/read-logs.ts', import.meta.url))
 const CATALOG_CURSORS = fileURLToPath(new URL('./support/catalog-cursors.ts', import.meta.url))
+const CATALOG_LIVE_DAMAGE = fileURLToPath(new URL('./support/catalog-live-damage.ts', import.meta.url))
 const HEADER = PAGE_HEADER_BYTES
 
 /**
@@ -354,41 +356,55 @@ function tableWithPrefixBetween(after: string, before: string): string {
   throw new Error(`no table with a handle prefix between ${after} and ${before}`)
 }
 
+/** The leaves of the catalog's `shapes` database in key order, each with its first and last key. */
+function shapesLeaves(file: string): Array<{ pgno: number; first: string; last: string }> {
+  const leaves = leavesOf(file, 'shapes')
+    .map((pgno) => keySpanOf(file, pgno))
+    .sort((a, b) => (a.first < b.first ? -1 : 1))
+  assert.ok(leaves.length >= 3, 'the shapes database has three leaves or more')
+  return leaves
+}
+
+/** The outcomes a child process (support/catalog-*.ts) printed; it must have lived. */
+function childOutcomes(script: string, args: string[]): string[] {
+  const child = spawnSync(process.execPath, ['--import', 'tsx', script, ...args], { encoding: 'utf8' })
+  assert.equal(child.signal, null, `the process died (${child.signal}): ${child.stderr}`)
+  assert.equal(child.status, 0, child.stderr)
+  return JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '[]') as string[]
+}
+
 test('a catalog leaf whose key sizes overrun it is STORAGE_CORRUPT for the cursors that would read it, and the process lives', async () => {
   const { dir, cleanup } = tempDir()
   try {
     const file = await catalogOf300Shapes(dir)
-    const leaves = leavesOf(file, 'shapes')
-      .map((pgno) => keySpanOf(file, pgno))
-      .sort((a, b) => (a.first < b.first ? -1 : 1))
-    assert.ok(leaves.length >= 3, 'the shapes database has three leaves or more')
+    const leaves = shapesLeaves(file)
     const damaged = leaves[1] as { pgno: number; first: string; last: string }
     const lastLeaf = leaves.at(-1) as { pgno: number; first: string; last: string }
     // A creation checks that no shape of its definition has an entry: a cursor over the handles
     // of its prefix, here one inside the damaged leaf and one inside the last leaf.
     const inDamaged = tableWithPrefixBetween(damaged.first, damaged.last)
     const elsewhere = tableWithPrefixBetween(lastLeaf.first, `${lastLeaf.last}~`)
-    const fd = openSync(file, 'r+')
-    try {
-      // Key sizes of 65,520 bytes: lmdb-js' cursor copied that much into its 4 KiB key buffer.
-      const page = Buffer.alloc(PAGE)
-      readSync(fd, page, 0, PAGE, damaged.pgno * PAGE)
-      for (let i = 0; i < page.readUInt16LE(20) / 2; i++)
-        page.writeUInt16LE(0xfff0, HEADER + page.readUInt16LE(HEADER + 2 * i) + 6)
-      writeSync(fd, page, 0, PAGE, damaged.pgno * PAGE)
-    } finally {
-      closeSync(fd)
-    }
-    const child = spawnSync(process.execPath, ['--import', 'tsx', CATALOG_CURSORS, dir, inDamaged, elsewhere], {
-      encoding: 'utf8',
-    })
-    assert.equal(child.signal, null, `the process died (${child.signal}): ${child.stderr}`)
-    assert.equal(child.status, 0, child.stderr)
-    const outcomes = JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '[]') as string[]
+    overrunKeySizes(file, damaged.pgno)
     assert.deepEqual(
-      outcomes,
+      childOutcomes(CATALOG_CURSORS, [dir, inDamaged, elsewhere]),
       ['corrupt', 'corrupt', 'created'],
       'the list, the creation in the damaged leaf, the other',
+    )
+  } finally {
+    cleanup()
+  }
+})
+
+test('a catalog leaf damaged while the engine runs is met by the next cursor over it, though no commit came between', async () => {
+  const { dir, cleanup } = tempDir()
+  try {
+    const file = await catalogOf300Shapes(dir)
+    const damaged = shapesLeaves(file)[1] as { pgno: number; first: string; last: string }
+    const inDamaged = tableWithPrefixBetween(damaged.first, damaged.last)
+    assert.deepEqual(
+      childOutcomes(CATALOG_LIVE_DAMAGE, [dir, String(damaged.pgno), inDamaged]),
+      ['listed 300', 'corrupt', 'corrupt'],
+      'the list before the damage, the list after it, a creation in the damaged leaf',
     )
   } finally {
     cleanup()

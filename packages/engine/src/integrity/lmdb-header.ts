@@ -119,25 +119,35 @@ export function lmdbHeaderProblem(file: string): string | undefined {
 /** The newest commit of a data file whose header passed lmdbHeaderProblem, and the file's geometry. */
 export interface NewestCommit {
   readonly pageSize: number
-  /** Whole pages in the file now. */
+  /** Pages a pointer may name: the file's whole pages, or the commit's (see newestCommit). */
   readonly pageCount: number
   readonly txnId: bigint
   readonly freeRoot: bigint
   readonly mainRoot: bigint
 }
 
-/** Reads the meta pages of the open data file `fd` (LMDB reads the one of the higher txn id, as here). */
-export function newestCommit(fd: number): NewestCommit {
-  const size = fstatSync(fd).size
-  const first = Buffer.alloc(META_BYTES)
-  readSync(fd, first, 0, META_BYTES, 0)
-  const pageSize = first.readUInt32LE(META.pageSize)
-  const second = Buffer.alloc(META_BYTES)
-  readSync(fd, second, 0, META_BYTES, pageSize)
-  const meta = first.readBigUInt64LE(META.txnId) >= second.readBigUInt64LE(META.txnId) ? first : second
+/** The page size nearly every file has: both meta pages then come in one read. */
+const USUAL_PAGE_SIZE = 4096
+
+/**
+ * Reads the meta pages of the open data file `fd` (LMDB reads the one of the higher txn id, as
+ * here). `bound`: 'file' counts the pages the file holds (a walk that must see a truncated file);
+ * 'commit' the pages the commit uses, LMDB's own bound on every page a read follows (no fstat).
+ */
+export function newestCommit(fd: number, bound: 'file' | 'commit' = 'file'): NewestCommit {
+  const both = Buffer.alloc(USUAL_PAGE_SIZE + META_BYTES)
+  readSync(fd, both, 0, both.length, 0)
+  const pageSize = both.readUInt32LE(META.pageSize)
+  let second = both.subarray(USUAL_PAGE_SIZE)
+  if (pageSize !== USUAL_PAGE_SIZE) {
+    second = Buffer.alloc(META_BYTES)
+    readSync(fd, second, 0, META_BYTES, pageSize)
+  }
+  const meta = both.readBigUInt64LE(META.txnId) >= second.readBigUInt64LE(META.txnId) ? both : second
   return {
     pageSize,
-    pageCount: Math.floor(size / pageSize),
+    pageCount:
+      bound === 'file' ? Math.floor(fstatSync(fd).size / pageSize) : Number(meta.readBigUInt64LE(META.lastPage)) + 1,
     txnId: meta.readBigUInt64LE(META.txnId),
     freeRoot: meta.readBigUInt64LE(META.freeRoot),
     mainRoot: meta.readBigUInt64LE(META.mainRoot),

@@ -100,3 +100,11 @@ export function treePageProblem(
   }
   return undefined
 }
+
+/** The key of the last node of a page treePageProblem found sound (a view of `page`); empty if it has no node. */
+export function lastKeyOf(page: Buffer): Buffer {
+  const lower = page.readUInt16LE(20)
+  if (lower === 0) return page.subarray(0, 0)
+  const node = PAGE_HEADER_BYTES + page.readUInt16LE(PAGE_HEADER_BYTES + lower - 2)
+  return page.subarray(node + NODE_HEADER_BYTES, node + NODE_HEADER_BYTES + page.readUInt16LE(node + 6))
+}
