@@ -393,6 +393,8 @@ export class Catalog {
 
   pendingRemovals(): PendingRemoval[] {
     return this.#read('the list of unfinished removals', () => {
+      // Normally none (the open of every restore asks): then no cursor, nor a check of its pages.
+      if ((this.#removals.getStats() as { entryCount: number }).entryCount === 0) return []
       this.#checkCursorPages('removals')
       return [...this.#removals.getRange().map(({ value }) => value)]
     })
