@@ -20,7 +20,7 @@ import { DB_RECORD_BYTES, PAGE_HEADER_BYTES, treePageProblem } from './tree-page
 const P_META = 0x08
 const MAGIC = 0xbeefc0de
 const DATA_VERSION = 2
-export const META = {
+const META = {
   magic: PAGE_HEADER_BYTES,
   version: PAGE_HEADER_BYTES + 4,
   pageSize: PAGE_HEADER_BYTES + 24,
