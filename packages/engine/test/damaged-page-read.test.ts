@@ -25,7 +25,6 @@ import { overrunKeySizes } from './support/overrun-keys.ts'
 const PAGE = 4096
 const READ_LOGS = fileURLToPath(new URL('./support/read-logs.ts', import.meta.url))
 const CATALOG_CURSORS = fileURLToPath(new URL('./support/catalog-cursors.ts', import.meta.url))
-const CATALOG_LIVE_DAMAGE = fileURLToPath(new URL('./support/catalog-live-damage.ts', import.meta.url))
 const HEADER = PAGE_HEADER_BYTES
 
 /**
@@ -365,7 +364,7 @@ function shapesLeaves(file: string): Array<{ pgno: number; first: string; last: 
   return leaves
 }
 
-/** The outcomes a child process (support/catalog-*.ts) printed; it must have lived. */
+/** The outcomes a child process (support/catalog-cursors.ts) printed; it must have lived. */
 function childOutcomes(script: string, args: string[]): string[] {
   const child = spawnSync(process.execPath, ['--import', 'tsx', script, ...args], { encoding: 'utf8' })
   assert.equal(child.signal, null, `the process died (${child.signal}): ${child.stderr}`)
@@ -402,7 +401,7 @@ test('a catalog leaf damaged while the engine runs is met by the next cursor ove
     const damaged = shapesLeaves(file)[1] as { pgno: number; first: string; last: string }
     const inDamaged = tableWithPrefixBetween(damaged.first, damaged.last)
     assert.deepEqual(
-      childOutcomes(CATALOG_LIVE_DAMAGE, [dir, String(damaged.pgno), inDamaged]),
+      childOutcomes(CATALOG_CURSORS, [dir, '--garble', String(damaged.pgno), inDamaged]),
       ['listed 300', 'corrupt', 'corrupt'],
       'the list before the damage, the list after it, a creation in the damaged leaf',
     )
