@@ -14,6 +14,8 @@ import { fileURLToPath } from 'node:url'
 import { open } from 'lmdb'
 import { handlePrefix } from '../src/handle.ts'
 import { EngineError, ErrorCode, openEngine } from '../src/index.ts'
+import { CursorPages } from '../src/integrity/cursor-pages.ts'
+import { newestCommit } from '../src/integrity/lmdb-header.ts'
 import { P_BRANCH, P_LEAF, PAGE_HEADER_BYTES } from '../src/integrity/tree-page.ts'
 import { TAIL_PADDING_MIN_BYTES } from '../src/log-store/tail-padding.ts'
 import { canonicalShape, shapeDigest } from '../src/shape.ts'
@@ -405,6 +407,32 @@ test('a catalog leaf damaged while the engine runs is met by the next cursor ove
       ['listed 300', 'corrupt', 'corrupt'],
       'the list before the damage, the list after it, a creation in the damaged leaf',
     )
+  } finally {
+    cleanup()
+  }
+})
+
+test('a span check reads the leaf after its own only when the cursor would step onto it', async () => {
+  const { dir, cleanup } = tempDir()
+  try {
+    const file = await catalogOf300Shapes(dir)
+    const leaves = shapesLeaves(file)
+    const first = leaves[0] as { first: string; last: string }
+    const second = leaves[1] as { pgno: number; first: string }
+    overrunKeySizes(file, second.pgno)
+    const fd = openSync(file, 'r')
+    try {
+      const pages = new CursorPages(fd)
+      const txnId = Number(newestCommit(fd).txnId)
+      const span = (start: string, end: string) => ({ start: Buffer.from(start), end: Buffer.from(end) })
+      // Ends before the first leaf's last key: the cursor stops inside that leaf.
+      assert.equal(pages.problem('shapes', txnId, span(first.first, first.first)), undefined)
+      // Reaches the first leaf's last key: the cursor steps onto the next leaf to see the end.
+      assert.match(pages.problem('shapes', txnId, span(first.first, first.last)) ?? '', /past its end/)
+      assert.match(pages.problem('shapes', txnId, span(second.first, second.first)) ?? '', /past its end/)
+    } finally {
+      closeSync(fd)
+    }
   } finally {
     cleanup()
   }
