@@ -422,7 +422,7 @@ test('a span check reads the leaf after its own only when the cursor would step 
     overrunKeySizes(file, second.pgno)
     const fd = openSync(file, 'r')
     try {
-      const pages = new CursorPages(fd)
+      const pages = new CursorPages(file)
       const txnId = Number(newestCommit(fd).txnId)
       const span = (start: string, end: string) => ({ start: Buffer.from(start), end: Buffer.from(end) })
       // Ends before the first leaf's last key: the cursor stops inside that leaf.
@@ -430,6 +430,7 @@ test('a span check reads the leaf after its own only when the cursor would step 
       // Reaches the first leaf's last key: the cursor steps onto the next leaf to see the end.
       assert.match(pages.problem('shapes', txnId, span(first.first, first.last)) ?? '', /past its end/)
       assert.match(pages.problem('shapes', txnId, span(second.first, second.first)) ?? '', /past its end/)
+      pages.close()
     } finally {
       closeSync(fd)
     }

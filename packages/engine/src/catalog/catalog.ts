@@ -1,4 +1,3 @@
-import { closeSync, openSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Database, open, type RootDatabase } from 'lmdb'
 import { EngineError, ErrorCode } from '../errors.ts'
@@ -104,8 +103,8 @@ export class Catalog {
   #placedFrom = Number.POSITIVE_INFINITY
   /** Shape records read since open (entries, lookups, listings): what "reads per shape" counts. */
   recordsRead = 0
-  /** The checks of #checkCursorPages, on the catalog's data file (open from the first). */
-  #cursorPages: { fd: number; pages: CursorPages } | undefined
+  /** The checks of #checkCursorPages, on the catalog's data file. */
+  readonly #cursorPages: CursorPages
 
   private constructor(env: RootDatabase, path: string, options: CatalogOptions) {
     this.#env = env
@@ -119,6 +118,7 @@ export class Catalog {
     this.#removals = env.openDB({ name: 'removals', ...MSGPACK_MAP_VALUES, keyEncoding: 'uint32' })
     this.#config = env.openDB({ name: 'config', ...MSGPACK_MAP_VALUES, keyEncoding: 'ordered-binary' })
     this.#tail = new TailPadder(env, join(path, 'data.mdb'))
+    this.#cursorPages = new CursorPages(join(path, 'data.mdb'))
     this.#nextShapeId = (this.#config.get('nextShapeId') as number | undefined) ?? 1
     const inUse = this.#config.get('partitionsInUse') as number[] | undefined
     this.#partitionsInUse = new Set(inUse ?? options.partitionsWithData?.() ?? [])
@@ -240,12 +240,8 @@ export class Catalog {
    */
   #checkCursorPages(name: string, span?: KeySpan): void {
     this.#env.resetReadTxn()
-    if (this.#cursorPages === undefined) {
-      const fd = openSync(join(this.#path, 'data.mdb'), 'r')
-      this.#cursorPages = { fd, pages: new CursorPages(fd) }
-    }
     const { lastTxnId } = (this.#env as unknown as { env: LmdbNativeEnv }).env.info()
-    const problem = this.#cursorPages.pages.problem(name, lastTxnId, span)
+    const problem = this.#cursorPages.problem(name, lastTxnId, span)
     if (problem !== undefined) throw new DamagedRecord(problem)
   }
 
@@ -464,7 +460,7 @@ export class Catalog {
   async close(): Promise<void> {
     await Promise.allSettled(this.#creating.values())
     await this.#env.close()
-    if (this.#cursorPages !== undefined) closeSync(this.#cursorPages.fd)
+    this.#cursorPages.close()
   }
 }
 

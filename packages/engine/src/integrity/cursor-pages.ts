@@ -1,4 +1,4 @@
-import { readSync } from 'node:fs'
+import { closeSync, openSync, readSync } from 'node:fs'
 import { type NewestCommit, NO_ROOT, newestCommit } from './lmdb-header.ts'
 import { lastKeyOf, treePageProblem } from './tree-page.ts'
 
@@ -48,17 +48,23 @@ interface Branch {
  */
 type Checked = { readonly problem: string } | { readonly problem?: undefined; readonly branch: Branch | null }
 
-/** Checks the pages cursors will read in the LMDB data file open as `fd` (the caller keeps it open). */
+/** Checks the pages cursors will read in one LMDB data file (opened at the first check, until close). */
 export class CursorPages {
-  readonly #fd: number
+  readonly #file: string
+  #fd = -1
   /** The commit the memos below are of. */
   #commit: NewestCommit | undefined
   readonly #roots = new Map<string, bigint>()
   readonly #branches = new Map<number, Branch>()
   #page = Buffer.alloc(0)
 
-  constructor(fd: number) {
-    this.#fd = fd
+  constructor(file: string) {
+    this.#file = file
+  }
+
+  close(): void {
+    if (this.#fd !== -1) closeSync(this.#fd)
+    this.#fd = -1
   }
 
   /**
@@ -66,6 +72,7 @@ export class CursorPages {
    * the first problem. `newestTxnId`: the environment's last commit as LMDB reports it now.
    */
   problem(name: string, newestTxnId: number, span?: KeySpan): string | undefined {
+    if (this.#fd === -1) this.#fd = openSync(this.#file, 'r')
     let commit = this.#commit
     if (commit === undefined || Number(commit.txnId) !== newestTxnId) {
       commit = newestCommit(this.#fd, 'commit')
@@ -104,15 +111,7 @@ export class CursorPages {
     // Down to the leaf of the span's start first; after that, down the leftmost children.
     let seekingStart = true
     for (;;) {
-      const n = Number(pgno)
-      const remembered = this.#branches.get(n)
-      let checked: Checked
-      if (remembered === undefined) checked = this.#check(pgno, tree, seen)
-      else if (seen.has(n)) return reachedTwice(tree, n)
-      else {
-        seen.add(n)
-        checked = { branch: remembered }
-      }
+      const checked = this.#check(pgno, tree, seen)
       if (checked.problem !== undefined) return checked.problem
       const { branch } = checked
       if (branch !== null) {
@@ -135,14 +134,20 @@ export class CursorPages {
     }
   }
 
-  /** Reads page `pgno` (into #page) and checks it; remembers a branch page's children and a named database's root. */
+  /**
+   * Page `pgno`: a branch page remembered at this commit as it is, else read (into #page) and
+   * checked; remembers a branch page's children and a named database's root.
+   */
   #check(pgno: bigint, tree: string, seen: Set<number>): Checked {
     const { pageCount, pageSize } = this.#commit as NewestCommit
     if (pgno < 2n || pgno >= BigInt(pageCount))
       return { problem: `${tree}: a pointer to page ${pgno}, past the commit's ${pageCount} pages` }
     const n = Number(pgno)
-    if (seen.has(n)) return { problem: reachedTwice(tree, n) }
+    // A damaged pointer can lead back to a page this check met already.
+    if (seen.has(n)) return { problem: `${tree}: page ${n} is reached twice (a cycle or a shared page)` }
     seen.add(n)
+    const remembered = this.#branches.get(n)
+    if (remembered !== undefined) return { branch: remembered }
     const page = this.#page
     readSync(this.#fd, page, 0, pageSize, n * pageSize)
     const pgnos: number[] = []
@@ -173,9 +178,4 @@ function childHolding(branch: Branch, key: Buffer): number {
     child++
   }
   return child
-}
-
-/** A damaged pointer can lead back to a page a check read already. */
-function reachedTwice(tree: string, pgno: number): string {
-  return `${tree}: page ${pgno} is reached twice (a cycle or a shared page)`
 }
