@@ -25,6 +25,7 @@ import { ReadPath } from './read-path/read-path.ts'
 import type { Writers } from './runtime.ts'
 import { canonicalShape, canonicalTable, type ShapeDefinition, toDefinition } from './shape.ts'
 import type { ShapeRef } from './shape-ref.ts'
+import { appendArgs, snapshotPartArgs } from './write-ops.ts'
 
 export interface WaitForOffsetOptions {
   /** Give up after this long and resolve false. Default 20 s (Electric's long-poll window). */
@@ -237,7 +238,7 @@ export class Engine {
           allocate,
           (part) => {
             // Re-resolve per part: a shape removed meanwhile must not get data (or keys) back.
-            return this.#guard(() => this.#writers.writeSnapshotPart({ ...part, ref: this.#ref(handle) }))
+            return this.#guard(() => this.#writers.writeSnapshotPart(snapshotPartArgs(part, this.#ref(handle))))
           },
         )
         return LogOffset.snapshotChunk(last)
@@ -252,8 +253,7 @@ export class Engine {
   appendToLog(handle: ShapeHandle, items: readonly LogItem[]): Promise<void> {
     return this.#guard(() => {
       const ref = this.#ref(handle)
-      const txn = { ...this.#encode(items, ref.partition), partition: ref.partition, refs: [ref], exclusive: true }
-      return this.#writers.append(txn)
+      return this.#writers.append(appendArgs(this.#encode(items, ref.partition), ref.partition, [ref], true))
     })
   }
 
@@ -295,7 +295,7 @@ export class Engine {
       for (const { txn, refs } of transactions.values()) {
         const exclusive = refs.size === 1
         for (const [partition, partitionRefs] of refs) {
-          appends.push(this.#writers.append({ ...txn, partition, refs: partitionRefs, exclusive }))
+          appends.push(this.#writers.append(appendArgs(txn, partition, partitionRefs, exclusive)))
         }
       }
       return Promise.all(appends).then(() => {})

@@ -162,12 +162,14 @@ export function transactionAfter(txn: EncodedTransaction, tx: number, op: number
   const bytes = Buffer.allocUnsafe(RECORD_HEADER_BYTES + record.length - from)
   bytes.writeUInt32BE(txn.rowCount - skipped, RECORD_COUNT_AT)
   record.copy(bytes, RECORD_HEADER_BYTES, from)
+  // Field by field, no spread (write-ops.ts, appendArgs).
   return {
-    ...txn,
     bytes,
     rowCount: txn.rowCount - skipped,
     firstTx,
     firstOp,
+    lastTx: txn.lastTx,
+    lastOp: txn.lastOp,
     jsonBytes: txn.jsonBytes - skippedJsonBytes,
   }
 }

@@ -12,7 +12,7 @@ import { asBuffer, chainEntry, encodeSharedRef, sharedRefKey, transactionAfter, 
 import type { PartitionStore } from './partition-store.ts'
 import { CHAIN_LONG_BYTES, SHARED_COUNT_BYTES } from './record-layout.ts'
 import type { ShapeMeta } from './shape-meta.ts'
-import { encodeMetaValue } from './shape-meta.ts'
+import { changedMeta, encodeMetaValue } from './shape-meta.ts'
 import type { EncodedTransaction } from './transaction-encoder.ts'
 import { seal } from './value-seal.ts'
 import { valuesInRange } from './value-size-guard.ts'
@@ -171,11 +171,10 @@ export class PartitionWriter implements WriterOps {
       closedChunks = closed
     }
     const previous = state.meta.lastTxnOffset
-    const batch = this.#touch(state, {
-      ...state.meta,
-      lastTxnOffset: LogOffset.of(txn.lastTx, txn.lastOp),
-      openChunkBytes,
-    })
+    const batch = this.#touch(
+      state,
+      changedMeta(state.meta, { lastTxnOffset: LogOffset.of(txn.lastTx, txn.lastOp), openChunkBytes }),
+    )
     const { log, chunks } = this.#store
     const key = offsetKeyOf(shapeId, txn.lastTx, txn.lastOp)
     // A value stored for several shapes (here or in another partition) gets a copy per shape to
@@ -190,13 +189,13 @@ export class PartitionWriter implements WriterOps {
 
   setPgSnapshot({ ref, pgSnapshot }: WriterOpArgs['setPgSnapshot']): Promise<void> {
     const state = this.#state(ref)
-    return this.#counted(this.#touch(state, { ...state.meta, pgSnapshot }), 1)
+    return this.#counted(this.#touch(state, changedMeta(state.meta, { pgSnapshot })), 1)
   }
 
   markSnapshotStarted({ ref }: WriterOpArgs['markSnapshotStarted']): Promise<void> {
     const state = this.#state(ref)
     if (state.meta.snapshotStarted) return this.#pendingFor(state)
-    return this.#counted(this.#touch(state, { ...state.meta, snapshotStarted: true }), 1)
+    return this.#counted(this.#touch(state, changedMeta(state.meta, { snapshotStarted: true })), 1)
   }
 
   /** Begins a (new) snapshot: drops the parts an interrupted attempt left behind. */
@@ -205,7 +204,7 @@ export class PartitionWriter implements WriterOps {
     if (state.meta.lastSnapshotChunk !== null) {
       throw new EngineError(ErrorCode.SNAPSHOT_EXISTS, `shape ${ref.handle} already has a complete snapshot`)
     }
-    const batch = this.#touch(state, { ...state.meta, snapshotStarted: true })
+    const batch = this.#touch(state, changedMeta(state.meta, { snapshotStarted: true }))
     const { snapshot } = this.#store
     queueUpdate(batch, () => {
       for (const key of snapshot.getKeys(shapeRange(ref.shapeId))) snapshot.removeSync(key)
@@ -217,7 +216,9 @@ export class PartitionWriter implements WriterOps {
     const { ref } = part
     const state = this.#state(ref)
     const meta =
-      part.lastSnapshotChunk === null ? state.meta : { ...state.meta, lastSnapshotChunk: part.lastSnapshotChunk }
+      part.lastSnapshotChunk === null
+        ? state.meta
+        : changedMeta(state.meta, { lastSnapshotChunk: part.lastSnapshotChunk })
     const batch = this.#touch(state, meta)
     if (part.rowCount > 0 || part.lastOfChunk) {
       const key = snapshotKey(ref.shapeId, part.chunk, part.part)

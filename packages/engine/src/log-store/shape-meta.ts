@@ -47,6 +47,20 @@ export const NEW_SHAPE_META: ShapeMeta = {
   openChunkBytes: 0,
 }
 
+/**
+ * `meta` with the fields of `change` replaced, built field by field (no spread: see appendArgs in
+ * write-ops.ts). No field of a ShapeMeta is ever undefined, so an absent one is simply kept.
+ */
+export function changedMeta(meta: ShapeMeta, change: Partial<ShapeMeta>): ShapeMeta {
+  return {
+    lastTxnOffset: change.lastTxnOffset ?? meta.lastTxnOffset,
+    pgSnapshot: change.pgSnapshot === undefined ? meta.pgSnapshot : change.pgSnapshot,
+    snapshotStarted: change.snapshotStarted ?? meta.snapshotStarted,
+    lastSnapshotChunk: change.lastSnapshotChunk === undefined ? meta.lastSnapshotChunk : change.lastSnapshotChunk,
+    openChunkBytes: change.openChunkBytes ?? meta.openChunkBytes,
+  }
+}
+
 /** The stored record of `meta` for shape `shapeId`, sealed (layout: record-layout.ts). */
 export function encodeMetaValue(shapeId: number, meta: ShapeMeta): Buffer {
   const { lastTxnOffset, pgSnapshot, lastSnapshotChunk } = meta
