@@ -52,7 +52,8 @@ export class PgFollower {
   #keepalive: string | null = null
   /** Acknowledgements in commit order, each after its transaction is durable; a failure ends the session. */
   #acks: Promise<void> = Promise.resolve()
-  #inFlight = 0
+  /** The links of `#acks` not yet done, oldest first (each removes itself when done). */
+  #inFlight: Promise<void>[] = []
   #fail: (error: unknown) => void = () => {}
   #service: LogicalReplicationService | null = null
   #stopped = false
@@ -127,7 +128,7 @@ export class PgFollower {
   async #stream(): Promise<void> {
     this.#transaction = null
     this.#acks = Promise.resolve()
-    this.#inFlight = 0
+    this.#inFlight = []
     const service = new LogicalReplicationService(
       { connectionString: this.#source.options.connectionString },
       { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: true } },
@@ -182,7 +183,8 @@ export class PgFollower {
    */
   #confirmKeepalive(service: LogicalReplicationService): boolean {
     const keepalive = this.#keepalive
-    if (keepalive === null || this.#transaction !== null || this.#inFlight > 0 || !isDrained(service)) return false
+    if (keepalive === null || this.#transaction !== null || this.#inFlight.length > 0 || !isDrained(service))
+      return false
     this.#keepalive = null
     if (lsnToNumber(keepalive) <= lsnToNumber(this.#acked)) return false
     this.#acked = keepalive
@@ -234,22 +236,24 @@ export class PgFollower {
         }
         // Acknowledged in commit order, each once it is durable; the next transactions are
         // planned and appended meanwhile (the engine groups their commits).
-        this.#inFlight++
         this.#acks = this.#acks.then(async () => {
           const appendMs = await durable
           const { decodeMs, rows, commitMs } = transaction
           if (rows > 0) this.times.record({ lagMs: Date.now() - commitMs, decodeMs, planMs, appendMs, rows })
           this.#source.committed(tx)
           this.applied++
-          this.#inFlight--
+          this.#inFlight.shift()
           this.#acked = end
           await confirm(service, end)
           // A keepalive that came while this was in flight may be confirmable now.
           this.#confirmKeepalive(service)
         })
         this.#acks.catch(this.#fail)
-        // A pipeline this deep waits for its oldest transaction (bounded memory and lag).
-        if (this.#inFlight >= IN_FLIGHT_MAX) await this.#acks.catch(() => {})
+        this.#inFlight.push(this.#acks)
+        // A pipeline this deep waits for its oldest transaction (bounded memory and lag), not
+        // for all of them: waiting for the newest emptied the whole pipeline each time it filled.
+        const oldest = this.#inFlight[0]
+        if (this.#inFlight.length >= IN_FLIGHT_MAX && oldest !== undefined) await oldest.catch(() => {})
         return
       }
       default:
