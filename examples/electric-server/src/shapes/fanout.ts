@@ -28,10 +28,15 @@ export function planFanout(
   changes: readonly Change[],
   txid = tx,
 ): FanoutEntry[] {
-  const planned = new Map<ShapeHandle, { spec: ShapeSpec; actions: Action[] }>()
+  // Each shape's changes, sparse (the changes it takes, in order): a transaction touching a few
+  // indexed shapes each costs what they take, not shapes × changes.
+  const planned = new Map<ShapeHandle, Planned>()
   for (const handle of shapes.unindexed()) {
     const spec = specOf(handle)
-    if (spec !== undefined) planned.set(handle, { spec, actions: changes.map((change) => actionFor(spec, change)) })
+    if (spec === undefined) continue
+    const shape = newPlanned(spec)
+    for (let i = 0; i < changes.length; i++) take(shape, i, changes[i] as Change)
+    if (shape.positions.length > 0) planned.set(handle, shape)
   }
   changes.forEach((change, i) => {
     for (const handle of shapes.indexedCandidates(change)) {
@@ -39,24 +44,65 @@ export function planFanout(
       if (shape === undefined) {
         const spec = specOf(handle)
         if (spec === undefined) continue
-        shape = { spec, actions: new Array<Action>(changes.length).fill('skip') }
+        shape = newPlanned(spec)
         planned.set(handle, shape)
       }
-      shape.actions[i] = actionFor(shape.spec, change)
+      // A candidate named twice for one change takes it once.
+      if (shape.positions.at(-1) !== i) take(shape, i, change)
     }
   })
   const entries: FanoutEntry[] = []
-  const shared = new Map<string, LogItem[]>()
-  for (const [handle, { spec, actions }] of planned) {
-    if (actions.every((action) => action === 'skip')) continue
-    const signature = `${spec.messagesKey}${actions.join()}`
-    let items = shared.get(signature)
+  // By messages key, then by the changes taken: the key is one string per spec, whose hash V8
+  // keeps, where one long string of both was hashed anew for every shape.
+  const shared = new Map<string, Map<string, LogItem[]>>()
+  for (const [handle, shape] of planned) {
+    if (shape.positions.length === 0) continue
+    let byChanges = shared.get(shape.spec.messagesKey)
+    if (byChanges === undefined) {
+      byChanges = new Map()
+      shared.set(shape.spec.messagesKey, byChanges)
+    }
+    const taken = takenOf(shape, changes.length)
+    let items = byChanges.get(taken)
     if (items === undefined) {
-      items = changeItems(spec, tx, changes, actions, txid)
+      items = changeItems(shape.spec, tx, changes, shape.positions, shape.actions, txid)
       encodeTransaction(items)
-      shared.set(signature, items)
+      byChanges.set(taken, items)
     }
     entries.push({ handle, items })
   }
   return entries
+}
+
+/** The changes one shape takes: positions in the transaction, ascending, and the action of each. */
+interface Planned {
+  readonly spec: ShapeSpec
+  readonly positions: number[]
+  readonly actions: Exclude<Action, 'skip'>[]
+  /** Every change so far went to the shape as it is (its action is the change's op). */
+  asIs: boolean
+}
+
+function newPlanned(spec: ShapeSpec): Planned {
+  return { spec, positions: [], actions: [], asIs: true }
+}
+
+function take(shape: Planned, i: number, change: Change): void {
+  const action = actionFor(shape.spec, change)
+  if (action === 'skip') return
+  shape.positions.push(i)
+  shape.actions.push(action)
+  if (action !== change.op) shape.asIs = false
+}
+
+/**
+ * The changes a shape takes with their actions, as a string: two shapes with the same messages
+ * key and the same string get the same messages. A wide fanout's common case, every change as
+ * it is, has a one-character one.
+ */
+function takenOf(shape: Planned, changeCount: number): string {
+  if (shape.asIs && shape.positions.length === changeCount) return '*'
+  let taken = ''
+  for (let n = 0; n < shape.positions.length; n++) taken += `${shape.positions[n]}${shape.actions[n]},`
+  return taken
 }

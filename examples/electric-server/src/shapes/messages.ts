@@ -38,23 +38,20 @@ export function actionFor(spec: ShapeSpec, change: Change): Action {
 }
 
 /**
- * The shape's log items for a transaction `tx` given each change's action: offsets `tx_i`
- * with i the change's position in the transaction, `last` on the final one.
+ * The shape's log items for a transaction `tx`: the changes at `positions` (ascending) with their
+ * `actions`, offsets `tx_i` with i the change's position in the transaction, `last` on the final one.
  */
 export function changeItems(
   spec: ShapeSpec,
   tx: number,
   changes: readonly Change[],
-  actions: readonly Action[],
+  positions: readonly number[],
+  actions: readonly Exclude<Action, 'skip'>[],
   txid = tx,
 ): LogItem[] {
-  const positions: number[] = []
-  actions.forEach((action, i) => {
-    if (action !== 'skip') positions.push(i)
-  })
   return positions.map((i, n) => {
     const change = changes[i] as Change
-    const op = actions[i] as Exclude<Action, 'skip'>
+    const op = actions[n] as Exclude<Action, 'skip'>
     const message = {
       key: rowKey(spec, change.id),
       ...body(spec, change, op),
