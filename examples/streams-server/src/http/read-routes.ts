@@ -27,7 +27,8 @@ export interface ReadRequest {
 /** HEAD (§5.5): metadata, never cached, and no TTL refresh. */
 export function headStream(store: StreamStore, path: string, res: ServerResponse): void {
   const stream = liveStream(store, path)
-  const headers: Headers = { ...streamHeaders(store, stream), 'cache-control': 'no-store' }
+  const headers = streamHeaders(store, stream)
+  headers['cache-control'] = 'no-store'
   const { ttlSeconds, expiresAt } = stream.config
   if (ttlSeconds !== null) headers['stream-ttl'] = ttlSeconds
   if (expiresAt !== null) headers['stream-expires-at'] = expiresAt

@@ -67,7 +67,9 @@ export async function createStream(
     }
     await store.save(stream)
     store.adopt(stream)
-    send(res, 201, { ...streamHeaders(store, stream), location: `http://${header(req, 'host') ?? 'localhost'}${path}` })
+    const headers = streamHeaders(store, stream)
+    headers.location = `http://${header(req, 'host') ?? 'localhost'}${path}`
+    send(res, 201, headers)
   })
 }
 
