@@ -25,7 +25,7 @@ import { ReadPath } from './read-path/read-path.ts'
 import type { Writers } from './runtime.ts'
 import { canonicalShape, canonicalTable, type ShapeDefinition, toDefinition } from './shape.ts'
 import type { ShapeRef } from './shape-ref.ts'
-import { appendArgs, snapshotPartArgs } from './write-ops.ts'
+import { snapshotPartArgs, type TransactionAppend, transactionAppend } from './write-ops.ts'
 
 export interface WaitForOffsetOptions {
   /** Give up after this long and resolve false. Default 20 s (Electric's long-poll window). */
@@ -253,7 +253,8 @@ export class Engine {
   appendToLog(handle: ShapeHandle, items: readonly LogItem[]): Promise<void> {
     return this.#guard(() => {
       const ref = this.#ref(handle)
-      return this.#writers.append(appendArgs(this.#encode(items, ref.partition), ref.partition, [ref], true))
+      const txn = transactionAppend(this.#encode(items, ref.partition), [ref], true)
+      return this.#writers.append({ partition: ref.partition, transactions: [txn] })
     })
   }
 
@@ -291,12 +292,20 @@ export class Engine {
         if (refs === undefined) transaction.refs.set(ref.partition, [ref])
         else refs.push(ref)
       }
-      const appends: Promise<void>[] = []
+      // One operation per partition, with every transaction bound for it.
+      const byPartition = new Map<number, TransactionAppend[]>()
       for (const { txn, refs } of transactions.values()) {
         const exclusive = refs.size === 1
         for (const [partition, partitionRefs] of refs) {
-          appends.push(this.#writers.append(appendArgs(txn, partition, partitionRefs, exclusive)))
+          const append = transactionAppend(txn, partitionRefs, exclusive)
+          const queued = byPartition.get(partition)
+          if (queued === undefined) byPartition.set(partition, [append])
+          else queued.push(append)
         }
+      }
+      const appends: Promise<void>[] = []
+      for (const [partition, partitionTransactions] of byPartition) {
+        appends.push(this.#writers.append({ partition, transactions: partitionTransactions }))
       }
       return Promise.all(appends).then(() => {})
     })

@@ -27,6 +27,8 @@ export {
   partitionOf,
   refsOf,
   type SnapshotPartArgs,
+  type TransactionAppend,
+  transactionAppend,
   WRITER_OP_NAMES,
   type WriterOpArgs,
   type WriterOpDispatch,

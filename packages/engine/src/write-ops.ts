@@ -15,7 +15,7 @@ import type { ShapeRef } from './shape-ref.ts'
  * runtime transfers instead of cloning.
  */
 export interface WriterOpArgs {
-  /** One transaction into shapes of one partition: its record, stored once for them all. */
+  /** Transactions into shapes of one partition (each record stored once for its shapes). */
   append: AppendArgs
   setPgSnapshot: { readonly ref: ShapeRef; readonly pgSnapshot: PgSnapshot }
   markSnapshotStarted: { readonly ref: ShapeRef }
@@ -30,29 +30,39 @@ export interface WriterOpArgs {
 
 export type WriterOpName = keyof WriterOpArgs
 
-export interface AppendArgs extends EncodedTransaction {
+/**
+ * Transactions into shapes of one partition, in order. A fan-out of distinct transactions (one
+ * source transaction whose changes differ per shape) is one operation per partition, not one
+ * per shape: each operation costs a promise, a result and (on the worker runtime) a cloned
+ * request, which cost more than a one-row transaction's own work.
+ */
+export interface AppendArgs {
   readonly partition: number
+  readonly transactions: readonly TransactionAppend[]
+}
+
+/** One transaction into shapes of the operation's partition: its record, stored once for them all. */
+export interface TransactionAppend extends EncodedTransaction {
   readonly refs: readonly ShapeRef[]
   /**
-   * Whether `bytes` belong to this operation alone (no other append holds them): the writer
+   * Whether `bytes` belong to this transaction alone (no other append holds them): the writer
    * then chains and seals the record in place and stores it as it is, instead of a copy.
    */
   readonly exclusive: boolean
 }
 
 /**
- * The append of `txn` to `refs`. Built field by field rather than as `{ ...txn, partition, … }`:
- * on Node 20's V8 a spread followed by a property the spread object lacks takes a runtime slow
- * path on every call (~4 µs here; also in a plain loop, so not this code's doing), which made a
- * fan-out of one row to each of 50 shapes spend more on building its arguments than on LMDB
- * (2026-12-07: 45k → 74k rows/s inline on that load). So nothing on the write path spreads.
+ * `txn` into `refs`. Built field by field rather than as `{ ...txn, refs, … }`: on Node 20's V8
+ * a spread followed by a property the spread object lacks takes a runtime slow path on every
+ * call (~4 µs here; also in a plain loop, so not this code's doing), which made a fan-out of one
+ * row to each of 50 shapes spend more on building its arguments than on LMDB (2026-12-07: 45k →
+ * 74k rows/s inline on that load). So nothing on the write path spreads.
  */
-export function appendArgs(
+export function transactionAppend(
   txn: EncodedTransaction,
-  partition: number,
   refs: readonly ShapeRef[],
   exclusive: boolean,
-): AppendArgs {
+): TransactionAppend {
   return {
     bytes: txn.bytes,
     rowCount: txn.rowCount,
@@ -61,7 +71,6 @@ export function appendArgs(
     lastTx: txn.lastTx,
     lastOp: txn.lastOp,
     jsonBytes: txn.jsonBytes,
-    partition,
     refs,
     exclusive,
   }
@@ -83,7 +92,7 @@ export interface SnapshotPartArgs extends EncodedSnapshotPart {
   readonly ref: ShapeRef
 }
 
-/** `part` for the shape `ref`, field by field (appendArgs says why). */
+/** `part` for the shape `ref`, field by field (transactionAppend says why). */
 export function snapshotPartArgs(part: EncodedSnapshotPart, ref: ShapeRef): SnapshotPartArgs {
   return {
     chunk: part.chunk,
@@ -124,6 +133,9 @@ export function partitionOf(args: WriterOpArgs[WriterOpName]): number {
   return 'ref' in args ? args.ref.partition : args.partition
 }
 
+/** The shapes an operation names, in order (an append's transactions' shapes one after the other). */
 export function refsOf(args: WriterOpArgs[WriterOpName]): readonly ShapeRef[] {
-  return 'ref' in args ? [args.ref] : args.refs
+  if ('ref' in args) return [args.ref]
+  const { transactions } = args
+  return transactions.length === 1 ? (transactions[0] as TransactionAppend).refs : transactions.flatMap((t) => t.refs)
 }

@@ -2,12 +2,25 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { EngineError, type ErrorCode } from '../src/index.ts'
+import {
+  type AppendArgs,
+  EngineError,
+  type ErrorCode,
+  encodeTransaction,
+  type LogItem,
+  type ShapeRef,
+  transactionAppend,
+} from '../src/index.ts'
 
 /** A fresh directory under the OS temp dir, removed by the returned cleanup. */
 export function tempDir(prefix = 'shapestore-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix))
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) }
+}
+
+/** A PartitionWriter's append of one transaction of `items` to `refs` (all in partition 0). */
+export function appendOf(items: readonly LogItem[], refs: readonly ShapeRef[]): AppendArgs {
+  return { partition: 0, transactions: [transactionAppend(encodeTransaction(items), refs, true)] }
 }
 
 /** Asserts that `action` throws (or rejects with) an EngineError with `code`. */

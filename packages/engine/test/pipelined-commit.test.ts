@@ -16,7 +16,7 @@ import {
 } from '../src/index.ts'
 import { SYNC_COMMIT_ITEMS_MAX } from '../src/limits.ts'
 import { readLogJson } from '../src/log-store/log-json.ts'
-import { tempDir, txItems } from './helpers.ts'
+import { appendOf, tempDir, txItems } from './helpers.ts'
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
 /** Rows per transaction: enough for a commit on lmdb-js' write thread (a smaller one commits synchronously). */
@@ -33,9 +33,7 @@ async function withWriter(
     const store = stores.get(0)
     const ref = { handle: '1-a', partition: 0, shapeId: 1 }
     const writer = new PartitionWriter(store, { chunkBytesThreshold: 10 * 1024 * 1024, publish })
-    await use(store, (tx) =>
-      writer.append({ ...encodeTransaction(txItems(tx, ROWS)), partition: 0, refs: [ref], exclusive: true }),
-    )
+    await use(store, (tx) => writer.append(appendOf(txItems(tx, ROWS), [ref])))
     await writer.close()
   } finally {
     await stores.close()

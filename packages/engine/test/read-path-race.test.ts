@@ -14,7 +14,7 @@ import {
 import { LogOffset } from '../src/log-offset.ts'
 import { ReadPath } from '../src/read-path/read-path.ts'
 import { canonicalShape } from '../src/shape.ts'
-import { tempDir, txItems } from './helpers.ts'
+import { appendOf, tempDir, txItems } from './helpers.ts'
 
 test('a fill that read LMDB before a writer published does not overwrite the published keys', async () => {
   const { dir, cleanup } = tempDir()
@@ -29,13 +29,13 @@ test('a fill that read LMDB before a writer published does not overwrite the pub
       chunkBytesThreshold: 1024,
       publish: (h, keys) => table.publish(h, keys),
     })
-    await writer.append({ ...encodeTransaction(txItems(1, 1)), partition: 0, refs: [ref], exclusive: true })
+    await writer.append(appendOf(txItems(1, 1), [ref]))
     table.delete(handle) // as after a restart: nothing cached, LMDB says 1_0
 
     // The race: the reader has read LMDB (1_0); before it inserts, the writer's commit of 2_0
     // lands and publishes. The commit is asynchronous and the read synchronous, so the hook
     // publishes what the writer is about to (its keys at 2_0), then the writer's own publish follows.
-    const pending = writer.append({ ...encodeTransaction(txItems(2, 1)), partition: 0, refs: [ref], exclusive: true })
+    const pending = writer.append(appendOf(txItems(2, 1), [ref]))
     const racingTable: ReadPathTable = {
       get: (h) => table.get(h),
       publish: (h, keys) => table.publish(h, keys),

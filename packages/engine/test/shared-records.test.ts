@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { encodeTransaction, inlineRuntime, openEngine, PartitionStores, PartitionWriter } from '../src/index.ts'
-import { collect, tempDir, txItems } from './helpers.ts'
+import { appendOf, collect, tempDir, txItems } from './helpers.ts'
 
 test('a fanout is stored once, read by every shape, and freed with its last shape', async () => {
   const { dir, cleanup } = tempDir()
@@ -72,7 +72,7 @@ test('a shared record commits together with every reference to it', async () => 
     // 400 shapes x 50 rows would be 20,000 items if every reference counted its rows: over the
     // 5,000-item commit size, the references would spill into later commits than the record.
     const refs = Array.from({ length: 400 }, (_, i) => ({ handle: `1-${i}`, partition: 0, shapeId: i + 1 }))
-    await writer.append({ ...encodeTransaction(txItems(7, 50)), partition: 0, refs, exclusive: true })
+    await writer.append(appendOf(txItems(7, 50), refs))
     assert.equal(commits, 1)
     assert.equal(store.txs.getCount(), 1)
     await writer.close()

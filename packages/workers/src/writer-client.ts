@@ -1,5 +1,14 @@
 import type { Worker } from 'node:worker_threads'
-import { EngineError, ErrorCode, refsOf, type ShapeRef, type WriterOpArgs, type WriterOpName } from '@shapestore/engine'
+import {
+  type AppendArgs,
+  EngineError,
+  ErrorCode,
+  refsOf,
+  type ShapeRef,
+  type TransactionAppend,
+  type WriterOpArgs,
+  type WriterOpName,
+} from '@shapestore/engine'
 import {
   deserializeError,
   type FromWriter,
@@ -75,9 +84,10 @@ export class WriterClient {
         slots.push(slot?.slot ?? NO_SLOT, slot?.generation ?? 0)
       }
     }
+    // Bytes the facade encoded into this turn's buffers go as they are; others are copied in.
     let sent = args
-    if ('bytes' in args) {
-      // Bytes the facade encoded into this turn's buffers go as they are; others are copied in.
+    if ('transactions' in args) sent = this.#framedAppend(args) as WriterOpArgs[K]
+    else if ('bytes' in args) {
       const bytes = this.#frames.add(args.bytes)
       if (bytes !== args.bytes) sent = { ...args, bytes }
     }
@@ -90,6 +100,17 @@ export class WriterClient {
     this.#queue.push({ id, kind, args: sent, slots } as OpRequest)
     if (this.#frames.sendEarly) this.#flush()
     return promise
+  }
+
+  /** `args` with every transaction's bytes in this turn's buffers (copied in where they are not). */
+  #framedAppend(args: AppendArgs): AppendArgs {
+    let framed: TransactionAppend[] | null = null
+    args.transactions.forEach((txn, i) => {
+      const bytes = this.#frames.add(txn.bytes)
+      if (bytes !== txn.bytes) framed ??= args.transactions.slice(0, i)
+      if (framed !== null) framed.push(bytes === txn.bytes ? txn : { ...txn, bytes })
+    })
+    return framed === null ? args : { partition: args.partition, transactions: framed }
   }
 
   /** `bytes` bytes in the next message to this writer, to encode an operation's bulk data into. */

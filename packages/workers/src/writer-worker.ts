@@ -82,7 +82,10 @@ port.on('message', (message: ToWriter) => {
   // The frame buffers the message's bytes arrived in; nothing refers to them once every
   // operation of the message is settled (a commit copies what it stores into LMDB).
   const buffers = new Set<ArrayBuffer>()
-  for (const { args } of message.requests) if ('bytes' in args) buffers.add(args.bytes.buffer as ArrayBuffer)
+  for (const { args } of message.requests) {
+    if ('transactions' in args) for (const { bytes } of args.transactions) buffers.add(bytes.buffer as ArrayBuffer)
+    else if ('bytes' in args) buffers.add(args.bytes.buffer as ArrayBuffer)
+  }
   let unsettled = message.requests.length
   const settled = () => {
     if (--unsettled === 0) frames.push(...buffers)

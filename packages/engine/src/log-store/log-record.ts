@@ -162,7 +162,7 @@ export function transactionAfter(txn: EncodedTransaction, tx: number, op: number
   const bytes = Buffer.allocUnsafe(RECORD_HEADER_BYTES + record.length - from)
   bytes.writeUInt32BE(txn.rowCount - skipped, RECORD_COUNT_AT)
   record.copy(bytes, RECORD_HEADER_BYTES, from)
-  // Field by field, no spread (write-ops.ts, appendArgs).
+  // Field by field, no spread (write-ops.ts, transactionAppend).
   return {
     bytes,
     rowCount: txn.rowCount - skipped,

@@ -6,7 +6,7 @@ import { LogOffset } from '../log-offset.ts'
 import { type ReadPathKeys, readPathKeysOf } from '../read-path/read-path-keys.ts'
 import type { ShapeRef } from '../shape-ref.ts'
 import { storageFailure } from '../storage-failure.ts'
-import type { AppendArgs, SnapshotPartArgs, WriterOpArgs, WriterOps } from '../write-ops.ts'
+import type { AppendArgs, SnapshotPartArgs, TransactionAppend, WriterOpArgs, WriterOps } from '../write-ops.ts'
 import { offsetKeyOf, readU64, shapeRange, snapshotKey, txsKey } from './keys.ts'
 import { asBuffer, chainEntry, encodeSharedRef, sharedRefKey, transactionAfter, visitLogRecord } from './log-record.ts'
 import type { PartitionStore } from './partition-store.ts'
@@ -101,16 +101,24 @@ export class PartitionWriter implements WriterOps {
   }
 
   /**
-   * Appends one transaction to shapes of this partition; rows at or below a shape's last
-   * offset are skipped (a replay). The shapes that take every row share one stored copy (a
-   * shared record and a reference each) once there are SHARED_RECORD_SHAPES_MIN of them; a
-   * shape that has seen some of the rows already gets its own record of the rest.
+   * Appends transactions to shapes of this partition, in order; rows at or below a shape's last
+   * offset are skipped (a replay). The shapes that take every row of a transaction share one
+   * stored copy (a shared record and a reference each) once there are SHARED_RECORD_SHAPES_MIN of
+   * them; a shape that has seen some of the rows already gets its own record of the rest.
    */
-  append(txn: AppendArgs): Promise<void> {
-    const whole: ShapeState[] = []
+  append(args: AppendArgs): Promise<void> {
     const done: Promise<void>[] = []
     // Everything this call queues commits together (one commit-size check at the end), so a
     // shared record is never committed apart from the references that count it.
+    let items = 0
+    for (const txn of args.transactions) items += this.#appendTransaction(txn, done)
+    if (this.#batch !== null && items > 0) void this.#counted(this.#batch, items)
+    return done.length === 1 ? (done[0] as Promise<void>) : Promise.all(done).then(() => {})
+  }
+
+  /** Queues `txn` for its shapes (each one's commit into `done`); returns the log items it queued. */
+  #appendTransaction(txn: TransactionAppend, done: Promise<void>[]): number {
+    const whole: ShapeState[] = []
     let items = 0
     for (const ref of txn.refs) {
       const state = this.#state(ref)
@@ -142,8 +150,7 @@ export class PartitionWriter implements WriterOps {
       // The rows are stored once; each further shape costs a reference.
       items += txn.rowCount + whole.length - 1
     }
-    if (this.#batch !== null && items > 0) void this.#counted(this.#batch, items)
-    return done.length === 1 ? (done[0] as Promise<void>) : Promise.all(done).then(() => {})
+    return items
   }
 
   /**

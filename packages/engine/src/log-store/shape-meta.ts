@@ -48,7 +48,7 @@ export const NEW_SHAPE_META: ShapeMeta = {
 }
 
 /**
- * `meta` with the fields of `change` replaced, built field by field (no spread: see appendArgs in
+ * `meta` with the fields of `change` replaced, built field by field (no spread: see transactionAppend in
  * write-ops.ts). No field of a ShapeMeta is ever undefined, so an absent one is simply kept.
  */
 export function changedMeta(meta: ShapeMeta, change: Partial<ShapeMeta>): ShapeMeta {
