@@ -42,8 +42,11 @@ export class Directory {
   readonly #map: SharedMap
   /** Entries allowed: the table's capacity (one entry per slot). */
   readonly #entriesMax: number
-  /** insertAbsent's entries not yet in the map, written together at the end of the event turn. */
-  readonly #pending = new Map<ShapeHandle, { key: string; value: string; ref: SlotRef }>()
+  /**
+   * insertAbsent's entries not yet in the map, written together at the end of the event turn.
+   * Their keys and values are made then too: a first read pays for neither.
+   */
+  readonly #pending = new Map<ShapeHandle, SlotRef>()
   #flushScheduled = false
 
   constructor(capacity: number) {
@@ -64,7 +67,7 @@ export class Directory {
   lookup(handle: ShapeHandle): SlotRef | undefined {
     const key = directoryKey(handle)
     const pending = this.#pending.get(handle)
-    if (pending !== undefined) return pending.ref
+    if (pending !== undefined) return pending
     const value = this.#map.get(key)
     return value === undefined ? undefined : decodeRef(value)
   }
@@ -78,7 +81,7 @@ export class Directory {
     const key = directoryKey(handle)
     const map = this.#map
     const pending = this.#pending.get(handle)
-    if (pending !== undefined) return pending.ref
+    if (pending !== undefined) return pending
     const existing = map.get(key)
     if (existing !== undefined) return decodeRef(existing)
     // Guards 2 and 3: refuse at capacity, long before sharedmap's own limit.
@@ -95,16 +98,15 @@ export class Directory {
    * hash and its writes to fresh pages of shared memory (the cold-restore bench's first read).
    */
   insertAbsent(handle: ShapeHandle, reserve: () => SlotRef | undefined): SlotRef | undefined {
-    // The key first: it validates the handle before a slot is reserved for it.
-    const key = directoryKey(handle)
+    // Validated before a slot is reserved for it. A valid handle's key and any slot's value
+    // are within guard 1's bounds (directoryKey, encodeRef), so the flush cannot throw on them.
+    assertHandle(handle)
     // Guards 2 and 3: refuse at capacity, long before sharedmap's own limit; the key is absent,
     // so its set never overwrites.
     if (this.length >= this.#entriesMax) return undefined
     const ref = reserve()
     if (ref === undefined) return undefined
-    // Encoded now, so a value its guard refuses throws here, to the caller, not in the flush.
-    const value = encodeRef(ref)
-    this.#pending.set(handle, { key, value, ref: { slot: ref.slot, generation: ref.generation } })
+    this.#pending.set(handle, ref)
     if (!this.#flushScheduled) {
       this.#flushScheduled = true
       setImmediate(() => this.flush())
@@ -119,7 +121,7 @@ export class Directory {
     const map = this.#map
     map.lockExclusive()
     try {
-      for (const { key, value } of this.#pending.values()) map.set(key, value, { lockExclusive: true })
+      for (const [handle, ref] of this.#pending) map.set(directoryKey(handle), encodeRef(ref), { lockExclusive: true })
     } finally {
       map.unlockExclusive()
     }
@@ -134,9 +136,9 @@ export class Directory {
     const key = directoryKey(handle)
     const pending = this.#pending.get(handle)
     if (pending !== undefined) {
-      release(pending.ref)
+      release(pending)
       this.#pending.delete(handle)
-      return pending.ref
+      return pending
     }
     const map = this.#map
     // Guard 4: sharedmap throws on a missing key, so look first.
