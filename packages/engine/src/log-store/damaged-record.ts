@@ -18,21 +18,6 @@ export function checkSpan(at: number, bytes: number, length: number, what: strin
   }
 }
 
-/**
- * checkSpan for part `part` of log row `row`, its description made only when the check fails:
- * a read checks three spans a row, and building the text every time allocated more per read
- * than the read itself (~6 KB for 50 rows).
- */
-export function checkRowSpan(
-  at: number,
-  bytes: number,
-  length: number,
-  row: number,
-  part: 'header' | 'key' | 'JSON',
-): void {
-  if (!(bytes >= 0 && at >= 0 && at + bytes <= length)) checkSpan(at, bytes, length, `log row ${row} ${part}`)
-}
-
 /** LMDB's own words for a page that is not what it should be. */
 export const LMDB_CORRUPTION = /MDB_CORRUPTED|MDB_PAGE_NOTFOUND|page was wrong type/
 

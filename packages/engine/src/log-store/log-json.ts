@@ -1,7 +1,7 @@
 import { EngineError, ErrorCode } from '../errors.ts'
 import { LOG_JSON_BYTES_MAX } from '../limits.ts'
 import { LogOffset } from '../log-offset.ts'
-import { checkRowSpan, checkSpan, corruptRead, DamagedRecord } from './damaged-record.ts'
+import { checkSpan, corruptRead, DamagedRecord } from './damaged-record.ts'
 import { offsetKey, readU64, readU64View, shapeRange, snapshotKey } from './keys.ts'
 import { checkChain, previousEntry, sharedRefKey } from './log-record.ts'
 import type { PartitionStore } from './partition-store.ts'
@@ -197,12 +197,12 @@ function copyLog(
     }
     let at = base + RECORD_HEADER_BYTES
     for (let i = 0; i < count; i++) {
-      checkRowSpan(at - base, ROW_HEADER_BYTES, length, i, 'header')
+      checkSpan(at - base, ROW_HEADER_BYTES, length, `log row ${i} header`)
       const keyBytes = view.getUint32(at + ROW_KEY_BYTES_AT)
       const jsonAt = at + ROW_HEADER_BYTES + keyBytes + ROW_JSON_BYTES_BYTES
-      checkRowSpan(at - base + ROW_HEADER_BYTES, keyBytes + ROW_JSON_BYTES_BYTES, length, i, 'key')
+      checkSpan(at - base + ROW_HEADER_BYTES, keyBytes + ROW_JSON_BYTES_BYTES, length, `log row ${i} key`)
       const jsonBytes = view.getUint32(jsonAt - ROW_JSON_BYTES_BYTES)
-      checkRowSpan(jsonAt - base, jsonBytes, length, i, 'JSON')
+      checkSpan(jsonAt - base, jsonBytes, length, `log row ${i} JSON`)
       if (filter) {
         const tx = readU64View(view, at + ROW_TX_AT)
         const op = readU64View(view, at + ROW_OP_AT)

@@ -1,5 +1,5 @@
 import { LogOffset } from '../log-offset.ts'
-import { checkRowSpan, checkSpan, DamagedRecord } from './damaged-record.ts'
+import { checkSpan, DamagedRecord } from './damaged-record.ts'
 import { readU64, writeU64 } from './keys.ts'
 import {
   CHAIN_LONG,
@@ -122,16 +122,16 @@ export function visitLogRecord(
   }
   let at = RECORD_HEADER_BYTES
   for (let i = 0; i < count; i++) {
-    checkRowSpan(at, ROW_HEADER_BYTES, length, i, 'header')
+    checkSpan(at, ROW_HEADER_BYTES, length, `log row ${i} header`)
     const tx = readU64(view, at + ROW_TX_AT)
     const op = readU64(view, at + ROW_OP_AT)
     const keyBytes = view.readUInt32BE(at + ROW_KEY_BYTES_AT)
     at += ROW_HEADER_BYTES
-    checkRowSpan(at, keyBytes + ROW_JSON_BYTES_BYTES, length, i, 'key')
+    checkSpan(at, keyBytes + ROW_JSON_BYTES_BYTES, length, `log row ${i} key`)
     at += keyBytes
     const jsonBytes = view.readUInt32BE(at)
     at += ROW_JSON_BYTES_BYTES
-    checkRowSpan(at, jsonBytes, length, i, 'JSON')
+    checkSpan(at, jsonBytes, length, `log row ${i} JSON`)
     if (!visit(tx, op, at, at + jsonBytes)) return
     at += jsonBytes
   }
