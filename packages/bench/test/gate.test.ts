@@ -220,6 +220,36 @@ test("a figure that crosses the committed baseline's bound fails even when the A
   assert.deepEqual(failed(judge(config, r, drifted)), ['baseline hit_ns'])
 })
 
+test('a figure whose processes fall into two modes is held to the baseline by its pairs, not by its own median', () => {
+  // Each process lands at ~100 or ~170 ns. Eight pairs share a mode, two are (low, high): the
+  // base's median is low, the head's own median high (+70 % over the committed 100, past the
+  // 60 % bound), while the pairs say the head is unchanged.
+  const modes: Array<[number, number]> = [
+    [100, 100],
+    [100, 100],
+    [100, 100],
+    [100, 100],
+    [170, 170],
+    [170, 170],
+    [170, 170],
+    [170, 170],
+    [100, 170],
+    [100, 170],
+  ]
+  const random = prng(3)
+  const jitter = () => Math.exp(0.01 * gaussian(random))
+  const samples: PairSample[] = modes.map(([b, h], pair) => ({
+    probe: 'p',
+    pair,
+    base: { ok: true, result: result(b * jitter(), 1e6 * jitter(), 1) },
+    head: { ok: true, result: result(h * jitter(), 1e6 * jitter(), 1) },
+  }))
+  const v = judge(config, { baseCommit: 'a'.repeat(40), baseFailures: {}, partial: false, samples }, baseline)
+  assert.deepEqual(failed(v), [])
+  const row = v.rows.find((r) => r.kind === 'baseline' && r.figure === 'hit_ns')
+  assert.ok(row !== undefined && (row.head as number) < 110, `head level ${row?.head}`)
+})
+
 test('it fails closed: a probe that errored, nothing measured, a malformed or missing baseline, a figure gone', () => {
   const r = record()
   const broken = {
