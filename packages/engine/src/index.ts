@@ -24,6 +24,7 @@ export type { ShapeRef } from './shape-ref.ts'
 export {
   type AppendArgs,
   type EncodedSnapshotPart,
+  mapBytes,
   partitionOf,
   refsOf,
   type SnapshotPartArgs,

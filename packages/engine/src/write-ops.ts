@@ -133,6 +133,33 @@ export function partitionOf(args: WriterOpArgs[WriterOpName]): number {
   return 'ref' in args ? args.ref.partition : args.partition
 }
 
+/**
+ * `args` with each bulk `bytes` it carries (an append's transactions' records, a snapshot part)
+ * replaced by `map(bytes)`: the same object when `map` returns every one as it is. Where an
+ * operation keeps its bulk data is known here only; a worker runtime frames and recycles it.
+ */
+export function mapBytes<K extends WriterOpName>(
+  args: WriterOpArgs[K],
+  map: (bytes: Uint8Array) => Uint8Array,
+): WriterOpArgs[K] {
+  if ('transactions' in args) {
+    const { transactions } = args
+    let mapped: TransactionAppend[] | null = null
+    for (let i = 0; i < transactions.length; i++) {
+      const txn = transactions[i] as TransactionAppend
+      const bytes = map(txn.bytes)
+      if (bytes !== txn.bytes) mapped ??= transactions.slice(0, i)
+      if (mapped !== null) mapped.push(bytes === txn.bytes ? txn : { ...txn, bytes })
+    }
+    return mapped === null
+      ? args
+      : ({ partition: args.partition, transactions: mapped } as AppendArgs as WriterOpArgs[K])
+  }
+  if (!('bytes' in args)) return args
+  const bytes = map(args.bytes)
+  return bytes === args.bytes ? args : { ...args, bytes }
+}
+
 /** The shapes an operation names, in order (an append's transactions' shapes one after the other). */
 export function refsOf(args: WriterOpArgs[WriterOpName]): readonly ShapeRef[] {
   if ('ref' in args) return [args.ref]

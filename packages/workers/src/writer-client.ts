@@ -1,11 +1,10 @@
 import type { Worker } from 'node:worker_threads'
 import {
-  type AppendArgs,
   EngineError,
   ErrorCode,
+  mapBytes,
   refsOf,
   type ShapeRef,
-  type TransactionAppend,
   type WriterOpArgs,
   type WriterOpName,
 } from '@shapestore/engine'
@@ -85,12 +84,7 @@ export class WriterClient {
       }
     }
     // Bytes the facade encoded into this turn's buffers go as they are; others are copied in.
-    let sent = args
-    if ('transactions' in args) sent = this.#framedAppend(args) as WriterOpArgs[K]
-    else if ('bytes' in args) {
-      const bytes = this.#frames.add(args.bytes)
-      if (bytes !== args.bytes) sent = { ...args, bytes }
-    }
+    const sent = mapBytes(args, (bytes) => this.#frames.add(bytes))
     const id = this.#nextId++
     const promise = this.#expect(id)
     // Flushed on the next turn, not in a microtask: a caller's continuations (each append's
@@ -100,17 +94,6 @@ export class WriterClient {
     this.#queue.push({ id, kind, args: sent, slots } as OpRequest)
     if (this.#frames.sendEarly) this.#flush()
     return promise
-  }
-
-  /** `args` with every transaction's bytes in this turn's buffers (copied in where they are not). */
-  #framedAppend(args: AppendArgs): AppendArgs {
-    let framed: TransactionAppend[] | null = null
-    args.transactions.forEach((txn, i) => {
-      const bytes = this.#frames.add(txn.bytes)
-      if (bytes !== txn.bytes) framed ??= args.transactions.slice(0, i)
-      if (framed !== null) framed.push(bytes === txn.bytes ? txn : { ...txn, bytes })
-    })
-    return framed === null ? args : { partition: args.partition, transactions: framed }
   }
 
   /** `bytes` bytes in the next message to this writer, to encode an operation's bulk data into. */

@@ -8,7 +8,7 @@
 // touches the table's directory (a sharedmap whose locks have no timeout): if it dies, it can
 // leave at most a slot locked, which the main thread unlocks (SharedReadPathTable.releaseAbandoned).
 import { parentPort, workerData } from 'node:worker_threads'
-import { PartitionStores, PartitionWriters, refsOf } from '@shapestore/engine'
+import { mapBytes, PartitionStores, PartitionWriters, refsOf } from '@shapestore/engine'
 import {
   type FailedOp,
   type FromWriter,
@@ -83,8 +83,10 @@ port.on('message', (message: ToWriter) => {
   // operation of the message is settled (a commit copies what it stores into LMDB).
   const buffers = new Set<ArrayBuffer>()
   for (const { args } of message.requests) {
-    if ('transactions' in args) for (const { bytes } of args.transactions) buffers.add(bytes.buffer as ArrayBuffer)
-    else if ('bytes' in args) buffers.add(args.bytes.buffer as ArrayBuffer)
+    mapBytes(args, (bytes) => {
+      buffers.add(bytes.buffer as ArrayBuffer)
+      return bytes
+    })
   }
   let unsettled = message.requests.length
   const settled = () => {
