@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import { type Engine, type LogItem, LogOffset } from '@shapestore/engine'
 import type { Database } from 'lmdb'
 import { STREAM_START } from './stream-offset.ts'
@@ -36,14 +37,23 @@ export class Stream {
   }
 
   get ended(): AbortSignal {
-    this.#ended ??= new AbortController()
-    return this.#ended.signal
+    return this.#endedController().signal
   }
 
   /** Wakes live readers: the stream closed or was deleted. */
   end(): void {
-    this.#ended ??= new AbortController()
-    this.#ended.abort()
+    this.#endedController().abort()
+  }
+
+  #endedController(): AbortController {
+    if (this.#ended === null) {
+      this.#ended = new AbortController()
+      // Every live reader listens here while it waits (read-routes.ts, waitForData) and removes
+      // its listener after: as many as the stream has open connections, not a leak, so Node's
+      // warning past 10 ("possible EventTarget memory leak") would only alarm the operator.
+      setMaxListeners(0, this.#ended.signal)
+    }
+    return this.#ended
   }
 
   /** Records an accepted write in flight; returns it. */
