@@ -1,15 +1,22 @@
-// `pnpm example:streams [--port P] [--dir D] [--host H] [--long-poll-ms MS] [--writers N] [--partitions N]`
+// `pnpm example:streams [--port P] [--dir D] [--host H] [--long-poll-ms MS] [--idle-ms MS] [--writers N] [--partitions N]`
 // Starts the Durable Streams server and prints its URL; SIGINT/SIGTERM close it cleanly.
 import { resolve } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
-import { LONG_POLL_TIMEOUT_MS_DEFAULT, PARTITIONS_DEFAULT, startStreamsServer, WRITERS_DEFAULT } from './server.ts'
+import {
+  IDLE_STREAM_MS_DEFAULT,
+  LONG_POLL_TIMEOUT_MS_DEFAULT,
+  PARTITIONS_DEFAULT,
+  startStreamsServer,
+  WRITERS_DEFAULT,
+} from './server.ts'
 
-const USAGE = `usage: pnpm example:streams [--port P] [--dir D] [--host H] [--long-poll-ms MS] [--writers N] [--partitions N]
+const USAGE = `usage: pnpm example:streams [--port P] [--dir D] [--host H] [--long-poll-ms MS] [--idle-ms MS] [--writers N] [--partitions N]
   --port P          port to listen on, 0 for any (default 4437)
   --dir D           data directory (default ./data/streams-server)
   --host H          address to listen on (default 127.0.0.1)
   --long-poll-ms MS how long a long-poll read waits for data (default ${LONG_POLL_TIMEOUT_MS_DEFAULT})
+  --idle-ms MS      how long an unused stream stays in memory (default ${IDLE_STREAM_MS_DEFAULT})
   --writers N       writer threads; 0 runs the engine inline (default ${WRITERS_DEFAULT})
   --partitions N    engine partitions of a new data directory (default ${PARTITIONS_DEFAULT}); an existing one keeps its own`
 
@@ -27,6 +34,7 @@ function parseOrExit() {
         dir: { type: 'string', default: './data/streams-server' },
         host: { type: 'string', default: '127.0.0.1' },
         'long-poll-ms': { type: 'string', default: String(LONG_POLL_TIMEOUT_MS_DEFAULT) },
+        'idle-ms': { type: 'string', default: String(IDLE_STREAM_MS_DEFAULT) },
         writers: { type: 'string', default: String(WRITERS_DEFAULT) },
         partitions: { type: 'string' },
       },
@@ -43,6 +51,7 @@ const server = await startStreamsServer({
   port: integerArg('port', values.port, 0, 65_535),
   host: values.host,
   longPollTimeoutMs: integerArg('long-poll-ms', values['long-poll-ms'], 1, 600_000),
+  idleStreamMs: integerArg('idle-ms', values['idle-ms'], 1, 86_400_000),
   writers: integerArg('writers', values.writers, 0, 64),
   partitions: values.partitions === undefined ? undefined : integerArg('partitions', values.partitions, 1, 256),
 })

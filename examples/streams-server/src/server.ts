@@ -22,10 +22,14 @@ export interface StreamsServerOptions {
   readonly partitions?: number | undefined
   readonly longPollTimeoutMs?: number
   readonly sseConnectionMs?: number
+  /** How long a stream stays in memory unused before the server lets it go. Default IDLE_STREAM_MS_DEFAULT. */
+  readonly idleStreamMs?: number
 }
 
 export interface StreamsServer {
   readonly url: string
+  /** Streams held in memory now (the rest are on disk only). */
+  openStreams(): number
   close(): Promise<void>
 }
 
@@ -41,6 +45,10 @@ export const LONG_POLL_TIMEOUT_MS_DEFAULT = 20_000
 export const WRITERS_DEFAULT = 1
 export const PARTITIONS_DEFAULT = 2
 const SSE_CONNECTION_MS_DEFAULT = 60_000
+/** A minute: a stream read or written within it stays in memory; reading one back costs a record get. */
+export const IDLE_STREAM_MS_DEFAULT = 60_000
+/** The idle sweep's period at most: a stream goes between idleStreamMs and that much later. */
+const IDLE_SWEEP_MS_MAX = 10_000
 
 /** A Durable Streams server on the engine: every URL path is a stream. */
 export async function startStreamsServer(options: StreamsServerOptions): Promise<StreamsServer> {
@@ -59,6 +67,9 @@ export async function startStreamsServer(options: StreamsServerOptions): Promise
     throw error
   }
   const store = new StreamStore(engine, records)
+  const idleStreamMs = options.idleStreamMs ?? IDLE_STREAM_MS_DEFAULT
+  const sweep = setInterval(() => store.evictIdle(idleStreamMs), Math.min(idleStreamMs, IDLE_SWEEP_MS_MAX))
+  sweep.unref()
   const settings: ReadSettings = {
     longPollTimeoutMs: options.longPollTimeoutMs ?? LONG_POLL_TIMEOUT_MS_DEFAULT,
     sseConnectionMs: options.sseConnectionMs ?? SSE_CONNECTION_MS_DEFAULT,
@@ -73,7 +84,9 @@ export async function startStreamsServer(options: StreamsServerOptions): Promise
   const { port } = server.address() as AddressInfo
   return {
     url: `http://${options.host ?? '127.0.0.1'}:${port}`,
+    openStreams: () => store.openCount,
     async close() {
+      clearInterval(sweep)
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
       await engine.close()

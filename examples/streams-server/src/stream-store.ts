@@ -23,6 +23,10 @@ export class Stream {
   #ended: AbortController | null = null
   /** Settles once every write accepted so far has been committed (or failed). */
   #pending: Promise<void> = SETTLED
+  /** Requests using this object across an await (see holding). */
+  #holds = 0
+  /** Appended to since it was loaded: its writer holds state for it, let go with it (evictIdle). */
+  written = false
 
   constructor(path: string, record: StreamRecord, nextTx: number) {
     // A copy: a request's path is a slice of its whole URL, which a stream would keep alive as
@@ -56,10 +60,31 @@ export class Stream {
     return this.#ended
   }
 
-  /** Records an accepted write in flight; returns it. */
+  /** Records an accepted write in flight (holding the stream until it settles); returns it. */
   track(write: Promise<void>): Promise<void> {
-    this.#pending = Promise.all([this.#pending, write.catch(() => {})]).then(() => {})
-    return write
+    const held = this.holding(write)
+    this.#pending = Promise.all([this.#pending, held.catch(() => {})]).then(() => {})
+    return held
+  }
+
+  /**
+   * Keeps the stream in memory while `work` runs: a write in flight, a record being saved, a
+   * live reader waiting for data. An object in use across an await must stay the one requests
+   * get: a second one loaded meanwhile would hand out the same offsets again, or close the
+   * stream without waking the first one's readers (StreamStore.evictIdle).
+   */
+  async holding<T>(work: Promise<T>): Promise<T> {
+    this.#holds++
+    try {
+      return await work
+    } finally {
+      this.#holds--
+    }
+  }
+
+  /** Whether a request is using the stream across an await (see holding). */
+  get held(): boolean {
+    return this.#holds > 0
   }
 
   /** Resolves when the writes accepted so far are committed: a duplicate is answered only then. */
@@ -78,6 +103,8 @@ export class Stream {
  * The streams of one server: each stream's log is an engine shape (table `streams`), its
  * record (stream-record.ts) a value of the server's own LMDB database, both read lazily: a
  * restart opens the engine and the database and touches no stream until a request names it.
+ * Memory holds the streams in use: one left idle is let go (evictIdle) and read again when a
+ * request names it, so a server's memory follows its active streams, not every stream it served.
  */
 export class StreamStore {
   readonly engine: Engine
@@ -106,10 +133,42 @@ export class StreamStore {
     }
     if (stream.removed) return undefined
     if (options.includeExpired !== true && stream.isExpired() && !stream.record.softDeleted) {
-      void this.exclusive(path, () => this.#expire(path))
+      // A failure leaves the stream as it was: the next request or sweep tries again.
+      this.exclusive(path, () => this.#expire(path)).catch(() => {})
       return undefined
     }
     return stream
+  }
+
+  /** Streams held in memory. */
+  get openCount(): number {
+    return this.#open.size
+  }
+
+  /**
+   * Lets go of every stream unused for `idleMs` (no request since, none holding it, no creation
+   * or deletion of its path under way): the next request reads its record again, and its shape's
+   * writer state goes too (Engine.hibernate). Its in-memory state is all on disk by then: the
+   * record is saved before a write settles, the next offset is the engine's tail. Expired streams
+   * are deleted here rather than at their next request. A stream with a sliding TTL stays until it
+   * expires: its window (the last access) is kept in memory only. Returns how many went.
+   */
+  evictIdle(idleMs: number, nowMs = Date.now()): number {
+    let evicted = 0
+    for (const [path, stream] of this.#open) {
+      if (stream.held || stream.removed || this.#busy.has(path)) continue
+      if (stream.isExpired(nowMs) && !stream.record.softDeleted) {
+        // A failure leaves the stream as it was: the next sweep or request tries again.
+        this.exclusive(path, () => this.#expire(path)).catch(() => {})
+        continue
+      }
+      if (stream.config.ttlSeconds !== null || nowMs - stream.lastAccessMs < idleMs) continue
+      this.#open.delete(path)
+      evicted++
+      // Only ever fails when the engine is closing or broken: nothing is lost either way.
+      if (stream.written) this.engine.hibernate(stream.record.handle).catch(() => {})
+    }
+    return evicted
   }
 
   /** Runs `work` after every earlier creation or deletion of `path` has finished. */
@@ -162,7 +221,7 @@ export class StreamStore {
 
   /** Persists the stream's record as it is now; resolves once durable. */
   async save(stream: Stream): Promise<void> {
-    await this.#records.put(stream.path, stream.record)
+    await stream.holding(this.#records.put(stream.path, stream.record))
   }
 
   /** Drops what memory holds of the stream after a failed write (the next lookup reloads the record), and rethrows `error`. */
@@ -172,6 +231,7 @@ export class StreamStore {
   }
 
   append(stream: Stream, items: readonly LogItem[]): Promise<void> {
+    stream.written = true
     return this.engine.appendToLog(stream.record.handle, items)
   }
 

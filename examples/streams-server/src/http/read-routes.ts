@@ -48,6 +48,19 @@ export async function readStream(
   const request = readRequest(store, stream, url)
   stream.lastAccessMs = Date.now()
   if (request.live === 'sse') return streamLive(store, stream, request, req, res, settings.sseConnectionMs)
+  const answer = answerRead(store, stream, request, req, res, settings)
+  // A long-poll may wait on this object's end signal: it holds the stream from here on.
+  return request.live === null ? answer : stream.holding(answer)
+}
+
+async function answerRead(
+  store: StreamStore,
+  stream: Stream,
+  request: ReadRequest,
+  req: IncomingMessage,
+  res: ServerResponse,
+  settings: ReadSettings,
+): Promise<void> {
   const ended = new AbortController()
   res.once('close', () => ended.abort())
   let range = await readRange(store, stream, request.since)

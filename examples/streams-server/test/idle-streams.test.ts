@@ -1,0 +1,88 @@
+/**
+ * A server lets go of the streams nobody uses (StreamStore.evictIdle) and reads them back when
+ * a request names them: what it held in memory (offsets handed out, idempotent producers,
+ * Stream-Seq, closure) must come back exactly, a stream in use must stay the one object its
+ * requests share, and a stream whose TTL lives in memory stays until it expires.
+ */
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { type StreamsServer, startStreamsServer } from '../src/index.ts'
+import { readMessages, tempDir } from './helpers.ts'
+
+const IDLE_MS = 100
+const json = { 'content-type': 'application/json' }
+
+async function until(what: string, condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5_000
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+function post(url: string, body: string, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(url, { method: 'POST', headers: { ...json, ...headers }, body })
+}
+
+async function withServer(writers: number, work: (server: StreamsServer) => Promise<void>): Promise<void> {
+  const { dir, cleanup } = tempDir()
+  const server = await startStreamsServer({ dir, writers, idleStreamMs: IDLE_MS })
+  try {
+    await work(server)
+  } finally {
+    await server.close()
+    cleanup()
+  }
+}
+
+for (const writers of [0, 1]) {
+  const runtime = writers === 0 ? 'inline' : 'on a writer thread'
+  test(`an idle stream leaves memory and comes back as it was (${runtime})`, () =>
+    withServer(writers, async (server) => {
+      const s = `${server.url}/v1/stream/idle`
+      const producer = (seq: number) => ({ 'producer-id': 'p', 'producer-epoch': '0', 'producer-seq': String(seq) })
+      assert.equal((await fetch(s, { method: 'PUT', headers: json, body: '[0]' })).status, 201)
+      assert.equal((await post(s, '[1]', producer(0))).status, 200)
+      assert.equal((await post(s, '[2]', { 'stream-seq': 'b' })).status, 204)
+      await until('the stream is let go', () => server.openStreams() === 0)
+
+      // Read back: the producer's last sequence number, the Stream-Seq and the next offset.
+      assert.equal((await post(s, '[1]', producer(0))).status, 204, 'a retried producer append is a duplicate')
+      assert.equal((await post(s, '[3]', producer(1))).status, 200)
+      assert.equal((await post(s, '[4]', { 'stream-seq': 'a' })).status, 409, 'Stream-Seq must still grow')
+      await until('the stream is let go again', () => server.openStreams() === 0)
+      assert.deepEqual(await readMessages(s), [0, 1, 2, 3])
+
+      assert.equal((await post(s, '', { 'stream-closed': 'true' })).status, 204)
+      await until('the closed stream is let go', () => server.openStreams() === 0)
+      assert.equal((await post(s, '[5]')).status, 409, 'a closed stream stays closed')
+      assert.deepEqual(await readMessages(s), [0, 1, 2, 3])
+    }))
+
+  test(`a live reader holds its stream, and is woken by the close (${runtime})`, () =>
+    withServer(writers, async (server) => {
+      const s = `${server.url}/v1/stream/held`
+      const created = await fetch(s, { method: 'PUT', headers: json, body: '[0]' })
+      const tail = created.headers.get('stream-next-offset') as string
+      const poll = fetch(`${s}?offset=${encodeURIComponent(tail)}&live=long-poll`)
+      // Many sweeps while the long-poll waits: the stream must stay the object it waits on.
+      await new Promise((resolve) => setTimeout(resolve, 6 * IDLE_MS))
+      assert.equal(server.openStreams(), 1)
+      // Closed by a request that, had the stream been let go, would have read a second object:
+      // the waiting reader would then sleep to its timeout and answer without the closure.
+      assert.equal((await post(s, '', { 'stream-closed': 'true' })).status, 204)
+      const answer = await poll
+      assert.equal(answer.headers.get('stream-closed'), 'true')
+      await until('the stream is let go once its reader is done', () => server.openStreams() === 0)
+    }))
+}
+
+test('a stream with a sliding TTL stays in memory until it expires, then the sweep deletes it', () =>
+  withServer(0, async (server) => {
+    const s = `${server.url}/v1/stream/ttl`
+    assert.equal((await fetch(s, { method: 'PUT', headers: { ...json, 'stream-ttl': '1' }, body: '[0]' })).status, 201)
+    await new Promise((resolve) => setTimeout(resolve, 6 * IDLE_MS))
+    assert.equal(server.openStreams(), 1, 'its window is only in memory')
+    await until('the expired stream is deleted', () => server.openStreams() === 0)
+    assert.equal((await fetch(s, { method: 'HEAD' })).status, 404)
+  }))
