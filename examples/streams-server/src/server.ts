@@ -8,7 +8,7 @@ import { headStream, type ReadSettings, readStream } from './http/read-routes.ts
 import { header } from './http/request-headers.ts'
 import { COMMON_HEADERS, routeError, send } from './http/respond.ts'
 import { appendToStream, createStream, deleteStream } from './http/write-routes.ts'
-import type { StreamRecord } from './stream-record.ts'
+import type { StoredStreamRecord } from './stream-record.ts'
 import { StreamStore } from './stream-store.ts'
 
 export interface StreamsServerOptions {
@@ -54,7 +54,7 @@ const IDLE_SWEEP_MS_MAX = 10_000
 export async function startStreamsServer(options: StreamsServerOptions): Promise<StreamsServer> {
   const writers = options.writers ?? WRITERS_DEFAULT
   const env = open({ path: join(options.dir, 'streams'), maxDbs: 2 })
-  const records = env.openDB<StreamRecord, string>({ name: 'records', encoding: 'msgpack' })
+  const records = env.openDB<StoredStreamRecord, string>({ name: 'records', encoding: 'msgpack' })
   let engine: Engine
   try {
     engine = await openEngine({

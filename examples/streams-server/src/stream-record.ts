@@ -43,6 +43,61 @@ export interface StreamRecord {
   forks: string[]
 }
 
+/**
+ * A record as stored: the fields still at their defaults left out (most streams never get a TTL,
+ * a fork, producers, a Stream-Seq or a closure), which halves it (191 -> about 90 bytes of
+ * msgpack for a plain stream). A server reads a stream's record page whenever a request first
+ * names it, so its records file is resident memory too. Records stored whole (before this) read
+ * the same.
+ */
+export type StoredStreamRecord = Omit<Partial<StreamRecord>, 'config'> &
+  Pick<StreamRecord, 'handle' | 'createdAtMs'> & {
+    readonly config: Partial<StreamConfig> & Pick<StreamConfig, 'contentType'>
+  }
+
+export function storedRecord(record: StreamRecord): StoredStreamRecord {
+  const { config, closed, closedBy, producers, streamSeq, softDeleted, forks } = record
+  const storedConfig: { -readonly [K in keyof StreamConfig]?: StreamConfig[K] } & Pick<StreamConfig, 'contentType'> = {
+    contentType: config.contentType,
+  }
+  if (config.ttlSeconds !== null) storedConfig.ttlSeconds = config.ttlSeconds
+  if (config.expiresAt !== null) storedConfig.expiresAt = config.expiresAt
+  if (config.fork !== null) storedConfig.fork = config.fork
+  const stored: { -readonly [K in keyof StoredStreamRecord]: StoredStreamRecord[K] } = {
+    config: storedConfig,
+    handle: record.handle,
+    createdAtMs: record.createdAtMs,
+  }
+  if (closed) stored.closed = true
+  if (closedBy !== null) stored.closedBy = closedBy
+  if (Object.keys(producers).length > 0) stored.producers = producers
+  if (streamSeq !== null) stored.streamSeq = streamSeq
+  if (softDeleted) stored.softDeleted = true
+  if (forks.length > 0) stored.forks = forks
+  return stored
+}
+
+/** The record `stored` holds, every field present (storedRecord's defaults filled in). */
+export function recordOf(stored: StoredStreamRecord): StreamRecord {
+  const { config } = stored
+  return {
+    config: {
+      contentType: config.contentType,
+      ttlSeconds: config.ttlSeconds ?? null,
+      expiresAt: config.expiresAt ?? null,
+      fork: config.fork ?? null,
+    },
+    handle: stored.handle,
+    createdAtMs: stored.createdAtMs,
+    closed: stored.closed ?? false,
+    closedBy: stored.closedBy ?? null,
+    producers: stored.producers ?? {},
+    streamSeq: stored.streamSeq ?? null,
+    softDeleted: stored.softDeleted ?? false,
+    forks: stored.forks ?? [],
+  }
+}
+
 /** The essence of a media type: `type/subtype`, lower case, without parameters. */
 export function mediaType(contentType: string): string {
   return (contentType.split(';')[0] ?? '').trim().toLowerCase()

@@ -2,7 +2,13 @@ import { setMaxListeners } from 'node:events'
 import { type Engine, type LogItem, LogOffset } from '@shapestore/engine'
 import type { Database } from 'lmdb'
 import { STREAM_START } from './stream-offset.ts'
-import type { StreamConfig, StreamRecord } from './stream-record.ts'
+import {
+  recordOf,
+  type StoredStreamRecord,
+  type StreamConfig,
+  type StreamRecord,
+  storedRecord,
+} from './stream-record.ts'
 
 /** The writes of a stream with none in flight: one promise for all of them, not 48 B each. */
 const SETTLED: Promise<void> = Promise.resolve()
@@ -108,13 +114,13 @@ export class Stream {
  */
 export class StreamStore {
   readonly engine: Engine
-  readonly #records: Database<StreamRecord, string>
+  readonly #records: Database<StoredStreamRecord, string>
   readonly #open = new Map<string, Stream>()
   /** Serialises creations and deletions of one path. */
   readonly #busy = new Map<string, Promise<unknown>>()
   #created = 0
 
-  constructor(engine: Engine, records: Database<StreamRecord, string>) {
+  constructor(engine: Engine, records: Database<StoredStreamRecord, string>) {
     this.engine = engine
     this.#records = records
   }
@@ -127,7 +133,7 @@ export class StreamStore {
       if (stored === undefined) return undefined
       // A copy: msgpackr decodes a record's strings as slices of one string of the whole
       // record, which each open stream would keep alive.
-      const record = structuredClone(stored)
+      const record = structuredClone(recordOf(stored))
       stream = new Stream(path, record, this.#nextTxOf(record))
       this.#open.set(stream.path, stream)
     }
@@ -221,7 +227,7 @@ export class StreamStore {
 
   /** Persists the stream's record as it is now; resolves once durable. */
   async save(stream: Stream): Promise<void> {
-    await stream.holding(this.#records.put(stream.path, stream.record))
+    await stream.holding(this.#records.put(stream.path, storedRecord(stream.record)))
   }
 
   /** Drops what memory holds of the stream after a failed write (the next lookup reloads the record), and rethrows `error`. */

@@ -1,0 +1,94 @@
+/**
+ * Stream records are stored without the fields still at their defaults (storedRecord) and read
+ * back whole (recordOf); records stored whole, as before, read the same.
+ */
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { open } from 'lmdb'
+import { startStreamsServer } from '../src/index.ts'
+import { recordOf, type StreamRecord, storedRecord } from '../src/stream-record.ts'
+import { readMessages, tempDir } from './helpers.ts'
+
+const plain: StreamRecord = {
+  config: { contentType: 'application/json', ttlSeconds: null, expiresAt: null, fork: null },
+  handle: '112458010-1796635449375002',
+  createdAtMs: 1_796_635_449_375,
+  closed: false,
+  closedBy: null,
+  producers: {},
+  streamSeq: null,
+  softDeleted: false,
+  forks: [],
+}
+
+const everything: StreamRecord = {
+  config: {
+    contentType: 'text/plain; charset=utf-8',
+    ttlSeconds: 30,
+    expiresAt: '2030-01-01T00:00:00Z',
+    fork: { source: '/v1/stream/a', through: '3_0', subOffset: 2 },
+  },
+  handle: 'h-1',
+  createdAtMs: 1,
+  closed: true,
+  closedBy: { id: 'p', epoch: 1, seq: 4 },
+  producers: { p: { epoch: 1, seq: 4 }, q: { epoch: 0, seq: 0 } },
+  streamSeq: 'b',
+  softDeleted: true,
+  forks: ['/v1/stream/b'],
+}
+
+test('a record reads back as it was stored, whichever fields it sets', () => {
+  assert.deepEqual(recordOf(storedRecord(plain)), plain)
+  assert.deepEqual(recordOf(storedRecord(everything)), everything)
+  // Each field set alone, the others at their defaults.
+  for (const field of ['closed', 'closedBy', 'producers', 'streamSeq', 'softDeleted', 'forks'] as const) {
+    const one = { ...plain, [field]: everything[field] }
+    assert.deepEqual(recordOf(storedRecord(one)), one, field)
+  }
+  for (const field of ['ttlSeconds', 'expiresAt', 'fork'] as const) {
+    const one = { ...plain, config: { ...plain.config, [field]: everything.config[field] } }
+    assert.deepEqual(recordOf(storedRecord(one)), one, field)
+  }
+})
+
+test('a plain stream stores its content type, handle and creation time only', () => {
+  assert.deepEqual(storedRecord(plain), {
+    config: { contentType: 'application/json' },
+    handle: plain.handle,
+    createdAtMs: plain.createdAtMs,
+  })
+})
+
+test('a record stored whole (by a server before this format) is read as it was', async () => {
+  const { dir, cleanup } = tempDir()
+  try {
+    let server = await startStreamsServer({ dir, writers: 0 })
+    let s = `${server.url}/v1/stream/old`
+    const json = { 'content-type': 'application/json' }
+    assert.equal((await fetch(s, { method: 'PUT', headers: json, body: '[0]' })).status, 201)
+    const producer = { 'producer-id': 'p', 'producer-epoch': '0', 'producer-seq': '0' }
+    assert.equal((await fetch(s, { method: 'POST', headers: { ...json, ...producer }, body: '[1]' })).status, 200)
+    await server.close()
+    // Rewrite the record whole, as the earlier format stored it.
+    const env = open({ path: join(dir, 'streams'), maxDbs: 2 })
+    const records = env.openDB<Record<string, unknown>, string>({ name: 'records', encoding: 'msgpack' })
+    const stored = records.get('/v1/stream/old') as Parameters<typeof recordOf>[0]
+    await records.put('/v1/stream/old', recordOf(stored) as unknown as Record<string, unknown>)
+    await env.close()
+    server = await startStreamsServer({ dir, writers: 0 })
+    s = `${server.url}/v1/stream/old`
+    try {
+      // The producer's state came back: its retry is a duplicate, its next append goes in.
+      assert.equal((await fetch(s, { method: 'POST', headers: { ...json, ...producer }, body: '[1]' })).status, 204)
+      const next = { ...producer, 'producer-seq': '1' }
+      assert.equal((await fetch(s, { method: 'POST', headers: { ...json, ...next }, body: '[2]' })).status, 200)
+      assert.deepEqual(await readMessages(s), [0, 1, 2])
+    } finally {
+      await server.close()
+    }
+  } finally {
+    cleanup()
+  }
+})
