@@ -27,14 +27,17 @@ export interface StreamsServerProcess {
 const OURS = fileURLToPath(import.meta.resolve('@shapestore/example-streams-server/main'))
 const REFERENCE = fileURLToPath(new URL('./reference-streams-server.ts', import.meta.url))
 
+/** `idleStreamMs`: ours lets a stream unused that long go from memory (its --idle-ms); the reference has no such setting. */
 export async function startStreamsServer(
   kind: StreamsServerKind,
   dir: string,
   longPollMs: number,
+  idleStreamMs?: number,
 ): Promise<StreamsServerProcess> {
+  const idle = idleStreamMs === undefined ? [] : ['--idle-ms', String(idleStreamMs)]
   const args =
     kind === 'ours'
-      ? [OURS, '--dir', dir, '--port', '0', '--long-poll-ms', String(longPollMs)]
+      ? [OURS, '--dir', dir, '--port', '0', '--long-poll-ms', String(longPollMs), ...idle]
       : [REFERENCE, dir, String(longPollMs)]
   const server = await spawnServer(`the ${kind} streams server`, ['--import', 'tsx', ...args], 10_000)
   const { pid, ready } = server

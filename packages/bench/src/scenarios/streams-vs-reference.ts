@@ -41,6 +41,17 @@ const FANOUT_SETTLE_MS = { 1: 30, 1000: 300 } as const
 /** Rounds of one subscriber first, not counted: the first rounds on a fresh server run colder code. */
 const FANOUT_WARMUP_ROUNDS = 20
 const RESTART_STREAMS = 50_000
+/**
+ * Ours is restarted with --idle-ms IDLE_STREAM_MS for the idle-memory figure (its default is a
+ * minute), and both servers are then left alone for IDLE_SETTLE_MS, their memory read every
+ * IDLE_SAMPLE_MS and the lowest reading kept: V8 gives an idle heap back only when its memory
+ * reducer runs (about 30-35 s after a heap was emptied, in a probe here), and when it did in a
+ * 45 s window varied between runs (the reference's anonymous memory per stream read 4,056 B in
+ * one run, 622 B in the next).
+ */
+const IDLE_STREAM_MS = 1_000
+const IDLE_SETTLE_MS = 60_000
+const IDLE_SAMPLE_MS = 2_000
 const CREATE_CONCURRENCY = 32
 const LONG_POLL_MS = 20_000
 
@@ -52,6 +63,9 @@ interface Restart {
   readonly processFullMs: number
   readonly bytesPerStream: number
   readonly anonBytesPerStream: number
+  /** The same, IDLE_SETTLE_MS after the last HEAD, of a server whose streams may go idle. */
+  readonly idleBytesPerStream: number
+  readonly idleAnonBytesPerStream: number
 }
 
 interface RoundFigures {
@@ -125,19 +139,10 @@ async function measureRestart(kind: StreamsServerKind, dir: string): Promise<Res
     await empty.stop()
   }
   const restarted = await startStreamsServer(kind, dir, LONG_POLL_MS)
+  let touched: Pick<Restart, 'fullMs' | 'processFullMs' | 'bytesPerStream' | 'anonBytesPerStream'>
   try {
-    const agent = keptAliveAgent(CREATE_CONCURRENCY)
-    let next = 0
-    const touch = async () => {
-      while (next < paths.length) {
-        const response = await httpRequest(agent, `${restarted.url}${paths[next++]}`, 'HEAD')
-        if (response.status !== 200) throw new Error(`HEAD after restart: ${response.status}`)
-      }
-    }
-    await Promise.all(Array.from({ length: CREATE_CONCURRENCY }, touch))
-    agent.destroy()
-    return {
-      emptyMs,
+    await headEvery(restarted.url, paths)
+    touched = {
       fullMs: restarted.openMs,
       processFullMs: restarted.readyMs,
       bytesPerStream: (restarted.rssBytes() - emptyRss) / RESTART_STREAMS,
@@ -146,6 +151,39 @@ async function measureRestart(kind: StreamsServerKind, dir: string): Promise<Res
   } finally {
     await restarted.stop()
   }
+  const idle = await startStreamsServer(kind, dir, LONG_POLL_MS, kind === 'ours' ? IDLE_STREAM_MS : undefined)
+  try {
+    await headEvery(idle.url, paths)
+    let rss = idle.rssBytes()
+    let anon = idle.rssAnonBytes()
+    for (let waited = 0; waited < IDLE_SETTLE_MS; waited += IDLE_SAMPLE_MS) {
+      await new Promise((resolve) => setTimeout(resolve, IDLE_SAMPLE_MS))
+      rss = Math.min(rss, idle.rssBytes())
+      anon = Math.min(anon, idle.rssAnonBytes())
+    }
+    return {
+      emptyMs,
+      ...touched,
+      idleBytesPerStream: (rss - emptyRss) / RESTART_STREAMS,
+      idleAnonBytesPerStream: (anon - emptyAnon) / RESTART_STREAMS,
+    }
+  } finally {
+    await idle.stop()
+  }
+}
+
+/** A HEAD of every path, CREATE_CONCURRENCY at a time; each must find its stream. */
+async function headEvery(url: string, paths: readonly string[]): Promise<void> {
+  const agent = keptAliveAgent(CREATE_CONCURRENCY)
+  let next = 0
+  const touch = async () => {
+    while (next < paths.length) {
+      const response = await httpRequest(agent, `${url}${paths[next++]}`, 'HEAD')
+      if (response.status !== 200) throw new Error(`HEAD after restart: ${response.status}`)
+    }
+  }
+  await Promise.all(Array.from({ length: CREATE_CONCURRENCY }, touch))
+  agent.destroy()
 }
 
 function toResult(
@@ -167,6 +205,8 @@ function toResult(
       processFullMs: Number.NaN,
       bytesPerStream: Number.NaN,
       anonBytesPerStream: Number.NaN,
+      idleBytesPerStream: Number.NaN,
+      idleAnonBytesPerStream: Number.NaN,
     }
   const metrics: Metric[] = []
   for (const kind of KINDS) {
@@ -196,6 +236,13 @@ function toResult(
         kind === 'ours' ? '<= 1024' : undefined,
       ),
       metric(`${kind}_rss_anon_per_stream_bytes`, restart(kind).anonBytesPerStream, 'B'),
+      metric(
+        `${kind}_rss_idle_per_stream_bytes`,
+        restart(kind).idleBytesPerStream,
+        'B',
+        kind === 'ours' ? '<= 1024' : undefined,
+      ),
+      metric(`${kind}_rss_anon_idle_per_stream_bytes`, restart(kind).idleAnonBytesPerStream, 'B'),
     )
   }
   const ratios: Ratio[] = [
@@ -229,6 +276,7 @@ function toResult(
       open: 'open -> listening, measured in the server process: from before its store opens (ours: engine and records; the reference: its recovery) to listening; process_start adds Node start and module loading',
       rssPerStream:
         '(RSS after restart and a HEAD of every stream - RSS of the server just started on an empty directory) / streams; rss_anon: the same of RssAnon (without the LMDB pages mapped from the page cache)',
+      rssIdlePerStream: `the same after another restart and a HEAD of every stream: the lowest reading over the next ${IDLE_SETTLE_MS / 1000} s with no request (every ${IDLE_SAMPLE_MS / 1000} s); ours started with --idle-ms ${IDLE_STREAM_MS} (default 60,000), so its streams leave its memory in that time`,
     },
     metrics,
     ratios,
