@@ -157,10 +157,9 @@ export class StreamStore {
    * writer state goes too (Engine.hibernate). Its in-memory state is all on disk by then: the
    * record is saved before a write settles, the next offset is the engine's tail. Expired streams
    * are deleted here rather than at their next request. A stream with a sliding TTL stays until it
-   * expires: its window (the last access) is kept in memory only. Returns how many went.
+   * expires: its window (the last access) is kept in memory only.
    */
-  evictIdle(idleMs: number, nowMs = Date.now()): number {
-    let evicted = 0
+  evictIdle(idleMs: number, nowMs = Date.now()): void {
     for (const [path, stream] of this.#open) {
       if (stream.held || stream.removed || this.#busy.has(path)) continue
       if (stream.isExpired(nowMs) && !stream.record.softDeleted) {
@@ -170,11 +169,9 @@ export class StreamStore {
       }
       if (stream.config.ttlSeconds !== null || nowMs - stream.lastAccessMs < idleMs) continue
       this.#open.delete(path)
-      evicted++
       // Only ever fails when the engine is closing or broken: nothing is lost either way.
       if (stream.written) this.engine.hibernate(stream.record.handle).catch(() => {})
     }
-    return evicted
   }
 
   /** Runs `work` after every earlier creation or deletion of `path` has finished. */
