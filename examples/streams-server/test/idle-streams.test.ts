@@ -77,6 +77,19 @@ for (const writers of [0, 1]) {
     }))
 }
 
+test('an SSE connection holds its stream, and ends with the close', () =>
+  withServer(0, async (server) => {
+    const s = `${server.url}/v1/stream/sse`
+    const created = await fetch(s, { method: 'PUT', headers: json, body: '[0]' })
+    const tail = created.headers.get('stream-next-offset') as string
+    const events = fetch(`${s}?offset=${encodeURIComponent(tail)}&live=sse`).then((res) => res.text())
+    await new Promise((resolve) => setTimeout(resolve, 6 * IDLE_MS))
+    assert.equal(server.openStreams(), 1)
+    assert.equal((await post(s, '', { 'stream-closed': 'true' })).status, 204)
+    // Without the hold the connection would wait on a forgotten object until it times out.
+    assert.match(await events, /"streamClosed":true/)
+  }))
+
 test('a stream with a sliding TTL stays in memory until it expires, then the sweep deletes it', () =>
   withServer(0, async (server) => {
     const s = `${server.url}/v1/stream/ttl`

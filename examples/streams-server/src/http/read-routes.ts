@@ -47,9 +47,11 @@ export async function readStream(
   const stream = liveStream(store, path)
   const request = readRequest(store, stream, url)
   stream.lastAccessMs = Date.now()
-  if (request.live === 'sse') return streamLive(store, stream, request, req, res, settings.sseConnectionMs)
-  const answer = answerRead(store, stream, request, req, res, settings)
-  // A long-poll may wait on this object's end signal: it holds the stream from here on.
+  const answer =
+    request.live === 'sse'
+      ? streamLive(store, stream, request, req, res, settings.sseConnectionMs)
+      : answerRead(store, stream, request, req, res, settings)
+  // A live read waits on this object's end signal: it holds the stream while it runs.
   return request.live === null ? answer : stream.holding(answer)
 }
 

@@ -13,19 +13,7 @@ import { COMMON_HEADERS } from './respond.ts'
  * base64) followed by an `event: control` with the next offset; then it waits for more. Ends
  * after `connectionMs`, when the client goes, or once a closed stream's last data was sent.
  */
-export function streamLive(
-  store: StreamStore,
-  stream: Stream,
-  request: ReadRequest,
-  req: IncomingMessage,
-  res: ServerResponse,
-  connectionMs: number,
-): Promise<void> {
-  // The whole connection holds the stream: it waits on this object's end signal between reads.
-  return stream.holding(sseConnection(store, stream, request, req, res, connectionMs))
-}
-
-async function sseConnection(
+export async function streamLive(
   store: StreamStore,
   stream: Stream,
   request: ReadRequest,
