@@ -47,7 +47,8 @@ export const PARTITIONS_DEFAULT = 2
 const SSE_CONNECTION_MS_DEFAULT = 60_000
 /** A minute: a stream read or written within it stays in memory; reading one back costs a record get. */
 export const IDLE_STREAM_MS_DEFAULT = 60_000
-/** The idle sweep's period at most: a stream goes between idleStreamMs and that much later. */
+/** The idle sweep's period: idleStreamMs within these bounds (a stream goes up to that much late). */
+const IDLE_SWEEP_MS_MIN = 100
 const IDLE_SWEEP_MS_MAX = 10_000
 
 /** A Durable Streams server on the engine: every URL path is a stream. */
@@ -68,7 +69,8 @@ export async function startStreamsServer(options: StreamsServerOptions): Promise
   }
   const store = new StreamStore(engine, records)
   const idleStreamMs = options.idleStreamMs ?? IDLE_STREAM_MS_DEFAULT
-  const sweep = setInterval(() => store.evictIdle(idleStreamMs), Math.min(idleStreamMs, IDLE_SWEEP_MS_MAX))
+  const sweepMs = Math.min(Math.max(idleStreamMs, IDLE_SWEEP_MS_MIN), IDLE_SWEEP_MS_MAX)
+  const sweep = setInterval(() => store.evictIdle(idleStreamMs), sweepMs)
   sweep.unref()
   const settings: ReadSettings = {
     longPollTimeoutMs: options.longPollTimeoutMs ?? LONG_POLL_TIMEOUT_MS_DEFAULT,

@@ -48,7 +48,7 @@ export interface StreamRecord {
  * a fork, producers, a Stream-Seq or a closure), which halves it (191 -> about 90 bytes of
  * msgpack for a plain stream). A server reads a stream's record page whenever a request first
  * names it, so its records file is resident memory too. Records stored whole (before this) read
- * the same.
+ * the same; a server from before this cannot read the new ones (it expects every field).
  */
 export type StoredStreamRecord = Omit<Partial<StreamRecord>, 'config'> &
   Pick<StreamRecord, 'handle' | 'createdAtMs'> & {

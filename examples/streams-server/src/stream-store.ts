@@ -157,7 +157,8 @@ export class StreamStore {
    * writer state goes too (Engine.hibernate). Its in-memory state is all on disk by then: the
    * record is saved before a write settles, the next offset is the engine's tail. Expired streams
    * are deleted here rather than at their next request. A stream with a sliding TTL stays until it
-   * expires: its window (the last access) is kept in memory only.
+   * expires (its window, the last access, is kept in memory only), unless it is already deleted
+   * and kept for its forks.
    */
   evictIdle(idleMs: number, nowMs = Date.now()): void {
     for (const [path, stream] of this.#open) {
@@ -167,7 +168,8 @@ export class StreamStore {
         this.exclusive(path, () => this.#expire(path)).catch(() => {})
         continue
       }
-      if (stream.config.ttlSeconds !== null || nowMs - stream.lastAccessMs < idleMs) continue
+      const slidingTtl = stream.config.ttlSeconds !== null && !stream.record.softDeleted
+      if (slidingTtl || nowMs - stream.lastAccessMs < idleMs) continue
       this.#open.delete(path)
       // Only ever fails when the engine is closing or broken: nothing is lost either way.
       if (stream.written) this.engine.hibernate(stream.record.handle).catch(() => {})

@@ -99,3 +99,23 @@ test('a stream with a sliding TTL stays in memory until it expires, then the swe
     await until('the expired stream is deleted', () => server.openStreams() === 0)
     assert.equal((await fetch(s, { method: 'HEAD' })).status, 404)
   }))
+
+test('a deleted stream kept for its fork goes idle like any other, its TTL notwithstanding', () =>
+  withServer(0, async (server) => {
+    const source = `${server.url}/v1/stream/source`
+    const fork = `${server.url}/v1/stream/fork`
+    const created = await fetch(source, { method: 'PUT', headers: { ...json, 'stream-ttl': '3600' }, body: '[0]' })
+    assert.equal(created.status, 201)
+    // An expiry of its own: a fork otherwise inherits its source's TTL.
+    const forkHeaders = {
+      ...json,
+      'stream-forked-from': '/v1/stream/source',
+      'stream-expires-at': '2099-01-01T00:00:00Z',
+    }
+    const forked = await fetch(fork, { method: 'PUT', headers: forkHeaders })
+    assert.equal(forked.status, 201)
+    assert.equal((await fetch(source, { method: 'DELETE' })).status, 204)
+    assert.equal((await fetch(source, { method: 'HEAD' })).status, 410, 'kept for the fork')
+    await until('both streams are let go', () => server.openStreams() === 0)
+    assert.deepEqual(await readMessages(fork), [0])
+  }))
