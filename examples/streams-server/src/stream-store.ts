@@ -23,7 +23,7 @@ const SETTLED: Promise<void> = Promise.resolve()
 export class Stream {
   readonly path: string
   readonly record: StreamRecord
-  /** The last read or write, for the sliding TTL (not persisted: a restart restarts the window). */
+  /** The last read or write: the sliding TTL's window and the idle sweep's clock (not persisted: a restart restarts the window). */
   lastAccessMs = Date.now()
   /** The engine transaction number the next append gets. */
   nextTx: number
