@@ -65,10 +65,10 @@ export class Directory {
   }
 
   lookup(handle: ShapeHandle): SlotRef | undefined {
-    const key = directoryKey(handle)
+    // A pending entry's handle was checked when it was made: its key is made only for the map.
     const pending = this.#pending.get(handle)
     if (pending !== undefined) return pending
-    const value = this.#map.get(key)
+    const value = this.#map.get(directoryKey(handle))
     return value === undefined ? undefined : decodeRef(value)
   }
 
@@ -78,10 +78,10 @@ export class Directory {
    * undefined when the handle is absent and there is no room.
    */
   insertIfAbsent(handle: ShapeHandle, reserve: () => SlotRef | undefined): SlotRef | undefined {
-    const key = directoryKey(handle)
-    const map = this.#map
     const pending = this.#pending.get(handle)
     if (pending !== undefined) return pending
+    const key = directoryKey(handle)
+    const map = this.#map
     const existing = map.get(key)
     if (existing !== undefined) return decodeRef(existing)
     // Guards 2 and 3: refuse at capacity, long before sharedmap's own limit.
@@ -133,13 +133,13 @@ export class Directory {
    * removed entry. A missing handle is a no-op.
    */
   remove(handle: ShapeHandle, release: (ref: SlotRef) => void): SlotRef | undefined {
-    const key = directoryKey(handle)
     const pending = this.#pending.get(handle)
     if (pending !== undefined) {
       release(pending)
       this.#pending.delete(handle)
       return pending
     }
+    const key = directoryKey(handle)
     const map = this.#map
     // Guard 4: sharedmap throws on a missing key, so look first.
     const existing = map.get(key)
