@@ -233,17 +233,8 @@ export class StreamStore {
         break
       }
     }
-    const record: StreamRecord = {
-      config,
-      handle,
-      createdAtMs,
-      closed: false,
-      closedBy: null,
-      producers: {},
-      streamSeq: null,
-      softDeleted: false,
-      forks: [],
-    }
+    // Every other field at its default, as recordOf fills them in.
+    const record = recordOf({ config, handle, createdAtMs })
     return new Stream(path, record, this.#nextTxOf(record))
   }
 
