@@ -123,7 +123,7 @@ test('every field round-trips exactly: offsets above 2^32, 0_inf, tx_inf, -1, nu
   })
 })
 
-test('a pg snapshot that does not fit is a miss, never a wrong snapshot; insertIfAbsent then returns the keys given', () => {
+test('a pg snapshot that does not fit a slot is a miss, never a wrong snapshot; insertIfAbsent then returns the keys given', () => {
   const table = new SharedReadPathTable({ capacity: 8 })
   const writer = writerOf(table)
   const tooManyXips = keys({
@@ -142,8 +142,13 @@ test('a pg snapshot that does not fit is a miss, never a wrong snapshot; insertI
   assert.equal(table.insertIfAbsent(H1, fromLmdb), fromLmdb, 'the caller read LMDB: its keys are the answer')
   assert.equal(table.get(H1), undefined, 'the writer-owned overflow marker stays')
 
+  // A shape no writer has been sent keeps its keys on the main thread, unslotted: exactly.
   assert.equal(table.insertIfAbsent(H2, notExact), notExact)
+  assertKeys(table.get(H2), notExact)
+  // Its first operation moves them into a slot, where they do not fit: a miss again.
+  assert.ok(table.slotFor(H2) !== undefined)
   assert.equal(table.get(H2), undefined)
+  assert.equal(table.insertIfAbsent(H2, notExact), notExact)
 
   // The writer's next publish that fits replaces the marker.
   const fits = keys()
@@ -192,26 +197,59 @@ test('delete frees the slot: a writer still holding the old slot writes nowhere,
   assert.equal(table.size, 1)
 })
 
-test('at capacity nothing fails: a new handle gets no slot and is served uncached; a delete makes room', {
+test('a shape only read takes no slot: reads of more shapes than slots all hit; its first operation moves its keys into a slot', () => {
+  const table = new SharedReadPathTable({ capacity: 2 })
+  const writer = writerOf(table)
+  for (let i = 0; i < 10; i++) assertKeys(table.insertIfAbsent(handleOf(i), at(i)), at(i))
+  for (let i = 0; i < 10; i++) assertKeys(table.get(handleOf(i)), at(i), `handle ${i}`)
+  assert.equal(table.size, 10)
+  assert.deepEqual(
+    new Int32Array(table.slotsBuffer).slice(seqBase(2), seqBase(2) + 2),
+    Int32Array.of(0, 0),
+    'no slot written',
+  )
+  // The first operation on handle 1 gives it a slot holding its keys: reads hit until the writer publishes.
+  assert.ok(table.slotFor(handleOf(1)) !== undefined)
+  assertKeys(table.get(handleOf(1)), at(1))
+  assertKeys(table.insertIfAbsent(handleOf(1), at(0)), at(1), 'a fill never replaces them')
+  assert.equal(writer.publish(handleOf(1), at(21)), true)
+  assertKeys(table.get(handleOf(1)), at(21))
+  assert.equal(table.size, 10)
+  // Removal of an unslotted shape: gone, no slot freed.
+  table.delete(handleOf(5))
+  assert.equal(table.get(handleOf(5)), undefined)
+  assert.equal(table.size, 9)
+})
+
+test('at capacity nothing fails: a new operation gets no slot, the commit it reports drops what was read before it; a delete makes room', {
   timeout: 10_000,
 }, () => {
   const table = new SharedReadPathTable({ capacity: 3 })
   const writer = writerOf(table)
   for (let i = 0; i < 3; i++) table.publish(handleOf(i), keys())
-  // A fill with no room answers with the caller's keys (they came from LMDB) and stores nothing.
+  // A read with no slot free keeps its keys unslotted (they came from LMDB).
   assertKeys(table.insertIfAbsent(handleOf(3), at(8)), at(8))
-  assert.equal(table.get(handleOf(3)), undefined)
+  assertKeys(table.get(handleOf(3)), at(8))
+  // An operation on it finds no slot: the writer commits and cannot publish, so it reports the
+  // commit, and the keys read before it are dropped before the commit is acknowledged.
   assert.equal(table.slotFor(handleOf(3)), undefined)
-  assert.equal(writer.publish(handleOf(3), at(8)), false, 'the writer has no slot: it reports the commit')
+  assertKeys(table.get(handleOf(3)), at(8), 'until the commit, what was read stays')
+  assert.equal(writer.publish(handleOf(3), at(9)), false, 'the writer has no slot: it reports the commit')
+  table.invalidate(handleOf(3))
   assert.equal(table.get(handleOf(3)), undefined)
-  assert.equal(table.size, 3)
+  assertKeys(table.insertIfAbsent(handleOf(3), at(9)), at(9))
+  assert.equal(table.size, 4)
+  // A publish of this thread with no slot free overwrites, unslotted.
+  table.publish(handleOf(3), at(10))
+  assertKeys(table.get(handleOf(3)), at(10))
+  assert.equal(table.size, 4)
   // Entries already there keep working at capacity (an overwrite in a full sharedmap would hang).
   writer.publish(handleOf(0), at(8))
   assertKeys(table.get(handleOf(0)), at(8))
   assertKeys(table.insertIfAbsent(handleOf(1), at(8)), keys())
   table.delete(handleOf(2))
-  assert.equal(writer.publish(handleOf(3), at(9)), true)
-  assertKeys(table.get(handleOf(3)), at(9))
+  assert.equal(writer.publish(handleOf(3), at(11)), true)
+  assertKeys(table.get(handleOf(3)), at(11))
   assert.equal(table.size, 3)
 })
 
@@ -222,13 +260,13 @@ test('a commit the writer could not publish empties the slot the shape was given
   table.publish(handleOf(1), keys())
   // The race, step by step: handle 2's operation is sent with no slot (the table is full) ...
   assert.equal(table.slotFor(handleOf(2)), undefined)
-  // ... a miss on handle 2 reads LMDB (2_0) ...
-  const read = at(2)
+  // ... a miss on handle 2 reads LMDB (2_0) and keeps it, unslotted ...
+  assertKeys(table.insertIfAbsent(handleOf(2), at(2)), at(2))
   // ... the writer commits 3_0 and has no slot to publish it in ...
   assert.equal(writer.publisher.publish(handleOf(2), at(3)), false)
-  // ... a removal frees a slot, and the miss stores its older keys there.
+  // ... a removal frees a slot, and the next operation on handle 2 moves the older keys into it.
   table.delete(handleOf(0))
-  assertKeys(table.insertIfAbsent(handleOf(2), read), read)
+  assert.ok(table.slotFor(handleOf(2)) !== undefined)
   assertKeys(table.get(handleOf(2)), at(2))
   // The writer's report reaches the main thread before the commit is acknowledged: the slot is emptied.
   table.invalidate(handleOf(2))

@@ -14,7 +14,7 @@ import type { SlotRef } from './slots.ts'
  * The directory: shape handle -> (slot number, slot generation), a sharedmap 1.2.0.
  *
  * One thread uses it: the table's owner, the main thread. It inserts an entry when it gives a
- * handle a slot (for a miss's fill, or for a writer's operation), deletes it when the shape is
+ * handle a slot (for a writer's operation, or its own publish), deletes it when the shape is
  * removed, and looks a handle up when its own cache does not have it. Writer threads never
  * touch it: they are told their shapes' slots with every operation. That is what makes a
  * sharedmap lock held forever impossible: its locks wait without a timeout, so a thread that
@@ -23,8 +23,8 @@ import type { SlotRef } from './slots.ts'
  * the main thread ever holds one, and its death ends the process.
  * An entry never changes once written: a handle keeps its slot until it is deleted, and the
  * generation stored beside the slot number lets a cached slot number detect reuse. The entries
- * made for first reads (insertAbsent) reach the map at the end of their event turn, together:
- * this object answers for them meanwhile, and the read does not wait for the map.
+ * made by insertAbsent reach the map at the end of their event turn, together: this object
+ * answers for them meanwhile, and the caller does not wait for the map.
  *
  * sharedmap has defects at its limits (docs/design/sharedmap-notes.md). Each is guarded here,
  * before it can happen; shared-table.test.ts pins every guard:
@@ -44,7 +44,7 @@ export class Directory {
   readonly #entriesMax: number
   /**
    * insertAbsent's entries not yet in the map, written together at the end of the event turn.
-   * Their keys and values are made then too: a first read pays for neither.
+   * Their keys and values are made then too: the caller pays for neither.
    */
   readonly #pending = new Map<ShapeHandle, SlotRef>()
   #flushScheduled = false
@@ -94,8 +94,8 @@ export class Directory {
    * Creates the entry of a handle the caller knows has none (its cache holds every entry), with
    * the slot `reserve` hands out; undefined when there is no room. The entry is answered by this
    * object at once but reaches the map at the end of the event turn, with the others made in it
-   * under one lock: a first read on the worker runtime does not wait for sharedmap's lock, its
-   * hash and its writes to fresh pages of shared memory (the cold-restore bench's first read).
+   * under one lock: an operation that gives many shapes their slots (a fan-out) does not wait
+   * for sharedmap's lock, its hash and its writes to fresh pages of shared memory per shape.
    */
   insertAbsent(handle: ShapeHandle, reserve: () => SlotRef | undefined): SlotRef | undefined {
     // Validated before a slot is reserved for it. A valid handle's key and any slot's value

@@ -40,9 +40,15 @@ export const H_NEXT_UNUSED = 3
 export const H_FREE_COUNT = 4
 /** Slots currently owned by a handle (FILLING or READY). */
 export const H_LIVE = 5
+/**
+ * Never written, so always 0: the seq word of a main-thread entry that has no slot
+ * (shared-table.ts), whose hit check is then the same Atomics.load as a slotted entry's and
+ * always passes.
+ */
+export const H_UNCHANGING = 6
 
-/** "SHT4": bump the digit whenever a word index or flag below changes meaning. */
-export const TABLE_MAGIC = 0x5348_5434
+/** "SHT5": bump the digit whenever a word index or flag below changes meaning. */
+export const TABLE_MAGIC = 0x5348_5435
 
 // ---------------------------------------------------------------- slot words (relative to the slot)
 
@@ -190,7 +196,7 @@ export function directoryMaxSize(capacity: number): number {
   return Math.ceil(capacity * DIRECTORY_ENTRIES_PER_SLOT) + 1
 }
 
-/** Cache entries kept before the main thread's slot cache is dropped (a backstop: it holds live entries only). */
+/** Slotted cache entries kept before the main thread's slot cache is dropped (a backstop: it holds live entries only). */
 export function cacheEntriesMax(capacity: number): number {
   return 2 * capacity + 1024
 }
