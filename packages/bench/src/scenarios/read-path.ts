@@ -19,6 +19,11 @@ import { runProbeProcess } from './workload.ts'
  * - the shared-memory hit again while the writer threads commit (own harness: the main thread
  *   must yield between batches for the appends to flow), against the same harness idle.
  *
+ * The shapes are only read, so on the worker runtime their entries are the main thread's own,
+ * unslotted (packages/workers/src/shared-table/README.md): a shape a writer has had is hit the
+ * same way but reads its seq from the slot array, not from a header word (over 50,000 shapes in
+ * random order, SharedReadPathTable alone, three runs: 86-105 ns against 83-87 ns).
+ *
  * Each figure comes from PROCESSES fresh processes (read-path-probe.ts), one kind of lookup per
  * process, the kinds interleaved; the figure is the median and its spread across the processes
  * is reported. Measured before: with both runtimes driven through the same engine code in one
