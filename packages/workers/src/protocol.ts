@@ -64,8 +64,8 @@ export type FromWriter =
   /**
    * What one commit (or the operations that finished together) did: the handles whose keys
    * were just published (the main thread wakes their waiters), those of them whose keys could
-   * not go into the shared table (no slot: the main thread empties their slot, so reads ask
-   * LMDB), then the operations that succeeded and those that failed.
+   * not go into the shared table (no slot: the main thread drops what it holds of them, so
+   * reads ask LMDB), then the operations that succeeded and those that failed.
    */
   | {
       readonly type: 'done'

@@ -23,7 +23,10 @@ export interface WorkerRuntimeOptions {
   readonly readers?: number | undefined
   /** Heap limit of each reader thread, in MiB. Default 64. */
   readonly readerMemoryMb?: number | undefined
-  /** Shapes the shared read-path-key table holds; shapes beyond it read LMDB on every read. Default 100,000. */
+  /**
+   * Slots of the shared read-path-key table: shapes a writer has had. A shape only read takes
+   * none; a written shape beyond it reads LMDB after each commit. Default 100,000.
+   */
   readonly tableCapacity?: number | undefined
   /** The writer thread's module; tests substitute one that can be made to crash. */
   readonly writerEntry?: URL | undefined

@@ -28,7 +28,7 @@ export interface WriterClientOptions {
   /** The shape's slot in the shared table (undefined: no room), sent with every operation on it. */
   readonly slotFor: (handle: string) => SlotRef | undefined
   readonly onPublished: (handles: readonly string[]) => void
-  /** Commits whose keys the writer could not put in the table: their slots must be emptied. */
+  /** Commits whose keys the writer could not put in the table: what the table holds of them must go. */
   readonly onUnpublished: (handles: readonly string[]) => void
   /** The worker exited: these shapes' slots may have been left locked. */
   readonly onAbandoned: (handles: Iterable<string>) => void

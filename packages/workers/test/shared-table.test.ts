@@ -166,9 +166,12 @@ test("insertIfAbsent never overwrites a writer's publish", () => {
 
 test("a writer's publish overwrites a fill", () => {
   const table = new SharedReadPathTable({ capacity: 8 })
+  const writer = writerOf(table)
+  // An operation on H1 is sent (its slot with it); a miss then fills the slot.
+  writer.publisher.assign(H1, table.slotFor(H1) as SlotRef)
   assertKeys(table.insertIfAbsent(H1, at(5)), at(5))
   assertKeys(table.get(H1), at(5))
-  writerOf(table).publish(H1, at(9))
+  assert.equal(writer.publisher.publish(H1, at(9)), true)
   assertKeys(table.get(H1), at(9))
   assertKeys(table.insertIfAbsent(H1, at(5)), at(9))
 })
@@ -298,6 +301,19 @@ test('a slot left locked by a writer that died mid-publish is unlocked by releas
   // The successor publishes into the same slot.
   assert.equal(writer.publish(H1, at(3)), true)
   assertKeys(table.get(H1), at(3))
+})
+
+test('a writer thread that exits before reporting a commit it had no slot for leaves none of its keys behind', () => {
+  const table = new SharedReadPathTable({ capacity: 1 })
+  table.publish(H1, at(1)) // the one slot
+  // H2's operation goes with no slot; a miss keeps what LMDB has before its commit ...
+  assert.equal(table.slotFor(H2), undefined)
+  assertKeys(table.insertIfAbsent(H2, at(2)), at(2))
+  // ... the writer commits 3_0 and dies before its report: releaseAbandoned drops the keys.
+  assert.equal(table.releaseAbandoned([H1, H2, H3]), 0)
+  assert.equal(table.get(H2), undefined, 'the next read asks LMDB, which has 3_0')
+  assertKeys(table.get(H1), at(1))
+  assert.equal(table.size, 1)
 })
 
 test('options are validated; a writer refuses a buffer that is not a table', () => {

@@ -1,8 +1,8 @@
 // Proves a full shared table fails nothing: 150,000 shapes on the worker runtime with default
 // options (a table of TABLE_CAPACITY_DEFAULT = 100,000), every one written and read, before and
-// after a restart; and that shapes whose publishes were dropped read their newest keys once a
-// removal frees room. (The race a dropped publish opens is interleaved step by step in
-// shared-table.test.ts: here the engine's fill is synchronous and the window microseconds.)
+// after a restart; and that shapes whose publishes were dropped read their newest keys, before
+// and after a removal frees room. (The race a dropped publish opens is interleaved step by step
+// in shared-table.test.ts: here the engine's fill is synchronous and the window microseconds.)
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -64,7 +64,7 @@ test(`${SHAPES} shapes on the worker runtime with default options: every write a
     }
     const reopened = await openEngine({ dir, runtime: workerRuntime() })
     try {
-      assertAllAt(reopened, handles, '2_0') // every first read a miss: 100,000 fill, the rest read LMDB
+      assertAllAt(reopened, handles, '2_0') // every first read a miss, kept unslotted (a read takes no slot)
       await appendToAll(reopened, handles.slice(-1_000), 3)
       assertAllAt(reopened, handles.slice(-1_000), '3_0')
       assertAllAt(reopened, handles.slice(0, -1_000), '2_0')
@@ -76,7 +76,7 @@ test(`${SHAPES} shapes on the worker runtime with default options: every write a
   }
 })
 
-test('a shape whose publish found no room reads its newest keys after a removal frees room', {
+test('a shape whose publish found no room reads its newest keys, before and after a removal frees room', {
   timeout: 60_000,
 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'table-capacity-'))
@@ -85,10 +85,11 @@ test('a shape whose publish found no room reads its newest keys after a removal 
     try {
       const handles = await createShapes(engine, 20)
       await appendToAll(engine, handles, 1)
-      assertAllAt(engine, handles, '1_0') // the first 10 hold the table; the others read LMDB
-      await appendToAll(engine, handles, 2) // the publishes of the others are dropped
+      assertAllAt(engine, handles, '1_0') // the first 10 hold the slots; the others are kept unslotted
+      await appendToAll(engine, handles, 2) // the publishes of the others are dropped, and so are their 1_0 keys
+      assertAllAt(engine, handles, '2_0')
       await engine.removeShape(handles[0] as string)
-      // With room again, a miss fills the table: with 2_0, never an older value.
+      // With room again, the next operation takes the freed slot: with 2_0, never an older value.
       assertAllAt(engine, handles.slice(1), '2_0')
       await appendToAll(engine, handles.slice(1), 3)
       assertAllAt(engine, handles.slice(1), '3_0')

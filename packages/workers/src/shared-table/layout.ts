@@ -109,8 +109,9 @@ export const F_XIP_COUNT_MASK = 0xf
 // ---------------------------------------------------------------- capacity
 
 /**
- * Shapes the table holds when the caller gives no capacity (docs/design/ARCHITECTURE.md: 50k is normal).
- * Shapes beyond it are served from LMDB, uncached. Not 1M: the directory's hash spreads entries
+ * Slots the table has when the caller gives no capacity (docs/design/ARCHITECTURE.md: 50k is normal):
+ * shapes a writer has had (a shape only read takes none). Written shapes beyond it read LMDB
+ * after each commit. Not 1M: the directory's hash spreads entries
  * over all of its pages, so at 2^20 capacity 100,000 touched shapes made 193 MiB resident
  * (2 KiB each) against 70 MiB at this default.
  */

@@ -107,8 +107,8 @@ const REFRESH_STALE = 2
  * and no disk read.
  *
  * This object lives on the main thread, which owns the table: it gives handles their slots
- * (the directory, directory.ts, and the slot array's allocation, slots.ts), fills slots after a
- * miss, and frees them on removal. A writer thread only writes values into slots it was given:
+ * (the directory, directory.ts, and the slot array's allocation, slots.ts), keeps or fills
+ * their keys after a miss, and frees them on removal. A writer thread only writes values into slots it was given:
  * the writer client asks `slotFor` for the slot of every shape an operation names and sends it
  * along (slot-publisher.ts is the writer's side). So no thread that can die ever holds the
  * directory's lock, and allocation needs no lock. The one lock a writer shares with this thread
@@ -117,18 +117,19 @@ const REFRESH_STALE = 2
  *
  * Who writes what (the rights of ReadPathTable):
  * - the shape's writer publishes after every commit into its slot: it always overwrites;
- * - a miss read LMDB and calls `insertIfAbsent`: it writes only a slot that has no value yet,
- *   so a published value is never overwritten by a fill;
+ * - a miss read LMDB and calls `insertIfAbsent`: a shape with no slot keeps the keys unslotted;
+ *   into a slot it writes only one that has no value yet, so a published value is never
+ *   overwritten by a fill;
  * - a commit whose keys could not be published (its writer had no slot for the shape: the table
- *   was full when the operation was sent) is reported back, and `invalidate` empties the slot the
- *   shape may have been given since, so the next read asks LMDB instead of trusting a fill that
- *   may predate the commit;
+ *   was full when the operation was sent) is reported back, and `invalidate` drops the unslotted
+ *   keys or empties the slot the shape may have been given since, so the next read asks LMDB
+ *   instead of trusting keys that may predate the commit;
  * - the facade calls `delete` last when a shape is removed.
  *
- * What a reader may assume: `get` returns exactly a value that was published or filled (never a
- * mix of two, never another shape's), or undefined. Undefined is always allowed and means "ask
- * LMDB": the handle has no slot, its slot has no value yet, a writer held the slot for the
- * whole read, or its keys did not fit the slot.
+ * What a reader may assume: `get` returns exactly a value that was published, filled or kept
+ * (never a mix of two, never another shape's), or undefined. Undefined is always allowed and
+ * means "ask LMDB": the handle has no entry, its slot has no value yet, a writer held the slot
+ * for the whole read, or its keys did not fit the slot.
  *
  * Keys that do not fit (a pg snapshot with more than XIP_INLINE_MAX xips, or a number that is
  * not a safe integer) are stored as an overflow marker: `get` misses, so the caller reads LMDB,
@@ -143,7 +144,7 @@ const REFRESH_STALE = 2
  *
  * A shape gets a slot when the first writer operation on it is sent (`slotFor`), not when it is
  * read. Until then only the main thread can change its keys (every writer operation asks
- * `slotFor` first), so a miss's fill keeps the keys it read from LMDB in the main thread's
+ * `slotFor` first, but a removal's drop, after which the facade deletes the entry), so a miss's fill keeps the keys it read from LMDB in the main thread's
  * cache alone, as an *unslotted* entry: no slot, no directory entry, no shared memory written,
  * hit like any other (its seq word is one that never moves). `slotFor` moves the keys into the
  * slot it gives the shape, where the writer's publishes then replace them. So a first read costs
@@ -260,8 +261,9 @@ export class SharedReadPathTable implements ReadPathTable {
   }
 
   /**
-   * A commit of `handle` was not published (its writer had no slot for it): whatever its slot
-   * holds may predate that commit, so it is emptied and the next read asks LMDB.
+   * A commit of `handle` was not published (its writer had no slot for it): whatever the table
+   * holds of it may predate that commit, so its unslotted keys are dropped or its slot is
+   * emptied, and the next read asks LMDB.
    */
   invalidate(handle: ShapeHandle): void {
     const entry = this.#cache.get(handle) ?? this.#lookup(handle)
@@ -274,20 +276,25 @@ export class SharedReadPathTable implements ReadPathTable {
   /**
    * A writer thread exited: unlocks the slots of `handles` (its shapes) that it left locked, so
    * reads stop spinning on them and its successor can publish. Their values are dropped (reads
-   * ask LMDB until the successor republishes).
+   * ask LMDB until the successor republishes). Their unslotted entries are dropped too: such a
+   * shape's operation went out with no slot, and the thread may have died between its commit
+   * and the report that would have dropped them (invalidate). Returns the slots unlocked.
    */
   releaseAbandoned(handles: Iterable<ShapeHandle>): number {
     let released = 0
     for (const handle of handles) {
       const entry = this.#cache.get(handle) ?? this.#lookup(handle)
-      if (entry?.slotted === true && this.#slots.breakAbandonedLock(entry)) released++
+      if (entry === undefined) continue
+      if (!entry.slotted) this.#dropUnslotted(handle)
+      else if (this.#slots.breakAbandonedLock(entry)) released++
     }
     return released
   }
 
   /**
-   * Removes the entry: frees its slot (generation + 1, so a slot number a writer still holds goes
-   * stale and its publish lands nowhere) and deletes the directory entry. Absent handles are a no-op.
+   * Removes the entry: an unslotted one is dropped; a slotted one frees its slot (generation + 1,
+   * so a slot number a writer still holds goes stale and its publish lands nowhere) and deletes
+   * its directory entry. Absent handles are a no-op.
    */
   delete(handle: ShapeHandle): void {
     if (this.#cache.get(handle)?.slotted === false) {

@@ -8,8 +8,8 @@ import { encodeKeys, type SlotRef, Slots, slotScratch, WRITE_STALE } from './slo
  * or "none" when the table had no room (`forget`).
  *
  * A publish that cannot land — no slot, or the slot was freed since (the shape is being
- * removed) — returns false, and the writer reports the shape to the main thread, which empties
- * whatever slot the shape has by then (SharedReadPathTable.invalidate): its next read asks LMDB.
+ * removed) — returns false, and the writer reports the shape to the main thread, which drops
+ * whatever it holds of the shape by then (SharedReadPathTable.invalidate): its next read asks LMDB.
  */
 export class SlotPublisher {
   readonly #slots: Slots

@@ -75,7 +75,7 @@ const TWO_32 = 2 ** 32
  * Who writes, who reads:
  * - the shape's writer thread publishes its keys into the slot the main thread gave it
  *   (`publish`: always overwrites);
- * - the main thread, after a miss read LMDB, fills a reserved slot (`fill`: writes only a slot
+ * - the main thread fills a reserved slot with keys read from LMDB (`fill`: writes only a slot
  *   that has no value yet, so it never overwrites a publish), clears a value a commit may have
  *   made stale (`clear`), and frees the slot of a removed shape (`release`: generation + 1);
  * - slot allocation (`reserve`, `release`) and the header's free stack belong to the main
