@@ -1,17 +1,37 @@
+import { EngineError, ErrorCode } from './errors.ts'
+import { READ_PATH_KEYS_DEFAULT } from './limits.ts'
 import type { CommitCounters } from './log-store/partition-store.ts'
 import { PartitionWriters } from './partition-writers.ts'
-import { MapReadPathTable } from './read-path/read-path-table.ts'
+import { assertReadPathKeys, MapReadPathTable } from './read-path/read-path-table.ts'
 import type { Runtime, Writers } from './runtime.ts'
 import { writerOpsVia } from './write-ops.ts'
+
+export interface InlineRuntimeOptions {
+  /** Shapes whose read-path keys the main thread keeps (READ_PATH_KEYS_MIN..READ_PATH_KEYS_MAX, default READ_PATH_KEYS_DEFAULT); past it the oldest goes. */
+  readonly readPathKeys?: number | undefined
+}
 
 /**
  * Writers on the calling thread: the partitions' writers run here and publish into a plain
  * Map. For tests, small deployments, and the baseline that shows what the worker runtime's
- * threads buy.
+ * threads buy. Options are checked here, before openEngine creates anything.
  */
-export function inlineRuntime(): Runtime {
+export function inlineRuntime(options: InlineRuntimeOptions = {}): Runtime {
+  if (typeof options !== 'object' || options === null) {
+    throw new EngineError(ErrorCode.INVALID_OPTION, 'inlineRuntime options must be an object')
+  }
+  for (const key of Object.keys(options)) {
+    if (key !== 'readPathKeys') {
+      throw new EngineError(
+        ErrorCode.INVALID_OPTION,
+        `unknown inlineRuntime option ${JSON.stringify(key.slice(0, 64))}`,
+      )
+    }
+  }
+  const readPathKeys = options.readPathKeys ?? READ_PATH_KEYS_DEFAULT
+  assertReadPathKeys(readPathKeys)
   return async (context) => {
-    const table = new MapReadPathTable()
+    const table = new MapReadPathTable(readPathKeys)
     // Reads renew their LMDB view only after a commit (PartitionStore#renew). lmdb-js resets
     // the view after each commit made on this thread anyway; without counters every read would
     // renew once more, and each renew leaves an lmdb-js timer pending (120 B of heap per miss

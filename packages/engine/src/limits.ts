@@ -47,6 +47,17 @@ export const XIP_LIST_MAX = 100_000
 /** Shape ids are u32 in storage keys; the catalog never reuses one. */
 export const SHAPE_ID_MAX = 0xffff_ffff
 
+/**
+ * Shapes whose read-path keys a runtime's table keeps in memory without a writer thread's slot
+ * (the inline runtime's table: every shape; the worker runtime's: shapes only read), the
+ * runtimes' `readPathKeys` option. Past it, the oldest such entry goes: its next read is a
+ * miss, served from LMDB. Default 2^20, the architecture's horizon of shapes: about 230 MB of
+ * keys (`pnpm bench scale`); the maximum is there to catch typos (about 15 GB).
+ */
+export const READ_PATH_KEYS_DEFAULT = 1_048_576
+export const READ_PATH_KEYS_MIN = 1
+export const READ_PATH_KEYS_MAX = 67_108_864
+
 /** Log chunks close once their JSON bytes reach this (Electric's default). */
 export const CHUNK_BYTES_THRESHOLD_DEFAULT = 10 * 1024 * 1024
 export const CHUNK_BYTES_THRESHOLD_MIN = 1

@@ -1,4 +1,4 @@
-import { EngineError, ErrorCode } from '@shapestore/engine'
+import { assertReadPathKeys, EngineError, ErrorCode } from '@shapestore/engine'
 import { READER_MEMORY_MB_MIN, READERS_MAX } from './reader-pool.ts'
 import { TABLE_CAPACITY_MAX, TABLE_CAPACITY_MIN } from './shared-table/layout.ts'
 
@@ -14,6 +14,7 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'readers',
   'readerMemoryMb',
   'tableCapacity',
+  'readPathKeys',
   'writerEntry',
 ])
 
@@ -33,6 +34,7 @@ export function validateWorkerRuntimeOptions(options: unknown): void {
   integer('readers', o.readers, 1, READERS_MAX)
   integer('readerMemoryMb', o.readerMemoryMb, READER_MEMORY_MB_MIN, THREAD_MEMORY_MB_MAX)
   integer('tableCapacity', o.tableCapacity, TABLE_CAPACITY_MIN, TABLE_CAPACITY_MAX)
+  if (o.readPathKeys !== undefined) assertReadPathKeys(o.readPathKeys)
   if (o.onWriterCrash !== undefined && typeof o.onWriterCrash !== 'function')
     invalid('onWriterCrash must be a function')
   if (o.writerEntry !== undefined && !(o.writerEntry instanceof URL)) invalid('writerEntry must be a URL')

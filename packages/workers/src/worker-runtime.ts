@@ -28,6 +28,11 @@ export interface WorkerRuntimeOptions {
    * none; a written shape beyond it reads LMDB after each commit. Default 100,000.
    */
   readonly tableCapacity?: number | undefined
+  /**
+   * Shapes only read whose keys the main thread keeps without a slot (the engine's
+   * READ_PATH_KEYS_MIN..READ_PATH_KEYS_MAX, default READ_PATH_KEYS_DEFAULT); past it the oldest goes.
+   */
+  readonly readPathKeys?: number | undefined
   /** The writer thread's module; tests substitute one that can be made to crash. */
   readonly writerEntry?: URL | undefined
 }
@@ -65,7 +70,10 @@ class WriterThreads {
 
   constructor(context: RuntimeContext, options: WorkerRuntimeOptions & { writers: number }) {
     this.#context = context
-    this.table = new SharedReadPathTable(options.tableCapacity === undefined ? {} : { capacity: options.tableCapacity })
+    this.table = new SharedReadPathTable({
+      ...(options.tableCapacity === undefined ? {} : { capacity: options.tableCapacity }),
+      ...(options.readPathKeys === undefined ? {} : { unslottedMax: options.readPathKeys }),
+    })
     this.commitCounters = new Int32Array(new SharedArrayBuffer(4 * context.partitions))
     this.reader = new ReaderPool({ readers: options.readers, readerMemoryMb: options.readerMemoryMb })
     const entry = options.writerEntry ?? siblingModule('writer-worker', import.meta.url)

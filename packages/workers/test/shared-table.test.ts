@@ -316,6 +316,19 @@ test('a writer thread that exits before reporting a commit it had no slot for le
   assert.equal(table.size, 1)
 })
 
+test('past unslottedMax the unslotted entry made first goes; a slotted one never does', () => {
+  const table = new SharedReadPathTable({ capacity: 4, unslottedMax: 3 })
+  table.insertIfAbsent(handleOf(0), at(0))
+  assert.ok(table.slotFor(handleOf(0)) !== undefined) // slotted: not counted, never goes
+  for (let i = 1; i <= 5; i++) table.insertIfAbsent(handleOf(i), at(i))
+  assert.deepEqual(
+    [0, 1, 2, 3, 4, 5].map((i) => table.get(handleOf(i))?.latestOffset.tx),
+    [0, undefined, undefined, 3, 4, 5],
+  )
+  assert.equal(table.size, 4)
+  assert.throws(() => new SharedReadPathTable({ unslottedMax: 0 }), isCode(ErrorCode.INVALID_OPTION))
+})
+
 test('options are validated; a writer refuses a buffer that is not a table', () => {
   for (const capacity of [0, -1, 1.5, Number.NaN, TABLE_CAPACITY_MAX + 1, '10']) {
     assert.throws(

@@ -100,3 +100,31 @@ test('a shape whose publish found no room reads its newest keys, before and afte
     rmSync(dir, { recursive: true, force: true })
   }
 })
+
+test('with 4 read-path keys kept for 12 shapes on the worker runtime, every read is exact while entries come and go', {
+  timeout: 60_000,
+}, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'table-capacity-'))
+  try {
+    // Written shapes take slots; reads after a restart take none, and only 4 of them are kept.
+    const engine = await openEngine({ dir, runtime: workerRuntime({ readPathKeys: 4, writers: 1 }) })
+    let handles: string[]
+    try {
+      handles = await createShapes(engine, 12)
+      await appendToAll(engine, handles, 1)
+    } finally {
+      await engine.close()
+    }
+    const reopened = await openEngine({ dir, runtime: workerRuntime({ readPathKeys: 4, writers: 1 }) })
+    try {
+      for (let pass = 0; pass < 2; pass++) assertAllAt(reopened, handles, '1_0')
+      assert.ok(reopened.stats().readPathMisses >= 24, 'the second pass missed too: entries went')
+      await appendToAll(reopened, handles, 2) // every shape takes a slot now
+      for (let pass = 0; pass < 2; pass++) assertAllAt(reopened, handles, '2_0')
+    } finally {
+      await reopened.close()
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})

@@ -1,8 +1,11 @@
 import {
   assertHandle,
+  assertReadPathKeys,
   EngineError,
   ErrorCode,
+  EvictionOrder,
   LogOffset,
+  limits,
   type PgSnapshot,
   type ReadPathKeys,
   type ReadPathTable,
@@ -34,8 +37,10 @@ import {
 
 /** Options of a new SharedReadPathTable. */
 export interface SharedReadPathTableOptions {
-  /** Shapes the table can hold at once, TABLE_CAPACITY_MIN..TABLE_CAPACITY_MAX (default TABLE_CAPACITY_DEFAULT). */
+  /** Slots (shapes a writer has had) the table can hold at once, TABLE_CAPACITY_MIN..TABLE_CAPACITY_MAX (default TABLE_CAPACITY_DEFAULT). */
   readonly capacity?: number
+  /** Unslotted entries kept before the oldest goes (the runtime's `readPathKeys`; default the engine's READ_PATH_KEYS_DEFAULT). */
+  readonly unslottedMax?: number
 }
 
 export { TABLE_CAPACITY_DEFAULT, TABLE_CAPACITY_MAX, TABLE_CAPACITY_MIN }
@@ -165,8 +170,11 @@ export class SharedReadPathTable implements ReadPathTable {
   readonly #slots: Slots
   readonly #directory: Directory
   readonly #cache = new Map<ShapeHandle, SlotKeys>()
-  /** Entries of the cache without a slot (see the class comment). */
+  /** Entries of the cache without a slot (see the class comment), at most #unslottedMax. */
   #unslotted = 0
+  readonly #unslottedMax: number
+  /** Which unslotted entry goes when there are #unslottedMax: the one made first. */
+  readonly #evictionOrder = new EvictionOrder(this.#cache, (entry) => !entry.slotted)
   /**
    * Whether the cache holds every directory entry: it does from the start (every entry is made
    * through #entry, which caches it, and delete removes both) until the backstop in #remember
@@ -181,6 +189,8 @@ export class SharedReadPathTable implements ReadPathTable {
 
   constructor(options: SharedReadPathTableOptions = {}) {
     const capacity = validateCapacity(options.capacity)
+    this.#unslottedMax = options.unslottedMax ?? limits.READ_PATH_KEYS_DEFAULT
+    assertReadPathKeys(this.#unslottedMax, 'shared table: unslottedMax')
     this.#slots = Slots.create(capacity)
     this.#directory = new Directory(capacity)
     this.#cacheEntriesMax = cacheEntriesMax(capacity)
@@ -366,7 +376,12 @@ export class SharedReadPathTable implements ReadPathTable {
 
   #keepUnslotted(handle: ShapeHandle, keys: ReadPathKeys): void {
     assertHandle(handle) // as the directory does for the slotted
-    if (!this.#cache.has(handle)) this.#unslotted++
+    if (!this.#cache.has(handle)) {
+      // Its keys are in LMDB too: the entry that goes costs its next read a miss.
+      const oldest = this.#unslotted >= this.#unslottedMax ? this.#evictionOrder.next() : undefined
+      if (oldest !== undefined) this.#dropUnslotted(oldest)
+      this.#unslotted++
+    }
     this.#cache.set(handle, SlotKeys.unslotted(keys))
   }
 
