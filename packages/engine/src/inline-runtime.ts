@@ -7,7 +7,10 @@ import type { Runtime, Writers } from './runtime.ts'
 import { writerOpsVia } from './write-ops.ts'
 
 export interface InlineRuntimeOptions {
-  /** Shapes whose read-path keys the main thread keeps (READ_PATH_KEYS_MIN..READ_PATH_KEYS_MAX, default READ_PATH_KEYS_DEFAULT); past it the oldest goes. */
+  /**
+   * Shapes whose read-path keys the main thread keeps (READ_PATH_KEYS_MIN..READ_PATH_KEYS_MAX,
+   * default READ_PATH_KEYS_DEFAULT); past it the one kept first goes.
+   */
   readonly readPathKeys?: number | undefined
 }
 

@@ -12,8 +12,8 @@ import type { ReadPathKeys } from './read-path-keys.ts'
  * The facade deletes an entry last when a shape is removed, after the catalog lookups are gone,
  * so no later miss can bring it back.
  *
- * A table may hold fewer entries than there are shapes (READ_PATH_KEYS_MAX; the shared table's
- * slots): a handle without an entry is simply a miss, served from LMDB.
+ * A table may hold fewer entries than there are shapes (a runtime's `readPathKeys`; the shared
+ * table's slots): a handle without an entry is simply a miss, served from LMDB.
  *
  * The inline runtime uses MapReadPathTable; the worker runtime provides a SharedArrayBuffer
  * table behind this same interface.

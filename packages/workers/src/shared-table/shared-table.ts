@@ -37,9 +37,15 @@ import {
 
 /** Options of a new SharedReadPathTable. */
 export interface SharedReadPathTableOptions {
-  /** Slots (shapes a writer has had) the table can hold at once, TABLE_CAPACITY_MIN..TABLE_CAPACITY_MAX (default TABLE_CAPACITY_DEFAULT). */
+  /**
+   * Slots (shapes a writer has had) the table can hold at once, TABLE_CAPACITY_MIN..
+   * TABLE_CAPACITY_MAX (default TABLE_CAPACITY_DEFAULT).
+   */
   readonly capacity?: number
-  /** Unslotted entries kept before the oldest goes (the runtime's `readPathKeys`; default the engine's READ_PATH_KEYS_DEFAULT). */
+  /**
+   * Unslotted entries kept before the oldest goes (the runtime's `readPathKeys`; default the
+   * engine's READ_PATH_KEYS_DEFAULT).
+   */
   readonly unslottedMax?: number
 }
 
@@ -113,9 +119,9 @@ const REFRESH_STALE = 2
  *
  * This object lives on the main thread, which owns the table: it gives handles their slots
  * (the directory, directory.ts, and the slot array's allocation, slots.ts), keeps or fills
- * their keys after a miss, and frees them on removal. A writer thread only writes values into slots it was given:
- * the writer client asks `slotFor` for the slot of every shape an operation names and sends it
- * along (slot-publisher.ts is the writer's side). So no thread that can die ever holds the
+ * their keys after a miss, and frees them on removal. A writer thread only writes values into
+ * slots it was given: the writer client asks `slotFor` for the slot of every shape an operation
+ * names and sends it along (slot-publisher.ts is the writer's side). So no thread that can die ever holds the
  * directory's lock, and allocation needs no lock. The one lock a writer shares with this thread
  * is a slot's seq, held for one publish; a writer that exits holding it has it broken by
  * `releaseAbandoned`.
@@ -149,9 +155,10 @@ const REFRESH_STALE = 2
  *
  * A shape gets a slot when the first writer operation on it is sent (`slotFor`), not when it is
  * read. Until then only the main thread can change its keys (every writer operation asks
- * `slotFor` first, but a removal's drop, after which the facade deletes the entry), so a miss's fill keeps the keys it read from LMDB in the main thread's
- * cache alone, as an *unslotted* entry: no slot, no directory entry, no shared memory written,
- * hit like any other (its seq word is one that never moves). `slotFor` moves the keys into the
+ * `slotFor` first, but a removal's drop, after which the facade deletes the entry), so a miss
+ * keeps the keys it read from LMDB in the main thread's cache alone, as an *unslotted* entry
+ * (at most `unslottedMax` of them, the one kept first going past it): no slot, no directory
+ * entry, no shared memory written, hit like any other (its seq word is one that never moves). `slotFor` moves the keys into the
  * slot it gives the shape, where the writer's publishes then replace them. So a first read costs
  * what the inline runtime's does (a cold restore's first read of a shape on 2 writer threads
  * made a slot, a directory entry and a shared-memory write: p50 2.1-3.2 µs against 0.24 µs for
