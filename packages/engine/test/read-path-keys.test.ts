@@ -48,7 +48,7 @@ test('a table of 3 keys lets the entry made first go; publishing a held entry ag
   assert.equal(table.size, 3)
 })
 
-test('the eviction order passes over entries that may not go, once per round, and starts again at the end', () => {
+test('the eviction order passes over entries that may not go, and finds entries made since it started', () => {
   const map = new Map<string, { pinned: boolean }>()
   for (let i = 0; i < 6; i++) map.set(`1-${i}`, { pinned: i % 2 === 0 })
   const order = new EvictionOrder(map, (value) => !value.pinned)
