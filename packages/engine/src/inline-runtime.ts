@@ -1,10 +1,12 @@
-import { EngineError, ErrorCode } from './errors.ts'
+import { assertKnownOptions } from './known-options.ts'
 import { READ_PATH_KEYS_DEFAULT } from './limits.ts'
 import type { CommitCounters } from './log-store/partition-store.ts'
 import { PartitionWriters } from './partition-writers.ts'
 import { assertReadPathKeys, MapReadPathTable } from './read-path/read-path-table.ts'
 import type { Runtime, Writers } from './runtime.ts'
 import { writerOpsVia } from './write-ops.ts'
+
+const KNOWN_OPTIONS: ReadonlySet<string> = new Set(['readPathKeys'])
 
 export interface InlineRuntimeOptions {
   /**
@@ -20,17 +22,7 @@ export interface InlineRuntimeOptions {
  * threads buy. Options are checked here, before openEngine creates anything.
  */
 export function inlineRuntime(options: InlineRuntimeOptions = {}): Runtime {
-  if (typeof options !== 'object' || options === null) {
-    throw new EngineError(ErrorCode.INVALID_OPTION, 'inlineRuntime options must be an object')
-  }
-  for (const key of Object.keys(options)) {
-    if (key !== 'readPathKeys') {
-      throw new EngineError(
-        ErrorCode.INVALID_OPTION,
-        `unknown inlineRuntime option ${JSON.stringify(key.slice(0, 64))}`,
-      )
-    }
-  }
+  assertKnownOptions(options, KNOWN_OPTIONS, 'inlineRuntime')
   const readPathKeys = options.readPathKeys ?? READ_PATH_KEYS_DEFAULT
   assertReadPathKeys(readPathKeys)
   return async (context) => {

@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs'
 import { EngineError, ErrorCode } from './errors.ts'
 import { inlineRuntime } from './inline-runtime.ts'
+import { assertKnownOptions } from './known-options.ts'
 import {
   CATALOG_MAP_BYTES_DEFAULT,
   CHUNK_BYTES_THRESHOLD_DEFAULT,
@@ -48,11 +49,7 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
 ])
 
 export function resolveOptions(options: EngineOptions): ResolvedOptions {
-  if (typeof options !== 'object' || options === null) invalid('options must be an object')
-  // A misspelt option would otherwise be ignored silently and its default used.
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(key)) invalid(`unknown option ${JSON.stringify(key.slice(0, 64))}`)
-  }
+  assertKnownOptions(options, KNOWN_OPTIONS)
   if (typeof options.dir !== 'string' || options.dir.length === 0) invalid('options.dir must be a non-empty path')
   if (options.dir.includes('\u0000')) invalid('options.dir contains a NUL character')
   // Checked before anything is created: a file in the way would otherwise fail deep in mkdir or LMDB.

@@ -1,4 +1,4 @@
-import { assertReadPathKeys, EngineError, ErrorCode } from '@shapestore/engine'
+import { assertKnownOptions, assertReadPathKeys, EngineError, ErrorCode } from '@shapestore/engine'
 import { READER_MEMORY_MB_MIN, READERS_MAX } from './reader-pool.ts'
 import { TABLE_CAPACITY_MAX, TABLE_CAPACITY_MIN } from './shared-table/layout.ts'
 
@@ -24,10 +24,7 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
  * engine starts its runtime would otherwise fail after the catalog was already created.
  */
 export function validateWorkerRuntimeOptions(options: unknown): void {
-  if (typeof options !== 'object' || options === null) invalid('workerRuntime options must be an object')
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(key)) invalid(`unknown workerRuntime option ${JSON.stringify(key.slice(0, 64))}`)
-  }
+  assertKnownOptions(options, KNOWN_OPTIONS, 'workerRuntime')
   const o = options as Record<string, unknown>
   integer('writers', o.writers, 1, WRITERS_MAX)
   integer('writerMemoryMb', o.writerMemoryMb, WRITER_MEMORY_MB_MIN, THREAD_MEMORY_MB_MAX)

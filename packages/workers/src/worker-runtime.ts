@@ -70,10 +70,7 @@ class WriterThreads {
 
   constructor(context: RuntimeContext, options: WorkerRuntimeOptions & { writers: number }) {
     this.#context = context
-    this.table = new SharedReadPathTable({
-      ...(options.tableCapacity === undefined ? {} : { capacity: options.tableCapacity }),
-      ...(options.readPathKeys === undefined ? {} : { unslottedMax: options.readPathKeys }),
-    })
+    this.table = new SharedReadPathTable({ capacity: options.tableCapacity, unslottedMax: options.readPathKeys })
     this.commitCounters = new Int32Array(new SharedArrayBuffer(4 * context.partitions))
     this.reader = new ReaderPool({ readers: options.readers, readerMemoryMb: options.readerMemoryMb })
     const entry = options.writerEntry ?? siblingModule('writer-worker', import.meta.url)

@@ -89,7 +89,8 @@ export class MapReadPathTable implements ReadPathTable {
   }
 
   publish(handle: ShapeHandle, keys: ReadPathKeys): void {
-    if (!this.#entries.has(handle)) this.#makeRoom()
+    // A held entry is overwritten in place; only a new one may need room (asked only when full).
+    if (this.#entries.size >= this.#keysMax && !this.#entries.has(handle)) this.#makeRoom()
     this.#entries.set(handle, keys)
   }
 

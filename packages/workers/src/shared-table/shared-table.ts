@@ -41,12 +41,12 @@ export interface SharedReadPathTableOptions {
    * Slots (shapes a writer has had) the table can hold at once, TABLE_CAPACITY_MIN..
    * TABLE_CAPACITY_MAX (default TABLE_CAPACITY_DEFAULT).
    */
-  readonly capacity?: number
+  readonly capacity?: number | undefined
   /**
    * Unslotted entries kept before the oldest goes (the runtime's `readPathKeys`; default the
    * engine's READ_PATH_KEYS_DEFAULT).
    */
-  readonly unslottedMax?: number
+  readonly unslottedMax?: number | undefined
 }
 
 export { TABLE_CAPACITY_DEFAULT, TABLE_CAPACITY_MAX, TABLE_CAPACITY_MIN }
