@@ -250,6 +250,34 @@ test('a figure whose processes fall into two modes is held to the baseline by it
   assert.ok(row !== undefined && (row.head as number) < 110, `head level ${row?.head}`)
 })
 
+test('the baseline check reads the confirmation round too: a first round the fresh pairs overruled fails nothing', () => {
+  // As in a CI run: the first round puts the head 35 % slower (base ~100 ns, within the bound
+  // of the committed 80); then the machine slows and 14 fresh pairs read both sides at ~200 ns.
+  // The first round alone puts the head 69 % over the committed figure, past the 60 % bound.
+  const random = prng(5)
+  const jitter = () => Math.exp(0.02 * gaussian(random))
+  const pair = (pair: number, b: number, h: number, confirming: boolean): PairSample => ({
+    probe: 'p',
+    pair,
+    ...(confirming ? { confirming: true } : {}),
+    base: { ok: true, result: result(b * jitter(), 1e6 * jitter(), 1) },
+    head: { ok: true, result: result(h * jitter(), 1e6 * jitter(), 1) },
+  })
+  const samples = [
+    ...Array.from({ length: 10 }, (_, i) => pair(i, 100, 135, false)),
+    ...Array.from({ length: 14 }, (_, i) => pair(10 + i, 200, 200, true)),
+  ]
+  const committed = {
+    ...baseline,
+    timed: { ...baseline.timed, hit_ns: { value: 80, unit: 'ns', better: 'lower' as const } },
+  }
+  const v = judge(config, { baseCommit: 'a'.repeat(40), baseFailures: {}, partial: false, samples }, committed)
+  assert.deepEqual(failed(v), [])
+  assert.match(abRow(v, 'hit_ns')?.detail ?? '', /NOT CONFIRMED/)
+  const row = v.rows.find((r) => r.kind === 'baseline' && r.figure === 'hit_ns')
+  assert.match(row?.detail ?? '', /and so is the base in this run/)
+})
+
 test('it fails closed: a probe that errored, nothing measured, a malformed or missing baseline, a figure gone', () => {
   const r = record()
   const broken = {
