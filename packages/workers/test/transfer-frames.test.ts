@@ -48,7 +48,7 @@ test('turnBytes counts what the turn reserved, and starts again at take', () => 
 test('a big turn goes out early only once every reserved byte belongs to a queued operation', () => {
   const frames = new TransferFrames()
   // As appendToLogs does: every transaction encoded (reserved) before the first is queued (add).
-  const encoded = Array.from({ length: 5 }, () => frames.reserve(FRAME_BYTES))
+  const encoded = Array.from({ length: TURN_FLUSH_BYTES / FRAME_BYTES + 1 }, () => frames.reserve(FRAME_BYTES))
   assert.ok(frames.turnBytes >= TURN_FLUSH_BYTES)
   for (const bytes of encoded.slice(0, -1)) {
     assert.equal(frames.add(bytes), bytes)
