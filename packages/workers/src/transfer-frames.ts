@@ -1,9 +1,10 @@
 /**
  * Bytes of a pooled frame buffer. An operation bigger than this gets a buffer of its own, not
  * pooled. Small because a transferred buffer is new external memory to the isolate that receives
- * it, whatever part of it is used: at 1 MiB a message V8 ran a full mark-compact every ~900
- * messages (a streams server on 2 writer threads, appends to one stream: 26-35 mark-compacts in
- * 6 s; 2 at 128 KiB, with 9-20 % more appends/s).
+ * it, whatever part of it is used. At 1 MiB a message V8 ran a full mark-compact every ~900
+ * messages (21-24 in 20,000 postMessages to a worker; 0-1 at 64 KiB), and a streams server on 2
+ * writer threads, appending to one stream, ran 26-35 in 6 s (2 at 128 KiB, with 9-20 % more
+ * appends/s).
  */
 export const FRAME_BYTES = 128 * 1024
 /** Buffers handed back and kept for reuse, at most (per writer thread): 32 MiB. */
