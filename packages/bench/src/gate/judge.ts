@@ -91,7 +91,7 @@ interface Series {
   /** Complete pairs of the confirmation round. */
   readonly confirmBase: number[]
   readonly confirmHead: number[]
-  /** Every head value, paired or not (the baseline check's sample). */
+  /** Every head value, paired or not (the baseline check's sample when there are no pairs). */
   readonly headAll: number[]
 }
 
@@ -285,15 +285,16 @@ interface RunPairs {
 }
 
 /**
- * Every complete pair of the run, the confirmation round's included: where fresh pairs overruled
- * a first round, the first round alone is the reading the A/B rejected. (A CI run's first
- * round put the head 35 % under the base in log_read_gbps; 14 fresh pairs read both at the same
- * level, and the check, reading the first round only, failed the head against the baseline.)
+ * The pairs the A/B's verdict rests on: the confirmation round's when it ran (a first round it
+ * overruled is the reading the A/B rejected; one it confirmed fails the A/B anyway), else the
+ * first round's. A CI run's first round put the head 35 % under the base in log_read_gbps, 14
+ * fresh pairs read both at one level, and the check, reading the first round, failed the head.
+ * The machine's speed still comes from first rounds (machineFactor): every probe has one.
  */
-const runPairs = (series: Series): RunPairs => ({
-  base: [...series.base, ...series.confirmBase],
-  head: [...series.head, ...series.confirmHead],
-})
+const verdictPairs = (series: Series): RunPairs =>
+  series.confirmBase.length >= CONFIRM_MIN_PAIRS
+    ? { base: series.confirmBase, head: series.confirmHead }
+    : { base: series.base, head: series.head }
 
 function baselineRow(
   name: string,
@@ -304,7 +305,7 @@ function baselineRow(
   machine: ReturnType<typeof machineFactor>,
 ): Row {
   const committed = baseline.timed[name]
-  const pairs = runPairs(series)
+  const pairs = verdictPairs(series)
   const row = { ...EMPTY, kind: 'baseline' as const, figure: name, unit: series.unit, head: headLevel(series, pairs) }
   if (committed === undefined) return { ...row, detail: 'not in the committed baseline yet' }
   if (committed.unit !== series.unit || committed.better !== series.better) {
@@ -346,7 +347,7 @@ function baselineRow(
 /**
  * The verdict: every timed figure A/B-compared over its pairs (when there is a base), every
  * counter compared exactly with the base (or the committed baseline where the base lacks it),
- * and every timed figure's head median checked coarsely against the committed baseline.
+ * and every timed figure's head level checked coarsely against the committed baseline.
  */
 export function judge(config: GateConfig, record: GateRecord, committed: unknown): Verdict {
   const rows: Row[] = []
