@@ -29,7 +29,8 @@ export const SNAPSHOT_PART_BYTES = 1024 * 1024
 /**
  * Encoded snapshot parts not yet committed, across all snapshots being written: more waits.
  * Enough to keep both writer threads' commits full; the transfer-buffer pools (32 MiB per
- * writer) cover it, so a burst of snapshots reuses buffers instead of allocating fresh ones.
+ * writer, parts in buffers of their own rounded up to 128 KiB) cover it, so a burst of snapshots
+ * reuses buffers instead of allocating fresh ones.
  */
 export const SNAPSHOT_BYTES_IN_FLIGHT = 32 * 1024 * 1024
 

@@ -1,14 +1,19 @@
 /**
- * Bytes of a pooled frame buffer. An operation bigger than this gets a buffer of its own, not
- * pooled. Small because a transferred buffer is new external memory to the isolate that receives
- * it, whatever part of it is used. At 1 MiB a message V8 ran a full mark-compact every ~900
- * messages (21-24 in 20,000 postMessages to a worker; 0-1 at 64 KiB), and a streams server on 2
- * writer threads, appending to one stream, ran 26-35 in 6 s (2 at 128 KiB, with 9-20 % more
- * appends/s).
+ * Bytes of a frame buffer, the one most operations share. Small because a transferred buffer is
+ * new external memory to the isolate that receives it, whatever part of it is used. At 1 MiB a
+ * message V8 ran a full mark-compact every ~900 messages (21-24 in 20,000 postMessages to a
+ * worker; 0-1 at 64 KiB), and a streams server on 2 writer threads, appending to one stream, ran
+ * 26-35 in 6 s (2 at 128 KiB, with 9-20 % more appends/s).
  */
 export const FRAME_BYTES = 128 * 1024
-/** Buffers handed back and kept for reuse, at most (per writer thread): 32 MiB. */
-export const FRAME_POOL_MAX = (32 * 1024 * 1024) / FRAME_BYTES
+/**
+ * An operation bigger than FRAME_BYTES gets a buffer of its own, rounded up to a multiple of
+ * FRAME_BYTES up to this size, so repeated big operations (snapshot parts, just over 1 MiB each)
+ * reuse their buffers too; a bigger one gets one of its own size, never kept.
+ */
+export const OWN_BUFFER_POOLED_BYTES_MAX = 4 * 1024 * 1024
+/** Bytes of buffers handed back and kept for reuse, at most (per writer thread). */
+export const FRAME_POOL_BYTES_MAX = 32 * 1024 * 1024
 /**
  * A turn that has reserved this many bytes goes out at once rather than at the turn's end: a
  * turn that encodes hundreds of megabytes (thousands of snapshots resolved by one commit) would
@@ -19,10 +24,11 @@ export const TURN_FLUSH_BYTES = 4 * 1024 * 1024
 
 /**
  * The bulk bytes of one turn's operations for one writer thread (transaction records, snapshot
- * parts: already what LMDB stores), kept in a few large buffers that travel with the turn's
- * message as transfers: the bytes are moved, not structured-cloned, and the message carries a
- * handful of buffers however many transactions it holds. The main thread encodes a transaction
- * straight into them (`reserve`); bytes encoded elsewhere are copied in once (`add`).
+ * parts: already what LMDB stores), kept in buffers that travel with the turn's message as
+ * transfers: the bytes are moved, not structured-cloned, and the message carries one buffer per
+ * FRAME_BYTES of them (a big operation one of its own) however many transactions they hold. The
+ * main thread encodes a transaction straight into them (`reserve`); bytes encoded elsewhere are
+ * copied in once (`add`).
  *
  * The writer hands each buffer back once every operation that used it has committed
  * (`recycle`), so steady load reuses the same few buffers: a fresh buffer costs an allocation
@@ -32,10 +38,13 @@ export const TURN_FLUSH_BYTES = 4 * 1024 * 1024
  * which detaches them here.
  */
 export class TransferFrames {
-  readonly #pool: ArrayBuffer[] = []
+  /** Kept buffers by size: the multiples of FRAME_BYTES up to OWN_BUFFER_POOLED_BYTES_MAX. */
+  readonly #pool = new Map<number, ArrayBuffer[]>()
+  #pooledBytes = 0
   #turn: ArrayBuffer[] = []
   /** Bytes reserved this turn that no operation has claimed (`add`) yet. */
   readonly #unclaimed = new Set<Uint8Array>()
+  /** The frame buffer small reservations go into. */
   #current: ArrayBuffer | null = null
   #used = 0
   #turnBytes = 0
@@ -56,18 +65,34 @@ export class TransferFrames {
 
   /** `bytes` bytes of this turn's buffers, to encode into. */
   reserve(bytes: number): Buffer {
-    let current = this.#current
-    if (current === null || this.#used + bytes > current.byteLength) {
-      current = bytes > FRAME_BYTES ? new ArrayBuffer(bytes) : (this.#pool.pop() ?? new ArrayBuffer(FRAME_BYTES))
-      this.#turn.push(current)
-      this.#current = current
-      this.#used = 0
+    let buffer: ArrayBuffer
+    let at = 0
+    if (bytes > FRAME_BYTES) {
+      // A buffer of its own; the frame keeps its room for the small ones that follow.
+      buffer = this.#buffer(bytes <= OWN_BUFFER_POOLED_BYTES_MAX ? Math.ceil(bytes / FRAME_BYTES) * FRAME_BYTES : bytes)
+      this.#turn.push(buffer)
+    } else {
+      if (this.#current === null || this.#used + bytes > this.#current.byteLength) {
+        this.#current = this.#buffer(FRAME_BYTES)
+        this.#turn.push(this.#current)
+        this.#used = 0
+      }
+      buffer = this.#current
+      at = this.#used
+      this.#used += bytes
     }
-    const view = Buffer.from(current, this.#used, bytes)
-    this.#used += bytes
+    const view = Buffer.from(buffer, at, bytes)
     this.#turnBytes += bytes
     this.#unclaimed.add(view)
     return view
+  }
+
+  /** A kept buffer of `size` bytes, else a new one. */
+  #buffer(size: number): ArrayBuffer {
+    const kept = this.#pool.get(size)?.pop()
+    if (kept === undefined) return new ArrayBuffer(size)
+    this.#pooledBytes -= size
+    return kept
   }
 
   /** `bytes` for a queued operation, in this turn's buffers: as they are if they were reserved there, else a copy. */
@@ -93,10 +118,17 @@ export class TransferFrames {
     return turn
   }
 
-  /** Buffers the writer is done with: kept for the next turns. */
+  /** Buffers the writer is done with: kept for the next turns, up to FRAME_POOL_BYTES_MAX. */
   recycle(buffers: readonly ArrayBuffer[]): void {
     for (const buffer of buffers) {
-      if (buffer.byteLength === FRAME_BYTES && this.#pool.length < FRAME_POOL_MAX) this.#pool.push(buffer)
+      const size = buffer.byteLength
+      if (!isPooledSize(size) || this.#pooledBytes + size > FRAME_POOL_BYTES_MAX) continue
+      const kept = this.#pool.get(size)
+      if (kept === undefined) this.#pool.set(size, [buffer])
+      else kept.push(buffer)
+      this.#pooledBytes += size
     }
   }
 }
+
+const isPooledSize = (size: number) => size % FRAME_BYTES === 0 && size <= OWN_BUFFER_POOLED_BYTES_MAX

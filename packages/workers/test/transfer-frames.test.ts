@@ -3,7 +3,13 @@
 // pooled size come back into use; the turn counts its bytes, which is what sends a big turn early.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { FRAME_BYTES, TransferFrames, TURN_FLUSH_BYTES } from '../src/transfer-frames.ts'
+import {
+  FRAME_BYTES,
+  FRAME_POOL_BYTES_MAX,
+  OWN_BUFFER_POOLED_BYTES_MAX,
+  TransferFrames,
+  TURN_FLUSH_BYTES,
+} from '../src/transfer-frames.ts'
 
 test('reserved bytes are not copied again; foreign bytes are copied into the turn', () => {
   const frames = new TransferFrames()
@@ -20,19 +26,41 @@ test('reserved bytes are not copied again; foreign bytes are copied into the tur
   assert.deepEqual(frames.take(), [], 'the next turn starts empty')
 })
 
-test('a turn that outgrows a buffer takes another; an oversized payload gets its own, never pooled', () => {
+test('a turn that outgrows a frame takes another; a bigger payload gets its own buffer, pooled by multiples of a frame', () => {
   const frames = new TransferFrames()
-  frames.reserve(FRAME_BYTES - 1)
+  const first = frames.reserve(FRAME_BYTES - 1)
   const next = frames.reserve(2)
-  const big = frames.reserve(FRAME_BYTES + 1)
+  const medium = frames.reserve(FRAME_BYTES + 1)
+  const small = frames.reserve(10)
+  const huge = frames.reserve(OWN_BUFFER_POOLED_BYTES_MAX + 1)
+  const odd = frames.reserve(2 * FRAME_BYTES + 1)
+  assert.equal(odd.buffer.byteLength, 3 * FRAME_BYTES, 'not a power of two: the next whole frame')
+  assert.notEqual(next.buffer, first.buffer)
+  assert.equal(medium.buffer.byteLength, 2 * FRAME_BYTES, 'rounded up to a multiple of a frame')
+  assert.equal(small.buffer, next.buffer, 'the frame keeps its room after a payload of its own')
+  assert.equal(huge.buffer.byteLength, OWN_BUFFER_POOLED_BYTES_MAX + 1)
   const turn = frames.take()
-  assert.equal(turn.length, 3)
-  assert.equal(turn[1], next.buffer)
-  assert.equal(big.buffer.byteLength, FRAME_BYTES + 1)
+  assert.deepEqual(turn, [first.buffer, next.buffer, medium.buffer, huge.buffer, odd.buffer])
   frames.recycle(turn)
   const reused = new Set([frames.reserve(FRAME_BYTES).buffer, frames.reserve(FRAME_BYTES).buffer])
-  assert.ok(reused.has(turn[0] as ArrayBuffer) && reused.has(turn[1] as ArrayBuffer), 'pooled buffers come back')
-  assert.ok(!reused.has(big.buffer as ArrayBuffer))
+  assert.ok(reused.has(first.buffer as ArrayBuffer) && reused.has(next.buffer as ArrayBuffer), 'frames come back')
+  assert.equal(frames.reserve(FRAME_BYTES + 5).buffer, medium.buffer, 'a buffer of its own size class comes back')
+  assert.notEqual(
+    frames.reserve(OWN_BUFFER_POOLED_BYTES_MAX + 1).buffer,
+    huge.buffer,
+    'past the pooled sizes, never kept',
+  )
+})
+
+test('the kept buffers stop at FRAME_POOL_BYTES_MAX', () => {
+  const frames = new TransferFrames()
+  const count = FRAME_POOL_BYTES_MAX / FRAME_BYTES
+  for (let i = 0; i <= count; i++) frames.reserve(FRAME_BYTES)
+  const turn = frames.take()
+  assert.equal(turn.length, count + 1)
+  frames.recycle(turn)
+  const back = new Set(Array.from({ length: count + 1 }, () => frames.reserve(FRAME_BYTES).buffer))
+  assert.equal(turn.filter((buffer) => back.has(buffer)).length, count, 'one more than fits is dropped')
 })
 
 test('turnBytes counts what the turn reserved, and starts again at take', () => {
