@@ -131,4 +131,5 @@ export class TransferFrames {
   }
 }
 
-const isPooledSize = (size: number) => size % FRAME_BYTES === 0 && size <= OWN_BUFFER_POOLED_BYTES_MAX
+const isPooledSize = (size: number) =>
+  size >= FRAME_BYTES && size <= OWN_BUFFER_POOLED_BYTES_MAX && size % FRAME_BYTES === 0
