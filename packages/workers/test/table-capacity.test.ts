@@ -15,6 +15,16 @@ import { TABLE_CAPACITY_DEFAULT } from '../src/shared-table/layout.ts'
 const SHAPES = 150_000
 const BATCH = 10_000
 
+/** Runs `run` on a fresh directory, removed afterwards. */
+async function inScratchDir(run: (dir: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'table-capacity-'))
+  try {
+    await run(dir)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 function item(tx: number): LogItem[] {
   return [{ offset: `${tx}_0`, key: `"public"."items"/"${tx}"`, op: 'insert', json: `{"value":{"id":"${tx}"}}` }]
 }
@@ -49,8 +59,7 @@ test(`${SHAPES} shapes on the worker runtime with default options: every write a
   timeout: 300_000,
 }, async () => {
   assert.ok(SHAPES > TABLE_CAPACITY_DEFAULT, 'the test must pass the default capacity')
-  const dir = mkdtempSync(join(tmpdir(), 'table-capacity-'))
-  try {
+  await inScratchDir(async (dir) => {
     const engine = await openEngine({ dir, runtime: workerRuntime() })
     let handles: string[]
     try {
@@ -71,16 +80,13 @@ test(`${SHAPES} shapes on the worker runtime with default options: every write a
     } finally {
       await reopened.close()
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
+  })
 })
 
 test('a shape whose publish found no room reads its newest keys, before and after a removal frees room', {
   timeout: 60_000,
 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'table-capacity-'))
-  try {
+  await inScratchDir(async (dir) => {
     const engine = await openEngine({ dir, runtime: workerRuntime({ tableCapacity: 10, writers: 1 }) })
     try {
       const handles = await createShapes(engine, 20)
@@ -96,16 +102,13 @@ test('a shape whose publish found no room reads its newest keys, before and afte
     } finally {
       await engine.close()
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
+  })
 })
 
 test('with 4 read-path keys kept for 12 shapes on the worker runtime, every read is exact while entries come and go', {
   timeout: 60_000,
 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'table-capacity-'))
-  try {
+  await inScratchDir(async (dir) => {
     // Written shapes take slots; reads after a restart take none, and only 4 of them are kept.
     const engine = await openEngine({ dir, runtime: workerRuntime({ readPathKeys: 4, writers: 1 }) })
     let handles: string[]
@@ -124,7 +127,5 @@ test('with 4 read-path keys kept for 12 shapes on the worker runtime, every read
     } finally {
       await reopened.close()
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
+  })
 })

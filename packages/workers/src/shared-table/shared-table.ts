@@ -121,10 +121,10 @@ const REFRESH_STALE = 2
  * (the directory, directory.ts, and the slot array's allocation, slots.ts), keeps or fills
  * their keys after a miss, and frees them on removal. A writer thread only writes values into
  * slots it was given: the writer client asks `slotFor` for the slot of every shape an operation
- * names and sends it along (slot-publisher.ts is the writer's side). So no thread that can die ever holds the
- * directory's lock, and allocation needs no lock. The one lock a writer shares with this thread
- * is a slot's seq, held for one publish; a writer that exits holding it has it broken by
- * `releaseAbandoned`.
+ * names and sends it along (slot-publisher.ts is the writer's side). So no thread that can die
+ * ever holds the directory's lock, and allocation needs no lock. The one lock a writer shares
+ * with this thread is a slot's seq, held for one publish; a writer that exits holding it has it
+ * broken by `releaseAbandoned`.
  *
  * Who writes what (the rights of ReadPathTable):
  * - the shape's writer publishes after every commit into its slot: it always overwrites;
@@ -158,8 +158,9 @@ const REFRESH_STALE = 2
  * `slotFor` first, but a removal's drop, after which the facade deletes the entry), so a miss
  * keeps the keys it read from LMDB in the main thread's cache alone, as an *unslotted* entry
  * (at most `unslottedMax` of them, the one kept first going past it): no slot, no directory
- * entry, no shared memory written, hit like any other (its seq word is one that never moves). `slotFor` moves the keys into the
- * slot it gives the shape, where the writer's publishes then replace them. So a first read costs
+ * entry, no shared memory written, hit like any other (its seq word is one that never moves).
+ * `slotFor` moves the keys into the slot it gives the shape, where the writer's publishes then
+ * replace them. So a first read costs
  * what the inline runtime's does (a cold restore's first read of a shape on 2 writer threads
  * made a slot, a directory entry and a shared-memory write: p50 2.1-3.2 µs against 0.24 µs for
  * Map.set, 50,000 fresh handles; see README), and shapes only read take no slot at all.
