@@ -15,12 +15,12 @@ const STALLED = 200
 const ROWS = 2_000
 const ROW_PAD = 'x'.repeat(2_000)
 /**
- * Per stalled client, at most 1/4 of the chunk (a copy per client would be 4 MiB). Measured
- * 118-238 KiB in three runs on 2026-12-05; 209-628 KiB in four runs on 2026-12-06, and 357-535 KiB
- * on that day's earlier tree ab13f84 (so the machine, not the code, moved it past the 512 KiB
- * this bound was).
+ * Per stalled client, at most 1/8 of the chunk (a copy per client would be 4 MiB). The chunk is
+ * shared while any response holds it (LogReadCache): 54-92 KiB per client in three runs on
+ * 2026-12-07. Before that each request read its own copy, and what a client cost depended on how
+ * much of it the kernel's socket buffers took: 118-851 KiB here, 1,152 KiB in one CI run.
  */
-const BYTES_PER_CLIENT_MAX = 1024 * 1024
+const BYTES_PER_CLIENT_MAX = 512 * 1024
 
 function residentBytes(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB$/m)
