@@ -39,8 +39,22 @@ export function itemsOf(config: StreamConfig, body: Buffer, tx: number, emptyOk:
     offset: `${tx}_${op}`,
     key: ITEM_KEY,
     op: 'insert',
-    json: JSON.stringify(message) ?? 'null',
+    json: withinItemLimit(JSON.stringify(message) ?? 'null', op),
   }))
+}
+
+/**
+ * A message as the engine stores it may be longer than it was sent: `1E20` comes back from
+ * JSON.stringify as 21 digits, so an 8 MiB body can make a 42 MiB item. Refused here, before any
+ * offset is handed out, rather than by the engine after (the whole request body, over 8 MiB,
+ * is under the transaction limit even so).
+ */
+function withinItemLimit(json: string, index: number): string {
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: a shorter string is within the limit.
+  if (json.length > limits.ITEM_JSON_BYTES_MAX / 3 && Buffer.byteLength(json) > limits.ITEM_JSON_BYTES_MAX) {
+    throw new HttpError(413, `message ${index} is over ${limits.ITEM_JSON_BYTES_MAX} bytes as stored`)
+  }
+  return json
 }
 
 /** One read's data: JSON arrays of engine items, in order, and the offset of the last item read. */

@@ -39,6 +39,12 @@ export class Stream {
   #holds = 0
   /** Appended to since it was loaded: its writer holds state for it, let go with it (evictIdle). */
   written = false
+  /**
+   * A write of it failed: what memory holds (offsets and producer state handed out) may be ahead
+   * of the disk. It is let go once its other writes have settled (StreamStore.forget); a write
+   * request that meets it waits for that and runs on the stream as the disk has it.
+   */
+  stale = false
 
   constructor(path: string, record: StreamRecord, nextTx: number) {
     // A copy: a request's path is a slice of its whole URL, which a stream would keep alive as
@@ -124,6 +130,8 @@ export class StreamStore {
   readonly #open = new Map<string, Stream>()
   /** Serialises creations and deletions of one path. */
   readonly #busy = new Map<string, Promise<unknown>>()
+  /** Paths whose stream is being created: their record may be on disk before the stream is adopted. */
+  readonly #creating = new Set<string>()
   #created = 0
   /** An idle sweep is under way (evictIdle). */
   #sweeping = false
@@ -137,6 +145,8 @@ export class StreamStore {
   get(path: string, options: { includeExpired?: boolean } = {}): Stream | undefined {
     let stream = this.#open.get(path)
     if (stream === undefined) {
+      // Not yet: a second object loaded from the new record would hand out the creator's offsets again.
+      if (this.#creating.has(path)) return undefined
       const stored = this.#records.get(path)
       if (stored === undefined) return undefined
       // A copy: msgpackr decodes a record's strings as slices of one string of the whole
@@ -218,39 +228,66 @@ export class StreamStore {
 
   /**
    * Creates the stream's shape and its record in memory (the caller holds `exclusive(path)`,
-   * writes the first appends and the record, then adopts it: until then requests do not see it).
+   * writes the first appends and the record, then adopts it, or abandons the creation if that
+   * failed: until then requests do not see it, even once its record is on disk).
    */
   async create(path: string, config: StreamConfig): Promise<Stream> {
-    const createdAtMs = Date.now()
-    let handle: string
-    for (;;) {
-      // A fresh shape per creation: a stream deleted and created again never sees the old log.
-      const where = JSON.stringify([path, createdAtMs, this.#created++])
-      const shape = await this.engine.getOrCreateShape({ table: 'streams', where })
-      // An orphan shape from a crash between these two steps in an earlier run: take the next name.
-      if (shape.created) {
-        handle = shape.handle
-        break
+    this.#creating.add(path)
+    try {
+      const createdAtMs = Date.now()
+      let handle: string
+      for (;;) {
+        // A fresh shape per creation: a stream deleted and created again never sees the old log.
+        const where = JSON.stringify([path, createdAtMs, this.#created++])
+        const shape = await this.engine.getOrCreateShape({ table: 'streams', where })
+        // An orphan shape from a crash between these two steps in an earlier run: take the next name.
+        if (shape.created) {
+          handle = shape.handle
+          break
+        }
       }
+      // Every other field at its default, as recordOf fills them in.
+      const record = recordOf({ config, handle, createdAtMs })
+      return new Stream(path, record, this.#nextTxOf(record))
+    } catch (error) {
+      this.#creating.delete(path)
+      throw error
     }
-    // Every other field at its default, as recordOf fills them in.
-    const record = recordOf({ config, handle, createdAtMs })
-    return new Stream(path, record, this.#nextTxOf(record))
   }
 
   /** Makes a created stream visible to requests, once its record is stored. */
   adopt(stream: Stream): void {
     this.#open.set(stream.path, stream)
+    this.#creating.delete(stream.path)
   }
 
-  /** Persists the stream's record as it is now; resolves once durable. */
+  /** A creation that failed: the path reads from disk again (the caller holds `exclusive(path)`). */
+  abandonCreation(path: string): void {
+    this.#creating.delete(path)
+  }
+
+  /**
+   * Persists the stream's record as it is now; resolves once durable. Not once it is removed: a
+   * save that was waiting for its append would otherwise bring a deleted record back.
+   */
   async save(stream: Stream): Promise<void> {
-    await stream.holding(this.#records.put(stream.path, storedRecord(stream.record)))
+    if (stream.removed) return
+    await stream.holding(settled(this.#records.put(stream.path, storedRecord(stream.record))))
   }
 
-  /** Drops what memory holds of the stream after a failed write (the next lookup reloads the record), and rethrows `error`. */
+  /**
+   * After a failed write: marks the stream stale and lets go of it once every write accepted
+   * before has settled (the next lookup then reads the record from disk), and rethrows `error`.
+   * Not at once: a second object loaded while writes are in flight would hand out their
+   * transaction numbers again, and the engine skips an append it already has as a replay.
+   */
   forget(stream: Stream, error: unknown): never {
-    if (this.#open.get(stream.path) === stream) this.#open.delete(stream.path)
+    if (!stream.stale) {
+      stream.stale = true
+      void stream.settled().then(() => {
+        if (this.#open.get(stream.path) === stream) this.#open.delete(stream.path)
+      })
+    }
     throw error
   }
 
@@ -282,15 +319,17 @@ export class StreamStore {
   }
 
   async #expire(path: string): Promise<void> {
-    const stream = this.#open.get(path)
-    if (stream === undefined || !stream.isExpired()) return
+    const stream = this.get(path, { includeExpired: true })
+    if (stream === undefined || !stream.isExpired() || stream.record.softDeleted) return
     await this.delete(stream)
   }
 
   async #remove(stream: Stream): Promise<void> {
     // Kept in #open, marked removed, until the record is gone: a lookup meanwhile must not load it again.
     stream.removed = true
-    await this.#records.remove(stream.path)
+    // Writes accepted before finish first: the record goes after the last save that carries it.
+    await stream.settled()
+    await settled(this.#records.remove(stream.path))
     if (this.#open.get(stream.path) === stream) this.#open.delete(stream.path)
     await this.engine.removeShape(stream.record.handle)
     const fork = stream.config.fork
@@ -302,10 +341,35 @@ export class StreamStore {
     else await this.save(source)
   }
 
+  /**
+   * The stream at `path` for a creation (the caller holds `exclusive(path)`): an expired stream
+   * there is deleted first, so a new one never takes over its record and orphans its log.
+   */
+  async beforeCreate(path: string): Promise<Stream | undefined> {
+    await this.#expire(path)
+    return this.get(path)
+  }
+
   #nextTxOf(record: StreamRecord): number {
     const own = this.engine.fetchLatestOffset(record.handle)
     if (own.isReal) return own.tx + 1
     const fork = record.config.fork
     return fork === null ? 1 : Math.max(1, LogOffset.parse(fork.through).tx + 1)
+  }
+}
+
+/**
+ * Awaits an lmdb-js write. When its commit fails, lmdb-js rejects the write's promise and also a
+ * second one, reachable only as `error.commitError`, that nobody would handle (lmdb-js issue
+ * #368: Node ends the process on an unhandled rejection); the engine does the same for its own
+ * writes. So a full disk is an error answer, not a dead server.
+ */
+async function settled<T>(write: Promise<T>): Promise<T> {
+  try {
+    return await write
+  } catch (error) {
+    const commitError = (error as { commitError?: unknown }).commitError
+    if (commitError instanceof Promise) commitError.catch(() => {})
+    throw error
   }
 }

@@ -19,6 +19,11 @@ test('appends over the limits are 413 and write nothing', async () => {
     assert.match(await many.text(), /at most 100000 messages/)
     const big = await fetch(s, { method: 'POST', headers: json, body: `"${'x'.repeat(BODY_BYTES_MAX)}"` })
     assert.equal(big.status, 413)
+    // Under the body limit as sent, over the engine's item limit as stored: 1E20 is 21 digits re-encoded.
+    const numbers = Array.from({ length: Math.floor((BODY_BYTES_MAX - 4) / 5) }, () => '1E20').join(',')
+    const expanding = await fetch(s, { method: 'POST', headers: json, body: `[[${numbers}]]` })
+    assert.equal(expanding.status, 413)
+    assert.match(await expanding.text(), /as stored/)
     assert.deepEqual(await readMessages(s), [0])
     // The stream still takes appends.
     assert.equal((await fetch(s, { method: 'POST', headers: json, body: '[1]' })).status, 204)

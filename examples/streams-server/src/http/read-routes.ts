@@ -49,7 +49,7 @@ export async function readStream(
   stream.lastAccessMs = Date.now()
   const answer =
     request.live === 'sse'
-      ? streamLive(store, stream, request, req, res, settings.sseConnectionMs)
+      ? streamLive(store, stream, request, res, settings.sseConnectionMs)
       : answerRead(store, stream, request, req, res, settings)
   // A live read waits on this object's end signal: it holds the stream while it runs.
   return request.live === null ? answer : stream.holding(answer)

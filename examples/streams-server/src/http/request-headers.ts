@@ -56,5 +56,7 @@ export function producerHeaders(req: IncomingMessage): ProducerRequest | null {
     throw new HttpError(400, 'Producer-Id, Producer-Epoch and Producer-Seq go together')
   }
   if (id.trim() === '') throw new HttpError(400, 'Producer-Id must not be empty')
+  // A record's producers are an object's keys: this one would set its prototype, and msgpack renames it.
+  if (id === '__proto__') throw new HttpError(400, 'Producer-Id __proto__ is reserved')
   return { id, epoch: plainInteger(epoch.trim(), 'Producer-Epoch'), seq: plainInteger(seq.trim(), 'Producer-Seq') }
 }

@@ -1,4 +1,6 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import { once } from 'node:events'
+import type { ServerResponse } from 'node:http'
+import type { LogOffset } from '@shapestore/engine'
 import { nextCursor } from '../cursor.ts'
 import { bodyOf, readRange } from '../messages.ts'
 import { formatOffset } from '../stream-offset.ts'
@@ -17,7 +19,6 @@ export async function streamLive(
   store: StreamStore,
   stream: Stream,
   request: ReadRequest,
-  req: IncomingMessage,
   res: ServerResponse,
   connectionMs: number,
 ): Promise<void> {
@@ -30,19 +31,21 @@ export async function streamLive(
     ...(textual ? {} : { 'stream-sse-data-encoding': 'base64' }),
   })
   const gone = new AbortController()
-  req.socket.once('close', () => gone.abort())
+  // The response's close, not its socket's: a kept-alive socket would gather a listener per request.
   res.once('close', () => gone.abort())
   const deadline = Date.now() + connectionMs
   let offset = request.since
   let cursor = request.cursor
   let first = true
   while (!gone.signal.aborted) {
-    const range = request.fromNow && first ? { parts: [], next: offset } : await readRange(store, stream, offset)
-    const hasData = range.parts.some((part) => part.length > 2)
-    offset = range.next
+    const { event, next } =
+      request.fromNow && first ? { event: null, next: offset } : await nextEvent(store, stream, offset)
+    const hasData = event !== null
+    offset = next
     const atTail = !offset.isBefore(store.tail(stream))
     const closed = stream.record.closed && atTail
-    if (hasData) res.write(dataEvent(textual, bodyOf(stream.config, range.parts)))
+    // A client that reads slowly holds one event in the server at a time, not the whole stream.
+    if (hasData && !res.write(event)) await drained(res, gone.signal)
     if (hasData || first || closed) {
       const control: Record<string, unknown> = { streamNextOffset: formatOffset(offset) }
       if (!closed) {
@@ -63,6 +66,29 @@ export async function streamLive(
     }
   }
   res.end()
+}
+
+/**
+ * The data event of the stream's next chunk after `offset` (null when it has no data), and the
+ * offset it reaches. Bytes, not a string: Node copies a string it cannot send at once, so a
+ * stalled client would hold the event twice; the read's own buffers are let go here.
+ */
+async function nextEvent(
+  store: StreamStore,
+  stream: Stream,
+  offset: LogOffset,
+): Promise<{ event: Buffer | null; next: LogOffset }> {
+  const range = await readRange(store, stream, offset)
+  const hasData = range.parts.some((part) => part.length > 2)
+  return {
+    event: hasData ? Buffer.from(dataEvent(isTextual(stream.config), bodyOf(stream.config, range.parts))) : null,
+    next: range.next,
+  }
+}
+
+/** Resolves once `res` can take more, or the client is gone. */
+async function drained(res: ServerResponse, gone: AbortSignal): Promise<void> {
+  await once(res, 'drain', { signal: gone }).catch(() => {})
 }
 
 function dataEvent(textual: boolean, body: Buffer): string {

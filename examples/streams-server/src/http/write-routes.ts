@@ -6,7 +6,14 @@ import { isJson, mediaType, type StreamConfig } from '../stream-record.ts'
 import type { Stream, StreamStore } from '../stream-store.ts'
 import { readBody } from './body.ts'
 import { acceptProducer, type ProducerVerdict } from './producers.ts'
-import { closedHeader, expiryHeaders, header, plainInteger, producerHeaders } from './request-headers.ts'
+import {
+  closedHeader,
+  expiryHeaders,
+  header,
+  type ProducerRequest,
+  plainInteger,
+  producerHeaders,
+} from './request-headers.ts'
 import { type Headers, HttpError, send } from './respond.ts'
 import { liveStream, streamHeaders, tailHeaders } from './stream-answers.ts'
 
@@ -23,7 +30,7 @@ export async function createStream(
   const requestedType = header(req, 'content-type')?.trim() || undefined
   const body = await readBody(req)
   await store.exclusive(path, async () => {
-    const existing = store.get(path)
+    const existing = await store.beforeCreate(path)
     if (existing?.record.softDeleted === true) throw new HttpError(409, 'a deleted stream still has forks at this path')
     if (forkedFrom === undefined && header(req, 'stream-fork-sub-offset') !== undefined) {
       throw new HttpError(400, 'Stream-Fork-Sub-Offset needs Stream-Forked-From')
@@ -57,15 +64,20 @@ export async function createStream(
       tx++
     }
     const stream = await store.create(path, config)
-    for (const items of appends) await store.append(stream, items)
-    stream.nextTx = tx
-    stream.record.closed = closed
-    if (fork !== null) {
-      const source = store.get(fork.origin.source) as Stream
-      source.record.forks.push(path)
-      await store.save(source)
+    try {
+      for (const items of appends) await store.append(stream, items)
+      stream.nextTx = tx
+      stream.record.closed = closed
+      if (fork !== null) {
+        const source = store.get(fork.origin.source) as Stream
+        source.record.forks.push(path)
+        await store.save(source)
+      }
+      await store.save(stream)
+    } catch (error) {
+      store.abandonCreation(path)
+      throw error
     }
-    await store.save(stream)
     store.adopt(stream)
     const headers = streamHeaders(store, stream)
     headers.location = `http://${header(req, 'host') ?? 'localhost'}${path}`
@@ -142,13 +154,42 @@ export async function appendToStream(
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
-  const producer = producerHeaders(req)
-  const closing = closedHeader(req)
-  const streamSeq = header(req, 'stream-seq')
-  const contentType = header(req, 'content-type')
-  const body = await readBody(req)
+  const request: AppendRequest = {
+    producer: producerHeaders(req),
+    closing: closedHeader(req),
+    streamSeq: header(req, 'stream-seq'),
+    contentType: header(req, 'content-type'),
+    body: await readBody(req),
+  }
+  // A stream whose earlier write failed is let go once its writes settle (StreamStore.forget):
+  // the request then runs on the stream as the disk has it, never on what memory had promised.
+  for (;;) {
+    const stream = liveStream(store, path)
+    if (stream.stale) await stream.settled()
+    else if (await appendTo(store, stream, request, res)) return
+  }
+}
+
+interface AppendRequest {
+  readonly producer: ProducerRequest | null
+  readonly closing: boolean
+  readonly streamSeq: string | undefined
+  readonly contentType: string | undefined
+  readonly body: Buffer
+}
+
+/**
+ * Answers the append; false, with nothing answered or written, when it had to wait for the
+ * stream's earlier writes and one of them failed (the caller runs it again).
+ */
+async function appendTo(
+  store: StreamStore,
+  stream: Stream,
+  request: AppendRequest,
+  res: ServerResponse,
+): Promise<boolean> {
+  const { producer, closing, streamSeq, contentType, body } = request
   // From here to the append call nothing awaits: validation and the offsets it hands out follow arrival order.
-  const stream = liveStream(store, path)
   const { record } = stream
   if (record.closed || stream.closing) {
     const closer = record.closedBy
@@ -160,11 +201,12 @@ export async function appendToStream(
       closer.seq === producer.seq
     if (sameCloser || (closing && body.length === 0)) {
       await stream.settled()
+      if (stream.stale) return false
       send(res, 204, {
         ...tailHeaders(store, stream),
         ...(producer === null ? {} : producerEcho(producer.epoch, producer.seq)),
       })
-      return
+      return true
     }
     throw new HttpError(409, 'the stream is closed', tailHeaders(store, stream))
   }
@@ -178,14 +220,20 @@ export async function appendToStream(
   }
   let verdict: ProducerVerdict | null = null
   if (producer !== null) {
-    verdict = acceptProducer(record.producers[producer.id], producer)
+    // Own keys only: a Producer-Id such as `constructor` must not find Object.prototype's.
+    const state = Object.hasOwn(record.producers, producer.id) ? record.producers[producer.id] : undefined
+    verdict = acceptProducer(state, producer)
     if (verdict.kind !== 'accept') {
-      if (verdict.kind === 'duplicate') await stream.settled()
+      if (verdict.kind === 'duplicate') {
+        // A duplicate is answered once the original is committed, and not at all if it failed.
+        await stream.settled()
+        if (stream.stale) return false
+      }
       send(res, verdict.status, {
         ...(verdict.kind === 'duplicate' ? tailHeaders(store, stream) : {}),
         ...verdict.headers,
       })
-      return
+      return true
     }
   }
   if (streamSeq !== undefined && record.streamSeq !== null && streamSeq <= record.streamSeq) {
@@ -202,22 +250,30 @@ export async function appendToStream(
   }
   // The record changes only with producers, Stream-Seq or closure: a plain append writes the log alone.
   const recordChanged = producer !== null || streamSeq !== undefined || closing
+  // A close is visible to readers only after the appends accepted before it have committed.
+  const earlier = stream.settled()
   await stream.track(
     (async () => {
       // Every request error was found above; a failure here is the store's. The stream's memory
-      // (offsets and producers handed out) no longer matches the disk: the next request reloads it.
-      if (items.length > 0) await store.append(stream, items).catch((error: unknown) => store.forget(stream, error))
-      if (closing) {
-        record.closed = true
-        stream.end()
+      // (offsets and producers handed out) no longer matches the disk: it is reloaded (forget).
+      try {
+        if (items.length > 0) await store.append(stream, items)
+        if (closing) {
+          await earlier
+          record.closed = true
+          stream.end()
+        }
+        if (recordChanged) await store.save(stream)
+      } catch (error) {
+        store.forget(stream, error)
       }
-      if (recordChanged) await store.save(stream)
     })(),
   )
   const headers: Headers = tailHeaders(store, stream)
   if (producer === null) send(res, 204, headers)
   // New data is 200; a close-only request is 204 either way.
   else send(res, items.length === 0 ? 204 : 200, { ...headers, ...producerEcho(producer.epoch, producer.seq) })
+  return true
 }
 
 /** DELETE (§5.4). */

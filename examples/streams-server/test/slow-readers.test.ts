@@ -1,0 +1,91 @@
+/**
+ * SSE clients that never read a big stream: the server writes an event only once the previous
+ * one has drained, so each such client holds about one event (a chunk of the stream) in the
+ * server, not the whole stream (without that, every stalled client buffered all of it).
+ * Measured as the resident memory the stalled clients add to this process (the server runs in
+ * it), per client, against the stream's size as SSE sends it.
+ */
+import assert from 'node:assert/strict'
+import { connect, type Socket } from 'node:net'
+import { test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+import { BODY_BYTES_MAX } from '../src/http/body.ts'
+import { startStreamsServer } from '../src/index.ts'
+import { tempDir } from './helpers.ts'
+
+const APPENDS = 8
+/**
+ * Per stalled client, at most three of the stream's data events (one append each here, 11 MiB
+ * of base64): 18.2 MiB measured on 2026-12-07; 110 MiB of a 43 MiB stream before the server
+ * waited for a write to drain and wrote events as bytes (a string it cannot send at once, Node
+ * copies).
+ */
+const EVENTS_PER_CLIENT_MAX = 3
+const STALLED = 6
+
+function residentAfterGc(): number {
+  setFlagsFromString('--expose-gc')
+  ;(runInNewContext('gc') as () => void)()
+  return process.memoryUsage().rss
+}
+
+/** A GET whose answer is never read: the socket is paused before any byte arrives. */
+function stalledGet(url: URL, path: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: url.hostname, port: Number(url.port) }, () => {
+      socket.pause()
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`)
+      resolve(socket)
+    })
+    socket.once('error', reject)
+  })
+}
+
+test(`${STALLED} SSE clients that never read a ${APPENDS * 8} MiB stream hold about an event each in the server`, {
+  timeout: 120_000,
+}, async (t) => {
+  const { dir, cleanup } = tempDir()
+  const server = await startStreamsServer({ dir, writers: 0 })
+  const sockets: Socket[] = []
+  try {
+    const s = `${server.url}/v1/stream/big`
+    const octets = { 'content-type': 'application/octet-stream' }
+    assert.equal((await fetch(s, { method: 'PUT', headers: octets })).status, 201)
+    for (let i = 0; i < APPENDS; i++) {
+      const body = Buffer.alloc(BODY_BYTES_MAX, i)
+      assert.equal((await fetch(s, { method: 'POST', headers: octets, body })).status, 204)
+    }
+    // What SSE sends of one append: base64, 4/3 of the bytes.
+    const eventBytes = (BODY_BYTES_MAX * 4) / 3
+    const path = `${new URL(s).pathname}?offset=-1&live=sse`
+    const before = residentAfterGc()
+    for (let i = 0; i < STALLED; i++) sockets.push(await stalledGet(new URL(server.url), path))
+    await sleep(2_000) // every stalled client's answer has been written as far as it goes
+    // What the server holds, not the garbage its reads and encodings left behind.
+    const perClient = (residentAfterGc() - before) / STALLED
+    t.diagnostic(`resident memory per stalled SSE client: ${(perClient / 2 ** 20).toFixed(1)} MiB`)
+    assert.ok(
+      perClient < EVENTS_PER_CLIENT_MAX * eventBytes,
+      `${(perClient / 2 ** 20).toFixed(1)} MiB per client, events of ${(eventBytes / 2 ** 20).toFixed(0)} MiB`,
+    )
+    // A stalled client that reads at last gets the stream from its start.
+    const late = sockets.pop() as Socket
+    let received = ''
+    late.setEncoding('utf8')
+    late.on('data', (text: string) => {
+      received += text.slice(0, 4096 - received.length)
+    })
+    late.resume()
+    const deadline = Date.now() + 15_000
+    while (!received.includes('event: data') && Date.now() < deadline) await sleep(20)
+    late.destroy()
+    assert.match(received, /^HTTP\/1\.1 200/)
+    assert.match(received, /event: data\ndata:AAAA/)
+  } finally {
+    for (const socket of sockets) socket.destroy()
+    await server.close()
+    cleanup()
+  }
+})
