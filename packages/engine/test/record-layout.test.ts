@@ -23,6 +23,7 @@ import {
   ROW_OP_TYPE_AT,
   ROW_TX_AT,
 } from '../src/log-store/record-layout.ts'
+import { encodeSnapshotPart, isLastPartOfChunk, snapshotPartRows } from '../src/log-store/snapshot-part.ts'
 import { isWellFormedText } from '../src/well-formed.ts'
 import { fuzzParameters } from './fuzz-parameters.ts'
 
@@ -65,7 +66,9 @@ function decode(bytes: Uint8Array): DecodedRow[] {
   return rows
 }
 
-const text = fc.oneof(fc.string(), fc.string({ unit: 'grapheme' }), fc.string({ unit: 'binary' }))
+/** Any ASCII character, NUL and the control characters included. */
+const asciiText = fc.string({ unit: fc.integer({ min: 0, max: 0x7f }).map((code) => String.fromCharCode(code)) })
+const text = fc.oneof(fc.string(), fc.string({ unit: 'grapheme' }), fc.string({ unit: 'binary' }), asciiText)
 const part = fc.oneof(fc.nat(1000), fc.maxSafeNat())
 const transaction = fc
   .uniqueArray(fc.tuple(fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), part), {
@@ -158,3 +161,21 @@ test('a transaction encoded into memory it was given is written there and nowher
   assert.equal(memory[100 + asked], 0xee)
   assert.deepEqual(decode(txn.bytes), [{ tx: 5, op: 1, opType: 'insert', key: 'k', json: '{"a":"é"}' }])
 })
+
+test('a snapshot part (any text, all-ASCII parts, a big row) reads back as exactly its rows', () => {
+  const { seed, path, runs } = fuzzParameters('RECORD_LAYOUT', 300)
+  const rows = fc.array(text, { maxLength: 40 }).filter((texts) => texts.every(isWellFormedText))
+  const parts = fc.oneof(rows, fc.array(asciiText, { maxLength: 40 }))
+  fc.assert(
+    fc.property(parts, fc.boolean(), (texts, last) => assertPartRoundTrip(texts, last)),
+    { seed, numRuns: runs, ...(path ? { path } : {}) },
+  )
+  assertPartRoundTrip(['"a"', `"${'x'.repeat(1024 * 1024)}"`], true)
+})
+
+function assertPartRoundTrip(rows: string[], lastOfChunk: boolean): void {
+  const bytes = rows.reduce((sum, row) => sum + Buffer.byteLength(row), 0)
+  const part = encodeSnapshotPart(rows, bytes, lastOfChunk)
+  assert.deepEqual(snapshotPartRows(part), rows)
+  assert.equal(isLastPartOfChunk(part), lastOfChunk)
+}

@@ -1,10 +1,14 @@
 import { checkSpan } from './damaged-record.ts'
 import { LAST_PART_OF_CHUNK, PART_FLAGS_AT, PART_HEADER_BYTES, PART_ROW_BYTES_BYTES } from './record-layout.ts'
+import type { WritableBuffer } from './transaction-encoder.ts'
 
 /**
  * A part of a snapshot chunk: the rows committed together, so readers can tail a snapshot
  * while it is written (layout in record-layout.ts). The flag tells a reader whether the chunk
  * continues in a later part. Encoded on the main thread; the writer stores the bytes as they are.
+ * Each row is one call to Node's UTF-8 writer, which returns the length it wrote (Buffer's
+ * `write` parses its arguments and looks up the encoding on every call, and a separate
+ * Buffer.byteLength scans the row again).
  */
 export function encodeSnapshotPart(
   rows: readonly string[],
@@ -12,13 +16,14 @@ export function encodeSnapshotPart(
   lastOfChunk: boolean,
   allocate: (bytes: number) => Buffer = Buffer.allocUnsafe,
 ): Buffer {
-  const buffer = allocate(snapshotPartBytes(rows.length, rowBytes))
-  buffer.writeUInt8(lastOfChunk ? LAST_PART_OF_CHUNK : 0, PART_FLAGS_AT)
+  const buffer = allocate(snapshotPartBytes(rows.length, rowBytes)) as WritableBuffer
+  const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength)
+  view.setUint8(PART_FLAGS_AT, lastOfChunk ? LAST_PART_OF_CHUNK : 0)
   let at = PART_HEADER_BYTES
   for (const row of rows) {
-    const written = buffer.write(row, at + PART_ROW_BYTES_BYTES, 'utf8')
-    buffer.writeUInt32BE(written, at)
-    at += PART_ROW_BYTES_BYTES + written
+    const bytes = buffer.utf8Write(row, at + PART_ROW_BYTES_BYTES, buffer.length - at - PART_ROW_BYTES_BYTES)
+    view.setUint32(at, bytes)
+    at += PART_ROW_BYTES_BYTES + bytes
   }
   return buffer
 }

@@ -171,7 +171,7 @@ function encodeChecked(
  * re-parses its arguments and looks up the encoding on every call (measured at a fifth of the
  * encoder's time). Both exist on every Buffer of Node 20 and later; @types/node omits them.
  */
-interface WritableBuffer extends Buffer {
+export interface WritableBuffer extends Buffer {
   latin1Write(text: string, offset: number, length: number): number
   utf8Write(text: string, offset: number, length: number): number
 }
