@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { type Engine, inlineRuntime, openEngine } from '@shapestore/engine'
+import { type Engine, inlineRuntime, lmdbSettled, openEngine } from '@shapestore/engine'
 import { workerRuntime } from '@shapestore/workers'
 import { open, type RootDatabase } from 'lmdb'
 import { headStream, type ReadSettings, readStream } from './http/read-routes.ts'
@@ -107,7 +107,7 @@ async function partitionsOf(env: RootDatabase, requested: number | undefined): P
   const recorded = settings.get('partitions')
   if (recorded === undefined) {
     const partitions = requested ?? PARTITIONS_DEFAULT
-    await settings.put('partitions', partitions)
+    await lmdbSettled(settings.put('partitions', partitions))
     return partitions
   }
   if (requested !== undefined && requested !== recorded) {

@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events'
-import { type Engine, type LogItem, LogOffset } from '@shapestore/engine'
+import { type Engine, type LogItem, LogOffset, lmdbSettled } from '@shapestore/engine'
 import type { Database } from 'lmdb'
 import { STREAM_START } from './stream-offset.ts'
 import {
@@ -272,7 +272,7 @@ export class StreamStore {
    */
   async save(stream: Stream): Promise<void> {
     if (stream.removed) return
-    await stream.holding(settled(this.#records.put(stream.path, storedRecord(stream.record))))
+    await stream.holding(lmdbSettled(this.#records.put(stream.path, storedRecord(stream.record))))
   }
 
   /**
@@ -329,7 +329,7 @@ export class StreamStore {
     stream.removed = true
     // Writes accepted before finish first: the record goes after the last save that carries it.
     await stream.settled()
-    await settled(this.#records.remove(stream.path))
+    await lmdbSettled(this.#records.remove(stream.path))
     if (this.#open.get(stream.path) === stream) this.#open.delete(stream.path)
     await this.engine.removeShape(stream.record.handle)
     const fork = stream.config.fork
@@ -355,21 +355,5 @@ export class StreamStore {
     if (own.isReal) return own.tx + 1
     const fork = record.config.fork
     return fork === null ? 1 : Math.max(1, LogOffset.parse(fork.through).tx + 1)
-  }
-}
-
-/**
- * Awaits an lmdb-js write. When its commit fails, lmdb-js rejects the write's promise and also a
- * second one, reachable only as `error.commitError`, that nobody would handle (lmdb-js issue
- * #368: Node ends the process on an unhandled rejection); the engine does the same for its own
- * writes. So a full disk is an error answer, not a dead server.
- */
-async function settled<T>(write: Promise<T>): Promise<T> {
-  try {
-    return await write
-  } catch (error) {
-    const commitError = (error as { commitError?: unknown }).commitError
-    if (commitError instanceof Promise) commitError.catch(() => {})
-    throw error
   }
 }

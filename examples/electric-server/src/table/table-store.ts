@@ -1,4 +1,5 @@
 import { join } from 'node:path'
+import { lmdbSettled } from '@shapestore/engine'
 import { type Database, open, type RootDatabase } from 'lmdb'
 import type { Row, TableSchema } from './pg-types.ts'
 import type { TableSnapshot, TableSource } from './table-source.ts'
@@ -101,7 +102,8 @@ export class TableStore implements TableSource {
    * followed by a replay of this transaction).
    */
   async clearPending(): Promise<void> {
-    await this.#meta.remove(PENDING)
+    // lmdbSettled: a failed commit (a full disk) is this one rejection, not a process exit.
+    await lmdbSettled(this.#meta.remove(PENDING))
   }
 
   close(): Promise<void> {

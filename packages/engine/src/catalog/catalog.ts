@@ -4,7 +4,7 @@ import { EngineError, ErrorCode } from '../errors.ts'
 import { HandleMinter, handlePrefix, type ShapeHandle } from '../handle.ts'
 import { CursorPages, type KeySpan } from '../integrity/cursor-pages.ts'
 import { SHAPE_ID_MAX } from '../limits.ts'
-import { settled } from '../lmdb-settled.ts'
+import { lmdbSettled } from '../lmdb-settled.ts'
 import { corruptCatalogRead, DamagedRecord } from '../log-store/damaged-record.ts'
 import { type LmdbNativeEnv, TailPadder } from '../log-store/tail-padding.ts'
 import { guardValueSizes } from '../log-store/value-size-guard.ts'
@@ -128,7 +128,7 @@ export class Catalog {
     const path = join(dir, 'catalog')
     // No event-turn batching: each creation is one explicit transaction. lmdb-js' event-turn
     // batch leaves a promise of its own that rejects, unhandled, when a commit fails (a full
-    // disk), which would end the process (lmdb-js issue #368); see `settled` for the other one.
+    // disk), which would end the process (lmdb-js issue #368); see `lmdbSettled` for the other one.
     const env = open({ path, maxDbs: 8, mapSize: options.mapSizeBytes, eventTurnBatching: false })
     try {
       const catalog = new Catalog(env, path, options)
@@ -313,7 +313,7 @@ export class Catalog {
         this.#preparePartition(entry.partition)
         this.#partitionsInUse.add(entry.partition)
       }
-      await settled(
+      await lmdbSettled(
         this.#env.transaction(() => {
           if (newPartition) {
             this.#config.put(
@@ -375,7 +375,7 @@ export class Catalog {
   /** Called once the shape's partition data is gone. */
   async finishRemoval(shapeId: number): Promise<void> {
     try {
-      await settled(this.#removals.remove(shapeId))
+      await lmdbSettled(this.#removals.remove(shapeId))
     } catch (error) {
       throw storageFailure(error, 'finishing a removal', this.#path)
     }

@@ -1,7 +1,7 @@
 import { EngineError, ErrorCode } from '../errors.ts'
 import type { ShapeHandle } from '../handle.ts'
 import { GROUP_COMMIT_ITEMS_MAX, SHARED_RECORD_SHAPES_MIN, SYNC_COMMIT_ITEMS_MAX } from '../limits.ts'
-import { settled } from '../lmdb-settled.ts'
+import { lmdbSettled } from '../lmdb-settled.ts'
 import { LogOffset } from '../log-offset.ts'
 import { type ReadPathKeys, readPathKeysOf } from '../read-path/read-path-keys.ts'
 import type { ShapeRef } from '../shape-ref.ts'
@@ -385,7 +385,7 @@ export class PartitionWriter implements WriterOps {
             for (const { db, key, value } of batch.writes as Put[]) db.put(key, value)
             for (const [shapeId, value] of metaValues) meta.put(shapeId, value)
           })
-      durable = Promise.all([settled<unknown>(queued), flushed(env)])
+      durable = Promise.all([lmdbSettled<unknown>(queued), flushed(env)])
     } catch (error) {
       durable = Promise.reject(error)
     }
