@@ -3,6 +3,7 @@ import { type Engine, type LogItem, LogOffset, lmdbSettled } from '@shapestore/e
 import type { Database } from 'lmdb'
 import { STREAM_START } from './stream-offset.ts'
 import {
+  type ProducerState,
   recordOf,
   type StoredStreamRecord,
   type StreamConfig,
@@ -45,6 +46,13 @@ export class Stream {
    * request that meets it waits for that and runs on the stream as the disk has it.
    */
   stale = false
+  /**
+   * Producer states and the Stream-Seq accepted with appends still in flight: requests are
+   * checked against them, and the record takes each only once its append has committed, so a
+   * record save (any request's) never stores the state of an append that then failed.
+   */
+  #acceptedProducers: Map<string, ProducerState> | null = null
+  #acceptedStreamSeq: string | null = null
 
   constructor(path: string, record: StreamRecord, nextTx: number) {
     // A copy: a request's path is a slice of its whole URL, which a stream would keep alive as
@@ -52,6 +60,40 @@ export class Stream {
     this.path = structuredClone(path)
     this.record = record
     this.nextTx = nextTx
+  }
+
+  /** The producer's last accepted state, its append committed or not. */
+  producerState(id: string): ProducerState | undefined {
+    const accepted = this.#acceptedProducers?.get(id)
+    if (accepted !== undefined) return accepted
+    // Own keys only: a Producer-Id such as `constructor` must not find Object.prototype's.
+    return Object.hasOwn(this.record.producers, id) ? this.record.producers[id] : undefined
+  }
+
+  /** The last accepted Stream-Seq, its append committed or not. */
+  get streamSeq(): string | null {
+    return this.#acceptedStreamSeq ?? this.record.streamSeq
+  }
+
+  /** Accepts an append's producer state and Stream-Seq, in memory until commit() puts them in the record. */
+  accept(producer: { id: string; state: ProducerState } | null, streamSeq: string | undefined): void {
+    if (producer !== null) {
+      this.#acceptedProducers ??= new Map()
+      this.#acceptedProducers.set(producer.id, producer.state)
+    }
+    if (streamSeq !== undefined) this.#acceptedStreamSeq = streamSeq
+  }
+
+  /** The append accept() was for has committed: the record takes its producer state and Stream-Seq. */
+  commit(producer: { id: string; state: ProducerState } | null, streamSeq: string | undefined): void {
+    if (producer !== null) {
+      this.record.producers[producer.id] = producer.state
+      if (this.#acceptedProducers?.get(producer.id) === producer.state) this.#acceptedProducers.delete(producer.id)
+    }
+    if (streamSeq !== undefined) {
+      this.record.streamSeq = streamSeq
+      if (this.#acceptedStreamSeq === streamSeq) this.#acceptedStreamSeq = null
+    }
   }
 
   get config(): StreamConfig {

@@ -220,9 +220,7 @@ async function appendTo(
   }
   let verdict: ProducerVerdict | null = null
   if (producer !== null) {
-    // Own keys only: a Producer-Id such as `constructor` must not find Object.prototype's.
-    const state = Object.hasOwn(record.producers, producer.id) ? record.producers[producer.id] : undefined
-    verdict = acceptProducer(state, producer)
+    verdict = acceptProducer(stream.producerState(producer.id), producer)
     if (verdict.kind !== 'accept') {
       if (verdict.kind === 'duplicate') {
         // A duplicate is answered once the original is committed, and not at all if it failed.
@@ -236,14 +234,15 @@ async function appendTo(
       return true
     }
   }
-  if (streamSeq !== undefined && record.streamSeq !== null && streamSeq <= record.streamSeq) {
-    throw new HttpError(409, `Stream-Seq ${streamSeq} is not after ${record.streamSeq}`)
+  const lastStreamSeq = stream.streamSeq
+  if (streamSeq !== undefined && lastStreamSeq !== null && streamSeq <= lastStreamSeq) {
+    throw new HttpError(409, `Stream-Seq ${streamSeq} is not after ${lastStreamSeq}`)
   }
   stream.lastAccessMs = Date.now()
   const items = body.length === 0 ? [] : itemsOf(stream.config, body, stream.nextTx, false)
   if (items.length > 0) stream.nextTx++
-  if (producer !== null) record.producers[producer.id] = { epoch: producer.epoch, seq: producer.seq }
-  if (streamSeq !== undefined) record.streamSeq = streamSeq
+  const accepted = producer === null ? null : { id: producer.id, state: { epoch: producer.epoch, seq: producer.seq } }
+  stream.accept(accepted, streamSeq)
   if (closing) {
     stream.closing = true
     record.closedBy = producer
@@ -258,6 +257,7 @@ async function appendTo(
       // (offsets and producers handed out) no longer matches the disk: it is reloaded (forget).
       try {
         if (items.length > 0) await store.append(stream, items)
+        stream.commit(accepted, streamSeq)
         if (closing) {
           await earlier
           record.closed = true
