@@ -226,6 +226,39 @@ test('the official client syncs what SQL writes: initial rows, live inserts, upd
   }
 })
 
+test('jsonb scalars keep their JSON type, in the snapshot and replicated: a JSON string is not parsed again', {
+  timeout: 60_000,
+}, async (t) => {
+  const cluster = requirePg(t)
+  if (cluster === undefined) return
+  const values = `'"urgent"', '42', 'true', '"42"', '{"a":"b"}', '[1,"x"]', '"null"'`
+  const s = await setup(
+    cluster,
+    `CREATE TABLE docs (id int PRIMARY KEY, j jsonb);
+     INSERT INTO docs SELECT n, (ARRAY[${values}])[n]::jsonb FROM generate_series(1, 7) AS n;`,
+  )
+  const server = await startPgServer(s)
+  const docs = connect(server.url, { table: 'docs' })
+  const expected = ['urgent', 42, true, '42', { a: 'b' }, [1, 'x'], 'null']
+  try {
+    assert.deepEqual(
+      byId(await docs.shape.rows).map((row) => row.j),
+      expected,
+    )
+    // Replicated: the same values again under ids 11-17 (an error here used to stop replication).
+    await withClient(s.db, (client) =>
+      client.query(`INSERT INTO docs SELECT n + 10, (ARRAY[${values}])[n]::jsonb FROM generate_series(1, 7) AS n`),
+    )
+    const both = JSON.stringify([...expected, ...expected])
+    await docs.until((rows) => JSON.stringify(byId(rows).map((row) => row.j)) === both, 'the replicated jsonb values')
+    assert.deepEqual(docs.errors, [])
+  } finally {
+    docs.close()
+    await server.close()
+    await s.cleanup()
+  }
+})
+
 test('bigint columns stay exact past 2^53: ids, values and where-clauses on them', async (t) => {
   const cluster = requirePg(t)
   if (cluster === undefined) return

@@ -95,7 +95,9 @@ function columnValue(type: PgType, value: unknown): ColumnValue {
     case 'bool':
       return value === true || value === 't'
     case 'jsonb':
-      return typeof value === 'string' ? (JSON.parse(value) as ColumnValue) : (value as ColumnValue)
+      // Already parsed by pg-types (json and jsonb alike): a JSON string is a string here, and
+      // parsing it again would fail, or turn '"42"' into 42.
+      return value as ColumnValue
     default:
       return String(value)
   }

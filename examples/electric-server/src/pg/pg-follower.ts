@@ -14,6 +14,27 @@ const IN_FLIGHT_MAX = 64
 const RETRY_FIRST_MS = 100
 const RETRY_MAX_MS = 5_000
 
+/**
+ * One replication connection and what it has in flight. A handler of an ended session (one still
+ * waiting in the shape service's queue when the connection went) touches only its own session:
+ * it neither applies its transaction nor moves the confirmed position of the next one.
+ */
+interface Session {
+  readonly service: LogicalReplicationService
+  transaction: OpenTransaction | null
+  /** The position of the last keepalive not yet confirmed. */
+  keepalive: string | null
+  /** Acknowledgements in commit order, each after its transaction is durable; a failure ends the session. */
+  acks: Promise<void>
+  /** The links of `acks` not yet done, oldest first (each removes itself when done). */
+  inFlight: Promise<void>[]
+  /** Messages being handled: a commit is handed to the shape service across an await. */
+  handling: number
+  failure: unknown
+  /** The connection has ended: nothing more of this session is applied. */
+  closed: boolean
+}
+
 interface OpenTransaction {
   readonly xid: number
   /** Its commit time in Postgres, ms since the epoch. */
@@ -47,15 +68,8 @@ export class PgFollower {
   readonly #shapes: ShapeService
   /** The last transaction end applied and acknowledged (the slot's confirmed flush position). */
   #acked = '0/0'
-  #transaction: OpenTransaction | null = null
-  /** The position of the last keepalive not yet confirmed. */
-  #keepalive: string | null = null
-  /** Acknowledgements in commit order, each after its transaction is durable; a failure ends the session. */
-  #acks: Promise<void> = Promise.resolve()
-  /** The links of `#acks` not yet done, oldest first (each removes itself when done). */
-  #inFlight: Promise<void>[] = []
-  #fail: (error: unknown) => void = () => {}
-  #service: LogicalReplicationService | null = null
+  /** The replication session streaming now, if any. */
+  #session: Session | null = null
   #stopped = false
   #running: Promise<void> = Promise.resolve()
   readonly #onCommitted: (tx: number, commitMs: number) => void
@@ -91,7 +105,7 @@ export class PgFollower {
 
   async stop(): Promise<void> {
     this.#stopped = true
-    await this.#service?.stop()
+    await this.#session?.service.stop()
     await this.#running
   }
 
@@ -126,52 +140,59 @@ export class PgFollower {
 
   /** One replication session: resolves or rejects when the connection ends. */
   async #stream(): Promise<void> {
-    this.#transaction = null
-    this.#acks = Promise.resolve()
-    this.#inFlight = []
     const service = new LogicalReplicationService(
       { connectionString: this.#source.options.connectionString },
       { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: true } },
     )
-    this.#service = service
-    let failure: unknown = null
-    service.on('error', (error: Error) => {
-      failure ??= error
-    })
-    // A transaction whose appends failed: nothing after it is acknowledged (the chain stays
-    // rejected); the session ends and the next one replays from the last acknowledgement.
-    this.#fail = (error: unknown) => {
-      failure ??= error
+    const session: Session = {
+      service,
+      transaction: null,
+      keepalive: null,
+      acks: Promise.resolve(),
+      inFlight: [],
+      handling: 0,
+      failure: null,
+      closed: false,
+    }
+    this.#session = session
+    // A transaction that failed: nothing after it may be applied or acknowledged; the session
+    // ends and the next one replays from the last acknowledged position.
+    const fail = (error: unknown) => {
+      session.failure ??= error
       void service.stop()
     }
+    service.on('error', (error: Error) => {
+      session.failure ??= error
+    })
     service.on('heartbeat', (lsn: string, _timestamp: number, shouldRespond: boolean) => {
-      this.#keepalive = lsn
-      if (!this.#confirmKeepalive(service) && shouldRespond) void confirm(service, this.#acked)
+      session.keepalive = lsn
+      if (!this.#confirmKeepalive(session) && shouldRespond) void confirm(service, this.#acked)
     })
     service.on('data', async (_lsn: string, message: Pgoutput.Message) => {
-      if (failure !== null) return
+      if (session.failure !== null) return
+      session.handling++
       try {
-        await this.#receive(service, message)
-        this.#confirmKeepalive(service)
+        await this.#receive(session, message, fail)
       } catch (error) {
-        // Nothing after this transaction may be applied or acknowledged: end the session; the
-        // next one replays from the last acknowledged position.
-        failure = error
-        void service.stop()
+        fail(error)
+      } finally {
+        session.handling--
       }
+      this.#confirmKeepalive(session)
     })
     const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [this.#source.options.publication] })
     try {
       await service.subscribe(plugin, this.#source.options.slot, this.#acked)
     } finally {
       await service.stop()
-      if (this.#service === service) this.#service = null
+      session.closed = true
       // What was appended is acknowledged only if durable: the next session resumes after it.
-      await this.#acks.catch((error: unknown) => {
-        failure ??= error
+      await session.acks.catch((error: unknown) => {
+        session.failure ??= error
       })
+      if (this.#session === session) this.#session = null
     }
-    if (failure !== null) throw failure
+    if (session.failure !== null) throw session.failure
   }
 
   /**
@@ -180,22 +201,31 @@ export class PgFollower {
    * as far as the shapes go: confirming it lets Postgres free WAL of transactions no shape
    * wanted, and lets a walsender that is shutting down finish (it waits until the exact
    * position it sent is confirmed, up to wal_sender_timeout otherwise). True if it confirmed.
+   * Applied means: no message being handled (a commit waiting for the shape service counts),
+   * none received and queued, no transaction open or in flight, and the session is the current one.
    */
-  #confirmKeepalive(service: LogicalReplicationService): boolean {
-    const keepalive = this.#keepalive
-    if (keepalive === null || this.#transaction !== null || this.#inFlight.length > 0 || !isDrained(service))
+  #confirmKeepalive(session: Session): boolean {
+    const keepalive = session.keepalive
+    if (
+      session !== this.#session ||
+      keepalive === null ||
+      session.transaction !== null ||
+      session.handling > 0 ||
+      session.inFlight.length > 0 ||
+      !isDrained(session.service)
+    )
       return false
-    this.#keepalive = null
+    session.keepalive = null
     if (lsnToNumber(keepalive) <= lsnToNumber(this.#acked)) return false
     this.#acked = keepalive
-    void confirm(service, keepalive)
+    void confirm(session.service, keepalive)
     return true
   }
 
-  async #receive(service: LogicalReplicationService, message: Pgoutput.Message): Promise<void> {
+  async #receive(session: Session, message: Pgoutput.Message, fail: (error: unknown) => void): Promise<void> {
     switch (message.tag) {
       case 'begin':
-        this.#transaction = {
+        session.transaction = {
           xid: message.xid,
           commitMs: Number(message.commitTime) / 1000,
           changes: new Map(),
@@ -212,15 +242,15 @@ export class PgFollower {
       case 'insert':
       case 'update':
       case 'delete':
-        this.#change(message)
+        this.#change(session, message)
         return
       case 'truncate':
         for (const relation of message.relations)
           await this.#shapes.rotateTable(canonical(relation.schema, relation.name))
         return
       case 'commit': {
-        const transaction = this.#transaction
-        this.#transaction = null
+        const transaction = session.transaction
+        session.transaction = null
         if (transaction === null || message.commitLsn === null || message.commitEndLsn === null) return
         const tx = lsnToNumber(message.commitLsn)
         const end = message.commitEndLsn
@@ -228,32 +258,38 @@ export class PgFollower {
         let planMs = 0
         if (transaction.changes.size > 0) {
           this.#onCommitted(tx, transaction.commitMs)
-          ;({ planMs, durable } = await this.#shapes.applyReplicated({
+          const applied = await this.#shapes.applyReplicated({
             tx,
             xid: transaction.xid,
             changes: transaction.changes,
-          }))
+            // Not once a transaction before it failed, or the session ended: a later one durable
+            // in a shape without an earlier one would make the replay skip the earlier one there.
+            abandoned: () => session.failure !== null || session.closed,
+          })
+          if (applied === null) return
+          ;({ planMs, durable } = applied)
         }
         // Acknowledged in commit order, each once it is durable; the next transactions are
         // planned and appended meanwhile (the engine groups their commits).
-        this.#acks = this.#acks.then(async () => {
+        session.acks = session.acks.then(async () => {
           const appendMs = await durable
           const { decodeMs, rows, commitMs } = transaction
           if (rows > 0) this.times.record({ lagMs: Date.now() - commitMs, decodeMs, planMs, appendMs, rows })
           this.#source.committed(tx)
           this.applied++
-          this.#inFlight.shift()
+          session.inFlight.shift()
+          if (this.#session !== session) return
           this.#acked = end
-          await confirm(service, end)
+          await confirm(session.service, end)
           // A keepalive that came while this was in flight may be confirmable now.
-          this.#confirmKeepalive(service)
+          this.#confirmKeepalive(session)
         })
-        this.#acks.catch(this.#fail)
-        this.#inFlight.push(this.#acks)
+        session.acks.catch(fail)
+        session.inFlight.push(session.acks)
         // A pipeline this deep waits for its oldest transaction (bounded memory and lag), not
         // for all of them: waiting for the newest emptied the whole pipeline each time it filled.
-        const oldest = this.#inFlight[0]
-        if (this.#inFlight.length >= IN_FLIGHT_MAX && oldest !== undefined) await oldest.catch(() => {})
+        const oldest = session.inFlight[0]
+        if (session.inFlight.length >= IN_FLIGHT_MAX && oldest !== undefined) await oldest.catch(() => {})
         return
       }
       default:
@@ -261,8 +297,8 @@ export class PgFollower {
     }
   }
 
-  #change(message: Pgoutput.MessageInsert | Pgoutput.MessageUpdate | Pgoutput.MessageDelete): void {
-    const transaction = this.#transaction
+  #change(session: Session, message: Pgoutput.MessageInsert | Pgoutput.MessageUpdate | Pgoutput.MessageDelete): void {
+    const transaction = session.transaction
     if (transaction === null) return
     const start = performance.now()
     const table = canonical(message.relation.schema, message.relation.name)

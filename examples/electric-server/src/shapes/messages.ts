@@ -95,12 +95,14 @@ function changedColumns(spec: ShapeSpec, change: Change): Column[] {
   const before = change.before as Row
   const after = change.after as Row
   return spec.columns.filter(
-    (column) => column.name !== PRIMARY_KEY && toPgText(before[column.name]) !== toPgText(after[column.name]),
+    (column) =>
+      column.name !== PRIMARY_KEY &&
+      toPgText(before[column.name], column.type) !== toPgText(after[column.name], column.type),
   )
 }
 
 function values(columns: readonly Column[], row: Row): Record<string, string | null> {
   const out: Record<string, string | null> = {}
-  for (const column of columns) out[column.name] = toPgText(row[column.name])
+  for (const column of columns) out[column.name] = toPgText(row[column.name], column.type)
   return out
 }

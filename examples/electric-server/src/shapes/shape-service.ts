@@ -35,6 +35,8 @@ export interface ReplicatedTransaction {
   readonly xid: number
   /** The row changes per canonical table, in commit order. */
   readonly changes: ReadonlyMap<string, readonly Change[]>
+  /** Asked as the transaction's turn in the queue comes: true, and it is not applied at all. */
+  readonly abandoned?: () => boolean
 }
 
 /** Request specs are cached by their raw parameters; the cache is dropped past this size. */
@@ -278,10 +280,12 @@ export class ShapeService {
    * appends are issued (so the next transaction's follow them in order, and a shape created
    * after it is registered after them), with the time spent planning (where-evaluation,
    * messages) and `durable`: resolves once the transaction is durable in every shape's log it
-   * went to (the follower may then let Postgres forget it), with the time that took.
+   * went to (the follower may then let Postgres forget it), with the time that took. Null, with
+   * nothing appended, when `txn.abandoned` says so as its turn in the queue comes.
    */
-  applyReplicated(txn: ReplicatedTransaction): Promise<{ planMs: number; durable: Promise<number> }> {
+  applyReplicated(txn: ReplicatedTransaction): Promise<{ planMs: number; durable: Promise<number> } | null> {
     return this.#queue.run(async () => {
+      if (txn.abandoned?.() === true) return null
       const planStart = performance.now()
       const appends: Promise<void>[] = []
       for (const [table, changes] of txn.changes) {

@@ -56,8 +56,10 @@ export function typeOfValue(value: Exclude<ColumnValue, null>): PgType {
 }
 
 /** A value in Postgres text format, as Electric sends it; null stays null. */
-export function toPgText(value: ColumnValue | undefined): string | null {
+export function toPgText(value: ColumnValue | undefined, type?: PgType): string | null {
   if (value === null || value === undefined) return null
+  // A jsonb value's text is its JSON, scalars included: "urgent" (quoted), 42, true.
+  if (type === 'jsonb') return JSON.stringify(value)
   switch (typeof value) {
     case 'string':
       return value
