@@ -259,6 +259,41 @@ test('jsonb scalars keep their JSON type, in the snapshot and replicated: a JSON
   }
 })
 
+test("a change over the engine's limits rotates the shapes it concerns; replication goes on", {
+  timeout: 60_000,
+}, async (t) => {
+  const cluster = requirePg(t)
+  if (cluster === undefined) return
+  const s = await setup(
+    cluster,
+    "CREATE TABLE notes (id text PRIMARY KEY, body text); INSERT INTO notes VALUES ('a', 'x');",
+  )
+  const server = await startPgServer(s)
+  const notes = connect(server.url, { table: 'notes' })
+  try {
+    assert.deepEqual(byId(await notes.shape.rows), [{ id: 'a', body: 'x' }])
+    // A key over the engine's 4 KiB: the log item cannot be stored. It used to stop replication
+    // for good (the transaction failed, and failed again at every replay).
+    const longId = 'k'.repeat(5_000)
+    await withClient(s.db, async (client) => {
+      await client.query('INSERT INTO notes VALUES ($1, $2)', [longId, 'long'])
+      await client.query("INSERT INTO notes VALUES ('b', 'after')")
+    })
+    await notes.until(
+      (rows) => rows.length === 3 && rows.some((row) => row.id === 'b'),
+      'the refetched shape with the long key, and the change after it',
+    )
+    assert.ok(
+      notes.errors.every((error) => /409|must-refetch/i.test(String(error))),
+      JSON.stringify(notes.errors),
+    )
+  } finally {
+    notes.close()
+    await server.close()
+    await s.cleanup()
+  }
+})
+
 test('bigint columns stay exact past 2^53: ids, values and where-clauses on them', async (t) => {
   const cluster = requirePg(t)
   if (cluster === undefined) return

@@ -1,4 +1,4 @@
-import { encodeTransaction, type LogItem, type ShapeHandle } from '@shapestore/engine'
+import { EngineError, ErrorCode, encodeTransaction, type LogItem, type ShapeHandle } from '@shapestore/engine'
 import type { Change } from '../table/transaction.ts'
 import { type Action, actionFor, changeItems } from './messages.ts'
 import type { ShapeSpec } from './shape-spec.ts'
@@ -20,6 +20,8 @@ export interface FanoutEntry {
  * Every distinct array is checked against the engine's limits here, before the caller commits
  * the transaction, so a fanout never fails for its size after the table state has moved on.
  * `txid` is the messages' `txids` entry: the transaction's own id (Postgres's xid), `tx` by default.
+ * A part over the engine's limits throws its TOO_LARGE, unless `onTooLarge` is given: then each
+ * shape of that part is handed to it and left out (a replicated transaction cannot be refused).
  */
 export function planFanout(
   shapes: TableShapes,
@@ -27,6 +29,7 @@ export function planFanout(
   tx: number,
   changes: readonly Change[],
   txid = tx,
+  onTooLarge?: (handle: ShapeHandle) => void,
 ): FanoutEntry[] {
   // Each shape's changes, sparse (the changes it takes, in order): a transaction touching a few
   // indexed shapes each costs what they take, not shapes × changes.
@@ -54,7 +57,7 @@ export function planFanout(
   const entries: FanoutEntry[] = []
   // By messages key, then by the changes taken: the key is one string per spec, whose hash V8
   // keeps, where one long string of both was hashed anew for every shape.
-  const shared = new Map<string, Map<string, LogItem[]>>()
+  const shared = new Map<string, Map<string, LogItem[] | null>>()
   for (const [handle, shape] of planned) {
     if (shape.positions.length === 0) continue
     let byChanges = shared.get(shape.spec.messagesKey)
@@ -66,10 +69,17 @@ export function planFanout(
     let items = byChanges.get(taken)
     if (items === undefined) {
       items = changeItems(shape.spec, tx, changes, shape.positions, shape.actions, txid)
-      encodeTransaction(items)
+      try {
+        encodeTransaction(items)
+      } catch (error) {
+        if (onTooLarge === undefined || !(error instanceof EngineError && error.code === ErrorCode.TOO_LARGE))
+          throw error
+        items = null
+      }
       byChanges.set(taken, items)
     }
-    entries.push({ handle, items })
+    if (items === null) onTooLarge?.(handle)
+    else entries.push({ handle, items })
   }
   return entries
 }

@@ -289,8 +289,17 @@ export class ShapeService {
       const planStart = performance.now()
       const appends: Promise<void>[] = []
       for (const [table, changes] of txn.changes) {
+        const tooLarge: ShapeHandle[] = []
+        const planned = this.#plan(table, txn.tx, changes, txn.xid, (handle) => tooLarge.push(handle))
+        // A shape whose part is over the engine's limits cannot follow the table: it is rotated
+        // (its clients get 409 and refetch a snapshot that holds the change) before anything
+        // later is appended to it, instead of the transaction stopping replication for good.
+        for (const handle of tooLarge) {
+          console.error(`shape ${handle}: its part of transaction ${txn.tx} is over the engine's limits; rotated`)
+          await this.#remove(handle)
+        }
         // Where-clauses first: only the shapes a change goes to have their keys read.
-        const entries = this.#deliverable(this.#plan(table, txn.tx, changes, txn.xid)).filter(({ handle }) => {
+        const entries = this.#deliverable(planned).filter(({ handle }) => {
           const snapshot = this.#engine.fetchPgSnapshot(handle)
           return snapshot === null || !visibleInSnapshot(snapshot, txn.xid)
         })
@@ -402,8 +411,21 @@ export class ShapeService {
   }
 
   /** planFanout over the table's shapes (run in the queue: no creation is under way meanwhile). */
-  #plan(table: string, tx: number, changes: readonly Change[], txid?: number): FanoutEntry[] {
-    return planFanout(this.#loadedTable(table), (handle) => this.#specOfRegistered(handle), tx, changes, txid)
+  #plan(
+    table: string,
+    tx: number,
+    changes: readonly Change[],
+    txid?: number,
+    onTooLarge?: (handle: ShapeHandle) => void,
+  ): FanoutEntry[] {
+    return planFanout(
+      this.#loadedTable(table),
+      (handle) => this.#specOfRegistered(handle),
+      tx,
+      changes,
+      txid,
+      onTooLarge,
+    )
   }
 
   /**
