@@ -294,6 +294,40 @@ test("a change over the engine's limits rotates the shapes it concerns; replicat
   }
 })
 
+test("an update that changes a row's key is a delete of the old row and an insert of the new one", {
+  timeout: 60_000,
+}, async (t) => {
+  const cluster = requirePg(t)
+  if (cluster === undefined) return
+  const s = await setup(
+    cluster,
+    "CREATE TABLE keyed (id int PRIMARY KEY, v text); INSERT INTO keyed VALUES (1, 'one'), (2, 'two');",
+  )
+  const server = await startPgServer(s)
+  const all = connect(server.url, { table: 'keyed' })
+  const first = connect(server.url, { table: 'keyed', where: 'id = 1' })
+  try {
+    assert.deepEqual(byId(await all.shape.rows), [
+      { id: 1, v: 'one' },
+      { id: 2, v: 'two' },
+    ])
+    assert.equal((await first.shape.rows).length, 1)
+    await withClient(s.db, (client) => client.query("UPDATE keyed SET id = 100, v = 'hundred' WHERE id = 1"))
+    const expected = JSON.stringify([
+      { id: 2, v: 'two' },
+      { id: 100, v: 'hundred' },
+    ])
+    await all.until((rows) => JSON.stringify(byId(rows)) === expected, 'row 1 gone, row 100 come')
+    await first.until((rows) => rows.length === 0, 'row 1 gone from the id = 1 shape')
+    assert.deepEqual([...all.errors, ...first.errors], [])
+  } finally {
+    all.close()
+    first.close()
+    await server.close()
+    await s.cleanup()
+  }
+})
+
 test('bigint columns stay exact past 2^53: ids, values and where-clauses on them', async (t) => {
   const cluster = requirePg(t)
   if (cluster === undefined) return

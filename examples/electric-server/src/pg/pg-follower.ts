@@ -316,7 +316,15 @@ export class PgFollower {
       changes = []
       transaction.changes.set(table, changes)
     }
-    changes.push({ op: message.tag, id, before, after })
+    const oldId = before === null ? null : toPgText(before[PRIMARY_KEY] ?? null)
+    if (message.tag === 'update' && oldId !== null && oldId !== id) {
+      // The key changed: to a client that is one row gone and another come, as Electric sends it
+      // (an update under the new key would be a row it never had, and the old one would stay).
+      changes.push({ op: 'delete', id: oldId, before, after: null })
+      changes.push({ op: 'insert', id, before: null, after })
+    } else {
+      changes.push({ op: message.tag, id, before, after })
+    }
     transaction.rows++
     transaction.decodeMs += performance.now() - start
   }
