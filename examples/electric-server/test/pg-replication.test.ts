@@ -328,6 +328,37 @@ test("an update that changes a row's key is a delete of the old row and an inser
   }
 })
 
+test('a table created while the server runs is set to REPLICA IDENTITY FULL when first asked for: rows move out of its where shapes', {
+  timeout: 60_000,
+}, async (t) => {
+  const cluster = requirePg(t)
+  if (cluster === undefined) return
+  const s = await setup(cluster, 'CREATE TABLE early (id int PRIMARY KEY)')
+  const server = await startPgServer(s)
+  try {
+    // Created and written while the server streams: its relation message arrives before any request names it.
+    await withClient(s.db, (client) =>
+      client.query('CREATE TABLE late (id int PRIMARY KEY, v int); INSERT INTO late VALUES (1, 1), (2, 1)'),
+    )
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    const ones = connect(server.url, { table: 'late', where: 'v = 1' })
+    try {
+      assert.deepEqual(
+        byId(await ones.shape.rows).map((row) => row.id),
+        [1, 2],
+      )
+      await withClient(s.db, (client) => client.query('UPDATE late SET v = 2 WHERE id = 1'))
+      await ones.until((rows) => rows.length === 1 && rows[0]?.id === 2, 'row 1 moved out')
+      assert.deepEqual(ones.errors, [])
+    } finally {
+      ones.close()
+    }
+  } finally {
+    await server.close()
+    await s.cleanup()
+  }
+})
+
 test('bigint columns stay exact past 2^53: ids, values and where-clauses on them', async (t) => {
   const cluster = requirePg(t)
   if (cluster === undefined) return

@@ -73,6 +73,11 @@ export class PgSource implements TableSource {
    */
   relationChanged(table: string, columns: readonly PgColumn[]): boolean {
     const known = this.#schemas.get(table)
+    // A table no request has named yet (created while the server runs): not taken from here, so
+    // the first request loads it through refreshSchema, which sets REPLICA IDENTITY FULL (without
+    // it an update carries no old row, and a row moving out of a where shape would stay). Its
+    // changes until then concern no shape.
+    if (known === undefined) return false
     let schema: TableSchema
     try {
       schema = schemaOf(table, columns)
