@@ -7,7 +7,7 @@
  * fails) and comparing it with a SELECT of the same rows.
  */
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import { type TestContext, test } from 'node:test'
 import pg from 'pg'
 import { type ShapeServer, startShapeServer } from '../src/index.ts'
 import { byId, connect, spawnServer, TEST_LONG_POLL_MS, tempDir } from './helpers.ts'
@@ -64,6 +64,27 @@ function startPgServer(s: PgSetup, writers = 0): Promise<ShapeServer> {
     longPollTimeoutMs: TEST_LONG_POLL_MS,
     pg: { connectionString: s.db, publication: 'shapestore', slot: s.slot },
   })
+}
+
+/**
+ * An in-process server on a fresh database set up with `ddl`, given to `body`; closed and the
+ * database dropped after. Skips the test without a PostgreSQL.
+ */
+async function onPgServer(
+  t: TestContext,
+  ddl: string,
+  body: (s: PgSetup, server: ShapeServer) => Promise<void>,
+): Promise<void> {
+  const cluster = requirePg(t)
+  if (cluster === undefined) return
+  const s = await setup(cluster, ddl)
+  const server = await startPgServer(s)
+  try {
+    await body(s, server)
+  } finally {
+    await server.close()
+    await s.cleanup()
+  }
 }
 
 /**
@@ -229,113 +250,91 @@ test('the official client syncs what SQL writes: initial rows, live inserts, upd
 test('jsonb scalars keep their JSON type, in the snapshot and replicated: a JSON string is not parsed again', {
   timeout: 60_000,
 }, async (t) => {
-  const cluster = requirePg(t)
-  if (cluster === undefined) return
   const values = `'"urgent"', '42', 'true', '"42"', '{"a":"b"}', '[1,"x"]', '"null"'`
-  const s = await setup(
-    cluster,
-    `CREATE TABLE docs (id int PRIMARY KEY, j jsonb);
-     INSERT INTO docs SELECT n, (ARRAY[${values}])[n]::jsonb FROM generate_series(1, 7) AS n;`,
-  )
-  const server = await startPgServer(s)
-  const docs = connect(server.url, { table: 'docs' })
-  const expected = ['urgent', 42, true, '42', { a: 'b' }, [1, 'x'], 'null']
-  try {
-    assert.deepEqual(
-      byId(await docs.shape.rows).map((row) => row.j),
-      expected,
-    )
-    // Replicated: the same values again under ids 11-17 (an error here used to stop replication).
-    await withClient(s.db, (client) =>
-      client.query(`INSERT INTO docs SELECT n + 10, (ARRAY[${values}])[n]::jsonb FROM generate_series(1, 7) AS n`),
-    )
-    const both = JSON.stringify([...expected, ...expected])
-    await docs.until((rows) => JSON.stringify(byId(rows).map((row) => row.j)) === both, 'the replicated jsonb values')
-    assert.deepEqual(docs.errors, [])
-  } finally {
-    docs.close()
-    await server.close()
-    await s.cleanup()
-  }
+  const ddl = `CREATE TABLE docs (id int PRIMARY KEY, j jsonb);
+     INSERT INTO docs SELECT n, (ARRAY[${values}])[n]::jsonb FROM generate_series(1, 7) AS n;`
+  await onPgServer(t, ddl, async (s, server) => {
+    const docs = connect(server.url, { table: 'docs' })
+    const expected = ['urgent', 42, true, '42', { a: 'b' }, [1, 'x'], 'null']
+    try {
+      assert.deepEqual(
+        byId(await docs.shape.rows).map((row) => row.j),
+        expected,
+      )
+      // Replicated: the same values again under ids 11-17 (an error here used to stop replication).
+      await withClient(s.db, (client) =>
+        client.query(`INSERT INTO docs SELECT n + 10, (ARRAY[${values}])[n]::jsonb FROM generate_series(1, 7) AS n`),
+      )
+      const both = JSON.stringify([...expected, ...expected])
+      await docs.until((rows) => JSON.stringify(byId(rows).map((row) => row.j)) === both, 'the replicated jsonb values')
+      assert.deepEqual(docs.errors, [])
+    } finally {
+      docs.close()
+    }
+  })
 })
 
 test("a change over the engine's limits rotates the shapes it concerns; replication goes on", {
   timeout: 60_000,
 }, async (t) => {
-  const cluster = requirePg(t)
-  if (cluster === undefined) return
-  const s = await setup(
-    cluster,
-    "CREATE TABLE notes (id text PRIMARY KEY, body text); INSERT INTO notes VALUES ('a', 'x');",
-  )
-  const server = await startPgServer(s)
-  const notes = connect(server.url, { table: 'notes' })
-  try {
-    assert.deepEqual(byId(await notes.shape.rows), [{ id: 'a', body: 'x' }])
-    // A key over the engine's 4 KiB: the log item cannot be stored. It used to stop replication
-    // for good (the transaction failed, and failed again at every replay).
-    const longId = 'k'.repeat(5_000)
-    await withClient(s.db, async (client) => {
-      await client.query('INSERT INTO notes VALUES ($1, $2)', [longId, 'long'])
-      await client.query("INSERT INTO notes VALUES ('b', 'after')")
-    })
-    await notes.until(
-      (rows) => rows.length === 3 && rows.some((row) => row.id === 'b'),
-      'the refetched shape with the long key, and the change after it',
-    )
-    assert.ok(
-      notes.errors.every((error) => /409|must-refetch/i.test(String(error))),
-      JSON.stringify(notes.errors),
-    )
-  } finally {
-    notes.close()
-    await server.close()
-    await s.cleanup()
-  }
+  const ddl = "CREATE TABLE notes (id text PRIMARY KEY, body text); INSERT INTO notes VALUES ('a', 'x');"
+  await onPgServer(t, ddl, async (s, server) => {
+    const notes = connect(server.url, { table: 'notes' })
+    try {
+      assert.deepEqual(byId(await notes.shape.rows), [{ id: 'a', body: 'x' }])
+      // A key over the engine's 4 KiB: the log item cannot be stored. It used to stop replication
+      // for good (the transaction failed, and failed again at every replay).
+      const longId = 'k'.repeat(5_000)
+      await withClient(s.db, async (client) => {
+        await client.query('INSERT INTO notes VALUES ($1, $2)', [longId, 'long'])
+        await client.query("INSERT INTO notes VALUES ('b', 'after')")
+      })
+      await notes.until(
+        (rows) => rows.length === 3 && rows.some((row) => row.id === 'b'),
+        'the refetched shape with the long key, and the change after it',
+      )
+      assert.ok(
+        notes.errors.every((error) => /409|must-refetch/i.test(String(error))),
+        JSON.stringify(notes.errors),
+      )
+    } finally {
+      notes.close()
+    }
+  })
 })
 
 test("an update that changes a row's key is a delete of the old row and an insert of the new one", {
   timeout: 60_000,
 }, async (t) => {
-  const cluster = requirePg(t)
-  if (cluster === undefined) return
-  const s = await setup(
-    cluster,
-    "CREATE TABLE keyed (id int PRIMARY KEY, v text); INSERT INTO keyed VALUES (1, 'one'), (2, 'two');",
-  )
-  const server = await startPgServer(s)
-  const all = connect(server.url, { table: 'keyed' })
-  const first = connect(server.url, { table: 'keyed', where: 'id = 1' })
-  try {
-    assert.deepEqual(byId(await all.shape.rows), [
-      { id: 1, v: 'one' },
-      { id: 2, v: 'two' },
-    ])
-    assert.equal((await first.shape.rows).length, 1)
-    await withClient(s.db, (client) => client.query("UPDATE keyed SET id = 100, v = 'hundred' WHERE id = 1"))
-    const expected = JSON.stringify([
-      { id: 2, v: 'two' },
-      { id: 100, v: 'hundred' },
-    ])
-    await all.until((rows) => JSON.stringify(byId(rows)) === expected, 'row 1 gone, row 100 come')
-    await first.until((rows) => rows.length === 0, 'row 1 gone from the id = 1 shape')
-    assert.deepEqual([...all.errors, ...first.errors], [])
-  } finally {
-    all.close()
-    first.close()
-    await server.close()
-    await s.cleanup()
-  }
+  const ddl = "CREATE TABLE keyed (id int PRIMARY KEY, v text); INSERT INTO keyed VALUES (1, 'one'), (2, 'two');"
+  await onPgServer(t, ddl, async (s, server) => {
+    const all = connect(server.url, { table: 'keyed' })
+    const first = connect(server.url, { table: 'keyed', where: 'id = 1' })
+    try {
+      assert.deepEqual(byId(await all.shape.rows), [
+        { id: 1, v: 'one' },
+        { id: 2, v: 'two' },
+      ])
+      assert.equal((await first.shape.rows).length, 1)
+      await withClient(s.db, (client) => client.query("UPDATE keyed SET id = 100, v = 'hundred' WHERE id = 1"))
+      const expected = JSON.stringify([
+        { id: 2, v: 'two' },
+        { id: 100, v: 'hundred' },
+      ])
+      await all.until((rows) => JSON.stringify(byId(rows)) === expected, 'row 1 gone, row 100 come')
+      await first.until((rows) => rows.length === 0, 'row 1 gone from the id = 1 shape')
+      assert.deepEqual([...all.errors, ...first.errors], [])
+    } finally {
+      all.close()
+      first.close()
+    }
+  })
 })
 
 test('a table created while the server runs is set to REPLICA IDENTITY FULL when first asked for: rows move out of its where shapes', {
   timeout: 60_000,
 }, async (t) => {
-  const cluster = requirePg(t)
-  if (cluster === undefined) return
-  const s = await setup(cluster, 'CREATE TABLE early (id int PRIMARY KEY)')
-  const server = await startPgServer(s)
-  try {
+  await onPgServer(t, 'CREATE TABLE early (id int PRIMARY KEY)', async (s, server) => {
     // Created and written while the server streams: its relation message arrives before any request names it.
     await withClient(s.db, (client) =>
       client.query('CREATE TABLE late (id int PRIMARY KEY, v int); INSERT INTO late VALUES (1, 1), (2, 1)'),
@@ -353,10 +352,7 @@ test('a table created while the server runs is set to REPLICA IDENTITY FULL when
     } finally {
       ones.close()
     }
-  } finally {
-    await server.close()
-    await s.cleanup()
-  }
+  })
 })
 
 test('bigint columns stay exact past 2^53: ids, values and where-clauses on them', async (t) => {
