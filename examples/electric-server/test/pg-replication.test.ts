@@ -355,6 +355,77 @@ test('a table created while the server runs is set to REPLICA IDENTITY FULL when
   })
 })
 
+test('a shape stops filtering at the first transaction that began after its snapshot, as Electric does; one in progress during it is appended', {
+  timeout: 60_000,
+}, async (t) => {
+  await onPgServer(t, ITEMS_DDL, async (s, server) => {
+    await withClient(s.db, async (inProgress) => {
+      // Begun before the shape's snapshot and committed after it: in its xip list.
+      await inProgress.query('BEGIN')
+      await inProgress.query('INSERT INTO items VALUES (1, 0, 0)')
+      const { handle } = await readShape(server.url, { table: 'items' })
+      assert.equal(server.engine.fetchPgSnapshot(handle)?.filterTxns, true)
+      await withClient(s.db, (client) => client.query('INSERT INTO items VALUES (2, 0, 0)'))
+      await inProgress.query('COMMIT')
+      await waitCaughtUp(() => server.url, s.db, 3)
+      // Left on, a 32-bit xid compared with this snapshot would look visible again 2^31
+      // transactions later, and every change to the shape would be dropped.
+      assert.equal(server.engine.fetchPgSnapshot(handle)?.filterTxns, false)
+      const { rows } = await readShape(server.url, { table: 'items' })
+      assert.deepEqual(
+        [...rows.keys()].sort(),
+        ['1', '2', '3'].map((id) => `"public"."items"/"${id}"`),
+      )
+    })
+  })
+})
+
+test('a shape whose snapshot read is cut off before its COMMIT misses no transaction', {
+  timeout: 60_000,
+}, async (t) => {
+  const ddl = `${ITEMS_DDL}; INSERT INTO items SELECT i, 0, 0 FROM generate_series(1, 20000) i`
+  await onPgServer(t, ddl, async (s, server) => {
+    // Rows of group -1 show when a transaction has been replicated: the first one loads the
+    // table's shapes from the catalog (which would find the shape below even when not registered).
+    const watcher = itemsShape(-10, -1)
+    await readShape(server.url, { table: 'items', where: watcher.where })
+    const replicated = async (id: number) => {
+      await withClient(s.db, (client) => client.query('INSERT INTO items VALUES ($1, 0, -1)', [id]))
+      const deadline = Date.now() + 30_000
+      while (
+        !(await readShape(server.url, { table: 'items', where: watcher.where })).rows.has(`"public"."items"/"${id}"`)
+      ) {
+        assert.ok(Date.now() < deadline, `insert ${id} was not replicated`)
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+    }
+    await replicated(-7)
+    // The snapshot's connection is killed while its read transaction is still open after the
+    // SELECT (it used to stay open while the engine wrote the rows). That failed the request
+    // after the shape was complete, and it was left out of the fanout until met again.
+    let reading = true
+    const killer = withClient(s.db, async (client) => {
+      let killed = 0
+      while (reading) {
+        const result = await client.query(
+          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+            WHERE datname = current_database() AND state = 'idle in transaction' AND query LIKE 'SELECT * FROM%'`,
+        )
+        killed += result.rowCount ?? 0
+      }
+      return killed
+    })
+    const target = itemsShape(-10)
+    const query = new URLSearchParams({ table: 'items', where: target.where, offset: '-1' })
+    const first = await fetch(`${server.url}/v1/shape?${query}`)
+    await first.arrayBuffer()
+    reading = false
+    t.diagnostic(`first request: ${first.status}, snapshot connections killed: ${await killer}`)
+    await replicated(-5)
+    await assertShapesMatch(server.url, s.db, [target])
+  })
+})
+
 test('bigint columns stay exact past 2^53: ids, values and where-clauses on them', async (t) => {
   const cluster = requirePg(t)
   if (cluster === undefined) return

@@ -93,26 +93,32 @@ export class PgSource implements TableSource {
     const schema = this.#schemas.get(table)
     if (schema === undefined) throw new Error(`${table} is not a served table`)
     const client = await this.#pool.connect()
+    // Checked out, a client's connection error (its backend terminated between two queries) has
+    // no listener from the pool and would crash the process; the next query fails instead.
+    const ignore = () => {}
+    client.on('error', ignore)
+    let snapshot: pg.QueryResult<{ snapshot: string }>
+    let result: pg.QueryResult<Record<string, unknown>>
     try {
       // The first statement fixes the transaction's snapshot: pg_current_snapshot() is the one
       // the SELECT reads under.
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
-      const current = await client.query<{ snapshot: string }>('SELECT pg_current_snapshot()::text AS snapshot')
-      const result = await client.query<Record<string, unknown>>(`SELECT * FROM ${table}`)
-      return {
-        rows: result.rows.map((raw) => rowOf(schema, raw)),
-        pgSnapshot: parseSnapshot(current.rows[0]?.snapshot ?? ''),
-        close: async () => {
-          try {
-            await client.query('COMMIT')
-          } finally {
-            client.release()
-          }
-        },
-      }
+      snapshot = await client.query<{ snapshot: string }>('SELECT pg_current_snapshot()::text AS snapshot')
+      result = await client.query<Record<string, unknown>>(`SELECT * FROM ${table}`)
+      // Ended before the shape is written: a COMMIT that failed once its snapshot was in the
+      // engine would fail the creation of a complete shape, which then missed every fanout until
+      // a request met it again. (A read-only transaction's rows hold once they are read.)
+      await client.query('COMMIT')
     } catch (error) {
       client.release(error as Error)
       throw error
+    } finally {
+      client.off('error', ignore)
+    }
+    client.release()
+    return {
+      rows: result.rows.map((raw) => rowOf(schema, raw)),
+      pgSnapshot: parseSnapshot(snapshot.rows[0]?.snapshot ?? ''),
     }
   }
 

@@ -15,6 +15,16 @@ export function visibleInSnapshot(snapshot: PgSnapshot, xid: number): boolean {
   return !snapshot.xipList.some((inProgress) => inProgress % 2 ** 32 === xid)
 }
 
+/**
+ * Whether transaction `xid` began after `snapshot` was taken (Electric's `Xid.after_snapshot?`):
+ * at or past its xmax. Every transaction the snapshot saw committed before it, so from then on a
+ * shape's transactions need no filtering, and must not get any: a 32-bit xid compared with an
+ * old snapshot wraps around once 2^31 more transactions have begun, and would then look visible.
+ */
+export function startedAfterSnapshot(snapshot: PgSnapshot, xid: number): boolean {
+  return !precedes(xid, snapshot.xmax % 2 ** 32)
+}
+
 function precedes(a: number, b: number): boolean {
   return ((a - b) | 0) < 0
 }

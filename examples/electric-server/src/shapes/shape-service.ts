@@ -8,7 +8,7 @@ import {
   type ShapeDefinition,
   type ShapeHandle,
 } from '@shapestore/engine'
-import { visibleInSnapshot } from '../pg/visibility.ts'
+import { startedAfterSnapshot, visibleInSnapshot } from '../pg/visibility.ts'
 import { whereEquality } from '../sql/where-compiler.ts'
 import { PRIMARY_KEY, type Row, toPgText } from '../table/pg-types.ts'
 import type { TableSource } from '../table/table-source.ts'
@@ -299,10 +299,9 @@ export class ShapeService {
           await this.#remove(handle)
         }
         // Where-clauses first: only the shapes a change goes to have their keys read.
-        const entries = this.#deliverable(planned).filter(({ handle }) => {
-          const snapshot = this.#engine.fetchPgSnapshot(handle)
-          return snapshot === null || !visibleInSnapshot(snapshot, txn.xid)
-        })
+        const entries = this.#deliverable(planned).filter(
+          ({ handle }) => !this.#seenBySnapshot(handle, txn.xid, appends),
+        )
         for (let start = 0; start < entries.length; start += limits.FANOUT_SHAPES_MAX) {
           appends.push(this.#engine.appendToLogs(entries.slice(start, start + limits.FANOUT_SHAPES_MAX)))
         }
@@ -317,6 +316,22 @@ export class ShapeService {
       durable.catch(() => {})
       return { planMs: appendStart - planStart, durable }
     })
+  }
+
+  /**
+   * Whether the shape's pg snapshot already holds transaction `xid`'s changes. The first
+   * transaction that began after the snapshot switches its filtering off for good (stored with
+   * filterTxns false, as Electric does; the write joins `writes`), so the comparison of 32-bit
+   * xids never runs long enough to wrap around.
+   */
+  #seenBySnapshot(handle: ShapeHandle, xid: number, writes: Promise<void>[]): boolean {
+    const snapshot = this.#engine.fetchPgSnapshot(handle)
+    if (snapshot === null || !snapshot.filterTxns) return false
+    if (startedAfterSnapshot(snapshot, xid)) {
+      writes.push(this.#engine.setPgSnapshot(handle, { ...snapshot, filterTxns: false }))
+      return false
+    }
+    return visibleInSnapshot(snapshot, xid)
   }
 
   /** Removes every shape of `table` (a schema change, a truncate); their clients refetch. */
@@ -359,12 +374,8 @@ export class ShapeService {
     }
     const { handle } = await this.#engine.getOrCreateShape(spec.definition)
     const snapshot = await this.#tables.snapshot(spec.table)
-    try {
-      if (snapshot.pgSnapshot !== null) await this.#engine.setPgSnapshot(handle, snapshot.pgSnapshot)
-      await this.#engine.makeNewSnapshot(handle, snapshotRows(spec, snapshot.rows))
-    } finally {
-      await snapshot.close()
-    }
+    if (snapshot.pgSnapshot !== null) await this.#engine.setPgSnapshot(handle, snapshot.pgSnapshot)
+    await this.#engine.makeNewSnapshot(handle, snapshotRows(spec, snapshot.rows))
     this.#register(handle, spec)
     return handle
   }

@@ -25,6 +25,4 @@ export interface TableSnapshot {
   readonly rows: AsyncIterable<Row> | Iterable<Row>
   /** `pg_current_snapshot()` of the read (Postgres); null from the embedded store. */
   readonly pgSnapshot: PgSnapshotInput | null
-  /** Ends the read (Postgres: commits its read-only transaction). */
-  close(): Promise<void>
 }

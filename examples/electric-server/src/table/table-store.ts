@@ -66,7 +66,7 @@ export class TableStore implements TableSource {
 
   /** The table's current rows: the caller's queue keeps writes out until it is done with them. */
   async snapshot(table: string): Promise<TableSnapshot> {
-    return { rows: this.rows(table), pgSnapshot: null, close: async () => {} }
+    return { rows: this.rows(table), pgSnapshot: null }
   }
 
   pending(): PendingFanout | undefined {
