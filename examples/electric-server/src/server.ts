@@ -69,10 +69,20 @@ export async function startShapeServer(options: ShapeServerOptions): Promise<Sha
   let tables: (TableSource & { close(): Promise<void> }) | undefined
   let follower: PgFollower | undefined
   try {
-    tables = options.pg === undefined ? TableStore.open(options.dir) : await PgSource.open(options.pg)
+    tables =
+      options.pg === undefined
+        ? TableStore.open(options.dir)
+        : await PgSource.open(options.pg, join(options.dir, 'pg-served-tables.json'))
     const shapes = await ShapeService.open(engine, tables)
     const fanoutTimes = new FanoutTimes()
     if (tables instanceof PgSource) {
+      // Altered, or dropped and created again, while the server was down: no relation message
+      // will say so, so their shapes rotate now.
+      for (const table of tables.changedSinceLastRun()) {
+        console.error(`table ${table} changed while the server was down: its shapes rotate (409, refetch)`)
+        await shapes.rotateTable(table)
+      }
+      tables.saveServed()
       // A replicated transaction's fanout is timed from its commit in Postgres (this machine's clock).
       follower = await PgFollower.start(tables, shapes, (tx, commitMs) =>
         fanoutTimes.committed(tx, performance.now() - (Date.now() - commitMs)),

@@ -426,6 +426,39 @@ test('a shape whose snapshot read is cut off before its COMMIT misses no transac
   })
 })
 
+test('the replication connection outlives a shape creation that holds the queue past wal_sender_timeout', {
+  timeout: 60_000,
+}, async (t) => {
+  const ddl = `${ITEMS_DDL}; CREATE TABLE other (id int PRIMARY KEY);
+    DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET wal_sender_timeout = %L', current_database(), '1s'); END $$`
+  await onPgServer(t, ddl, async (s, server) => {
+    const reconnects = async () =>
+      ((await (await fetch(`${server.url}/v1/stats`)).json()) as { replication: { reconnects: number } }).replication
+        .reconnects
+    await readShape(server.url, { table: 'other' })
+    const before = await reconnects()
+    await withClient(s.db, async (locker) => {
+      // The new shape's snapshot waits for this lock, holding the queue; a replicated
+      // transaction waits behind it, and with it the replication stream (paused while a
+      // message is handled), which then read no keepalive for 3 s.
+      await locker.query('BEGIN; LOCK TABLE items IN ACCESS EXCLUSIVE MODE')
+      const creating = readShape(server.url, { table: 'items' })
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      await withClient(s.db, (client) => client.query('INSERT INTO other VALUES (1)'))
+      await new Promise((resolve) => setTimeout(resolve, 3_000))
+      await locker.query('COMMIT')
+      await creating
+    })
+    await withClient(s.db, (client) => client.query('INSERT INTO other VALUES (2)'))
+    const deadline = Date.now() + 30_000
+    while ((await readShape(server.url, { table: 'other' })).rows.size < 2) {
+      assert.ok(Date.now() < deadline, 'the inserts were not replicated')
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    assert.equal(await reconnects(), before, 'the replication connection was lost')
+  })
+})
+
 test('bigint columns stay exact past 2^53: ids, values and where-clauses on them', async (t) => {
   const cluster = requirePg(t)
   if (cluster === undefined) return
@@ -673,6 +706,81 @@ test('PostgreSQL restarted under load: the server reconnects and resumes; nothin
   }
 })
 
+test('a table altered while the server was down rotates its shapes at the next start; an untouched one keeps them', async (t) => {
+  const cluster = requirePg(t)
+  if (cluster === undefined) return
+  const ddl = `${ITEMS_DDL}; INSERT INTO items VALUES (1, 0, 0); CREATE TABLE other (id int PRIMARY KEY)`
+  const s = await setup(cluster, ddl)
+  let server = await startPgServer(s)
+  try {
+    const items = await readShape(server.url, { table: 'items' })
+    const other = await readShape(server.url, { table: 'other' })
+    await server.close()
+    // DDL is not replicated, and no change to the table follows it: no relation message will come.
+    await withClient(s.db, (client) => client.query("ALTER TABLE items ADD COLUMN note text DEFAULT 'n'"))
+    server = await startPgServer(s)
+    const query = new URLSearchParams({ table: 'items', offset: '0_0', handle: items.handle })
+    const res = await fetch(`${server.url}/v1/shape?${query}`)
+    await res.arrayBuffer()
+    assert.equal(res.status, 409, 'the old handle must refetch')
+    const after = await readShape(server.url, { table: 'items' })
+    assert.deepEqual([...after.rows.values()], [{ id: '1', v: '0', grp: '0', note: 'n' }])
+    assert.equal((await readShape(server.url, { table: 'other' })).handle, other.handle)
+  } finally {
+    await server.close()
+    await s.cleanup()
+  }
+})
+
+test('a table dropped and created again under its name rotates its shapes, though its columns are the same', {
+  timeout: 60_000,
+}, async (t) => {
+  await onPgServer(t, `${ITEMS_DDL}; INSERT INTO items VALUES (1, 0, 0)`, async (s, server) => {
+    const before = await readShape(server.url, { table: 'items' })
+    await withClient(s.db, (client) =>
+      client.query(`DROP TABLE items; ${ITEMS_DDL}; INSERT INTO items VALUES (2, 0, 0)`),
+    )
+    const deadline = Date.now() + 30_000
+    for (;;) {
+      const { handle, rows } = await readShape(server.url, { table: 'items' })
+      if (handle !== before.handle) {
+        assert.deepEqual([...rows.keys()], ['"public"."items"/"2"'])
+        return
+      }
+      assert.ok(Date.now() < deadline, 'the shape of the dropped table was not rotated')
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  })
+})
+
+test('a table with a generated column keeps its shapes across restarts (pgoutput leaves the column out)', async (t) => {
+  const cluster = requirePg(t)
+  if (cluster === undefined) return
+  const ddl = 'CREATE TABLE calc (id int PRIMARY KEY, v int, twice int GENERATED ALWAYS AS (v * 2) STORED)'
+  const s = await setup(cluster, ddl)
+  let server = await startPgServer(s)
+  try {
+    const before = await readShape(server.url, { table: 'calc' })
+    await server.close()
+    server = await startPgServer(s)
+    await withClient(s.db, (client) => client.query('INSERT INTO calc (id, v) VALUES (1, 5)'))
+    const deadline = Date.now() + 30_000
+    for (;;) {
+      const { handle, rows } = await readShape(server.url, { table: 'calc' })
+      if (rows.size > 0) {
+        assert.equal(handle, before.handle, 'the shape was rotated')
+        assert.deepEqual([...rows.values()], [{ id: '1', v: '5' }])
+        return
+      }
+      assert.ok(Date.now() < deadline, 'the insert was not replicated')
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  } finally {
+    await server.close()
+    await s.cleanup()
+  }
+})
+
 test('a slot dropped while the server was down is recreated, and every shape rotates: 409, then a snapshot with what was missed', async (t) => {
   const cluster = requirePg(t)
   if (cluster === undefined) return
@@ -691,6 +799,51 @@ test('a slot dropped while the server was down is recreated, and every shape rot
     const after = await readShape(server.url, { table: 'items', where: shape.where })
     assert.notEqual(after.handle, before.handle)
     await assertShapesMatch(server.url, s.db, [shape])
+  } finally {
+    await server.close()
+    await s.cleanup()
+  }
+})
+
+test('a slot Postgres invalidated while the server was down (max_slot_wal_keep_size) is recreated, and every shape rotates', async (t) => {
+  const cluster = requirePg(t)
+  if (cluster === undefined) return
+  const ddl = `${ITEMS_DDL}; INSERT INTO items SELECT i, 0, 0 FROM generate_series(1, 3) i; CREATE TABLE junk (id int PRIMARY KEY, v text)`
+  const s = await setup(cluster, ddl)
+  let server = await startPgServer(s)
+  try {
+    const shape = itemsShape(0)
+    const before = await readShape(server.url, { table: 'items', where: shape.where })
+    await server.close()
+    await withClient(s.db, (client) => client.query('INSERT INTO items VALUES (4, 0, 0)'))
+    // Past max_slot_wal_keep_size, a checkpoint removes WAL the slot still needs and invalidates
+    // it (cluster-wide setting, restored at once).
+    await withClient(cluster.url, async (admin) => {
+      await admin.query("ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'")
+      await admin.query('SELECT pg_reload_conf()')
+      try {
+        await withClient(s.db, async (client) => {
+          for (let segment = 0; segment < 4; segment++) {
+            await client.query(
+              "INSERT INTO junk SELECT i, repeat('x', 100) FROM generate_series($1::int, $1 + 999) i",
+              [segment * 1_000],
+            )
+            await client.query('SELECT pg_switch_wal()')
+          }
+          await client.query('CHECKPOINT')
+        })
+      } finally {
+        await admin.query('ALTER SYSTEM RESET max_slot_wal_keep_size')
+        await admin.query('SELECT pg_reload_conf()')
+      }
+      const { rows } = await admin.query('SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1', [s.slot])
+      assert.equal(rows[0]?.wal_status, 'lost', 'the slot was invalidated')
+    })
+    server = await startPgServer(s)
+    assert.equal(await statusWithHandle(server.url, shape, before.handle), 409, 'the old handle must refetch')
+    await assertShapesMatch(server.url, s.db, [shape])
+    // And replication follows again from the new slot.
+    await waitCaughtUp(() => server.url, s.db, 1_000)
   } finally {
     await server.close()
     await s.cleanup()

@@ -13,6 +13,8 @@ const IN_FLIGHT_MAX = 64
 /** Reconnection backoff after Postgres went away: doubles from the first to the last. */
 const RETRY_FIRST_MS = 100
 const RETRY_MAX_MS = 5_000
+/** How often the confirmed position is reported unasked, at most (Postgres's wal_receiver_status_interval). */
+const STATUS_INTERVAL_MAX_MS = 10_000
 
 /**
  * One replication connection and what it has in flight. A handler of an ended session (one still
@@ -73,6 +75,8 @@ export class PgFollower {
   #stopped = false
   #running: Promise<void> = Promise.resolve()
   readonly #onCommitted: (tx: number, commitMs: number) => void
+  /** A quarter of the walsender's timeout, at most STATUS_INTERVAL_MAX_MS (#stream). */
+  #statusIntervalMs = STATUS_INTERVAL_MAX_MS
   /** Transactions applied since the start (for tests and stats). */
   applied = 0
   reconnects = 0
@@ -94,6 +98,12 @@ export class PgFollower {
     onCommitted: (tx: number, commitMs: number) => void = () => {},
   ): Promise<PgFollower> {
     const follower = new PgFollower(source, shapes, onCommitted)
+    const [timeout] = await source.query<{ ms: number }>(
+      "SELECT setting::int AS ms FROM pg_settings WHERE name = 'wal_sender_timeout'",
+      [],
+    )
+    if (timeout !== undefined && timeout.ms > 0)
+      follower.#statusIntervalMs = Math.max(50, Math.min(STATUS_INTERVAL_MAX_MS, timeout.ms / 4))
     await follower.#resumeOrRecreateSlot()
     follower.#running = follower.#run()
     return follower
@@ -122,7 +132,7 @@ export class PgFollower {
         const reason = error instanceof Error ? error.message : String(error)
         if (reason !== lastReported) console.error(`replication: ${reason}; retrying`)
         lastReported = reason
-        if (isSlotMissing(error)) {
+        if (isSlotMissing(error) || isSlotUnreadable(error)) {
           try {
             await this.#resumeOrRecreateSlot()
           } catch {
@@ -180,10 +190,15 @@ export class PgFollower {
       }
       this.#confirmKeepalive(session)
     })
+    // While a message is handled (a commit waiting in the shape service's queue behind a long
+    // snapshot) the library pauses the stream, so keepalive requests go unread: without a status
+    // report of its own, the walsender ends the connection after wal_sender_timeout.
+    const status = setInterval(() => void confirm(service, this.#acked).catch(() => {}), this.#statusIntervalMs)
     const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [this.#source.options.publication] })
     try {
       await service.subscribe(plugin, this.#source.options.slot, this.#acked)
     } finally {
+      clearInterval(status)
       await service.stop()
       session.closed = true
       // What was appended is acknowledged only if durable: the next session resumes after it.
@@ -236,7 +251,8 @@ export class PgFollower {
       case 'relation': {
         const table = canonical(message.schema, message.name)
         const columns = message.columns.map(({ name, typeOid, typeMod }) => ({ name, typeOid, typeMod }))
-        if (this.#source.relationChanged(table, columns)) await this.#shapes.rotateTable(table)
+        if (this.#source.relationChanged(table, message.relationOid, columns)) await this.#shapes.rotateTable(table)
+        this.#source.adoptRelation(table, message.relationOid, columns)
         return
       }
       case 'insert':
@@ -276,6 +292,7 @@ export class PgFollower {
           const { decodeMs, rows, commitMs } = transaction
           if (rows > 0) this.times.record({ lagMs: Date.now() - commitMs, decodeMs, planMs, appendMs, rows })
           this.#source.committed(tx)
+          this.#shapes.replicatedDurable(tx)
           this.applied++
           session.inFlight.shift()
           if (this.#session !== session) return
@@ -332,16 +349,22 @@ export class PgFollower {
   /**
    * Resumes from the slot's confirmed position, or creates the slot. A slot created while shapes
    * exist (it was dropped, at run time or while the server was down) cannot tell what they
-   * missed: every shape is rotated, and the server says so.
+   * missed: every shape is rotated, and the server says so. So is a slot Postgres invalidated
+   * (WAL it still needed was removed, past max_slot_wal_keep_size): it can never be read again,
+   * and is dropped first.
    */
   async #resumeOrRecreateSlot(): Promise<void> {
     const { slot } = this.#source.options
-    const found = await this.#source.query<{ lsn: string | null }>(
-      'SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1',
+    const [found] = await this.#source.query<{ lsn: string | null; lost: boolean }>(
+      "SELECT confirmed_flush_lsn::text AS lsn, wal_status = 'lost' AS lost FROM pg_replication_slots WHERE slot_name = $1",
       [slot],
     )
-    if (found.length > 0) {
-      this.#acked = found[0]?.lsn ?? '0/0'
+    let why = 'was missing'
+    if (found?.lost === true) {
+      await this.#source.query('SELECT pg_drop_replication_slot($1)', [slot])
+      why = 'was invalidated by Postgres (it removed WAL the slot needed: max_slot_wal_keep_size)'
+    } else if (found !== undefined) {
+      this.#acked = found.lsn ?? '0/0'
       return
     }
     const created = await this.#source.query<{ lsn: string }>(
@@ -352,7 +375,7 @@ export class PgFollower {
     const rotated = await this.#shapes.rotateAll()
     if (rotated > 0) {
       console.error(
-        `replication slot "${slot}" was missing: created it and rotated all ${rotated} shapes (their clients get 409 and refetch), since changes may have been missed`,
+        `replication slot "${slot}" ${why}: created it and rotated all ${rotated} shapes (their clients get 409 and refetch), since changes may have been missed`,
       )
     }
   }
@@ -385,4 +408,9 @@ function canonical(schema: string, name: string): string {
 
 function isSlotMissing(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === '42704' && /replication slot/.test(String(error))
+}
+
+/** Postgres 15's answer to reading an invalidated slot: `cannot read from logical replication slot`. */
+function isSlotUnreadable(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === '55000' && /replication slot/.test(String(error))
 }

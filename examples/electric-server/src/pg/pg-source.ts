@@ -4,6 +4,7 @@ import type { TableSchema } from '../table/pg-types.ts'
 import type { TableSnapshot, TableSource } from '../table/table-source.ts'
 import type { PendingFanout } from '../table/table-store.ts'
 import { type PgColumn, rowOf, schemaOf } from './pg-columns.ts'
+import { ServedSchemas, type TableFingerprints } from './served-schemas.ts'
 
 /** Where the server follows Postgres from (`--pg`, `--publication`, `--slot`). */
 export interface PgSourceOptions {
@@ -27,18 +28,23 @@ export class PgSource implements TableSource {
   readonly options: PgSourceOptions
   readonly #pool: pg.Pool
   readonly #schemas = new Map<string, TableSchema>()
+  /** The served tables' relation oids: a table dropped and created again gets a new one. */
+  readonly #oids = new Map<string, number>()
+  readonly #served: ServedSchemas
   #lastTx = 0
 
-  private constructor(options: PgSourceOptions, pool: pg.Pool) {
+  private constructor(options: PgSourceOptions, pool: pg.Pool, servedFile: string) {
     this.options = options
     this.#pool = pool
+    this.#served = new ServedSchemas(servedFile)
   }
 
-  static async open(options: PgSourceOptions): Promise<PgSource> {
+  /** `servedFile`: where the served tables' schemas are kept between runs (ServedSchemas). */
+  static async open(options: PgSourceOptions, servedFile: string): Promise<PgSource> {
     const pool = new pg.Pool({ connectionString: options.connectionString, max: 4 })
     // An idle client's error (Postgres restarted) must not crash the process: the pool drops it.
     pool.on('error', () => {})
-    const source = new PgSource(options, pool)
+    const source = new PgSource(options, pool, servedFile)
     try {
       const found = await pool.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [options.publication])
       if (found.rowCount === 0) await pool.query(`CREATE PUBLICATION ${quoteIdent(options.publication)} FOR ALL TABLES`)
@@ -65,28 +71,47 @@ export class PgSource implements TableSource {
 
   async refreshSchema(table: string): Promise<void> {
     await this.#loadSchemas(table)
+    this.saveServed()
   }
 
   /**
-   * The schema a replicated relation message describes; true when it differs from the one the
-   * shapes were made with (their table must rotate, as Electric does on a relation change).
+   * The served tables altered, or dropped and created again, since the last run saved what it
+   * served (none at a first start): their shapes must rotate, and then saveServed().
    */
-  relationChanged(table: string, columns: readonly PgColumn[]): boolean {
-    const known = this.#schemas.get(table)
+  changedSinceLastRun(): string[] {
+    return this.#served.changed(this.#fingerprints())
+  }
+
+  /** Saves what is served now as what the shapes were made with. */
+  saveServed(): void {
+    this.#served.save(this.#fingerprints())
+  }
+
+  /**
+   * Whether a replicated relation message describes a served table otherwise than the shapes
+   * were made with (other columns or types, or another relation under its name): then its shapes
+   * must rotate, as Electric's do, before adoptRelation. Changes nothing itself, so a rotation
+   * that fails is tried again when the replay brings the message again.
+   */
+  relationChanged(table: string, oid: number, columns: readonly PgColumn[]): boolean {
     // A table no request has named yet (created while the server runs): not taken from here, so
     // the first request loads it through refreshSchema, which sets REPLICA IDENTITY FULL (without
     // it an update carries no old row, and a row moving out of a where shape would stay). Its
     // changes until then concern no shape.
-    if (known === undefined) return false
-    let schema: TableSchema
-    try {
-      schema = schemaOf(table, columns)
-    } catch {
-      this.#schemas.delete(table)
-      return known !== undefined
+    if (!this.#schemas.has(table)) return false
+    return this.#fingerprint(table) !== fingerprint(oid, relationSchema(table, columns))
+  }
+
+  /** Serves the table as the relation message describes it (not at all if its types are not served). */
+  adoptRelation(table: string, oid: number, columns: readonly PgColumn[]): void {
+    if (!this.#schemas.has(table) || !this.relationChanged(table, oid, columns)) return
+    const schema = relationSchema(table, columns)
+    if (schema === null) this.#schemas.delete(table)
+    else {
+      this.#schemas.set(table, schema)
+      this.#oids.set(table, oid)
     }
-    this.#schemas.set(table, schema)
-    return known !== undefined && JSON.stringify(known) !== JSON.stringify(schema)
+    this.saveServed()
   }
 
   async snapshot(table: string): Promise<TableSnapshot> {
@@ -137,10 +162,20 @@ export class PgSource implements TableSource {
     await this.#pool.end()
   }
 
+  #fingerprint(table: string): string | undefined {
+    const schema = this.#schemas.get(table)
+    return schema === undefined ? undefined : fingerprint(this.#oids.get(table) ?? 0, schema)
+  }
+
+  #fingerprints(): TableFingerprints {
+    return new Map([...this.#schemas.keys()].map((table) => [table, this.#fingerprint(table) as string]))
+  }
+
   /** The publication's tables (or only `only`): schemas, and REPLICA IDENTITY FULL where it is not. */
   async #loadSchemas(only: string | null): Promise<void> {
     const result = await this.#pool.query<{
       table: string
+      relation: number
       column: string
       oid: number
       typmod: number
@@ -148,27 +183,27 @@ export class PgSource implements TableSource {
     }>(
       // The canonical name, `"schema"."name"`, as the shape service spells tables.
       `SELECT '"' || replace(n.nspname, '"', '""') || '"."' || replace(c.relname, '"', '""') || '"' AS "table",
-              a.attname AS "column", a.atttypid::int AS oid, a.atttypmod AS typmod,
+              c.oid::int AS relation, a.attname AS "column", a.atttypid::int AS oid, a.atttypmod AS typmod,
               c.relreplident::text AS identity
          FROM pg_publication_tables p
          JOIN pg_namespace n ON n.nspname = p.schemaname
          JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = p.tablename
          JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-        WHERE p.pubname = $1
+        WHERE p.pubname = $1 AND a.attgenerated = ''
         ORDER BY 1, a.attnum`,
       [this.options.publication],
     )
-    const tables = new Map<string, { columns: PgColumn[]; identity: string }>()
+    const tables = new Map<string, { relation: number; columns: PgColumn[]; identity: string }>()
     for (const row of result.rows) {
       if (only !== null && row.table !== only) continue
       let table = tables.get(row.table)
       if (table === undefined) {
-        table = { columns: [], identity: row.identity }
+        table = { relation: row.relation, columns: [], identity: row.identity }
         tables.set(row.table, table)
       }
       table.columns.push({ name: row.column, typeOid: row.oid, typeMod: row.typmod })
     }
-    for (const [table, { columns, identity }] of tables) {
+    for (const [table, { relation, columns, identity }] of tables) {
       let schema: TableSchema
       try {
         schema = schemaOf(table, columns)
@@ -178,8 +213,22 @@ export class PgSource implements TableSource {
       }
       if (identity !== 'f') await this.#pool.query(`ALTER TABLE ${table} REPLICA IDENTITY FULL`)
       this.#schemas.set(table, schema)
+      this.#oids.set(table, relation)
     }
   }
+}
+
+/** A relation message's schema; null when a column's type is not served. */
+function relationSchema(table: string, columns: readonly PgColumn[]): TableSchema | null {
+  try {
+    return schemaOf(table, columns)
+  } catch {
+    return null
+  }
+}
+
+function fingerprint(oid: number, schema: TableSchema | null): string {
+  return JSON.stringify([oid, schema])
 }
 
 /** `xmin:xmax:xip,…` as pg_current_snapshot() prints it. */

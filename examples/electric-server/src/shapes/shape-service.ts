@@ -307,10 +307,7 @@ export class ShapeService {
         }
       }
       const appendStart = performance.now()
-      const durable = Promise.all(appends).then(() => {
-        this.#lastFannedOutTx = Math.max(this.#lastFannedOutTx, txn.tx)
-        return performance.now() - appendStart
-      })
+      const durable = Promise.all(appends).then(() => performance.now() - appendStart)
       // Observed by the follower a moment later; marked handled now so that a failure in
       // between is not reported as an unhandled rejection.
       durable.catch(() => {})
@@ -332,6 +329,15 @@ export class ShapeService {
       return false
     }
     return visibleInSnapshot(snapshot, xid)
+  }
+
+  /**
+   * Told by the follower, in commit order, once a replicated transaction and every one before it
+   * are durable in the shapes' logs. (Transactions' appends may become durable out of order, in
+   * different partitions: lastFannedOutTx must not name one while an earlier one is not.)
+   */
+  replicatedDurable(tx: number): void {
+    if (tx > this.#lastFannedOutTx) this.#lastFannedOutTx = tx
   }
 
   /** Removes every shape of `table` (a schema change, a truncate); their clients refetch. */
