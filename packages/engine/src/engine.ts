@@ -14,7 +14,7 @@ import {
 import { ShapeWaiters } from './live/shape-waiters.ts'
 import { LogOffset } from './log-offset.ts'
 import { readLogJson } from './log-store/log-json.ts'
-import { readLogStream } from './log-store/log-stream.ts'
+import { readLogStream, type SnapshotAttempt } from './log-store/log-stream.ts'
 import type { PartitionStore } from './log-store/partition-store.ts'
 import { PartitionStores } from './log-store/partition-stores.ts'
 import { chunkSnapshot } from './log-store/snapshot-chunker.ts'
@@ -104,7 +104,7 @@ export class Engine {
   readonly #readPath: ReadPath
   readonly #refs = new Map<ShapeHandle, ShapeRef>()
   /** Snapshots being written in this process: resolves once the attempt's start (dropping an earlier attempt's parts) is committed. */
-  readonly #snapshotsWriting = new Map<ShapeHandle, Promise<void>>()
+  readonly #snapshotsWriting = new Map<ShapeHandle, SnapshotAttempt>()
   /** Encoded snapshot parts not yet committed, across all snapshots (chunkSnapshot). */
   readonly #snapshotBytes = new ByteBudget(SNAPSHOT_BYTES_IN_FLIGHT)
   readonly #background: Promise<void>
@@ -169,7 +169,9 @@ export class Engine {
 
   /**
    * Removes the shape: its lookups first (no new reader finds it), then its log, snapshot and
-   * metadata, then its read-path keys. Resolves false if no shape had this handle.
+   * metadata, then its read-path keys. Resolves false if no shape had this handle. If dropping
+   * its data fails (WRITER_CRASHED), the shape is still gone for every reader and waiter, and
+   * the next open drops the data.
    */
   removeShape(handle: ShapeHandle): Promise<boolean> {
     return this.#guard(async () => {
@@ -177,10 +179,15 @@ export class Engine {
       const entry = this.#catalog.remove(handle)
       if (entry === undefined) return false
       this.#refs.delete(handle)
-      await this.#dropData(entry)
-      this.#writers.table.delete(handle)
-      this.#snapshotsWriting.delete(handle)
-      this.#waiters.fail(handle, new EngineError(ErrorCode.SHAPE_REMOVED, `shape ${handle} was removed`))
+      try {
+        await this.#dropData(entry)
+      } finally {
+        // Gone for readers and waiters even if its data could not be dropped now (a writer
+        // died): the catalog keeps that removal pending, and the next open finishes it.
+        this.#writers.table.delete(handle)
+        this.#snapshotsWriting.delete(handle)
+        this.#waiters.fail(handle, removed(handle))
+      }
       return true
     })
   }
@@ -224,10 +231,14 @@ export class Engine {
         throw new EngineError(ErrorCode.SNAPSHOT_EXISTS, `a snapshot of shape ${handle} is being written`)
       }
       const starting = this.#writers.startSnapshot({ ref })
-      this.#snapshotsWriting.set(
-        handle,
-        starting.catch(() => {}),
-      )
+      const attempt: SnapshotAttempt = {
+        started: starting.then(
+          () => true,
+          () => false,
+        ),
+        failed: false,
+      }
+      this.#snapshotsWriting.set(handle, attempt)
       try {
         await starting
         const allocate = this.#allocator(ref.partition)
@@ -242,6 +253,9 @@ export class Engine {
           },
         )
         return LogOffset.snapshotChunk(last)
+      } catch (error) {
+        attempt.failed = true
+        throw error
       } finally {
         this.#snapshotsWriting.delete(handle)
         this.#waiters.notify(handle)
@@ -376,8 +390,7 @@ export class Engine {
         stallTimeoutMs: this.#options.snapshotStallTimeoutMs,
         // The ref cache loses the handle at removal's first step: from then on the shape is gone.
         keys: () => (this.#refs.has(handle) ? this.#readPath.keys(handle) : undefined),
-        snapshotInProgress: () => this.#snapshotsWriting.has(handle),
-        snapshotStarting: () => this.#snapshotsWriting.get(handle) ?? null,
+        snapshotAttempt: () => this.#snapshotsWriting.get(handle) ?? null,
         nextChange: (timeoutMs) => this.#waiters.wait(handle, () => true, { timeoutMs }),
         assertOpen: () => this.#assertOpen(),
       },
@@ -405,7 +418,7 @@ export class Engine {
       if (reader !== undefined && this.#isBigRead(store, ref.shapeId, from, keys.lastSnapshotChunk)) {
         if (reader.ready && !reader.saturated) {
           this.#pooledLogReads++
-          return reader.readLogJson({
+          const read = reader.readLogJson({
             dir: this.#options.dir,
             partitionMapBytes: this.#options.partitionMapBytes,
             partition: ref.partition,
@@ -414,6 +427,14 @@ export class Engine {
             upTo: to.toString(),
             lastSnapshotChunk: keys.lastSnapshotChunk,
           })
+          // Read later, in a reader thread: the data of a shape removed meanwhile may be gone
+          // under it, which reads as an empty range or as a snapshot chunk cut short (damage).
+          // A shape that is gone once the read is done answers SHAPE_REMOVED, whatever it read.
+          const gone = () => !this.#refs.has(handle)
+          return read.then(
+            (json) => (gone() ? Promise.reject(removed(handle)) : json),
+            (error: unknown) => Promise.reject(gone() ? removed(handle) : error),
+          )
         }
         // Reader threads take ~0.5 s to start: read inline meanwhile.
         reader.start().catch(() => {})
@@ -553,4 +574,8 @@ function isRowSource(rows: unknown): rows is AsyncIterable<string> | Iterable<st
   if (typeof rows !== 'object' || rows === null) return false
   const candidate = rows as { [Symbol.iterator]?: unknown; [Symbol.asyncIterator]?: unknown }
   return typeof candidate[Symbol.iterator] === 'function' || typeof candidate[Symbol.asyncIterator] === 'function'
+}
+
+function removed(handle: ShapeHandle): EngineError {
+  return new EngineError(ErrorCode.SHAPE_REMOVED, `shape ${handle} was removed`)
 }

@@ -184,3 +184,30 @@ test('a writer killed holding its slot lock (mid-publish): the lock is broken, i
     await cleanup()
   }
 })
+
+test('a writer that dies during a removal: the removal rejects, yet the shape is gone for readers, waiters and a second removal', async () => {
+  const { engine, crashes, handles, cleanup } = await harness()
+  try {
+    const handle = handles[0] as string
+    await engine.appendToLog(handle, [{ ...row(1), json: JSON.stringify({ crash: 'next-drop' }) }])
+    const waiting = engine.waitForOffset(handle, '5_0', { timeoutMs: 20_000 })
+    await assert.rejects(
+      engine.removeShape(handle),
+      (error: unknown) => error instanceof EngineError && error.code === ErrorCode.WRITER_CRASHED,
+    )
+    assert.equal(crashes.length, 1)
+    // Not left answering for the removed shape, nor waiting out its timeout.
+    await assert.rejects(
+      waiting,
+      (error: unknown) => error instanceof EngineError && error.code === ErrorCode.SHAPE_REMOVED,
+    )
+    assert.throws(
+      () => engine.fetchLatestOffset(handle),
+      (error: unknown) => error instanceof EngineError && error.code === ErrorCode.UNKNOWN_HANDLE,
+    )
+    assert.equal(await engine.removeShape(handle), false)
+    assert.deepEqual([...engine.listShapes()].map((shape) => shape.handle).sort(), handles.slice(1).sort())
+  } finally {
+    await cleanup()
+  }
+})

@@ -10,8 +10,8 @@ import { isLastPartOfChunk, snapshotPartRows } from './snapshot-part.ts'
 /**
  * Streams a shape's entries with offsets in (since, upTo], across the snapshot region (chunk n
  * holds the rows at `0_n`) and the log. Reads happen in synchronous batches between yields, so
- * no LMDB read transaction stays open across an await, and a shape removed mid-stream simply
- * ends the stream. A snapshot still being written is tailed: the reader gets what is committed
+ * no LMDB read transaction stays open across an await. A shape removed mid-stream ends it with
+ * SHAPE_REMOVED once a read finds its data gone (never a shorter answer that looks whole). A snapshot still being written is tailed: the reader gets what is committed
  * and waits for the rest (Electric's behaviour).
  */
 export interface LogStreamSource {
@@ -20,17 +20,27 @@ export interface LogStreamSource {
   readonly stallTimeoutMs: number
   /** The shape's current keys; undefined once it is removed. */
   keys(): ReadPathKeys | undefined
-  /** Whether this process is writing (or about to write) the shape's snapshot. */
-  snapshotInProgress(): boolean
-  /**
-   * While a snapshot is being written: resolves once that attempt's start is committed (the
-   * parts an earlier, interrupted attempt left are gone by then). Null when none is written.
-   */
-  snapshotStarting(): Promise<void> | null
+  /** The attempt this process is writing (or about to write) of the shape's snapshot; null if none. */
+  snapshotAttempt(): SnapshotAttempt | null
   /** Resolves true at the shape's next publish, false after `timeoutMs` without one. */
   nextChange(timeoutMs: number): Promise<boolean>
   /** Throws ENGINE_CLOSED once the engine is closed. */
   assertOpen(): void
+}
+
+/**
+ * One makeNewSnapshot call. A retry after a failed attempt writes its own rows under the same
+ * part keys, so a reader that tailed the failed attempt must stop, not go on with the retry's
+ * parts from where it was (it would yield rows of two snapshots).
+ */
+export interface SnapshotAttempt {
+  /**
+   * Resolves true once the attempt's start is committed (the parts an earlier attempt left are
+   * gone by then), false if it could not start (the snapshot was complete already).
+   */
+  readonly started: Promise<boolean>
+  /** Set before the attempt stops being the shape's current one, if it failed. */
+  failed: boolean
 }
 
 /**
@@ -46,10 +56,10 @@ export async function* readLogStream(
 ): AsyncGenerator<string> {
   if (!upTo.isAfter(since)) return
   if (since.isBefore(LogOffset.LAST_BEFORE_REAL)) {
-    await beforeSnapshotRead(source)
+    const attempt = await beforeSnapshotRead(source)
     let chunk = since.isBeforeAll ? 0 : since.op + 1
     while (!LogOffset.snapshotChunk(chunk).isAfter(upTo)) {
-      const exists = yield* readSnapshotChunk(source, chunk)
+      const exists = yield* readSnapshotChunk(source, chunk, attempt)
       if (!exists) break
       chunk++
     }
@@ -61,26 +71,33 @@ export async function* readLogStream(
 
 /**
  * Never yield the rows of an interrupted attempt: wait for a running attempt to have dropped
- * them, and refuse an incomplete snapshot that nobody writes before yielding anything.
+ * them, and refuse an incomplete snapshot that nobody writes before yielding anything. Returns
+ * the attempt being tailed (null: the snapshot is complete).
  */
-async function beforeSnapshotRead(source: LogStreamSource): Promise<void> {
-  const starting = source.snapshotStarting()
-  if (starting !== null) {
-    await starting
-    return
-  }
+async function beforeSnapshotRead(source: LogStreamSource): Promise<SnapshotAttempt | null> {
+  const attempt = source.snapshotAttempt()
+  if (attempt !== null && (await attempt.started)) return attempt
   const keys = source.keys()
-  if (keys === undefined || keys.lastSnapshotChunk !== null) return
+  if (keys === undefined || keys.lastSnapshotChunk !== null) return null
   if (!keys.snapshotStarted) throw notStarted()
   throw incomplete()
 }
 
-/** Yields the rows of snapshot chunk n; returns false if the complete snapshot has no chunk n. */
-async function* readSnapshotChunk(source: LogStreamSource, chunk: number): AsyncGenerator<string, boolean> {
+/**
+ * Yields the rows of snapshot chunk n; returns false if the complete snapshot has no chunk n.
+ * `attempt`: the one being tailed, checked before each read of parts (a complete snapshot is
+ * never written again, so once it completed nothing else can appear under its keys).
+ */
+async function* readSnapshotChunk(
+  source: LogStreamSource,
+  chunk: number,
+  attempt: SnapshotAttempt | null,
+): AsyncGenerator<string, boolean> {
   let nextPart = 0
   let checkedComplete = false
   for (;;) {
     source.assertOpen()
+    if (attempt?.failed === true) throw incomplete()
     const { store, shapeId } = source
     for (const part of store.snapshotParts(shapeId, chunk, nextPart)) {
       nextPart++
@@ -90,7 +107,7 @@ async function* readSnapshotChunk(source: LogStreamSource, chunk: number): Async
       if (last) return true
     }
     const keys = source.keys()
-    if (keys === undefined) return false
+    if (keys === undefined) throw removedMidStream()
     if (keys.lastSnapshotChunk !== null) {
       if (chunk > keys.lastSnapshotChunk) return false
       // Complete and chunk n exists: read once more (it may have committed since the last
@@ -100,8 +117,7 @@ async function* readSnapshotChunk(source: LogStreamSource, chunk: number): Async
       checkedComplete = true
       continue
     }
-    if (!keys.snapshotStarted && !source.snapshotInProgress()) throw notStarted()
-    if (!source.snapshotInProgress()) throw incomplete()
+    if (source.snapshotAttempt() === null) throw keys.snapshotStarted ? incomplete() : notStarted()
     const changed = await source.nextChange(source.stallTimeoutMs)
     if (!changed) {
       throw new EngineError(ErrorCode.SNAPSHOT_STALLED, `no snapshot rows for ${source.stallTimeoutMs} ms`)
@@ -125,7 +141,8 @@ async function* readLog(
     source.assertOpen()
     const records = source.store.logRecordsAfter(source.shapeId, after)
     if (records.length === 0) {
-      if (mustReach.isAfter(LogOffset.of(reachedTx, reachedOp)) && source.keys() !== undefined) {
+      if (mustReach.isAfter(LogOffset.of(reachedTx, reachedOp))) {
+        if (source.keys() === undefined) throw removedMidStream()
         throw missing(source, `the log ends at ${reachedTx}_${reachedOp}, before ${mustReach}`)
       }
       return
@@ -157,6 +174,10 @@ async function* readLog(
 
 function isAfterParts(tx: number, op: number, offset: LogOffset): boolean {
   return tx !== offset.tx ? tx > offset.tx : op > offset.op
+}
+
+function removedMidStream(): EngineError {
+  return new EngineError(ErrorCode.SHAPE_REMOVED, 'the shape was removed during the read')
 }
 
 function notStarted(): EngineError {
