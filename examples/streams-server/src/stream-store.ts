@@ -32,6 +32,11 @@ export class Stream {
   removed = false
   /** A close was accepted and is being committed: later appends are refused. */
   closing = false
+  /**
+   * The close's record is being saved: every save of the stream stores it closed from now on,
+   * while readers are told only once that save is durable (record.closed is set after it).
+   */
+  closureSaving = false
   /** Aborted when the stream closes or goes away: wakes live readers that wait for data. Made on first use (most streams never have a live reader). */
   #ended: AbortController | null = null
   /** Settles once every write accepted so far has been committed (or failed). */
@@ -53,6 +58,8 @@ export class Stream {
    */
   #acceptedProducers: Map<string, ProducerState> | null = null
   #acceptedStreamSeq: string | null = null
+  /** The last write in flight under each ordering key (a producer, Stream-Seq): see writeInFlight. */
+  #orderedWrites: Map<string, Promise<void>> | null = null
 
   constructor(path: string, record: StreamRecord, nextTx: number) {
     // A copy: a request's path is a slice of its whole URL, which a stream would keep alive as
@@ -104,7 +111,7 @@ export class Stream {
     return this.#endedController().signal
   }
 
-  /** Wakes live readers: the stream closed or was deleted. */
+  /** Wakes live readers: the stream closed or was deleted, or this object was let go (StreamStore.forget). */
   end(): void {
     this.#endedController().abort()
   }
@@ -120,11 +127,36 @@ export class Stream {
     return this.#ended
   }
 
-  /** Records an accepted write in flight (holding the stream until it settles); returns it. */
-  track(write: Promise<void>): Promise<void> {
+  /**
+   * Records an accepted write in flight (holding the stream until it settles), as the last one
+   * under each of `orderedBy` until then; returns it.
+   */
+  track(write: Promise<void>, orderedBy: readonly string[] = []): Promise<void> {
     const held = this.holding(write)
-    this.#pending = Promise.all([this.#pending, held.catch(() => {})]).then(() => {})
+    const settled = held.catch(() => {})
+    this.#pending = Promise.all([this.#pending, settled]).then(() => {})
+    if (orderedBy.length > 0) {
+      this.#orderedWrites ??= new Map()
+      const writes = this.#orderedWrites
+      for (const key of orderedBy) writes.set(key, settled)
+      void settled.then(() => {
+        for (const key of orderedBy) if (writes.get(key) === settled) writes.delete(key)
+      })
+    }
     return held
+  }
+
+  /**
+   * A write still in flight under one of `keys` (a producer's id, Stream-Seq), which a request
+   * under the same key must wait for: accepted against it, the request would commit even if it
+   * failed, and a retry of the failed one would then be answered as a duplicate, never stored.
+   */
+  writeInFlight(keys: readonly string[]): Promise<void> | undefined {
+    for (const key of keys) {
+      const write = this.#orderedWrites?.get(key)
+      if (write !== undefined) return write
+    }
+    return undefined
   }
 
   /**
@@ -314,20 +346,26 @@ export class StreamStore {
    */
   async save(stream: Stream): Promise<void> {
     if (stream.removed) return
-    await stream.holding(lmdbSettled(this.#records.put(stream.path, storedRecord(stream.record))))
+    const record = stream.closureSaving ? { ...stream.record, closed: true } : stream.record
+    await stream.holding(lmdbSettled(this.#records.put(stream.path, storedRecord(record))))
   }
 
   /**
    * After a failed write: marks the stream stale and lets go of it once every write accepted
    * before has settled (the next lookup then reads the record from disk), and rethrows `error`.
    * Not at once: a second object loaded while writes are in flight would hand out their
-   * transaction numbers again, and the engine skips an append it already has as a replay.
+   * transaction numbers again, and the engine skips an append it already has as a replay. Its
+   * live readers are woken then, to come back for the successor (a close of that one would not
+   * wake them). A stream being deleted is left to the deletion, which lets go of it once its
+   * record is gone: loaded again before that, it would come back.
    */
   forget(stream: Stream, error: unknown): never {
     if (!stream.stale) {
       stream.stale = true
       void stream.settled().then(() => {
-        if (this.#open.get(stream.path) === stream) this.#open.delete(stream.path)
+        if (stream.removed || this.#open.get(stream.path) !== stream) return
+        this.#open.delete(stream.path)
+        stream.end()
       })
     }
     throw error

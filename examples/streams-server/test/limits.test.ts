@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
 import { test } from 'node:test'
+import { promisify } from 'node:util'
 import { limits } from '@shapestore/engine'
 import { BODY_BYTES_MAX } from '../src/http/body.ts'
 import { startStreamsServer } from '../src/index.ts'
 import { readAll, readMessages, tempDir } from './helpers.ts'
 
 const json = { 'content-type': 'application/json' }
+
+const run = promisify(execFile)
 
 test('appends over the limits are 413 and write nothing', async () => {
   const { dir, cleanup } = tempDir()
@@ -48,6 +52,34 @@ test('a binary append of the largest body the server takes fits the engine', asy
     assert.equal(
       (await fetch(s, { method: 'POST', headers: octets, body: Buffer.alloc(BODY_BYTES_MAX + 1) })).status,
       413,
+    )
+  } finally {
+    await server.close()
+    cleanup()
+  }
+})
+
+test('a body over the limit gets its 413 while the client is still sending it, not a reset connection', async () => {
+  const { dir, cleanup } = tempDir()
+  const server = await startStreamsServer({ dir, writers: 0 })
+  try {
+    const s = `${server.url}/v1/stream/oversize`
+    const octets = { 'content-type': 'application/octet-stream' }
+    assert.equal((await fetch(s, { method: 'PUT', headers: octets })).status, 201)
+    // The conformance suite's case: 10 MiB with a Content-Length, from another process. The 413
+    // came, with the connection closed, before the client had sent it all: fetch failed (EPIPE).
+    const client = `
+      const statuses = []
+      for (let round = 0; round < 5; round++) {
+        const init = { method: 'POST', headers: ${JSON.stringify(octets)}, body: new Uint8Array(10 * 1024 * 1024) }
+        statuses.push(await fetch(process.argv[1], init).then((res) => res.status, (error) => String(error.cause ?? error)))
+      }
+      console.log(JSON.stringify(statuses))`
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', client, s])
+    assert.deepEqual(JSON.parse(stdout), [413, 413, 413, 413, 413])
+    assert.deepEqual(
+      (await readAll(s)).bodies.map((body) => body.length),
+      [0],
     )
   } finally {
     await server.close()

@@ -189,6 +189,13 @@ async function appendTo(
   res: ServerResponse,
 ): Promise<boolean> {
   const { producer, closing, streamSeq, contentType, body } = request
+  // A producer's request, or one with a Stream-Seq, is checked against that sequence's last
+  // write only once it has committed (Stream.writeInFlight); if it failed, the stream is stale.
+  const ordered = orderingKeys(producer, streamSeq)
+  for (let write = stream.writeInFlight(ordered); write !== undefined; write = stream.writeInFlight(ordered)) {
+    await write
+    if (stream.stale) return false
+  }
   // From here to the append call nothing awaits: validation and the offsets it hands out follow arrival order.
   const { record } = stream
   if (record.closed || stream.closing) {
@@ -260,14 +267,17 @@ async function appendTo(
         stream.commit(accepted, streamSeq)
         if (closing) {
           await earlier
+          // Durable before any reader is told: a closure readers saw must survive a crash.
+          stream.closureSaving = true
+          await store.save(stream)
           record.closed = true
           stream.end()
-        }
-        if (recordChanged) await store.save(stream)
+        } else if (recordChanged) await store.save(stream)
       } catch (error) {
         store.forget(stream, error)
       }
     })(),
+    ordered,
   )
   const headers: Headers = tailHeaders(store, stream)
   if (producer === null) send(res, 204, headers)
@@ -283,6 +293,14 @@ export async function deleteStream(store: StreamStore, path: string, res: Server
     await store.delete(stream)
     send(res, 204, {})
   })
+}
+
+/** What orders a request against earlier ones (Stream.writeInFlight): its producer, its Stream-Seq. */
+function orderingKeys(producer: ProducerRequest | null, streamSeq: string | undefined): string[] {
+  const keys: string[] = []
+  if (producer !== null) keys.push(`producer ${producer.id}`)
+  if (streamSeq !== undefined) keys.push('stream-seq')
+  return keys
 }
 
 function producerEcho(epoch: number, seq: number): Headers {
