@@ -41,6 +41,11 @@ export interface StreamRecord {
   softDeleted: boolean
   /** Paths of the live forks created from this stream. */
   forks: string[]
+  /**
+   * A sliding TTL's window as saved when the stream was let go idle (ms since the epoch): the
+   * window lives in memory while the stream is open, and reloading it must not restart it.
+   */
+  lastAccessMs: number | null
 }
 
 /**
@@ -56,7 +61,7 @@ export type StoredStreamRecord = Omit<Partial<StreamRecord>, 'config'> &
   }
 
 export function storedRecord(record: StreamRecord): StoredStreamRecord {
-  const { config, closed, closedBy, producers, streamSeq, softDeleted, forks } = record
+  const { config, closed, closedBy, producers, streamSeq, softDeleted, forks, lastAccessMs } = record
   const storedConfig: { -readonly [K in keyof StreamConfig]?: StreamConfig[K] } & Pick<StreamConfig, 'contentType'> = {
     contentType: config.contentType,
   }
@@ -74,6 +79,7 @@ export function storedRecord(record: StreamRecord): StoredStreamRecord {
   if (streamSeq !== null) stored.streamSeq = streamSeq
   if (softDeleted) stored.softDeleted = true
   if (forks.length > 0) stored.forks = forks
+  if (lastAccessMs !== null) stored.lastAccessMs = lastAccessMs
   return stored
 }
 
@@ -95,6 +101,7 @@ export function recordOf(stored: StoredStreamRecord): StreamRecord {
     streamSeq: stored.streamSeq ?? null,
     softDeleted: stored.softDeleted ?? false,
     forks: stored.forks ?? [],
+    lastAccessMs: stored.lastAccessMs ?? null,
   }
 }
 

@@ -24,8 +24,11 @@ const SETTLED: Promise<void> = Promise.resolve()
 export class Stream {
   readonly path: string
   readonly record: StreamRecord
-  /** The last read or write: the sliding TTL's window and the idle sweep's clock (not persisted: a restart restarts the window). */
-  lastAccessMs = Date.now()
+  /**
+   * The last read or write: the sliding TTL's window and the idle sweep's clock. Saved in the
+   * record when the stream is let go idle (a restart restarts the window of a stream still open).
+   */
+  lastAccessMs: number
   /** The engine transaction number the next append gets. */
   nextTx: number
   /** Deleted (its record may still be on its way out): the stream no longer exists for requests. */
@@ -67,6 +70,7 @@ export class Stream {
     this.path = structuredClone(path)
     this.record = record
     this.nextTx = nextTx
+    this.lastAccessMs = record.lastAccessMs ?? Date.now()
   }
 
   /** The producer's last accepted state, its append committed or not. */
@@ -248,9 +252,9 @@ export class StreamStore {
    * or deletion of its path under way): the next request reads its record again, and its shape's
    * writer state goes too (Engine.hibernate). Its in-memory state is all on disk by then: the
    * record is saved before a write settles, the next offset is the engine's tail. Expired streams
-   * are deleted here rather than at their next request. A stream with a sliding TTL stays until it
-   * expires (its window, the last access, is kept in memory only), unless it is already deleted
-   * and kept for its forks. Visits SWEEP_SLICE streams per event-loop turn, so requests are
+   * are deleted here rather than at their next request. A stream with a sliding TTL has its
+   * window (the last access, kept in memory) saved in its record first, and goes at the next
+   * sweep after that. Visits SWEEP_SLICE streams per event-loop turn, so requests are
    * served between slices; a sweep still under way when the next is due lets it pass.
    */
   async evictIdle(idleMs: number, nowMs = Date.now()): Promise<void> {
@@ -281,8 +285,17 @@ export class StreamStore {
       this.exclusive(path, () => this.#expire(path)).catch(() => {})
       return
     }
+    if (nowMs - stream.lastAccessMs < idleMs) return
     const slidingTtl = stream.config.ttlSeconds !== null && !stream.record.softDeleted
-    if (slidingTtl || nowMs - stream.lastAccessMs < idleMs) return
+    if (slidingTtl && stream.record.lastAccessMs !== stream.lastAccessMs) {
+      // Reloaded without it, the stream would start its window afresh (and never expire if it
+      // is named often enough to be reloaded). Let go at a later sweep, once this is saved.
+      stream.record.lastAccessMs = stream.lastAccessMs
+      this.save(stream).catch(() => {
+        stream.record.lastAccessMs = null
+      })
+      return
+    }
     this.#open.delete(path)
     // Only ever fails when the engine is closing or broken: nothing is lost either way.
     if (stream.written) this.engine.hibernate(stream.record.handle).catch(() => {})

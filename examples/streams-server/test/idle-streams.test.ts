@@ -92,13 +92,21 @@ test('an SSE connection holds its stream, and ends with the close', () =>
     assert.match(await events, /"streamClosed":true/)
   }))
 
-test('a stream with a sliding TTL stays in memory until it expires, then the sweep deletes it', () =>
+test('a stream with a sliding TTL goes idle with its window saved: reloaded, it expires on time', () =>
   withServer(0, async (server) => {
     const s = `${server.url}/v1/stream/ttl`
-    assert.equal((await fetch(s, { method: 'PUT', headers: { ...json, 'stream-ttl': '1' }, body: '[0]' })).status, 201)
-    await new Promise((resolve) => setTimeout(resolve, 6 * IDLE_MS))
-    assert.equal(server.openStreams(), 1, 'its window is only in memory')
-    await until('the expired stream is deleted', () => server.openStreams() === 0)
+    const lasting = `${server.url}/v1/stream/ttl-long`
+    assert.equal((await fetch(s, { method: 'PUT', headers: { ...json, 'stream-ttl': '2' }, body: '[0]' })).status, 201)
+    // A TTL of years: it used to keep the stream in memory all that time.
+    const years = { ...json, 'stream-ttl': String(10 * 365 * 24 * 3600) }
+    assert.equal((await fetch(lasting, { method: 'PUT', headers: years, body: '[0]' })).status, 201)
+    const accessed = Date.now()
+    await until('both streams are let go', () => server.openStreams() === 0)
+    assert.ok(Date.now() - accessed < 1_500, 'let go before the short TTL ran out')
+    assert.deepEqual(await readMessages(lasting), [0])
+    // Past the short TTL counted from the last access before it was let go: reloaded with a
+    // fresh window instead, it would still be there.
+    await new Promise((resolve) => setTimeout(resolve, accessed + 2_300 - Date.now()))
     assert.equal((await fetch(s, { method: 'HEAD' })).status, 404)
   }))
 

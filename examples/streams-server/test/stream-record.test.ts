@@ -20,6 +20,7 @@ const plain: StreamRecord = {
   streamSeq: null,
   softDeleted: false,
   forks: [],
+  lastAccessMs: null,
 }
 
 const everything: StreamRecord = {
@@ -37,6 +38,7 @@ const everything: StreamRecord = {
   streamSeq: 'b',
   softDeleted: true,
   forks: ['/v1/stream/b'],
+  lastAccessMs: 1_796_635_500_000,
 }
 
 test('a record reads back as it was stored, whichever fields it sets', () => {
