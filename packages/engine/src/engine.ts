@@ -13,6 +13,7 @@ import {
 } from './limits.ts'
 import { ShapeWaiters } from './live/shape-waiters.ts'
 import { LogOffset } from './log-offset.ts'
+import { SNAPSHOT_CHUNK_LAST } from './log-store/keys.ts'
 import { readLogJson } from './log-store/log-json.ts'
 import { readLogStream, type SnapshotAttempt } from './log-store/log-stream.ts'
 import type { PartitionStore } from './log-store/partition-store.ts'
@@ -288,7 +289,7 @@ export class Engine {
       const seen = new Set<ShapeHandle>()
       // The same items array given to many shapes is encoded once and goes to each partition
       // once, for all of that partition's shapes: the writer stores it once there (a shared record).
-      const transactions = new Map<readonly LogItem[], { txn: EncodedTransaction; refs: Map<number, ShapeRef[]> }>()
+      const transactions = new Map<readonly LogItem[], Map<number, ShapeRef[]>>()
       for (const entry of entries) {
         if (typeof entry !== 'object' || entry === null) {
           throw new EngineError(ErrorCode.INVALID_ITEM, 'each entry must be an object { handle, items }')
@@ -297,18 +298,26 @@ export class Engine {
         if (seen.has(handle)) throw new EngineError(ErrorCode.DUPLICATE_SHAPE, `shape ${handle} appears twice`)
         seen.add(handle)
         const ref = this.#ref(handle)
-        let transaction = transactions.get(items)
-        if (transaction === undefined) {
-          transaction = { txn: this.#encode(items, ref.partition), refs: new Map() }
-          transactions.set(items, transaction)
+        let partitions = transactions.get(items)
+        if (partitions === undefined) {
+          partitions = new Map()
+          transactions.set(items, partitions)
         }
-        const refs = transaction.refs.get(ref.partition)
-        if (refs === undefined) transaction.refs.set(ref.partition, [ref])
+        const refs = partitions.get(ref.partition)
+        if (refs === undefined) partitions.set(ref.partition, [ref])
         else refs.push(ref)
       }
+      // Encoded (and so checked) before any is sent. A transaction for one partition is encoded
+      // straight into the bytes its writer receives; one for several on the heap, and copied
+      // into each: in one writer's buffers it would be detached there once that writer's turn
+      // went out (at TURN_FLUSH_BYTES), before the next partition's copy was made.
+      const encoded = [...transactions].map(([items, refs]) => {
+        const only = refs.size === 1 ? (refs.keys().next().value as number) : null
+        return { txn: only === null ? encodeTransaction(items, Buffer.allocUnsafe) : this.#encode(items, only), refs }
+      })
       // One operation per partition, with every transaction bound for it.
       const byPartition = new Map<number, TransactionAppend[]>()
-      for (const { txn, refs } of transactions.values()) {
+      for (const { txn, refs } of encoded) {
         const exclusive = refs.size === 1
         for (const [partition, partitionRefs] of refs) {
           const append = transactionAppend(txn, partitionRefs, exclusive)
@@ -364,7 +373,8 @@ export class Engine {
     const from = LogOffset.from(offset)
     const keys = this.#readPath.keys(handle)
     if (from.isBeforeAll) return LogOffset.FIRST
-    if (from.isVirtual && from.op !== Number.POSITIVE_INFINITY) {
+    // A snapshot has no chunk past SNAPSHOT_CHUNK_LAST, whatever offset a client names.
+    if (from.isVirtual && from.op < SNAPSHOT_CHUNK_LAST) {
       if (keys.lastSnapshotChunk === null || from.op < keys.lastSnapshotChunk)
         return LogOffset.snapshotChunk(from.op + 1)
     }

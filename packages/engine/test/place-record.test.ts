@@ -107,6 +107,10 @@ test('an entry without its place record, or a place record without its entry, is
     await binary('places').remove(placeless)
     await binary('shapes').remove(entryless)
     await env.close()
+    // Found by the checker too: the lookup and the place of the shape with no entry, and (missed
+    // before) the entry with no place.
+    const found = verifyStore(dir).find(({ file }) => file === join(dir, 'catalog', 'data.mdb'))?.problem
+    assert.match(found ?? '', /^3 catalog records are damaged/)
 
     const reopened = await openEngine({ dir, partitions: 2 })
     try {

@@ -49,3 +49,37 @@ test('an appendToLogs of distinct transactions over several MiB reaches every sh
     rmSync(dir, { recursive: true, force: true })
   }
 })
+
+for (const writers of [1, 2]) {
+  test(`one items array over several MiB, for shapes in several partitions, reaches every one (${writers} writer threads)`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shapestore-big-shared-'))
+    const engine = await openEngine({ dir, partitions: 4, runtime: workerRuntime({ writers }) })
+    try {
+      const handles: string[] = []
+      for (let i = 0; i < 8; i++)
+        handles.push((await engine.getOrCreateShape({ table: 'items', where: `k = ${i}` })).handle)
+      // Shared by every shape: encoded once, sent to each partition. In the first partition's
+      // writer buffers, it was detached when that writer's turn went out early (a 4 MiB turn),
+      // and the next partition's copy threw a TypeError with no code, after the first was sent.
+      const items = Array.from({ length: 5 }, (_, op) => ({
+        offset: `10_${op}`,
+        key: `"public"."items"/"${op}"`,
+        op: 'insert' as const,
+        json: JSON.stringify({ op, pad: 'y'.repeat(1024 * 1024) }),
+      }))
+      assert.ok(5 * 1024 * 1024 > TURN_FLUSH_BYTES)
+      await engine.appendToLogs(handles.map((handle) => ({ handle, items })))
+      for (const handle of handles) {
+        assert.equal(engine.fetchLatestOffset(handle).toString(), '10_4')
+        const rows = JSON.parse((await engine.getLogJson(handle, '0_inf')).toString()) as Array<{ op: number }>
+        assert.deepEqual(
+          rows.map((row) => row.op),
+          [0, 1, 2, 3, 4],
+        )
+      }
+    } finally {
+      await engine.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+}

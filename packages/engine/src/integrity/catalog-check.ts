@@ -3,16 +3,19 @@ import { type Database, open } from 'lmdb'
 import { decodeEntry, decodeLookup, type StoredEntry } from '../catalog/catalog-records.ts'
 import { decodePlace } from '../catalog/place-record.ts'
 import { guardValueSizes, listedValue } from '../log-store/value-size-guard.ts'
+import { MSGPACK_MAP_VALUES } from '../msgpack-values.ts'
 
 /**
  * Checks the catalog's values (catalog/catalog-records.ts, catalog/place-record.ts): every shape
  * entry and lookup decodes (and, from data format 4, carries its seal); every lookup names a
  * shape and every shape has its lookup (one lost would have its definition created again under a
  * second handle); every place record carries its seal and places its shape where the shape's entry does
- * (a place of no shape, or one that disagrees, sends reads to another shape's data). Returns a
- * description of the damage, or undefined. Run only on a catalog file whose pages walked clean.
+ * (a place of no shape, or one that disagrees, sends reads to another shape's data), and every
+ * shape made since place records exist (config `placedFrom`) has one (reads refuse it without).
+ * Returns a description of the damage, or undefined, and the partitions the entries place
+ * shapes in (each must exist). Run only on a catalog file whose pages walked clean.
  */
-export function catalogProblem(catalogFile: string): string | undefined {
+export function catalogProblem(catalogFile: string): { problem: string | undefined; partitionsInUse: Set<number> } {
   const env = open({ path: dirname(catalogFile), maxDbs: 8, readOnly: true })
   try {
     const binary = (name: string): Database<Buffer, string> => {
@@ -50,7 +53,9 @@ export function catalogProblem(catalogFile: string): string | undefined {
         if (!named.has(handle)) throw new Error('missing')
       })
     }
+    const placed = new Set<string>()
     for (const handle of places.getKeys({})) {
+      placed.add(handle)
       check('the place of shape', handle, () => {
         const place = decodePlace(handle, listedValue(places, handle))
         const entry = entries.get(handle)
@@ -60,7 +65,17 @@ export function catalogProblem(catalogFile: string): string | undefined {
         }
       })
     }
-    return damaged === 0 ? undefined : `${damaged} catalog records are damaged (the first: ${first})`
+    const config = env.openDB<unknown, string>({ name: 'config', ...MSGPACK_MAP_VALUES, keyEncoding: 'ordered-binary' })
+    const placedFrom = (config.get('placedFrom') as number | undefined) ?? Number.POSITIVE_INFINITY
+    for (const [handle, entry] of entries) {
+      check('the place of shape', handle, () => {
+        if (entry.shapeId >= placedFrom && !placed.has(handle)) throw new Error('missing (the entry has none)')
+      })
+    }
+    return {
+      problem: damaged === 0 ? undefined : `${damaged} catalog records are damaged (the first: ${first})`,
+      partitionsInUse: new Set([...entries.values()].map((entry) => entry.partition)),
+    }
   } finally {
     env.close()
   }

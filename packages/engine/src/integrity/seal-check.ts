@@ -2,7 +2,7 @@ import { dirname } from 'node:path'
 import { open } from 'lmdb'
 import { LogOffset } from '../log-offset.ts'
 import { readU64 } from '../log-store/keys.ts'
-import { previousEntry } from '../log-store/log-record.ts'
+import { previousEntry, sharedRefKey } from '../log-store/log-record.ts'
 import { SHARED_COUNT_BYTES } from '../log-store/record-layout.ts'
 import { decodeMetaValue } from '../log-store/shape-meta.ts'
 import { checkSeal } from '../log-store/value-seal.ts'
@@ -13,7 +13,8 @@ import { guardValueSizes, listedValue } from '../log-store/value-size-guard.ts'
  * records, snapshot parts (log-store/value-seal.ts) and shape metadata (log-store/shape-meta.ts,
  * whose records from before data format 3 have no seal and are checked for their form); and
  * that every log entry names the entry before it in its shape's log (record-layout.ts: the
- * chain), so a missing entry is found too. Returns a description of the damage, or undefined if
+ * chain), so a missing entry is found too, and that every reference to a shared record finds
+ * it (reads would fail there). Returns a description of the damage, or undefined if
  * every value is sound. Run only on a file whose pages walked clean: iterating a
  * structurally damaged file is LMDB's to refuse, not this check's.
  */
@@ -23,6 +24,7 @@ export function sealProblem(partitionFile: string): string | undefined {
     let damaged = 0
     let first: string | undefined
     const chain = new ChainCheck()
+    const txs = env.openDB<Buffer, Buffer>({ name: 'txs', encoding: 'binary', keyEncoding: 'binary' })
     for (const name of ['log', 'snapshot', 'txs'] as const) {
       const db = env.openDB<Buffer, Buffer>({ name, encoding: 'binary', keyEncoding: 'binary' })
       guardValueSizes(db)
@@ -30,7 +32,11 @@ export function sealProblem(partitionFile: string): string | undefined {
         try {
           const value = Buffer.from(listedValue(db, key))
           checkSeal(key, name === 'txs' ? value.subarray(SHARED_COUNT_BYTES, value.length) : value, name)
-          if (name === 'log') chain.next(key, value)
+          if (name === 'log') {
+            chain.next(key, value)
+            const shared = sharedRefKey(value)
+            if (shared !== null && !txs.doesExist(shared)) throw new Error('a log reference points to no shared record')
+          }
         } catch (error) {
           damaged++
           first ??= `${(error as Error).message} at key ${key.toString('hex')}`

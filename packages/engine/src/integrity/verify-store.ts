@@ -22,21 +22,37 @@ export interface VerifiedFile {
  * (catalog-check.ts). Holds the directory lock meanwhile, so it refuses (DIRECTORY_LOCKED) a
  * directory an engine has open. `pnpm verify <dir>` runs it.
  */
+/** A file's header and every page of it (what the value checks need first). */
+function walk(file: string): VerifiedFile {
+  if (!existsSync(file)) return { file, pages: 0, problem: 'it is missing' }
+  const problem = lmdbHeaderProblem(file)
+  if (problem !== undefined) return { file, pages: 0, problem }
+  return { file, ...walkLmdbFile(file) }
+}
+
 export function verifyStore(dir: string): VerifiedFile[] {
   if (!existsSync(dir)) throw new EngineError(ErrorCode.INVALID_OPTION, `${dir} does not exist`)
   const lock = DirectoryLock.acquire(dir)
   try {
     const catalog = catalogFile(dir)
-    const files = [catalog, ...partitionsWithData(dir).map((partition) => partitionFile(dir, partition))]
-    return files.map((file) => {
-      if (!existsSync(file)) return { file, pages: 0, problem: 'it is missing' }
-      const problem = lmdbHeaderProblem(file)
-      if (problem !== undefined) return { file, pages: 0, problem }
-      const walked = walkLmdbFile(file)
-      if (walked.problem !== undefined) return { file, ...walked }
-      // The pages are sound: now every stored value's checksum (damage inside a value).
-      return { file, pages: walked.pages, problem: file === catalog ? catalogProblem(file) : sealProblem(file) }
-    })
+    const walked = walk(catalog)
+    // Every partition with data, and every one the catalog places shapes in (open refuses a
+    // directory that lacks one).
+    const partitions = new Set(partitionsWithData(dir))
+    let catalogResult: VerifiedFile = walked
+    if (walked.problem === undefined) {
+      const { problem, partitionsInUse } = catalogProblem(catalog)
+      catalogResult = { ...walked, problem }
+      for (const partition of partitionsInUse) partitions.add(partition)
+    }
+    const partitionResults = [...partitions]
+      .sort((a, b) => a - b)
+      .map((partition) => {
+        const result = walk(partitionFile(dir, partition))
+        // The pages are sound: now every stored value's checksum (damage inside a value).
+        return result.problem === undefined ? { ...result, problem: sealProblem(result.file) } : result
+      })
+    return [catalogResult, ...partitionResults]
   } finally {
     lock.release()
   }

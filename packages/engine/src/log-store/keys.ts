@@ -50,6 +50,15 @@ export function offsetKeyOf(shapeId: number, tx: number, op: number): Buffer {
   return key
 }
 
+/** The last snapshot chunk number a key can hold (32 bits): a snapshot has no chunk after it. */
+export const SNAPSHOT_CHUNK_LAST = 2 ** 32 - 1
+
+/** The keys of snapshot chunk `chunk`'s parts, from part `fromPart` on. */
+export function snapshotChunkRange(shapeId: number, chunk: number, fromPart: number): { start: Buffer; end: Buffer } {
+  const end = chunk < SNAPSHOT_CHUNK_LAST ? snapshotKey(shapeId, chunk + 1, 0) : snapshotKey(shapeId + 1, 0, 0)
+  return { start: snapshotKey(shapeId, chunk, fromPart), end }
+}
+
 export function snapshotKey(shapeId: number, chunk: number, part: number): Buffer {
   const key = Buffer.allocUnsafe(SNAPSHOT_KEY_BYTES)
   key.writeUInt32BE(shapeId, 0)

@@ -2,7 +2,7 @@ import { EngineError, ErrorCode } from '../errors.ts'
 import { LOG_JSON_BYTES_MAX } from '../limits.ts'
 import { LogOffset } from '../log-offset.ts'
 import { checkSpan, corruptRead, DamagedRecord } from './damaged-record.ts'
-import { offsetKey, readU64, readU64View, shapeRange, snapshotKey } from './keys.ts'
+import { offsetKey, readU64, readU64View, shapeRange, snapshotChunkRange } from './keys.ts'
 import { checkChain, previousEntry, sharedRefKey } from './log-record.ts'
 import type { PartitionStore } from './partition-store.ts'
 import {
@@ -130,7 +130,7 @@ function reachesChunk(upTo: LogOffset, n: number): boolean {
  * part, which in a complete snapshot is damage (the caller holds the shape: no removal runs).
  */
 function copySnapshotChunk(store: PartitionStore, shapeId: number, chunk: number, out: JsonArrayWriter): boolean {
-  const range = { start: snapshotKey(shapeId, chunk, 0), end: snapshotKey(shapeId, chunk + 1, 0) }
+  const range = snapshotChunkRange(shapeId, chunk, 0)
   for (const key of store.snapshot.getKeys(range)) {
     const part = listedValue(store.snapshot, key)
     checkSeal(key, part, 'snapshot part')

@@ -2,7 +2,7 @@ import { EngineError, ErrorCode } from '../errors.ts'
 import { LogOffset } from '../log-offset.ts'
 import type { ReadPathKeys } from '../read-path/read-path-keys.ts'
 import { corruptRead, DamagedRecord, damagedData } from './damaged-record.ts'
-import { readU64 } from './keys.ts'
+import { readU64, SNAPSHOT_CHUNK_LAST } from './keys.ts'
 import { checkChain, visitLogRecord } from './log-record.ts'
 import type { PartitionStore } from './partition-store.ts'
 import { isLastPartOfChunk, snapshotPartRows } from './snapshot-part.ts'
@@ -58,7 +58,8 @@ export async function* readLogStream(
   if (since.isBefore(LogOffset.LAST_BEFORE_REAL)) {
     const attempt = await beforeSnapshotRead(source)
     let chunk = since.isBeforeAll ? 0 : since.op + 1
-    while (!LogOffset.snapshotChunk(chunk).isAfter(upTo)) {
+    // A client's offset may name any chunk; none is stored past SNAPSHOT_CHUNK_LAST.
+    while (chunk <= SNAPSHOT_CHUNK_LAST && !LogOffset.snapshotChunk(chunk).isAfter(upTo)) {
       const exists = yield* readSnapshotChunk(source, chunk, attempt)
       if (!exists) break
       chunk++

@@ -4,7 +4,7 @@ import { type Database, open, type RootDatabase } from 'lmdb'
 import { EngineError, ErrorCode } from '../errors.ts'
 import { LogOffset } from '../log-offset.ts'
 import { checkSpan, corruptRead, DamagedRecord } from './damaged-record.ts'
-import { offsetKey, readU64, shapeRange, snapshotKey } from './keys.ts'
+import { offsetKey, readU64, shapeRange, snapshotChunkRange } from './keys.ts'
 import { previousEntry, sharedRefKey } from './log-record.ts'
 import { SHARED_COUNT_BYTES } from './record-layout.ts'
 import { decodeMetaValue, type ShapeMeta } from './shape-meta.ts'
@@ -219,7 +219,7 @@ export class PartitionStore implements PartitionDatabases {
 
   /** The parts of snapshot chunk `chunk` from part number `fromPart` on, in order, their seals checked. */
   snapshotParts(shapeId: number, chunk: number, fromPart: number): Buffer[] {
-    const range = { start: snapshotKey(shapeId, chunk, fromPart), end: snapshotKey(shapeId, chunk + 1, 0) }
+    const range = snapshotChunkRange(shapeId, chunk, fromPart)
     return this.#read(shapeId, () =>
       [...valuesInRange(this.snapshot, range)].map(({ key, value }) => {
         checkSeal(key, value, 'snapshot part')

@@ -441,6 +441,23 @@ export function contractSuite(target: ContractTarget): void {
           { chunkBytesThreshold: 10 },
         ))
 
+      test('offsets naming chunks past any a snapshot can have read as empty, never an uncoded error', () =>
+        withEngine(async ({ engine }) => {
+          const { handle } = await engine.getOrCreateShape(items)
+          const unfinished = (await engine.getOrCreateShape({ table: 'items', where: 'unfinished' })).handle
+          await engine.markSnapshotStarted(unfinished)
+          // 2^32 - 1 and 2^53 - 1 as chunk numbers: the first overran the key's 32-bit chunk
+          // (a RangeError from Node), the second made an INVALID_OFFSET of its successor.
+          for (const since of ['0_4294967295', '0_9007199254740991']) {
+            assert.equal(engine.getChunkEndLogOffset(unfinished, since)?.toString() ?? null, null, since)
+          }
+          await engine.makeNewSnapshot(handle, ['"ROW"'])
+          for (const since of ['0_4294967294', '0_4294967295', '0_9007199254740991']) {
+            assert.deepEqual(await collect(engine.getLogStream(handle, since, '0_inf')), [], since)
+            assert.equal((await engine.getLogJson(handle, since, '0_inf')).toString(), '[]', since)
+          }
+        }))
+
       test('pg snapshot and snapshot-started are stored and survive a reopen', () =>
         withEngine(async ({ engine, reopen }) => {
           const { handle } = await engine.getOrCreateShape(items)
