@@ -197,6 +197,47 @@ test('replica=full: updates carry the whole row and old_value, deletes the whole
   assert.deepEqual(remove?.value, { id: '1', a: 'x2', b: 'y' })
 })
 
+test('an id written as -0 is the row 0, in its changes as in every later snapshot', async () => {
+  const post = async (body: string) => {
+    const res = await fetch(`${server.url}/v1/tables/negative_zero/transactions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    })
+    assert.equal(res.status, 200, await res.text())
+  }
+  // Raw JSON: JSON.stringify writes -0 as 0. The store keeps -0 as 0, so the change's key was
+  // "-0" and every later snapshot's "0": a delete of the row never reached their clients.
+  await post('{"ops":[{"op":"insert","row":{"id":-0,"v":"a"}}]}')
+  const { handle, offset, messages } = await syncToHead('table=negative_zero')
+  const keys = (list: unknown[]) =>
+    list.flatMap((m) => ((m as { key?: string }).key === undefined ? [] : [(m as { key: string }).key]))
+  assert.deepEqual(keys(messages), ['"public"."negative_zero"/"0"'])
+  await post('{"ops":[{"op":"update","row":{"id":-0,"v":"b"}},{"op":"delete","row":{"id":-0}}]}')
+  const changes = await get(`table=negative_zero&offset=${offset}&handle=${handle}`)
+  assert.deepEqual(keys(changes.body as unknown[]), ['"public"."negative_zero"/"0"', '"public"."negative_zero"/"0"'])
+})
+
+test('a column named like an Object method (constructor) is null in a row without it, in the snapshot and the where', async () => {
+  await writeOk(server.url, 'methods', [
+    { op: 'insert', row: { id: 'a', constructor: 'x' } },
+    { op: 'insert', row: { id: 'b' } },
+  ])
+  const { messages } = await syncToHead('table=methods')
+  const values = messages.flatMap((m) =>
+    (m as { value?: unknown }).value === undefined ? [] : [(m as { value: unknown }).value],
+  )
+  assert.deepEqual(values, [
+    { id: 'a', constructor: 'x' },
+    { id: 'b', constructor: null },
+  ])
+  const nulls = await syncToHead(`table=methods&where=${encodeURIComponent('constructor IS NULL')}`)
+  assert.deepEqual(
+    nulls.messages.flatMap((m) => ((m as { key?: string }).key === undefined ? [] : [(m as { key: string }).key])),
+    ['"public"."methods"/"b"'],
+  )
+})
+
 test('offset=now: up-to-date at once with the latest offset', async () => {
   const { offset } = await syncToHead('table=items')
   const res = await get('table=items&offset=now')
@@ -337,6 +378,14 @@ test('GET /v1/health and /v1/stats (an addition of this example)', async () => {
   assert.ok((stats.rssBytes ?? 0) > 0 && (stats.maxRssBytes ?? 0) >= (stats.rssBytes ?? 0) / 2)
   assert.equal(stats.waiters, 0)
   assert.ok((stats.shapes ?? 0) > 0)
+})
+
+test('DELETE by a handle no shape has, well-formed or not: 404 (a malformed one was a 500)', async () => {
+  for (const handle of ['foo', '1-1', 'x'.repeat(100)]) {
+    const res = await fetch(`${server.url}/v1/shape?handle=${handle}`, { method: 'DELETE' })
+    assert.equal(res.status, 404, handle)
+    await res.arrayBuffer()
+  }
 })
 
 test('unknown routes: 404 Not found', async () => {

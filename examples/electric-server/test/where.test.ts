@@ -63,6 +63,26 @@ test('three-valued logic: a null column makes a comparison unknown, and unknown 
   assert.equal(matches('done IS NULL', { id: 1 }), true)
 })
 
+test("a float8 NaN (Postgres mode: a replicated row) is above every number and equal to none, as in Postgres; a column named like Object's methods is NULL where a row has none", () => {
+  const nan = { id: Number.NaN, title: 'n' }
+  assert.equal(matches('id = 5', nan), false)
+  assert.equal(matches('id IN (1, 2)', nan), false)
+  assert.equal(matches('id <> 5', nan), true)
+  assert.equal(matches('id > 5', nan), true)
+  assert.equal(matches('id < 5', nan), false)
+  assert.equal(matches('5 < id', nan), true)
+  const schema: TableSchema = [
+    { name: 'id', type: 'text' },
+    { name: 'constructor', type: 'text' },
+    { name: 'valueOf', type: 'text' },
+  ]
+  const missing = { id: 'b' }
+  assert.equal(compileWhere('constructor IS NULL', schema).matches(missing), true)
+  assert.equal(compileWhere("constructor < 'x'", schema).matches(missing), false)
+  assert.equal(compileWhere('"valueOf" IS NOT NULL', schema).matches(missing), false)
+  assert.equal(compileWhere("constructor = 'x'", schema).matches({ id: 'a', constructor: 'x' }), true)
+})
+
 test('outside the subset or ill-typed: WhereSyntaxError with a message', () => {
   const bad = [
     "title LIKE 'a%'",

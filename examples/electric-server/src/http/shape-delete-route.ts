@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http'
+import { isValidHandle } from '@shapestore/engine'
 import type { ShapeService } from '../shapes/shape-service.ts'
 import { ShapeParamError } from '../shapes/shape-spec.ts'
 import { send, sendError, sendInvalid } from './responses.ts'
@@ -17,7 +18,8 @@ export async function handleShapeDelete(res: ServerResponse, url: URL, shapes: S
     if (handleParam === undefined) {
       return sendInvalid(res, { handle: ["can't be blank when shape definition is missing"] })
     }
-    handle = shapes.specOf(handleParam) === undefined ? undefined : handleParam
+    // Not a handle the engine could have issued (it would refuse it: INVALID_HANDLE, a 500): no such shape.
+    handle = isValidHandle(handleParam) && shapes.specOf(handleParam) !== undefined ? handleParam : undefined
   } else {
     try {
       const where = query.get('where') || undefined

@@ -1,5 +1,5 @@
 import type { LogItem } from '@shapestore/engine'
-import { type Column, PRIMARY_KEY, type Row, toPgText } from '../table/pg-types.ts'
+import { type Column, ownValue, PRIMARY_KEY, type Row, toPgText } from '../table/pg-types.ts'
 import type { Change } from '../table/transaction.ts'
 import type { ShapeSpec } from './shape-spec.ts'
 
@@ -97,12 +97,12 @@ function changedColumns(spec: ShapeSpec, change: Change): Column[] {
   return spec.columns.filter(
     (column) =>
       column.name !== PRIMARY_KEY &&
-      toPgText(before[column.name], column.type) !== toPgText(after[column.name], column.type),
+      toPgText(ownValue(before, column.name), column.type) !== toPgText(ownValue(after, column.name), column.type),
   )
 }
 
 function values(columns: readonly Column[], row: Row): Record<string, string | null> {
   const out: Record<string, string | null> = {}
-  for (const column of columns) out[column.name] = toPgText(row[column.name], column.type)
+  for (const column of columns) out[column.name] = toPgText(ownValue(row, column.name), column.type)
   return out
 }

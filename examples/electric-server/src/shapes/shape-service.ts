@@ -39,8 +39,13 @@ export interface ReplicatedTransaction {
   readonly abandoned?: () => boolean
 }
 
-/** Request specs are cached by their raw parameters; the cache is dropped past this size. */
+/**
+ * Request specs are cached by their raw parameters; the cache is dropped past this many, or past
+ * this many characters of keys and message keys (a spec of a wide table carries its column list:
+ * 10,000 of them, one per value of an unused parameter, could hold gigabytes).
+ */
 const SPEC_CACHE_MAX = 10_000
+const SPEC_CACHE_CHARS_MAX = 16 * 1024 * 1024
 
 /**
  * The example's shapes on top of the engine and a table source (the embedded table store, or
@@ -72,6 +77,8 @@ export class ShapeService {
   /** Registered by a table load without checking that their snapshot completed (#checked). */
   readonly #unchecked = new Set<ShapeHandle>()
   readonly #specs = new Map<string, ShapeSpec>()
+  /** Characters of the cached specs' keys and message keys. */
+  #specChars = 0
   /** Tables whose shapes have all been read from the catalog since the start (see #loadedTable). */
   readonly #tablesLoaded = new Set<string>()
   #lastFannedOutTx = 0
@@ -139,9 +146,16 @@ export class ShapeService {
     const schema = this.#tables.schema(table)
     if (schema === undefined) throw new ShapeParamError('table', `Table ${table} does not exist`)
     const spec = shapeSpec(params, table, schema)
-    if (this.#specs.size >= SPEC_CACHE_MAX) this.#specs.clear()
+    const chars = cacheKey.length + spec.messagesKey.length
+    if (this.#specs.size >= SPEC_CACHE_MAX || this.#specChars + chars > SPEC_CACHE_CHARS_MAX) this.#forgetSpecs()
     this.#specs.set(cacheKey, spec)
+    this.#specChars += chars
     return spec
+  }
+
+  #forgetSpecs(): void {
+    this.#specs.clear()
+    this.#specChars = 0
   }
 
   /** The current handle of the shape, if it exists. */
@@ -259,7 +273,7 @@ export class ShapeService {
       }
       const pending = store.commit(table, plan.schema, plan.changes, plan.schemaChanged)
       onCommit?.(pending.tx)
-      if (plan.schemaChanged) this.#specs.clear()
+      if (plan.schemaChanged) this.#forgetSpecs()
       try {
         await this.#fanout(pending, entries)
       } catch {
@@ -343,7 +357,7 @@ export class ShapeService {
   /** Removes every shape of `table` (a schema change, a truncate); their clients refetch. */
   rotateTable(table: string): Promise<void> {
     return this.#queue.run(async () => {
-      this.#specs.clear()
+      this.#forgetSpecs()
       for (const handle of [...this.#loadedTable(table).handles()]) await this.#remove(handle)
     })
   }
@@ -351,7 +365,7 @@ export class ShapeService {
   /** Removes every shape (the replication slot was lost: changes may have been missed); how many. */
   rotateAll(): Promise<number> {
     return this.#queue.run(async () => {
-      this.#specs.clear()
+      this.#forgetSpecs()
       const handles = [...this.#engine.listShapes()].map(({ handle }) => handle)
       for (const handle of handles) await this.#remove(handle)
       return handles.length
@@ -417,7 +431,7 @@ export class ShapeService {
   /** A schema change rotates the table's shapes (Electric does so on a relation change); otherwise append. */
   async #fanout(pending: PendingFanout, planned?: FanoutEntry[]): Promise<void> {
     if (pending.schemaChanged) {
-      this.#specs.clear()
+      this.#forgetSpecs()
       for (const handle of [...this.#loadedTable(pending.table).handles()]) await this.#remove(handle)
       return
     }

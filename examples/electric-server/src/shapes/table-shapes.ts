@@ -1,6 +1,6 @@
 import type { ShapeHandle } from '@shapestore/engine'
 import { equalityKey, type WhereEquality } from '../sql/equality-key.ts'
-import type { ColumnValue, PgType } from '../table/pg-types.ts'
+import { type ColumnValue, ownValue, type PgType } from '../table/pg-types.ts'
 import type { Change } from '../table/transaction.ts'
 
 /**
@@ -73,8 +73,8 @@ export class TableShapes {
    */
   *indexedCandidates(change: Change): Iterable<ShapeHandle> {
     for (const [name, column] of this.#columns) {
-      const before = keyOf(change.before?.[name], column.type)
-      const after = keyOf(change.after?.[name], column.type)
+      const before = keyOf(ownValue(change.before, name), column.type)
+      const after = keyOf(ownValue(change.after, name), column.type)
       if (before === ANY || after === ANY) {
         for (const shapes of column.byKey.values()) yield* each(shapes)
         continue

@@ -1,4 +1,4 @@
-import type { Column, ColumnValue, PgType, Row, TableSchema } from '../table/pg-types.ts'
+import { type Column, type ColumnValue, ownValue, type PgType, type Row, type TableSchema } from '../table/pg-types.ts'
 import { equalityKey, type WhereEquality } from './equality-key.ts'
 import { compareNumeric, type Numeric, numericText, parseNumeric } from './numeric.ts'
 import { type ComparisonOp, type Literal, parseWhere, type WhereAst, WhereSyntaxError } from './where-parser.ts'
@@ -229,7 +229,7 @@ function evaluate(node: Node, row: Row): boolean | null {
       return operand === null ? null : !operand
     }
     case 'is-null': {
-      const value = row[node.column.name]
+      const value = ownValue(row, node.column.name)
       const isNull = value === null || value === undefined
       return node.negated ? !isNull : isNull
     }
@@ -247,7 +247,7 @@ function evaluate(node: Node, row: Row): boolean | null {
 }
 
 function rowValue(row: Row, column: Column): Constant | null {
-  const value: ColumnValue | undefined = row[column.name]
+  const value = ownValue(row, column.name)
   if (value === undefined || value === null || typeof value === 'object') return null
   if (column.type === 'numeric') {
     // Postgres's own output text: always valid, so a failure here is a bug, not bad input.
@@ -276,9 +276,16 @@ function compare(op: ComparisonOp, left: Constant, right: Constant): boolean {
   }
 }
 
-/** Two constants of one column type (bind checked it): numerics in Postgres's order, the rest as JS orders them. */
+/**
+ * Two constants of one column type (bind checked it): numerics in Postgres's order, the rest as
+ * JS orders them, but a float8 NaN as Postgres orders it: equal to NaN only and above every
+ * other number (JS finds it neither below nor above anything: equal to every constant).
+ */
 function order(left: Constant, right: Constant): number {
   if (typeof left === 'object') return compareNumeric(left, right as Numeric)
+  if (typeof left === 'number' && typeof right === 'number' && (Number.isNaN(left) || Number.isNaN(right))) {
+    return Number.isNaN(left) ? (Number.isNaN(right) ? 0 : 1) : -1
+  }
   return left < right ? -1 : left > right ? 1 : 0
 }
 

@@ -26,6 +26,15 @@ export type ColumnValue =
 
 export type Row = Readonly<Record<string, ColumnValue>>
 
+/**
+ * The row's value of column `name`; undefined when it has none. Own properties only: a row is a
+ * plain object, and a column named `constructor` or `valueOf` would otherwise read
+ * Object.prototype's function where the row has no value (a NULL that was not).
+ */
+export function ownValue(row: Row | null | undefined, name: string): ColumnValue | undefined {
+  return row != null && Object.hasOwn(row, name) ? row[name] : undefined
+}
+
 export interface Column {
   readonly name: string
   readonly type: PgType

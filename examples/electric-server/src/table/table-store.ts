@@ -29,6 +29,8 @@ export class TableStore implements TableSource {
   readonly #env: RootDatabase
   readonly #rows: Database<Row, string>
   readonly #meta: Database<unknown, string>
+  /** The tables' schemas as last read or committed (schema()). */
+  readonly #schemas = new Map<string, TableSchema | undefined>()
   #lastTx: number
 
   private constructor(env: RootDatabase) {
@@ -47,8 +49,14 @@ export class TableStore implements TableSource {
     return this.#lastTx
   }
 
+  /**
+   * One object per table, read once and replaced at each commit: every spec of the table shares
+   * it (each decoded its own copy from LMDB before, which for a wide table was hundreds of KB per
+   * cached spec).
+   */
   schema(table: string): TableSchema | undefined {
-    return this.#meta.get(schemaKey(table)) as TableSchema | undefined
+    if (!this.#schemas.has(table)) this.#schemas.set(table, this.#meta.get(schemaKey(table)) as TableSchema | undefined)
+    return this.#schemas.get(table)
   }
 
   row(table: string, id: string): Row | undefined {
@@ -92,6 +100,7 @@ export class TableStore implements TableSource {
       this.#meta.putSync(PENDING, pending)
     })
     this.#lastTx = pending.tx
+    this.#schemas.set(table, schema)
     return pending
   }
 

@@ -82,14 +82,19 @@ export function validateOps(body: unknown): Op[] {
       throw new WriteError(400, `${field}.row`, 'row must be an object')
     }
     for (const [name, value] of Object.entries(row)) checkColumn(`${field}.row`, name, value)
-    const id = (row as Record<string, unknown>)[PRIMARY_KEY]
+    // -0 is taken as 0: the store keeps it as 0 (msgpack), and Postgres's float8 -0 = 0, so a
+    // row written with id -0 had the key "-0" in its changes and "0" in every later snapshot.
+    const cleaned = Object.fromEntries(
+      Object.entries(row).map(([name, value]) => [name, Object.is(value, -0) ? 0 : value]),
+    ) as Row
+    const id = cleaned[PRIMARY_KEY]
     if (typeof id !== 'string' && typeof id !== 'number') {
       throw new WriteError(400, `${field}.row.id`, 'row.id (the primary key) must be a string or a number')
     }
     if (Buffer.byteLength(String(id)) > ID_BYTES_MAX) {
       throw new WriteError(400, `${field}.row.id`, `row.id is over ${ID_BYTES_MAX} bytes`)
     }
-    return { op, row: row as Row }
+    return { op, row: cleaned }
   })
 }
 
