@@ -6,10 +6,10 @@ import { workerRuntime } from '@shapestore/workers'
 import { open, type RootDatabase } from 'lmdb'
 import { headStream, type ReadSettings, readStream } from './http/read-routes.ts'
 import { header } from './http/request-headers.ts'
-import { COMMON_HEADERS, routeError, send } from './http/respond.ts'
+import { COMMON_HEADERS, HttpError, routeError, send } from './http/respond.ts'
 import { appendToStream, createStream, deleteStream } from './http/write-routes.ts'
-import type { StoredStreamRecord } from './stream-record.ts'
-import { StreamStore } from './stream-store.ts'
+import type { ProducerState, StoredStreamRecord } from './stream-record.ts'
+import { type ProducerKey, StreamStore } from './stream-store.ts'
 
 export interface StreamsServerOptions {
   /** Data directory: the engine's in `<dir>/engine`, the stream records in `<dir>/streams`. */
@@ -54,8 +54,9 @@ const IDLE_SWEEP_MS_MAX = 10_000
 /** A Durable Streams server on the engine: every URL path is a stream. */
 export async function startStreamsServer(options: StreamsServerOptions): Promise<StreamsServer> {
   const writers = options.writers ?? WRITERS_DEFAULT
-  const env = open({ path: join(options.dir, 'streams'), maxDbs: 2 })
+  const env = open({ path: join(options.dir, 'streams'), maxDbs: 3 })
   const records = env.openDB<StoredStreamRecord, string>({ name: 'records', encoding: 'msgpack' })
+  const producers = env.openDB<ProducerState, ProducerKey>({ name: 'producers', encoding: 'msgpack' })
   let engine: Engine
   try {
     engine = await openEngine({
@@ -67,7 +68,7 @@ export async function startStreamsServer(options: StreamsServerOptions): Promise
     await env.close()
     throw error
   }
-  const store = new StreamStore(engine, records)
+  const store = new StreamStore(engine, records, producers)
   const idleStreamMs = options.idleStreamMs ?? IDLE_STREAM_MS_DEFAULT
   const sweepMs = Math.min(Math.max(idleStreamMs, IDLE_SWEEP_MS_MIN), IDLE_SWEEP_MS_MAX)
   const sweep = setInterval(() => void store.evictIdle(idleStreamMs), sweepMs)
@@ -124,6 +125,9 @@ async function route(
 ): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost')
   const path = url.pathname
+  if (Buffer.byteLength(path) > STREAM_PATH_BYTES_MAX) {
+    throw new HttpError(414, `a stream's path is at most ${STREAM_PATH_BYTES_MAX} bytes`)
+  }
   switch (req.method) {
     case 'PUT':
       return createStream(store, path, req, res)
@@ -143,6 +147,13 @@ async function route(
 }
 
 const ALLOWED_METHODS = 'GET, HEAD, PUT, POST, DELETE, OPTIONS'
+
+/**
+ * The longest stream path, in UTF-8 bytes: a path is its record's key, and with a producer's id
+ * the key of that producer's state, and LMDB keys stop at 1,978 bytes (a longer path was a 500,
+ * after its shape was created).
+ */
+export const STREAM_PATH_BYTES_MAX = 1024
 
 /** CORS preflight: any method of the protocol, with whatever headers the browser asks for. */
 function preflight(req: IncomingMessage, res: ServerResponse): void {

@@ -61,6 +61,8 @@ export class Stream {
    */
   #acceptedProducers: Map<string, ProducerState> | null = null
   #acceptedStreamSeq: string | null = null
+  /** Committed producer states met while this object lives (null: none stored), by id. */
+  readonly #producers = new Map<string, ProducerState | null>()
   /** The last write in flight under each ordering key (a producer, Stream-Seq): see writeInFlight. */
   #orderedWrites: Map<string, Promise<void>> | null = null
 
@@ -73,12 +75,21 @@ export class Stream {
     this.lastAccessMs = record.lastAccessMs ?? Date.now()
   }
 
-  /** The producer's last accepted state, its append committed or not. */
-  producerState(id: string): ProducerState | undefined {
+  /**
+   * The producer's last accepted state, its append committed or not; `stored` reads the committed
+   * one from disk (StreamStore.producerState), at most once per producer while this object lives.
+   */
+  producerState(id: string, stored: () => ProducerState | undefined): ProducerState | undefined {
     const accepted = this.#acceptedProducers?.get(id)
     if (accepted !== undefined) return accepted
-    // Own keys only: a Producer-Id such as `constructor` must not find Object.prototype's.
-    return Object.hasOwn(this.record.producers, id) ? this.record.producers[id] : undefined
+    let known = this.#producers.get(id)
+    if (known === undefined) {
+      // Own keys only: a Producer-Id such as `constructor` must not find Object.prototype's.
+      const legacy = Object.hasOwn(this.record.producers, id) ? this.record.producers[id] : undefined
+      known = stored() ?? legacy ?? null
+      this.#producers.set(id, known)
+    }
+    return known ?? undefined
   }
 
   /** The last accepted Stream-Seq, its append committed or not. */
@@ -95,10 +106,13 @@ export class Stream {
     if (streamSeq !== undefined) this.#acceptedStreamSeq = streamSeq
   }
 
-  /** The append accept() was for has committed: the record takes its producer state and Stream-Seq. */
+  /**
+   * The append accept() was for has committed: the producer's committed state (saved on its own,
+   * StreamStore.saveProducer) and the record's Stream-Seq take it.
+   */
   commit(producer: { id: string; state: ProducerState } | null, streamSeq: string | undefined): void {
     if (producer !== null) {
-      this.record.producers[producer.id] = producer.state
+      this.#producers.set(producer.id, producer.state)
       if (this.#acceptedProducers?.get(producer.id) === producer.state) this.#acceptedProducers.delete(producer.id)
     }
     if (streamSeq !== undefined) {
@@ -195,9 +209,14 @@ export class Stream {
   }
 }
 
+/** The key of a producer's state in the producers database (producerKey). */
+export type ProducerKey = [path: string, producerId: string]
+
 /**
  * The streams of one server: each stream's log is an engine shape (table `streams`), its
- * record (stream-record.ts) a value of the server's own LMDB database, both read lazily: a
+ * record (stream-record.ts) a value of the server's own LMDB database, and each idempotent
+ * producer's state a value of its own (key `[path, producer id]`: an append saves its producer
+ * alone, not every producer the stream ever had), all read lazily: a
  * restart opens the engine and the database and touches no stream until a request names it.
  * Memory holds the streams in use: one left idle is let go (evictIdle) and read again when a
  * request names it, so a server's memory follows its active streams, not every stream it served.
@@ -205,6 +224,7 @@ export class Stream {
 export class StreamStore {
   readonly engine: Engine
   readonly #records: Database<StoredStreamRecord, string>
+  readonly #producers: Database<ProducerState, ProducerKey>
   readonly #open = new Map<string, Stream>()
   /** Serialises creations and deletions of one path. */
   readonly #busy = new Map<string, Promise<unknown>>()
@@ -214,9 +234,25 @@ export class StreamStore {
   /** An idle sweep is under way (evictIdle). */
   #sweeping = false
 
-  constructor(engine: Engine, records: Database<StoredStreamRecord, string>) {
+  constructor(
+    engine: Engine,
+    records: Database<StoredStreamRecord, string>,
+    producers: Database<ProducerState, ProducerKey>,
+  ) {
     this.engine = engine
     this.#records = records
+    this.#producers = producers
+  }
+
+  /** The producer's last accepted state on the stream (Stream.producerState). */
+  producerState(stream: Stream, id: string): ProducerState | undefined {
+    return stream.producerState(id, () => this.#producers.get(producerKey(stream.path, id)))
+  }
+
+  /** Persists a producer's committed state; resolves once durable. Not once the stream is removed (see save). */
+  async saveProducer(stream: Stream, producer: { id: string; state: ProducerState }): Promise<void> {
+    if (stream.removed) return
+    await stream.holding(lmdbSettled(this.#producers.put(producerKey(stream.path, producer.id), producer.state)))
   }
 
   /** The stream at `path` if it exists and has not expired (soft-deleted streams included). */
@@ -279,13 +315,15 @@ export class StreamStore {
   }
 
   #sweepOne(path: string, stream: Stream, idleMs: number, nowMs: number): void {
-    if (stream.held || stream.removed || this.#busy.has(path)) return
+    if (stream.removed || this.#busy.has(path)) return
     if (stream.isExpired(nowMs) && !stream.record.softDeleted) {
-      // A failure leaves the stream as it was: the next sweep or request tries again.
+      // Held or not, as a request naming it would: its live readers are woken by the deletion
+      // (they waited out their timeout on a stream that was gone). A failure leaves the stream
+      // as it was: the next sweep or request tries again.
       this.exclusive(path, () => this.#expire(path)).catch(() => {})
       return
     }
-    if (nowMs - stream.lastAccessMs < idleMs) return
+    if (stream.held || nowMs - stream.lastAccessMs < idleMs) return
     const slidingTtl = stream.config.ttlSeconds !== null && !stream.record.softDeleted
     if (slidingTtl && stream.record.lastAccessMs !== stream.lastAccessMs) {
       // Reloaded without it, the stream would start its window afresh (and never expire if it
@@ -422,7 +460,15 @@ export class StreamStore {
     stream.removed = true
     // Writes accepted before finish first: the record goes after the last save that carries it.
     await stream.settled()
-    await lmdbSettled(this.#records.remove(stream.path))
+    // The record and its producers in one transaction: a stream created again at the path
+    // starts with none.
+    const { path } = stream
+    await lmdbSettled(
+      this.#records.transaction(() => {
+        this.#records.removeSync(path)
+        for (const key of this.#producers.getKeys(producerRange(path))) this.#producers.removeSync(key)
+      }),
+    )
     if (this.#open.get(stream.path) === stream) this.#open.delete(stream.path)
     await this.engine.removeShape(stream.record.handle)
     const fork = stream.config.fork
@@ -449,4 +495,18 @@ export class StreamStore {
     const fork = record.config.fork
     return fork === null ? 1 : Math.max(1, LogOffset.parse(fork.through).tx + 1)
   }
+}
+
+/** A producer's key: its stream's path and its id, as a two-part key (ordered by path first). */
+function producerKey(path: string, id: string): ProducerKey {
+  return [path, id]
+}
+
+/**
+ * The keys of every producer of the stream at `path`: from the path alone to the path with
+ * the byte after the parts' separator (a string key holding that separator would read back as
+ * a two-part key, and a range of such strings finds nothing: measured).
+ */
+function producerRange(path: string): { start: ProducerKey | [string]; end: [string] } {
+  return { start: [path], end: [`${path}\u0001`] }
 }

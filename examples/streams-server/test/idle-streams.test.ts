@@ -110,6 +110,25 @@ test('a stream with a sliding TTL goes idle with its window saved: reloaded, it 
     assert.equal((await fetch(s, { method: 'HEAD' })).status, 404)
   }))
 
+test('a long-poll on a stream that expires while it waits is answered then, not at its timeout', async () => {
+  const { dir, cleanup } = tempDir()
+  const server = await startStreamsServer({ dir, writers: 0, idleStreamMs: IDLE_MS, longPollTimeoutMs: 10_000 })
+  try {
+    const s = `${server.url}/v1/stream/expiring`
+    const created = await fetch(s, { method: 'PUT', headers: { ...json, 'stream-ttl': '1' }, body: '[0]' })
+    const tail = created.headers.get('stream-next-offset') as string
+    const started = Date.now()
+    const polled = await fetch(`${s}?offset=${encodeURIComponent(tail)}&live=long-poll`)
+    await polled.arrayBuffer()
+    const waitedMs = Date.now() - started
+    assert.ok(waitedMs < 5_000, `the long-poll waited ${waitedMs} ms on an expired stream`)
+    assert.equal((await fetch(s, { method: 'HEAD' })).status, 404)
+  } finally {
+    await server.close()
+    cleanup()
+  }
+})
+
 test('a deleted stream kept for its fork goes idle like any other, its TTL notwithstanding', () =>
   withServer(0, async (server) => {
     const source = `${server.url}/v1/stream/source`
@@ -133,7 +152,7 @@ test('a deleted stream kept for its fork goes idle like any other, its TTL notwi
 test('a sweep over many open streams lets requests in between, and lets every idle one go', async () => {
   // Streams as a request would have opened them, idle for an hour; no engine or records needed
   // (none was appended to, so none is hibernated).
-  const store = new StreamStore({} as never, {} as never)
+  const store = new StreamStore({} as never, {} as never, {} as never)
   const streams = 25_000
   for (let i = 0; i < streams; i++) {
     const stream = new Stream(

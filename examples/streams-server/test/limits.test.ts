@@ -4,7 +4,9 @@ import { test } from 'node:test'
 import { promisify } from 'node:util'
 import { limits } from '@shapestore/engine'
 import { BODY_BYTES_MAX } from '../src/http/body.ts'
+import { PRODUCER_ID_BYTES_MAX } from '../src/http/request-headers.ts'
 import { startStreamsServer } from '../src/index.ts'
+import { STREAM_PATH_BYTES_MAX } from '../src/server.ts'
 import { readAll, readMessages, tempDir } from './helpers.ts'
 
 const json = { 'content-type': 'application/json' }
@@ -97,6 +99,40 @@ test('a creation with a bad body creates nothing', async () => {
     assert.equal((await fetch(s, { method: 'POST', headers: json, body: '1' })).status, 404)
     assert.equal((await fetch(s, { method: 'PUT', headers: json, body: '[1]' })).status, 201)
     assert.deepEqual(await readMessages(s), [1])
+  } finally {
+    await server.close()
+    cleanup()
+  }
+})
+
+test('a path over 1 KiB is a 414 and a Producer-Id over 512 bytes a 400, with nothing created or written', async () => {
+  const { dir, cleanup } = tempDir()
+  const server = await startStreamsServer({ dir, writers: 0 })
+  try {
+    // Record keys in LMDB stop at 1,978 bytes: a 2,000-byte path was a 500, after its shape was made.
+    const long = `${server.url}/v1/stream/${'a'.repeat(STREAM_PATH_BYTES_MAX)}`
+    for (const method of ['PUT', 'POST', 'GET', 'HEAD', 'DELETE']) {
+      const withBody = method === 'PUT' || method === 'POST'
+      const res = await fetch(long, withBody ? { method, headers: json, body: '[1]' } : { method })
+      assert.equal(res.status, 414, method)
+      await res.arrayBuffer()
+    }
+    const s = `${server.url}/v1/stream/${'b'.repeat(STREAM_PATH_BYTES_MAX - '/v1/stream/'.length)}`
+    assert.equal((await fetch(s, { method: 'PUT', headers: json, body: '[0]' })).status, 201, 'the longest path')
+    const producer = (id: string) => ({ ...json, 'producer-id': id, 'producer-epoch': '0', 'producer-seq': '0' })
+    const refused = await fetch(s, {
+      method: 'POST',
+      headers: producer('p'.repeat(PRODUCER_ID_BYTES_MAX + 1)),
+      body: '[1]',
+    })
+    assert.equal(refused.status, 400)
+    const longest = await fetch(s, {
+      method: 'POST',
+      headers: producer('p'.repeat(PRODUCER_ID_BYTES_MAX)),
+      body: '[2]',
+    })
+    assert.equal(longest.status, 200, 'the longest Producer-Id on the longest path')
+    assert.deepEqual(await readMessages(s), [0, 2])
   } finally {
     await server.close()
     cleanup()

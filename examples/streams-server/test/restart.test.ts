@@ -72,6 +72,25 @@ test('a deleted stream stays deleted after a restart; its path starts again empt
   }
 })
 
+test("a stream deleted and created again starts with no producer: the old producers' states went with it", async () => {
+  const { dir, cleanup } = tempDir()
+  const server = await startStreamsServer({ dir, writers: 0 })
+  try {
+    const s = `${server.url}/v1/stream/again`
+    const producer = { ...json, 'producer-id': 'p', 'producer-epoch': '0', 'producer-seq': '0' }
+    assert.equal((await fetch(s, { method: 'PUT', headers: json })).status, 201)
+    assert.equal((await fetch(s, { method: 'POST', headers: producer, body: '[1]' })).status, 200)
+    assert.equal((await fetch(s, { method: 'DELETE' })).status, 204)
+    assert.equal((await fetch(s, { method: 'PUT', headers: json })).status, 201)
+    // A duplicate of the old stream's append would be a 204 with nothing stored.
+    assert.equal((await fetch(s, { method: 'POST', headers: producer, body: '[2]' })).status, 200)
+    assert.deepEqual(await readMessages(s), [2])
+  } finally {
+    await server.close()
+    cleanup()
+  }
+})
+
 test('the partition count is fixed with the data directory', async () => {
   const { dir, cleanup } = tempDir()
   try {

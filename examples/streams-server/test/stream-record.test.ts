@@ -8,6 +8,7 @@ import { test } from 'node:test'
 import { open } from 'lmdb'
 import { startStreamsServer } from '../src/index.ts'
 import { recordOf, type StreamRecord, storedRecord } from '../src/stream-record.ts'
+import type { ProducerKey } from '../src/stream-store.ts'
 import { readMessages, tempDir } from './helpers.ts'
 
 const plain: StreamRecord = {
@@ -63,7 +64,7 @@ test('a plain stream stores its content type, handle and creation time only', ()
   })
 })
 
-test('a record stored whole (by a server before this format) is read as it was', async () => {
+test('a record stored whole, producers inside (by a server before these formats), is read as it was', async () => {
   const { dir, cleanup } = tempDir()
   try {
     let server = await startStreamsServer({ dir, writers: 0 })
@@ -73,11 +74,16 @@ test('a record stored whole (by a server before this format) is read as it was',
     const producer = { 'producer-id': 'p', 'producer-epoch': '0', 'producer-seq': '0' }
     assert.equal((await fetch(s, { method: 'POST', headers: { ...json, ...producer }, body: '[1]' })).status, 200)
     await server.close()
-    // Rewrite the record whole, as the earlier format stored it.
-    const env = open({ path: join(dir, 'streams'), maxDbs: 2 })
+    // Rewrite the record whole, as the earlier format stored it, with its producers inside (as
+    // before they had keys of their own).
+    const env = open({ path: join(dir, 'streams'), maxDbs: 3 })
     const records = env.openDB<Record<string, unknown>, string>({ name: 'records', encoding: 'msgpack' })
+    const producers = env.openDB<unknown, ProducerKey>({ name: 'producers', encoding: 'msgpack' })
     const stored = records.get('/v1/stream/old') as Parameters<typeof recordOf>[0]
-    await records.put('/v1/stream/old', recordOf(stored) as unknown as Record<string, unknown>)
+    assert.equal(stored.producers, undefined, 'a producer is not stored in the record')
+    const whole = { ...recordOf(stored), producers: { p: { epoch: 0, seq: 0 } } }
+    await records.put('/v1/stream/old', whole as unknown as Record<string, unknown>)
+    assert.equal(await producers.remove(['/v1/stream/old', 'p']), true)
     await env.close()
     server = await startStreamsServer({ dir, writers: 0 })
     s = `${server.url}/v1/stream/old`
@@ -89,6 +95,42 @@ test('a record stored whole (by a server before this format) is read as it was',
       assert.deepEqual(await readMessages(s), [0, 1, 2])
     } finally {
       await server.close()
+    }
+  } finally {
+    cleanup()
+  }
+})
+
+test("each producer's state is a value of its own: the record does not grow with the producers", async () => {
+  const { dir, cleanup } = tempDir()
+  try {
+    const server = await startStreamsServer({ dir, writers: 0 })
+    const json = { 'content-type': 'application/json' }
+    const s = `${server.url}/v1/stream/many-producers`
+    try {
+      assert.equal((await fetch(s, { method: 'PUT', headers: json })).status, 201)
+      // Each append used to rewrite every producer the stream ever had (300 x 500 B here).
+      for (let p = 0; p < 300; p++) {
+        const producer = { 'producer-id': `${p}-${'x'.repeat(500)}`, 'producer-epoch': '0', 'producer-seq': '0' }
+        assert.equal(
+          (await fetch(s, { method: 'POST', headers: { ...json, ...producer }, body: `[${p}]` })).status,
+          200,
+        )
+      }
+    } finally {
+      await server.close()
+    }
+    const env = open({ path: join(dir, 'streams'), maxDbs: 3 })
+    try {
+      const records = env.openDB<unknown, string>({ name: 'records', encoding: 'msgpack' })
+      const producers = env.openDB<unknown, ProducerKey>({ name: 'producers', encoding: 'msgpack' })
+      const record = records.getBinary('/v1/stream/many-producers')
+      assert.ok(record !== undefined && record.length < 200, `the record is ${record?.length} bytes`)
+      const keys = [...producers.getKeys()]
+      assert.equal(keys.length, 300)
+      assert.ok(keys.every(([path]) => path === '/v1/stream/many-producers'))
+    } finally {
+      await env.close()
     }
   } finally {
     cleanup()

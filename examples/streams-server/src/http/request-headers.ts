@@ -47,6 +47,9 @@ export interface ProducerRequest {
 }
 
 /** Producer-Id, -Epoch and -Seq (§5.2.1): all three or none. */
+/** A producer's id is part of its state's key, after the stream's path (STREAM_PATH_BYTES_MAX). */
+export const PRODUCER_ID_BYTES_MAX = 512
+
 export function producerHeaders(req: IncomingMessage): ProducerRequest | null {
   const id = header(req, 'producer-id')
   const epoch = header(req, 'producer-epoch')
@@ -56,6 +59,9 @@ export function producerHeaders(req: IncomingMessage): ProducerRequest | null {
     throw new HttpError(400, 'Producer-Id, Producer-Epoch and Producer-Seq go together')
   }
   if (id.trim() === '') throw new HttpError(400, 'Producer-Id must not be empty')
+  if (Buffer.byteLength(id) > PRODUCER_ID_BYTES_MAX) {
+    throw new HttpError(400, `Producer-Id is at most ${PRODUCER_ID_BYTES_MAX} bytes`)
+  }
   // A record's producers are an object's keys: this one would set its prototype, and msgpack renames it.
   if (id === '__proto__') throw new HttpError(400, 'Producer-Id __proto__ is reserved')
   return { id, epoch: plainInteger(epoch.trim(), 'Producer-Epoch'), seq: plainInteger(seq.trim(), 'Producer-Seq') }

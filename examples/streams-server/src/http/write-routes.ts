@@ -227,7 +227,7 @@ async function appendTo(
   }
   let verdict: ProducerVerdict | null = null
   if (producer !== null) {
-    verdict = acceptProducer(stream.producerState(producer.id), producer)
+    verdict = acceptProducer(store.producerState(stream, producer.id), producer)
     if (verdict.kind !== 'accept') {
       if (verdict.kind === 'duplicate') {
         // A duplicate is answered once the original is committed, and not at all if it failed.
@@ -254,8 +254,6 @@ async function appendTo(
     stream.closing = true
     record.closedBy = producer
   }
-  // The record changes only with producers, Stream-Seq or closure: a plain append writes the log alone.
-  const recordChanged = producer !== null || streamSeq !== undefined || closing
   // A close is visible to readers only after the appends accepted before it have committed.
   const earlier = stream.settled()
   await stream.track(
@@ -265,6 +263,8 @@ async function appendTo(
       try {
         if (items.length > 0) await store.append(stream, items)
         stream.commit(accepted, streamSeq)
+        if (accepted !== null) await store.saveProducer(stream, accepted)
+        // The record changes only with Stream-Seq or closure: other appends write the log alone.
         if (closing) {
           await earlier
           // Durable before any reader is told: a closure readers saw must survive a crash.
@@ -272,7 +272,7 @@ async function appendTo(
           await store.save(stream)
           record.closed = true
           stream.end()
-        } else if (recordChanged) await store.save(stream)
+        } else if (streamSeq !== undefined) await store.save(stream)
       } catch (error) {
         store.forget(stream, error)
       }
