@@ -238,6 +238,23 @@ test('a column named like an Object method (constructor) is null in a row withou
   )
 })
 
+test('a delete (or an update of no row) carrying a column the table lacks adds none: its shapes stay', async () => {
+  await writeOk(server.url, 'deletes', [{ op: 'insert', row: { id: 1, v: 'a' } }])
+  const { handle, offset } = await syncToHead('table=deletes')
+  await writeOk(server.url, 'deletes', [
+    { op: 'insert', row: { id: 2, v: 'b' } },
+    { op: 'delete', row: { id: 1, junk: 'x' } },
+    { op: 'update', row: { id: 3, other: 'y' } },
+  ])
+  // A column added to the schema rotates the table's shapes: this handle would be a 409.
+  const res = await get(`table=deletes&offset=${offset}&handle=${handle}`)
+  assert.equal(res.status, 200)
+  const operations = (res.body as Array<{ headers: { operation?: string } }>).flatMap((m) =>
+    m.headers.operation === undefined ? [] : [m.headers.operation],
+  )
+  assert.deepEqual(operations, ['insert', 'delete'])
+})
+
 test('offset=now: up-to-date at once with the latest offset', async () => {
   const { offset } = await syncToHead('table=items')
   const res = await get('table=items&offset=now')

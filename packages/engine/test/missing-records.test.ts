@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { open } from 'lmdb'
-import { EngineError, ErrorCode, openEngine } from '../src/index.ts'
+import { EngineError, ErrorCode, openEngine, verifyStore } from '../src/index.ts'
 import { collect, tempDir, txItems } from './helpers.ts'
 
 /** Deletes the last key of `db` in partition 0 that starts with the shape id `shapeId`. */
@@ -47,6 +47,14 @@ for (const [what, db] of [
       for (let t = 1; t <= 5; t++) await engine.appendToLog(handle, txItems(t, 3))
       await engine.close()
       await deleteLast(dir, db, 1)
+      if (db === 'log') {
+        // The checker finds it too (it used to call such a log sound).
+        const partition = verifyStore(dir).find(({ file }) => file.endsWith(join('partitions', '0', 'data.mdb')))
+        assert.match(
+          partition?.problem ?? '',
+          /1 shapes' logs end before their last transaction .*shape 1: the log ends at 4_4, its last transaction at 5_4/,
+        )
+      }
 
       const reopened = await openEngine({ dir, partitions: 1, chunkBytesThreshold: 200 })
       try {

@@ -121,19 +121,23 @@ export function planTransaction(
   const current = new Map<string, Row | null>()
   const changes: Change[] = []
   ops.forEach(({ op, row }, i) => {
+    const id = toPgText(row[PRIMARY_KEY] as string | number) as string
+    const before = current.has(id) ? (current.get(id) as Row | null) : (lookup(id) ?? null)
+    // Only a row that is written adds columns: a delete's other columns, or an update of a row
+    // that does not exist, used to add one no row has, which rotated every shape of the table.
+    const writesRow = op === 'insert' || (op === 'update' && before !== null)
     for (const [name, value] of Object.entries(row)) {
       if (value === null) continue
       const type = typeOfValue(value as Exclude<ColumnValue, null>)
       const known = columns.get(name)
       if (known === undefined) {
+        if (!writesRow) continue
         columns.set(name, type)
         added.push({ name, type })
       } else if (known !== type) {
         throw new WriteError(400, `ops[${i}].row.${name}`, `column "${name}" is ${known}, got a ${type} value`)
       }
     }
-    const id = toPgText(row[PRIMARY_KEY] as string | number) as string
-    const before = current.has(id) ? (current.get(id) as Row | null) : (lookup(id) ?? null)
     let after: Row | null
     if (op === 'insert') {
       if (before !== null) throw new WriteError(409, `ops[${i}]`, `a row with id ${id} already exists`)

@@ -13,8 +13,9 @@ import { guardValueSizes, listedValue } from '../log-store/value-size-guard.ts'
  * records, snapshot parts (log-store/value-seal.ts) and shape metadata (log-store/shape-meta.ts,
  * whose records from before data format 3 have no seal and are checked for their form); and
  * that every log entry names the entry before it in its shape's log (record-layout.ts: the
- * chain), so a missing entry is found too, and that every reference to a shared record finds
- * it (reads would fail there). Returns a description of the damage, or undefined if
+ * chain), so a missing entry is found too, that every reference to a shared record finds
+ * it, and that each shape's log ends where its metadata says its last transaction does (reads
+ * refuse a log that ends before). Returns a description of the damage, or undefined if
  * every value is sound. Run only on a file whose pages walked clean: iterating a
  * structurally damaged file is LMDB's to refuse, not this check's.
  */
@@ -45,9 +46,16 @@ export function sealProblem(partitionFile: string): string | undefined {
     }
     const meta = env.openDB<Buffer, number>({ name: 'meta', encoding: 'binary', keyEncoding: 'uint32' })
     guardValueSizes(meta)
+    let cutShort = 0
+    let firstCut: string | undefined
     for (const key of meta.getKeys({})) {
       try {
-        decodeMetaValue(key, Buffer.from(listedValue(meta, key)))
+        const { lastTxnOffset } = decodeMetaValue(key, Buffer.from(listedValue(meta, key)))
+        const logEnd = chain.lastOf(key)
+        if (lastTxnOffset.isReal && (logEnd === undefined || !logEnd.equals(lastTxnOffset))) {
+          cutShort++
+          firstCut ??= `shape ${key}: the log ends at ${logEnd ?? 'no entry'}, its last transaction at ${lastTxnOffset}`
+        }
       } catch (error) {
         damaged++
         first ??= `${(error as Error).message} of shape ${key}`
@@ -58,6 +66,9 @@ export function sealProblem(partitionFile: string): string | undefined {
       ...(chain.broken === 0
         ? []
         : [`${chain.broken} log entries do not follow the entry before them (the first: ${chain.firstBreak})`]),
+      ...(cutShort === 0
+        ? []
+        : [`${cutShort} shapes' logs end before their last transaction (the first: ${firstCut})`]),
     ]
     return problems.length === 0 ? undefined : problems.join('; ')
   } finally {
@@ -71,6 +82,12 @@ class ChainCheck {
   firstBreak: string | undefined
   #shapeId = -1
   #last = LogOffset.FIRST
+  /** Each shape's last log entry (its last transaction's last offset: the entry's key). */
+  readonly #ends = new Map<number, LogOffset>()
+
+  lastOf(shapeId: number): LogOffset | undefined {
+    return this.#ends.get(shapeId)
+  }
 
   next(key: Buffer, value: Buffer): void {
     const shapeId = key.readUInt32BE(0)
@@ -78,6 +95,7 @@ class ChainCheck {
     const previous = previousEntry(value, readU64(key, 4))
     this.#shapeId = shapeId
     this.#last = LogOffset.of(readU64(key, 4), readU64(key, 12))
+    this.#ends.set(shapeId, this.#last)
     // Entries of data format 2 name none.
     if (previous === null || previous.equals(expected)) return
     this.broken++
