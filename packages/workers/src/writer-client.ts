@@ -110,9 +110,11 @@ export class WriterClient {
     if (worker === null) return
     const id = this.#nextId++
     const closed = this.#expect(id)
+    // Listened for first: a thread that dies now (its exit answers the close, #exited) must not
+    // leave this waiting for an exit that has already happened.
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
     worker.postMessage({ type: 'close', id } satisfies ToWriter)
     await closed.catch(() => {})
-    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
     await worker.terminate()
     await exited
   }
@@ -181,17 +183,19 @@ export class WriterClient {
   #exited(worker: Worker, code: number): void {
     if (this.#worker !== worker) return
     this.#worker = null
-    if (this.#closing) return
-    // The thread is gone: a slot lock it held (it died mid-publish) is held by no one now.
-    this.#options.onAbandoned(this.#handlesWritten())
     const crashed = new EngineError(
       ErrorCode.WRITER_CRASHED,
       `writer ${this.#options.init.writerIndex} exited (code ${code}${this.#lastError === null ? '' : `: ${this.#lastError.message}`}) before acknowledging; replaying is safe`,
       { cause: this.#lastError },
     )
     this.#lastError = null
+    // Also while closing: a thread that died with the close (or calls) unanswered left them
+    // waiting for good, and close() with them. After a clean close nothing is left here.
     for (const pending of this.#pending.values()) pending.reject(crashed)
     this.#pending.clear()
+    if (this.#closing) return
+    // The thread is gone: a slot lock it held (it died mid-publish) is held by no one now.
+    this.#options.onAbandoned(this.#handlesWritten())
     this.#queue = []
     this.#frames.take()
     this.#options.onCrash(this.#options.init.writerIndex, code)

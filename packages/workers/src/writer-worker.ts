@@ -118,6 +118,15 @@ for (const { ref, slot } of init.republish) {
   if (slot !== null) table.assign(ref.handle, slot)
   // The predecessor may have died between a commit and counting it: count one, so readers renew.
   Atomics.add(init.commitCounters, ref.partition, 1)
-  writers.republish(ref)
+  try {
+    writers.republish(ref)
+  } catch {
+    // Its keys cannot be read (damaged metadata): reported unpublished, so the main thread drops
+    // what it holds and its reads ask LMDB (STORAGE_CORRUPT). Thrown here, the error killed
+    // every new writer before it read a message: its partitions refused every write for good.
+    table.forget(ref.handle)
+    unpublished.push(ref.handle)
+    scheduleAnswer()
+  }
 }
 port.postMessage({ type: 'ready' } satisfies FromWriter)

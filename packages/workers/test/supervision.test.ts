@@ -211,3 +211,67 @@ test('a writer that dies during a removal: the removal rejects, yet the shape is
     await cleanup()
   }
 })
+
+test('a writer that dies while the engine closes: close() settles, and the call it had not answered rejects', async () => {
+  const { engine, handles, cleanup } = await harness()
+  try {
+    const handle = handles[0] as string
+    await engine.appendToLog(handle, [row(1)])
+    // Issued in the same turn as close(): the thread dies on it, before the close is answered.
+    const dying = engine.appendToLog(handle, [{ ...row(2), json: JSON.stringify({ crash: 'exit' }) }])
+    const closing = engine.close()
+    await assert.rejects(
+      dying,
+      (error: unknown) => error instanceof EngineError && error.code === ErrorCode.WRITER_CRASHED,
+    )
+    await closing
+  } finally {
+    await cleanup()
+  }
+})
+
+test("a shape whose metadata is damaged does not stop its writer's successors: the other shapes keep taking writes", async () => {
+  const { mkdtempSync, rmSync } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const { open } = await import('lmdb')
+  const dir = mkdtempSync(join(tmpdir(), 'shapestore-damaged-republish-'))
+  try {
+    const first = await openEngine({ dir, partitions: 1, runtime: workerRuntime({ writers: 1 }) })
+    const damaged = (await first.getOrCreateShape({ table: 'items', where: 'damaged' })).handle
+    const sound = (await first.getOrCreateShape({ table: 'items', where: 'sound' })).handle
+    await first.appendToLog(damaged, [row(1)])
+    await first.appendToLog(sound, [row(1)])
+    await first.close()
+    // One byte of the first shape's metadata flipped: its seal no longer matches.
+    const env = open({ path: join(dir, 'partitions', '0'), maxDbs: 8 })
+    const meta = env.openDB<Buffer, number>({ name: 'meta', encoding: 'binary', keyEncoding: 'uint32' })
+    const value = Buffer.from(meta.getBinary(1) as Buffer)
+    value[value.length - 1] = (value[value.length - 1] as number) ^ 0xff
+    await meta.put(1, value)
+    await env.close()
+
+    const engine = await openEngine({
+      dir,
+      partitions: 1,
+      runtime: workerRuntime({ writers: 1, writerEntry: crashingWriter }),
+    })
+    try {
+      const isCode = (code: string) => (error: unknown) => error instanceof EngineError && error.code === code
+      await assert.rejects(engine.appendToLog(damaged, [row(2)]), isCode(ErrorCode.STORAGE_CORRUPT))
+      await assert.rejects(
+        engine.appendToLog(sound, [{ ...row(2), json: JSON.stringify({ crash: 'exit' }) }]),
+        isCode(ErrorCode.WRITER_CRASHED),
+      )
+      // The successor republishes both shapes' keys; the damaged one's used to kill it, and every
+      // successor after it, so the partition took no write again.
+      await engine.appendToLog(sound, [row(2)])
+      assert.equal(engine.fetchLatestOffset(sound).toString(), '2_0')
+      assert.throws(() => engine.fetchLatestOffset(damaged), isCode(ErrorCode.STORAGE_CORRUPT))
+    } finally {
+      await engine.close()
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
