@@ -11,8 +11,9 @@ import { isLastPartOfChunk, snapshotPartRows } from './snapshot-part.ts'
  * Streams a shape's entries with offsets in (since, upTo], across the snapshot region (chunk n
  * holds the rows at `0_n`) and the log. Reads happen in synchronous batches between yields, so
  * no LMDB read transaction stays open across an await. A shape removed mid-stream ends it with
- * SHAPE_REMOVED once a read finds its data gone (never a shorter answer that looks whole). A snapshot still being written is tailed: the reader gets what is committed
- * and waits for the rest (Electric's behaviour).
+ * SHAPE_REMOVED once a read finds its data gone (never a shorter answer that looks whole). A
+ * snapshot still being written is tailed: the reader gets what is committed and waits for the
+ * rest (Electric's behaviour).
  */
 export interface LogStreamSource {
   readonly store: PartitionStore
