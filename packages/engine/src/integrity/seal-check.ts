@@ -5,6 +5,7 @@ import { readU64 } from '../log-store/keys.ts'
 import { previousEntry, sharedRefKey } from '../log-store/log-record.ts'
 import { SHARED_COUNT_BYTES } from '../log-store/record-layout.ts'
 import { decodeMetaValue } from '../log-store/shape-meta.ts'
+import { isLastPartOfChunk } from '../log-store/snapshot-part.ts'
 import { checkSeal } from '../log-store/value-seal.ts'
 import { guardValueSizes, listedValue } from '../log-store/value-size-guard.ts'
 
@@ -14,8 +15,8 @@ import { guardValueSizes, listedValue } from '../log-store/value-size-guard.ts'
  * whose records from before data format 3 have no seal and are checked for their form); and
  * that every log entry names the entry before it in its shape's log (record-layout.ts: the
  * chain), so a missing entry is found too, that every reference to a shared record finds
- * it, and that each shape's log ends where its metadata says its last transaction does (reads
- * refuse a log that ends before). Returns a description of the damage, or undefined if
+ * it, that each shape's log ends where its metadata says its last transaction does, and that
+ * each chunk of a complete snapshot has its last part (reads refuse either short). Returns a description of the damage, or undefined if
  * every value is sound. Run only on a file whose pages walked clean: iterating a
  * structurally damaged file is LMDB's to refuse, not this check's.
  */
@@ -25,6 +26,8 @@ export function sealProblem(partitionFile: string): string | undefined {
     let damaged = 0
     let first: string | undefined
     const chain = new ChainCheck()
+    /** Per shape, how many of its snapshot chunks end with a last part. */
+    const endedChunks = new Map<number, number>()
     const txs = env.openDB<Buffer, Buffer>({ name: 'txs', encoding: 'binary', keyEncoding: 'binary' })
     for (const name of ['log', 'snapshot', 'txs'] as const) {
       const db = env.openDB<Buffer, Buffer>({ name, encoding: 'binary', keyEncoding: 'binary' })
@@ -37,6 +40,9 @@ export function sealProblem(partitionFile: string): string | undefined {
             chain.next(key, value)
             const shared = sharedRefKey(value)
             if (shared !== null && !txs.doesExist(shared)) throw new Error('a log reference points to no shared record')
+          } else if (name === 'snapshot' && isLastPartOfChunk(value)) {
+            const shapeId = key.readUInt32BE(0)
+            endedChunks.set(shapeId, (endedChunks.get(shapeId) ?? 0) + 1)
           }
         } catch (error) {
           damaged++
@@ -50,11 +56,16 @@ export function sealProblem(partitionFile: string): string | undefined {
     let firstCut: string | undefined
     for (const key of meta.getKeys({})) {
       try {
-        const { lastTxnOffset } = decodeMetaValue(key, Buffer.from(listedValue(meta, key)))
+        const { lastTxnOffset, lastSnapshotChunk } = decodeMetaValue(key, Buffer.from(listedValue(meta, key)))
         const logEnd = chain.lastOf(key)
         if (lastTxnOffset.isReal && (logEnd === undefined || !logEnd.equals(lastTxnOffset))) {
           cutShort++
           firstCut ??= `shape ${key}: the log ends at ${logEnd ?? 'no entry'}, its last transaction at ${lastTxnOffset}`
+        }
+        const ended = endedChunks.get(key) ?? 0
+        if (lastSnapshotChunk !== null && ended !== lastSnapshotChunk + 1) {
+          cutShort++
+          firstCut ??= `shape ${key}: ${ended} of its ${lastSnapshotChunk + 1} snapshot chunks end with their last part`
         }
       } catch (error) {
         damaged++
@@ -66,9 +77,7 @@ export function sealProblem(partitionFile: string): string | undefined {
       ...(chain.broken === 0
         ? []
         : [`${chain.broken} log entries do not follow the entry before them (the first: ${chain.firstBreak})`]),
-      ...(cutShort === 0
-        ? []
-        : [`${cutShort} shapes' logs end before their last transaction (the first: ${firstCut})`]),
+      ...(cutShort === 0 ? [] : [`${cutShort} shapes' logs or snapshots are cut short (the first: ${firstCut})`]),
     ]
     return problems.length === 0 ? undefined : problems.join('; ')
   } finally {
