@@ -104,8 +104,9 @@ export class PgSource implements TableSource {
 
   /** Serves the table as the relation message describes it (not at all if its types are not served). */
   adoptRelation(table: string, oid: number, columns: readonly PgColumn[]): void {
-    if (!this.#schemas.has(table) || !this.relationChanged(table, oid, columns)) return
+    if (!this.#schemas.has(table)) return
     const schema = relationSchema(table, columns)
+    if (this.#fingerprint(table) === fingerprint(oid, schema)) return
     if (schema === null) this.#schemas.delete(table)
     else {
       this.#schemas.set(table, schema)

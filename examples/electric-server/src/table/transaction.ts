@@ -81,12 +81,14 @@ export function validateOps(body: unknown): Op[] {
     if (typeof row !== 'object' || row === null || Array.isArray(row)) {
       throw new WriteError(400, `${field}.row`, 'row must be an object')
     }
-    for (const [name, value] of Object.entries(row)) checkColumn(`${field}.row`, name, value)
+    const values = Object.entries(row)
+    for (const [name, value] of values) checkColumn(`${field}.row`, name, value)
     // -0 is taken as 0: the store keeps it as 0 (msgpack), and Postgres's float8 -0 = 0, so a
     // row written with id -0 had the key "-0" in its changes and "0" in every later snapshot.
-    const cleaned = Object.fromEntries(
-      Object.entries(row).map(([name, value]) => [name, Object.is(value, -0) ? 0 : value]),
-    ) as Row
+    // A copy only then: this runs for every row written.
+    const cleaned = values.some(([, value]) => Object.is(value, -0))
+      ? (Object.fromEntries(values.map(([name, value]) => [name, Object.is(value, -0) ? 0 : value])) as Row)
+      : (row as Row)
     const id = cleaned[PRIMARY_KEY]
     if (typeof id !== 'string' && typeof id !== 'number') {
       throw new WriteError(400, `${field}.row.id`, 'row.id (the primary key) must be a string or a number')

@@ -30,7 +30,7 @@ export function sealProblem(partitionFile: string): string | undefined {
     const endedChunks = new Map<number, number>()
     const txs = env.openDB<Buffer, Buffer>({ name: 'txs', encoding: 'binary', keyEncoding: 'binary' })
     for (const name of ['log', 'snapshot', 'txs'] as const) {
-      const db = env.openDB<Buffer, Buffer>({ name, encoding: 'binary', keyEncoding: 'binary' })
+      const db = name === 'txs' ? txs : env.openDB<Buffer, Buffer>({ name, encoding: 'binary', keyEncoding: 'binary' })
       guardValueSizes(db)
       for (const key of db.getKeys({})) {
         try {
