@@ -24,6 +24,8 @@ export interface StreamsServerOptions {
   readonly sseConnectionMs?: number
   /** How long a stream stays in memory unused before the server lets it go. Default IDLE_STREAM_MS_DEFAULT. */
   readonly idleStreamMs?: number
+  /** How often the streams on disk are checked for an expiry that passed (StreamStore.expireStored). Default EXPIRY_SCAN_MS_DEFAULT. */
+  readonly expiryScanMs?: number
 }
 
 export interface StreamsServer {
@@ -47,6 +49,8 @@ export const PARTITIONS_DEFAULT = 2
 const SSE_CONNECTION_MS_DEFAULT = 60_000
 /** A minute: a stream read or written within it stays in memory; reading one back costs a record get. */
 export const IDLE_STREAM_MS_DEFAULT = 60_000
+/** A minute: a stream nobody names is deleted at most this long after its TTL or expiry time. */
+export const EXPIRY_SCAN_MS_DEFAULT = 60_000
 /** The idle sweep's period: idleStreamMs within these bounds (a stream goes up to that much late). */
 const IDLE_SWEEP_MS_MIN = 100
 const IDLE_SWEEP_MS_MAX = 10_000
@@ -73,6 +77,13 @@ export async function startStreamsServer(options: StreamsServerOptions): Promise
   const sweepMs = Math.min(Math.max(idleStreamMs, IDLE_SWEEP_MS_MIN), IDLE_SWEEP_MS_MAX)
   const sweep = setInterval(() => void store.evictIdle(idleStreamMs), sweepMs)
   sweep.unref()
+  // A failure (the records unreadable) is retried at the next scan; expired streams are also
+  // deleted when a request names them.
+  const expiryScan = setInterval(
+    () => void store.expireStored().catch(() => {}),
+    options.expiryScanMs ?? EXPIRY_SCAN_MS_DEFAULT,
+  )
+  expiryScan.unref()
   const settings: ReadSettings = {
     longPollTimeoutMs: options.longPollTimeoutMs ?? LONG_POLL_TIMEOUT_MS_DEFAULT,
     sseConnectionMs: options.sseConnectionMs ?? SSE_CONNECTION_MS_DEFAULT,
@@ -90,6 +101,7 @@ export async function startStreamsServer(options: StreamsServerOptions): Promise
     openStreams: () => store.openCount,
     async close() {
       clearInterval(sweep)
+      clearInterval(expiryScan)
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
       await engine.close()

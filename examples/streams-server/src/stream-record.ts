@@ -44,6 +44,8 @@ export interface StreamRecord {
   /**
    * A sliding TTL's window as saved when the stream was let go idle (ms since the epoch): the
    * window lives in memory while the stream is open, and reloading it must not restart it.
+   * Cleared on disk when the stream is loaded again: used meanwhile, it would go stale, and a
+   * restart would count from it.
    */
   lastAccessMs: number | null
 }
@@ -103,6 +105,15 @@ export function recordOf(stored: StoredStreamRecord): StreamRecord {
     forks: stored.forks ?? [],
     lastAccessMs: stored.lastAccessMs ?? null,
   }
+}
+
+/**
+ * When a stream of this configuration expires (ms since the epoch; Infinity: never): at its
+ * absolute expiry, or a TTL after `windowStartMs`, its last access, whichever comes first.
+ */
+export function expiresAtMs(config: StreamConfig, windowStartMs: number): number {
+  const sliding = config.ttlSeconds === null ? Number.POSITIVE_INFINITY : windowStartMs + config.ttlSeconds * 1000
+  return config.expiresAt === null ? sliding : Math.min(sliding, Date.parse(config.expiresAt))
 }
 
 /** The essence of a media type: `type/subtype`, lower case, without parameters. */

@@ -3,6 +3,7 @@ import { type Engine, type LogItem, LogOffset, lmdbSettled } from '@shapestore/e
 import type { Database } from 'lmdb'
 import { STREAM_START } from './stream-offset.ts'
 import {
+  expiresAtMs,
   type ProducerState,
   recordOf,
   type StoredStreamRecord,
@@ -17,6 +18,9 @@ import {
  */
 const SWEEP_SLICE = 10_000
 
+/** Stored records the expiry scan reads per event-loop turn, in one read transaction each (expireStored). */
+const SCAN_SLICE = 1_000
+
 /** The writes of a stream with none in flight: one promise for all of them, not 48 B each. */
 const SETTLED: Promise<void> = Promise.resolve()
 
@@ -26,7 +30,8 @@ export class Stream {
   readonly record: StreamRecord
   /**
    * The last read or write: the sliding TTL's window and the idle sweep's clock. Saved in the
-   * record when the stream is let go idle (a restart restarts the window of a stream still open).
+   * record when the stream is let go idle (a restart restarts the window of a stream still open,
+   * counting from when the server first meets it again: StreamStore.expireStored).
    */
   lastAccessMs: number
   /** The engine transaction number the next append gets. */
@@ -66,13 +71,13 @@ export class Stream {
   /** The last write in flight under each ordering key (a producer, Stream-Seq): see writeInFlight. */
   #orderedWrites: Map<string, Promise<void>> | null = null
 
-  constructor(path: string, record: StreamRecord, nextTx: number) {
+  constructor(path: string, record: StreamRecord, nextTx: number, lastAccessMs = Date.now()) {
     // A copy: a request's path is a slice of its whole URL, which a stream would keep alive as
     // long as it stays open (the map of open streams is keyed by this copy too).
     this.path = structuredClone(path)
     this.record = record
     this.nextTx = nextTx
-    this.lastAccessMs = record.lastAccessMs ?? Date.now()
+    this.lastAccessMs = lastAccessMs
   }
 
   /**
@@ -203,9 +208,7 @@ export class Stream {
   }
 
   isExpired(nowMs = Date.now()): boolean {
-    const { ttlSeconds, expiresAt } = this.record.config
-    if (ttlSeconds !== null && nowMs >= this.lastAccessMs + ttlSeconds * 1000) return true
-    return expiresAt !== null && nowMs >= Date.parse(expiresAt)
+    return nowMs >= expiresAtMs(this.record.config, this.lastAccessMs)
   }
 }
 
@@ -233,6 +236,13 @@ export class StreamStore {
   #created = 0
   /** An idle sweep is under way (evictIdle). */
   #sweeping = false
+  /** An expiry scan is under way (expireStored). */
+  #scanning = false
+  /**
+   * Streams with a sliding TTL whose record holds no window (the server stopped while they were
+   * in memory), by path: when the expiry scan first met each, where their window starts.
+   */
+  readonly #unseenSince = new Map<string, number>()
 
   constructor(
     engine: Engine,
@@ -263,11 +273,7 @@ export class StreamStore {
       if (this.#creating.has(path)) return undefined
       const stored = this.#records.get(path)
       if (stored === undefined) return undefined
-      // A copy: msgpackr decodes a record's strings as slices of one string of the whole
-      // record, which each open stream would keep alive.
-      const record = structuredClone(recordOf(stored))
-      stream = new Stream(path, record, this.#nextTxOf(record))
-      this.#open.set(stream.path, stream)
+      stream = this.#load(path, stored)
     }
     if (stream.removed) return undefined
     if (options.includeExpired !== true && stream.isExpired() && !stream.record.softDeleted) {
@@ -276,6 +282,64 @@ export class StreamStore {
       return undefined
     }
     return stream
+  }
+
+  #load(path: string, stored: StoredStreamRecord): Stream {
+    // A copy: msgpackr decodes a record's strings as slices of one string of the whole
+    // record, which each open stream would keep alive.
+    const record = structuredClone(recordOf(stored))
+    const window = record.lastAccessMs ?? this.#unseenSince.get(path) ?? Date.now()
+    const stream = new Stream(path, record, this.#nextTxOf(record), window)
+    this.#unseenSince.delete(path)
+    this.#open.set(stream.path, stream)
+    if (record.lastAccessMs !== null && !stream.isExpired()) {
+      // The window lives in memory from now on. Left on disk it would go stale as the stream is
+      // used, and after a restart the stream would expire counting from it, while still in use.
+      record.lastAccessMs = null
+      this.save(stream).catch(() => {})
+    }
+    return stream
+  }
+
+  /**
+   * Deletes the stored streams whose TTL or expiry time has passed while none was in memory
+   * (the idle sweep deletes the open ones), so their space goes without a request naming them.
+   * A sliding TTL counts from the window saved when the stream went idle; a record without one
+   * counts from when this first met it, as a request then would have. Reads SCAN_SLICE records
+   * per event-loop turn, each slice in its own read transaction (none is held across a turn: a
+   * held one would keep LMDB from reusing pages). A scan still under way lets the next pass.
+   */
+  async expireStored(nowMs = Date.now()): Promise<void> {
+    if (this.#scanning) return
+    this.#scanning = true
+    try {
+      let after: string | undefined
+      for (;;) {
+        const range = after === undefined ? { limit: SCAN_SLICE } : { start: after, limit: SCAN_SLICE + 1 }
+        const slice = Array.from(this.#records.getRange(range))
+        const fresh = after === undefined ? slice : slice.filter(({ key }) => key !== after)
+        if (fresh.length === 0) return
+        for (const { key, value } of fresh) this.#expireIfDue(key, value, nowMs)
+        after = fresh[fresh.length - 1]?.key
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+    } finally {
+      this.#scanning = false
+    }
+  }
+
+  #expireIfDue(path: string, stored: StoredStreamRecord, nowMs: number): void {
+    if (this.#open.has(path) || this.#busy.has(path) || this.#creating.has(path)) return
+    if (stored.softDeleted === true) return
+    const { config } = recordOf(stored)
+    let window = stored.lastAccessMs
+    if (window === undefined && config.ttlSeconds !== null) {
+      window = this.#unseenSince.get(path) ?? nowMs
+      this.#unseenSince.set(path, window)
+    }
+    if (nowMs < expiresAtMs(config, window ?? nowMs)) return
+    // As a request naming it would: loaded and deleted, unless it changed meanwhile.
+    this.exclusive(path, () => this.#expire(path)).catch(() => {})
   }
 
   /** Streams held in memory. */
@@ -470,6 +534,7 @@ export class StreamStore {
       }),
     )
     if (this.#open.get(stream.path) === stream) this.#open.delete(stream.path)
+    this.#unseenSince.delete(path)
     await this.engine.removeShape(stream.record.handle)
     const fork = stream.config.fork
     if (fork === null) return

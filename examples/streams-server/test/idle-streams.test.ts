@@ -5,8 +5,12 @@
  * requests share, and a stream whose TTL lives in memory stays until it expires.
  */
 import assert from 'node:assert/strict'
+import { join } from 'node:path'
 import { test } from 'node:test'
+import { openEngine } from '@shapestore/engine'
+import { open } from 'lmdb'
 import { type StreamsServer, startStreamsServer } from '../src/index.ts'
+import { PARTITIONS_DEFAULT } from '../src/server.ts'
 import { recordOf } from '../src/stream-record.ts'
 import { Stream, StreamStore } from '../src/stream-store.ts'
 import { readMessages, tempDir } from './helpers.ts'
@@ -109,6 +113,73 @@ test('a stream with a sliding TTL goes idle with its window saved: reloaded, it 
     await new Promise((resolve) => setTimeout(resolve, accessed + 2_300 - Date.now()))
     assert.equal((await fetch(s, { method: 'HEAD' })).status, 404)
   }))
+
+test('a stream read back after going idle keeps its window across a restart: it expires counting from its use, not from the window saved before', async () => {
+  const { dir, cleanup } = tempDir()
+  const start = () => startStreamsServer({ dir, writers: 0, idleStreamMs: IDLE_MS })
+  const at = (ms: number) => new Promise((resolve) => setTimeout(resolve, created + ms - Date.now()))
+  let server = await start()
+  const path = '/v1/stream/ttl-restart'
+  const created = Date.now()
+  try {
+    const put = await fetch(`${server.url}${path}`, {
+      method: 'PUT',
+      headers: { ...json, 'stream-ttl': '2' },
+      body: '[0]',
+    })
+    assert.equal(put.status, 201)
+    await until('the stream is let go, its window saved', () => server.openStreams() === 0)
+    await at(1_000)
+    assert.deepEqual(await readMessages(`${server.url}${path}`), [0], 'read back within its TTL')
+    await at(1_500)
+    assert.equal((await fetch(`${server.url}${path}`, { method: 'HEAD' })).status, 200)
+    await server.close()
+    server = await start()
+    // Last used at 1.5 s: alive until 3.5 s at least. Counted from the window saved at 0 s,
+    // it would be gone at 2 s.
+    await at(2_400)
+    assert.equal((await fetch(`${server.url}${path}`, { method: 'HEAD' })).status, 200)
+  } finally {
+    await server.close()
+    cleanup()
+  }
+})
+
+test('streams that expire while on disk only are deleted without a request naming them', async () => {
+  const { dir, cleanup } = tempDir()
+  const server = await startStreamsServer({ dir, writers: 1, idleStreamMs: IDLE_MS, expiryScanMs: 100 })
+  const kept = '/v1/stream/kept'
+  try {
+    const expiresAt = new Date(Date.now() + 1_000).toISOString()
+    const puts = [
+      ['/v1/stream/ttl', { 'stream-ttl': '1' }],
+      ['/v1/stream/expires-at', { 'stream-expires-at': expiresAt }],
+      [kept, { 'stream-ttl': '3600' }],
+    ] as const
+    for (const [path, headers] of puts) {
+      const put = await fetch(`${server.url}${path}`, { method: 'PUT', headers: { ...json, ...headers }, body: '[0]' })
+      assert.equal(put.status, 201)
+    }
+    await until('every stream is let go', () => server.openStreams() === 0)
+    await new Promise((resolve) => setTimeout(resolve, 1_600))
+  } finally {
+    await server.close()
+  }
+  try {
+    const env = open({ path: join(dir, 'streams'), maxDbs: 3 })
+    const records = env.openDB<unknown, string>({ name: 'records', encoding: 'msgpack' })
+    assert.deepEqual([...records.getKeys()], [kept], 'only the unexpired record is left')
+    await env.close()
+    const engine = await openEngine({ dir: join(dir, 'engine'), partitions: PARTITIONS_DEFAULT })
+    try {
+      assert.equal([...engine.listShapes({ table: 'streams' })].length, 1, 'only the unexpired stream has a shape')
+    } finally {
+      await engine.close()
+    }
+  } finally {
+    cleanup()
+  }
+})
 
 test('a long-poll on a stream that expires while it waits is answered then, not at its timeout', async () => {
   const { dir, cleanup } = tempDir()
