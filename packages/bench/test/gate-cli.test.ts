@@ -2,7 +2,7 @@
 // loudly and still judge against the baseline, never pass silently.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -21,8 +21,8 @@ function gate(args: readonly string[], baseline: object) {
       ['--import', 'tsx', cli, '--only', 'log-read', '--dir', dir, '--baseline', baselinePath, '--json', json, ...args],
       { encoding: 'utf8', timeout: 120_000 },
     )
-    const written = run.status === 2 ? undefined : JSON.parse(readFileSync(json, 'utf8'))
-    return { status: run.status, stdout: run.stdout, written }
+    const written = existsSync(json) ? JSON.parse(readFileSync(json, 'utf8')) : undefined
+    return { status: run.status, stdout: run.stdout, stderr: run.stderr, written }
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
@@ -30,13 +30,20 @@ function gate(args: readonly string[], baseline: object) {
 
 const empty = { generatedAt: '2026-12-05T00:00:00.000Z', timed: {}, counters: {} }
 
-test('a base that does not exist: the gate falls back to the baseline and says so', () => {
-  const { status, stdout, written } = gate(['--base', 'no-such-ref-anywhere'], empty)
-  assert.match(stdout, /!!! the base no-such-ref-anywhere is unavailable/)
+test('without a base the gate judges against the baseline alone, and says so', () => {
+  const { status, stdout, written } = gate(['--no-base'], empty)
   assert.match(stdout, /!!! NO A\/B/)
   assert.equal(written.record.baseCommit, null)
   assert.equal(written.record.samples.length, 5, 'five head-only runs of the probe')
   assert.equal(status, 0)
+})
+
+test('a base that names no commit of this full clone fails: it is a mistake, not a missing base', () => {
+  const { status, stdout, stderr, written } = gate(['--base', 'no-such-ref-anywhere'], empty)
+  assert.equal(status, 1)
+  assert.match(stderr, /--base no-such-ref-anywhere names no commit/)
+  assert.doesNotMatch(stdout, /pair 1/, 'nothing measured')
+  assert.equal(written, undefined)
 })
 
 test('the same run fails when the head is far worse than the committed baseline', () => {

@@ -324,6 +324,23 @@ test('a probe the base cannot run gets no A/B, said in its row, and is still hel
   assert.ok(!judge(config, { ...r, samples, baseFailures: { p: 'x' } }, drifted).pass)
 })
 
+test('a base that failed some of its runs still has its complete pairs judged: a regression they show fails', () => {
+  const r = twoRounds({ slowdown: 1.4, noise: 0.02 }, { slowdown: 1.4, noise: 0.02 })
+  // One confirming base process hung past its timeout: its pair is incomplete, the rest stand.
+  const samples = r.samples.map((s, i) => (i === 12 ? { ...s, base: { ok: false as const, error: 'ETIMEDOUT' } } : s))
+  const v = judge(config, { ...r, samples, baseFailures: { p: 'ETIMEDOUT' } }, baseline)
+  assert.deepEqual(failed(v), ['a/b hit_ns', 'a/b rate_per_s'])
+})
+
+test('a declared change confirmed at what it declared passes, though its first round came out above it', () => {
+  const declared = [{ figure: 'hit_ns', worseByPctMax: 25, reason: 'a checksum verified on every read' }]
+  const aboveThenAt = { ...twoRounds({ slowdown: 1.3, noise: 0.02 }, { slowdown: 1.2, noise: 0.02 }), declared }
+  const v = judge(config, aboveThenAt, baseline)
+  assert.ok(!failed(v).includes('a/b hit_ns'), abRow(v, 'hit_ns')?.detail)
+  const pastIt = { ...twoRounds({ slowdown: 1.3, noise: 0.02 }, { slowdown: 1.4, noise: 0.02 }), declared }
+  assert.ok(failed(judge(config, pastIt, baseline)).includes('a/b hit_ns'), 'confirmed past the declared bound')
+})
+
 test('too few complete pairs is a failure, not a pass', () => {
   const r = record({ pairs: 4 })
   assert.deepEqual(failed(judge(config, r, baseline)), ['a/b hit_ns', 'a/b rate_per_s'])

@@ -49,6 +49,18 @@ function git(args: readonly string[]): string {
   return run.stdout.trim()
 }
 
+/**
+ * Why `ref` cannot be a base at all, or undefined if it names a commit. A ref this repository
+ * lacks is a mistake (a mistyped .ci/gate-base) unless the clone is shallow: then the base may
+ * simply not have been fetched, and the gate falls back to the committed baseline.
+ */
+export function unknownBase(ref: string): string | undefined {
+  const resolves = spawnSync('git', ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], { cwd: repoRoot })
+  if (resolves.status === 0) return undefined
+  if (git(['rev-parse', '--is-shallow-repository']) === 'true') return undefined
+  return `--base ${ref} names no commit of this repository (a full clone): mistyped?`
+}
+
 /** A file's text at `commit`, or undefined if the commit has no such file. */
 export function fileAtCommit(commit: string, path: string): string | undefined {
   const run = spawnSync('git', ['show', `${commit}:${path}`], { cwd: repoRoot, encoding: 'utf8' })

@@ -4,7 +4,16 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { commandLine } from '@shapestore/engine/command-line'
 import { defaultDataDir, defaultResultsDir, repoRoot } from '../paths.ts'
-import { abSamples, type BaseCheckout, checkoutBase, fileAtCommit, measurePairs, type Side, seedSides } from './ab.ts'
+import {
+  abSamples,
+  type BaseCheckout,
+  checkoutBase,
+  fileAtCommit,
+  measurePairs,
+  type Side,
+  seedSides,
+  unknownBase,
+} from './ab.ts'
 import { gateConfig } from './config.ts'
 import { DECLARED_CHANGES_FILE, newDeclarations, parseDeclarations, readDeclarationsFile } from './declared.ts'
 import { type GateRecord, judge, type PairSample } from './judge.ts'
@@ -142,6 +151,10 @@ try {
     process.exit(0)
   }
 
+  // A base that cannot exist fails: falling back, the gate would judge against the committed
+  // baseline alone at every run, and say so only in its log.
+  const unknown = values['no-base'] ? undefined : unknownBase(values.base)
+  if (unknown !== undefined) throw new Error(unknown)
   let checkout: BaseCheckout | undefined
   let fallbackReason: string | undefined = values['no-base'] ? '--no-base' : undefined
   if (!values['no-base']) {

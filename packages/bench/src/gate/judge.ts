@@ -159,18 +159,29 @@ const failsFirstRound = (c: PairedComparison, config: GateConfig) =>
 
 const pValue = (p: number) => (p < 0.001 ? p.toExponential(1) : p.toFixed(3))
 
+/** Complete pairs an A/B needs to judge a figure at all. */
+const AB_MIN_PAIRS = 5
+
 /** Fewer fresh pairs than this cannot reach p < 0.05 (Wilcoxon needs 5 all one way). */
 const CONFIRM_MIN_PAIRS = 5
 
-/** Whether the confirmation round repeats a first round's slowdown, and how it reads. */
-function confirmation(series: Series, config: GateConfig): { confirmed: boolean; text: string } {
+/**
+ * Whether the confirmation round repeats a first round's slowdown, and how it reads: slower
+ * than the base, or than the base made worse by `allowedPct` for a declared change (a change
+ * that costs what it declared must not fail because its first round came out above that).
+ */
+function confirmation(series: Series, config: GateConfig, allowedPct = 0): { confirmed: boolean; text: string } {
   if (series.confirmBase.length < CONFIRM_MIN_PAIRS) {
     // Fails closed: a first-round failure nothing could check stands.
     return { confirmed: true, text: `no confirmation round (${series.confirmBase.length} fresh pairs): fails closed` }
   }
   const c = comparePaired(series.confirmBase, series.confirmHead, series.better)
   const measured = `${pct((c.ratio - 1) * 100)} p=${pValue(c.pSlower)} in ${c.n} fresh pairs`
-  const confirmed = c.pSlower < config.confirmAlpha && c.ratio > 1
+  const allowance = 1 + allowedPct / 100
+  // The base at the declared allowance: a cost times it, a rate over it.
+  const allowedBase = series.confirmBase.map((b) => (series.better === 'lower' ? b * allowance : b / allowance))
+  const past = allowedPct === 0 ? c : comparePaired(allowedBase, series.confirmHead, series.better)
+  const confirmed = past.pSlower < config.confirmAlpha && past.ratio > 1
   return { confirmed, text: confirmed ? `confirmed: ${measured}` : measured }
 }
 
@@ -186,7 +197,7 @@ function abRow(name: string, series: Series, config: GateConfig, declared: Decla
   const declaredOk = firstRound && allowed !== undefined && change <= allowed
   // A figure that fails the first round fails the gate only if fresh pairs repeat it (missing
   // fresh pairs fail closed).
-  const again = firstRound && !declaredOk ? confirmation(series, config) : undefined
+  const again = firstRound && !declaredOk ? confirmation(series, config, allowed) : undefined
   const slower = again?.confirmed === true
   return {
     kind: 'a/b',
@@ -370,7 +381,9 @@ export function judge(config: GateConfig, record: GateRecord, committed: unknown
   const machine = baseline === undefined ? undefined : machineFactor(timed, baseline)
   for (const [name, series] of timed) {
     const baseFailed = record.baseFailures[series.probe]
-    if (record.baseCommit !== null && baseFailed !== undefined) {
+    // A base that cannot run the probe (an API it lacks) leaves the baseline only; one that
+    // failed a run or two (a hang, a timeout) still has its complete pairs judged.
+    if (record.baseCommit !== null && baseFailed !== undefined && series.base.length < AB_MIN_PAIRS) {
       rows.push({
         ...EMPTY,
         kind: 'a/b',
@@ -379,7 +392,7 @@ export function judge(config: GateConfig, record: GateRecord, committed: unknown
       })
     } else if (record.baseCommit !== null) {
       rows.push(
-        series.base.length >= 5
+        series.base.length >= AB_MIN_PAIRS
           ? abRow(name, series, config, declared.get(name))
           : {
               ...EMPTY,
