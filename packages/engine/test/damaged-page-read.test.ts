@@ -7,7 +7,7 @@
 // garbled (LMDB trusts it, and a read ran past the file's end: SIGBUS) is refused at open.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { closeSync, cpSync, fstatSync, openSync, readSync, statSync, truncateSync, writeSync } from 'node:fs'
+import { closeSync, cpSync, openSync, readSync, statSync, truncateSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
@@ -21,6 +21,7 @@ import { TAIL_PADDING_MIN_BYTES } from '../src/log-store/tail-padding.ts'
 import { canonicalShape, shapeDigest } from '../src/shape.ts'
 import { assertCode, collect, tempDir, txItems } from './helpers.ts'
 import { overrunKeySizes } from './support/overrun-keys.ts'
+import { breakLowestBranchPages, storeOfBigRecords } from './support/page-damage.ts'
 
 // The page layout of lmdb-js' LMDB (src/integrity/tree-page.ts): a 24-byte header (pgno u64,
 // txnid u64, pad u16, flags u16, lower u16, upper u16), node offsets after it, relative to its end.
@@ -28,37 +29,6 @@ const PAGE = 4096
 const READ_LOGS = fileURLToPath(new URL('./support/read-logs.ts', import.meta.url))
 const CATALOG_CURSORS = fileURLToPath(new URL('./support/catalog-cursors.ts', import.meta.url))
 const HEADER = PAGE_HEADER_BYTES
-
-/**
- * Points the last child of every branch page right above the leaves in `file` past the file's
- * end (the root, a branch above branches, is left alone: open checks the roots); returns how many
- * pages it changed.
- */
-function breakLowestBranchPages(file: string): number {
-  const fd = openSync(file, 'r+')
-  try {
-    const pages = fstatSync(fd).size / PAGE
-    const page = Buffer.alloc(PAGE)
-    const child = Buffer.alloc(PAGE)
-    let changed = 0
-    for (let pgno = 2; pgno < pages; pgno++) {
-      readSync(fd, page, 0, PAGE, pgno * PAGE)
-      if ((page.readUInt16LE(18) & P_BRANCH) === 0) continue
-      const nodes = page.readUInt16LE(20) / 2
-      const last = HEADER + page.readUInt16LE(HEADER + 2 * (nodes - 1))
-      const childPgno = page.readUInt16LE(last) + page.readUInt16LE(last + 2) * 2 ** 16
-      readSync(fd, child, 0, PAGE, childPgno * PAGE)
-      if ((child.readUInt16LE(18) & P_BRANCH) !== 0) continue
-      page.writeUInt16LE(0xffff, last) // the child's page number, low 16 bits
-      page.writeUInt16LE(0x00ff, last + 2) // and the next 16: page 2^24 - 1
-      writeSync(fd, page, 0, PAGE, pgno * PAGE)
-      changed++
-    }
-    return changed
-  } finally {
-    closeSync(fd)
-  }
-}
 
 /** The root page of the named database `name` in the newest commit of `file` (meta pages, then the main database's leaf). */
 function rootOf(file: string, name: string): number {
@@ -80,24 +50,6 @@ function rootOf(file: string, name: string): number {
     throw new Error(`no database ${name}`)
   } finally {
     closeSync(fd)
-  }
-}
-
-/** A store of one partition and one shape whose log holds `transactions` records of ~1.3 KB; returns its handle. */
-async function storeOfBigRecords(dir: string, transactions: number): Promise<string> {
-  const engine = await openEngine({ dir, partitions: 1 })
-  try {
-    const { handle } = await engine.getOrCreateShape({ table: 'items' })
-    await engine.makeNewSnapshot(handle, [])
-    const pad = 'x'.repeat(1_200)
-    for (let t = 1; t <= transactions; t++) {
-      await engine.appendToLog(handle, [
-        { offset: `${t}_0`, key: `"public"."items"/"${t}"`, op: 'insert', json: JSON.stringify({ t, pad }) },
-      ])
-    }
-    return handle
-  } finally {
-    await engine.close()
   }
 }
 

@@ -4,6 +4,7 @@ import { EngineError, ErrorCode } from '../errors.ts'
 import { HandleMinter, handlePrefix, type ShapeHandle } from '../handle.ts'
 import { CursorPages, type KeySpan } from '../integrity/cursor-pages.ts'
 import { SHAPE_ID_MAX } from '../limits.ts'
+import { closing } from '../lmdb-ranges.ts'
 import { lmdbSettled } from '../lmdb-settled.ts'
 import { corruptCatalogRead, DamagedRecord } from '../log-store/damaged-record.ts'
 import { type LmdbNativeEnv, TailPadder } from '../log-store/tail-padding.ts'
@@ -461,20 +462,6 @@ export class Catalog {
     await Promise.allSettled(this.#creating.values())
     await this.#env.close()
     this.#cursorPages.close()
-  }
-}
-
-/**
- * Iterates a range of LMDB keys and closes its cursor however the iteration ends, also when a
- * step throws: an open cursor keeps the read transaction in use, and after damage LMDB fails
- * every read in that transaction (#read drops it, which it cannot while a cursor holds it).
- */
-function* closing<T>(keys: Iterable<T>): Generator<T, void, undefined> {
-  const iterator = keys[Symbol.iterator]()
-  try {
-    for (let next = iterator.next(); next.done !== true; next = iterator.next()) yield next.value
-  } finally {
-    iterator.return?.()
   }
 }
 

@@ -1,7 +1,8 @@
 import { EngineError, ErrorCode } from '../errors.ts'
 import { LOG_JSON_BYTES_MAX } from '../limits.ts'
+import { closing } from '../lmdb-ranges.ts'
 import { LogOffset } from '../log-offset.ts'
-import { checkSpan, corruptRead, DamagedRecord } from './damaged-record.ts'
+import { checkSpan, DamagedRecord } from './damaged-record.ts'
 import { offsetKey, readU64, readU64View, shapeRange, snapshotChunkRange } from './keys.ts'
 import { checkChain, previousEntry, sharedRefKey } from './log-record.ts'
 import type { PartitionStore } from './partition-store.ts'
@@ -77,7 +78,7 @@ export function readLogJson(
   const out = new JsonArrayWriter(takeScratch())
   try {
     if (upTo.isAfter(since))
-      corruptRead(store.file, shapeId, () => copyRange(store, shapeId, since, upTo, lastSnapshotChunk, out))
+      store.checkedRead(shapeId, () => copyRange(store, shapeId, since, upTo, lastSnapshotChunk, out))
     return out.finish()
   } finally {
     keepScratch(out.scratch)
@@ -131,7 +132,7 @@ function reachesChunk(upTo: LogOffset, n: number): boolean {
  */
 function copySnapshotChunk(store: PartitionStore, shapeId: number, chunk: number, out: JsonArrayWriter): boolean {
   const range = snapshotChunkRange(shapeId, chunk, 0)
-  for (const key of store.snapshot.getKeys(range)) {
+  for (const key of closing(store.snapshot.getKeys(range))) {
     const part = listedValue(store.snapshot, key)
     checkSeal(key, part, 'snapshot part')
     checkSpan(0, PART_HEADER_BYTES, part.length, 'snapshot part header')
@@ -174,7 +175,7 @@ function copyLog(
   let first = true
   // The last record copied: the next one must name it as its predecessor (checkChain).
   let last: LogOffset | null = null
-  for (const key of store.log.getKeys({ start, end: shapeRange(shapeId).end })) {
+  for (const key of closing(store.log.getKeys({ start, end: shapeRange(shapeId).end }))) {
     if (first && key.equals(start)) continue
     const keyTx = readU64(key, 4)
     const keyOp = readU64(key, 12)

@@ -2,6 +2,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { type Database, open, type RootDatabase } from 'lmdb'
 import { EngineError, ErrorCode } from '../errors.ts'
+import { closing } from '../lmdb-ranges.ts'
 import { LogOffset } from '../log-offset.ts'
 import { checkSpan, corruptRead, DamagedRecord } from './damaged-record.ts'
 import { offsetKey, readU64, shapeRange, snapshotChunkRange } from './keys.ts'
@@ -152,15 +153,20 @@ export class PartitionStore implements PartitionDatabases {
     this.env.resetReadTxn()
   }
 
-  /**
-   * Runs a read of shape `shapeId`: renewed first (#renew), and damage met on the way, by LMDB in
-   * its pages or by the decoders, is STORAGE_CORRUPT naming the file and the shape
-   * (corruptRead). LMDB invalidates a read transaction that met a damaged page (every later read
-   * in it fails with MDB_BAD_TXN), so after damage the transaction is dropped: the next read, of
-   * another shape, starts a fresh one.
-   */
+  /** Runs a read of shape `shapeId`, renewed first (#renew), damage checked (checkedRead). */
   #read<T>(shapeId: number, read: () => T): T {
     this.#renew()
+    return this.checkedRead(shapeId, read)
+  }
+
+  /**
+   * Runs `read` of shape `shapeId` in the current read transaction: damage met on the way, by
+   * LMDB in its pages or by the decoders, is STORAGE_CORRUPT naming the file and the shape
+   * (corruptRead). LMDB invalidates a read transaction that met a damaged page (every later read
+   * in it fails with MDB_BAD_TXN), so after damage the transaction is dropped: the next read, of
+   * another shape, starts a fresh one (kept, it failed that read as damage of the other shape).
+   */
+  checkedRead<T>(shapeId: number, read: () => T): T {
     try {
       return corruptRead(this.file, shapeId, read)
     } catch (error) {
@@ -209,7 +215,7 @@ export class PartitionStore implements PartitionDatabases {
     const { end } = shapeRange(shapeId)
     const start = offsetKey(shapeId, offset)
     return this.#read(shapeId, () => {
-      for (const key of this.chunks.getKeys({ start, end, limit: 2 })) {
+      for (const key of closing(this.chunks.getKeys({ start, end, limit: 2 }))) {
         if (Buffer.compare(key, start) === 0) continue
         return LogOffset.of(readU64(key, 4), readU64(key, 12))
       }

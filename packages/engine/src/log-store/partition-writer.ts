@@ -107,6 +107,11 @@ export class PartitionWriter implements WriterOps {
    * them; a shape that has seen some of the rows already gets its own record of the rest.
    */
   append(args: AppendArgs): Promise<void> {
+    // Every shape's state first: one that cannot be read (damaged metadata) fails the call
+    // before any part of it is queued. Queued, the parts before it committed with the next batch
+    // though the call had failed, and on a writer thread their bytes, in the message's buffers,
+    // could be handed back for reuse before that commit.
+    for (const txn of args.transactions) for (const ref of txn.refs) this.#state(ref)
     const done: Promise<void>[] = []
     // Everything this call queues commits together (one commit-size check at the end), so a
     // shared record is never committed apart from the references that count it.

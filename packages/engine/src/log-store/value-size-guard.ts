@@ -1,5 +1,6 @@
 import type { Database, Key, RangeOptions } from 'lmdb'
 import { TRANSACTION_BYTES_MAX, TRANSACTION_ITEMS_MAX } from '../limits.ts'
+import { closing } from '../lmdb-ranges.ts'
 import { DamagedRecord } from './damaged-record.ts'
 import { CHAIN_LONG_BYTES, RECORD_HEADER_BYTES, ROW_OVERHEAD_BYTES, SHARED_COUNT_BYTES } from './record-layout.ts'
 
@@ -53,7 +54,7 @@ export function* valuesInRange<K extends Key>(
   db: Database<Buffer, K>,
   range: RangeOptions,
 ): Generator<{ key: K; value: Buffer }> {
-  for (const key of db.getKeys(range)) yield { key, value: Buffer.from(listedValue(db, key)) }
+  for (const key of closing(db.getKeys(range))) yield { key, value: Buffer.from(listedValue(db, key)) }
 }
 
 /**

@@ -68,3 +68,23 @@ export async function catalogPlaces(dir: string, handles: readonly string[]): Pr
     await env.close()
   }
 }
+
+/**
+ * The shape ids with records in partition `partition` of the closed store in `dir`: in its log,
+ * chunk index, snapshot parts or metadata (shared records belong to no one shape).
+ */
+export async function shapeIdsWithData(dir: string, partition: number): Promise<Set<number>> {
+  const env = open({ path: join(dir, 'partitions', String(partition)), readOnly: true, maxDbs: 8 })
+  try {
+    const ids = new Set<number>()
+    for (const name of ['log', 'chunks', 'snapshot']) {
+      const db = env.openDB<Buffer, Buffer>({ name, encoding: 'binary', keyEncoding: 'binary' })
+      for (const key of db.getKeys()) ids.add(key.readUInt32BE(0))
+    }
+    const meta = env.openDB<Buffer, number>({ name: 'meta', encoding: 'binary', keyEncoding: 'uint32' })
+    for (const shapeId of meta.getKeys()) ids.add(shapeId)
+    return ids
+  } finally {
+    await env.close()
+  }
+}
