@@ -173,9 +173,14 @@ export class ReaderPool {
     return this.#pool?.queueSize ?? 0
   }
 
-  /** True when another read would be refused: read inline or stream instead. */
+  /**
+   * True when another read would be refused: read inline or stream instead. Counts every read
+   * accepted and not answered (a thread's, piscina's queue, and those not handed to piscina
+   * yet: a read reaches it a microtask after readLogJson, so piscina's own queue size let a
+   * burst in one turn past its limit, refused as STORAGE_ERROR).
+   */
   get saturated(): boolean {
-    return this.queueSize >= this.#queueMax
+    return this.#reading.size >= this.#readers + this.#queueMax
   }
 
   /** Reader threads running now (0 before the first read and after close). */

@@ -162,6 +162,31 @@ describe('ReaderPool', () => {
   })
 })
 
+describe('ReaderPool saturation', () => {
+  test('reads issued in one turn, each after `saturated` said no, are all answered: saturated counts them', async () => {
+    const f = await fixture()
+    const pool = new ReaderPool({ readers: 1, queueMax: 2 })
+    try {
+      await pool.start()
+      const reads: Array<Promise<Buffer>> = []
+      // One synchronous stretch, as a request handler that reads many shapes would run.
+      while (!pool.saturated && reads.length < 50)
+        reads.push(pool.readLogJson(requestOf(f, '-1', '999_0', f.lastChunk)))
+      assert.equal(reads.length, 3, 'one on the thread and two queued, then saturated')
+      const answers = await Promise.allSettled(reads)
+      assert.deepEqual(
+        answers.filter((answer) => answer.status === 'rejected').map((answer) => String(answer.reason)),
+        [],
+      )
+      assert.equal(pool.saturated, false, 'free again once they are answered')
+    } finally {
+      await pool.close()
+      await f.engine.close()
+      rmSync(f.dir, { recursive: true, force: true })
+    }
+  })
+})
+
 describe('ReaderPool visibility', () => {
   test('a read right after a commit on a writer thread sees it, in a reader thread and inline', async () => {
     const f = await fixture(workerRuntime({ writers: 1 }))
