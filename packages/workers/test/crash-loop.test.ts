@@ -6,12 +6,13 @@
  *
  * The second test shows the checker is not blind: it plants violations in the record of a real
  * run (an acknowledged transaction that was never written, a removal acknowledged for a shape
- * that is still there, a lost transaction in the store) and expects each to be caught.
+ * that is still there, records a removal left behind, a lost transaction in the store) and
+ * expects each to be caught.
  *
  * Replay: CRASH_SEED=<seed printed in the diagnostics>; CRASH_ROUNDS=<n> for more rounds.
  */
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { cpSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -64,6 +65,19 @@ test('the crash checker catches what it claims to catch', { timeout: 120_000 }, 
     withTxs.removeAcked = true
     await assert.rejects(checkStore(dir, seed, record, 'planted removal'), /came back after its removal/)
     withTxs.removeAcked = false
+
+    // A removal that left its shape's records behind: a metadata record of a shape id no
+    // shape has, in a copy of the store.
+    const leftover = `${dir}-leftover`
+    cpSync(dir, leftover, { recursive: true })
+    const partitionEnv = open({ path: join(leftover, 'partitions', '0'), maxDbs: 8 })
+    const meta = partitionEnv.openDB<Buffer, number>({ name: 'meta', encoding: 'binary', keyEncoding: 'uint32' })
+    await meta.put(999_999, Buffer.from('left behind'))
+    await partitionEnv.close()
+    await assert.rejects(
+      checkStore(leftover, seed, record, 'planted leftover'),
+      /partition 0 holds records of shape id 999999, which no shape of the catalog has/,
+    )
 
     // The store loses a transaction: delete the shape's last log record behind the engine's back.
     await checkStore(dir, seed, record, 'clean')

@@ -14,12 +14,14 @@
  *    one set (or none, if that was not acknowledged); snapshotStarted matches the snapshot;
  *  - a snapshot is complete and exact (chunk by chunk) if acknowledged or seen complete before,
  *    else absent (SNAPSHOT_NOT_STARTED) or interrupted (SNAPSHOT_INCOMPLETE), never partial;
- *  - getLogJson returns the same entries as getLogStream.
+ *  - getLogJson returns the same entries as getLogStream;
+ *  - no partition holds records of a shape the catalog does not place there: a removal (finished
+ *    at the latest by the open that checks) leaves nothing behind.
  * Throws an AssertionError naming the round and shape at the first violation.
  */
 import assert from 'node:assert/strict'
 import { type Engine, EngineError, ErrorCode, LogOffset, openEngine, type ShapeHandle } from '@shapestore/engine'
-import { catalogPlaces, snapshotChunks } from '@shapestore/engine/crash-kit'
+import { catalogPlaces, shapeIdsWithData, snapshotChunks } from '@shapestore/engine/crash-kit'
 import { workerRuntime } from '../../src/index.ts'
 import type { CrashRecord, ShapeRecord } from './record.ts'
 import {
@@ -27,6 +29,7 @@ import {
   engineOptions,
   itemCount,
   itemJson,
+  PARTITIONS,
   parseDefinition,
   parseEntry,
   pgSnapshotOf,
@@ -190,12 +193,26 @@ async function checkFanouts(dir: string, record: CrashRecord, round: string): Pr
   }
 }
 
+/** No partition holds records of a shape that the catalog does not place there. */
+async function checkNoLeftovers(dir: string, handles: readonly ShapeHandle[], round: string): Promise<void> {
+  const places = [...(await catalogPlaces(dir, handles)).values()]
+  for (let partition = 0; partition < PARTITIONS; partition++) {
+    const placed = new Set(places.filter((place) => place.partition === partition).map((place) => place.shapeId))
+    for (const shapeId of await shapeIdsWithData(dir, partition)) {
+      assert.ok(
+        placed.has(shapeId),
+        `${round}: partition ${partition} holds records of shape id ${shapeId}, which no shape of the catalog has (left by a removal)`,
+      )
+    }
+  }
+}
+
 export async function checkStore(dir: string, seed: number, crash: CrashRecord, round: string): Promise<CheckSummary> {
   const summary: CheckSummary = { shapes: 0, transactions: 0, completeSnapshots: 0, interruptedSnapshots: 0 }
   // The child is dead: its directory lock went with it.
+  const bySlot = new Map<number, ShapeHandle>()
   const engine = await openEngine({ ...engineOptions(dir), runtime: workerRuntime({ writers: 2, readers: 1 }) })
   try {
-    const bySlot = new Map<number, ShapeHandle>()
     for (const { handle, shape } of engine.listShapes()) {
       const parsed = parseDefinition(shape)
       assert.ok(parsed !== undefined, `${round}: a foreign shape ${JSON.stringify(shape)}`)
@@ -232,5 +249,6 @@ export async function checkStore(dir: string, seed: number, crash: CrashRecord, 
     await engine.close()
   }
   await checkFanouts(dir, crash, round)
+  await checkNoLeftovers(dir, [...bySlot.values()], round)
   return summary
 }

@@ -3,18 +3,20 @@
  * worker runtime, SIGKILL it at a seeded random instant, reopen and check" (child.ts, check.ts).
  * The store carries over from round to round, so each child also resumes after a crash:
  * it replays the last transactions sent (idempotent appends), restarts interrupted snapshots
- * and finishes interrupted removals (the engine does that at open).
+ * and finishes interrupted removals (the engine does that at open). The check runs on a copy:
+ * its own open would do that recovery first, and the next child would never be killed in it.
  *
  * The seed fixes the kill delays and the children's choices; thread timing still varies, so a
  * seed does not replay a failure instruction for instruction, but it replays the same mix.
  */
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
-import { EngineError, ErrorCode, openEngine } from '@shapestore/engine'
+import { Engine, EngineError, ErrorCode, openEngine } from '@shapestore/engine'
 import { prng } from '@shapestore/engine/crash-kit'
 import { workerRuntime } from '../../src/index.ts'
 import { checkStore } from './check.ts'
@@ -158,14 +160,28 @@ export async function runCrashLoop(options: CrashLoopOptions): Promise<CrashLoop
         await child.ready
         fromReady = random() < (options.killFromReadyShare ?? KILL_FROM_READY_SHARE)
         if (!fromReady) {
-          await Promise.race([child.firstAck, new Promise((resolve) => setTimeout(resolve, FIRST_ACK_WAIT_MS))])
+          // A child that acknowledges nothing (stuck, or dead before its first ack) is a failure:
+          // killing it would check an idle store and prove nothing.
+          const first = await Promise.race([
+            child.firstAck.then(() => 'ack'),
+            child.exited.then(() => 'exit'),
+            sleep(FIRST_ACK_WAIT_MS, 'timeout', { ref: false }),
+          ])
+          assert.equal(
+            first,
+            'ack',
+            `${name}: no append acknowledged ${first === 'exit' ? 'before the child exited' : `in ${FIRST_ACK_WAIT_MS} ms`}:\n${child.stderr()}`,
+          )
         }
         // A second process (this one) is refused while the child holds the directory.
-        await assert.rejects(
-          openEngine({ ...engineOptions(dir), runtime: workerRuntime({ writers: 1 }) }),
-          (error: unknown) => EngineError.isCode(error, ErrorCode.DIRECTORY_LOCKED),
-          `${name}: a second process opened the directory`,
+        const second = await openEngine({ ...engineOptions(dir), runtime: workerRuntime({ writers: 1 }) }).catch(
+          (error: unknown) => error,
         )
+        if (!EngineError.isCode(second, ErrorCode.DIRECTORY_LOCKED)) {
+          // Opened (its threads would keep this process alive) or refused for another reason.
+          if (second instanceof Engine) await second.close()
+          assert.fail(`${name}: a second process opened the directory (${String(second)}):\n${child.stderr()}`)
+        }
         await new Promise((resolve) => setTimeout(resolve, wait))
       } finally {
         child.process.kill('SIGKILL')
@@ -174,17 +190,11 @@ export async function runCrashLoop(options: CrashLoopOptions): Promise<CrashLoop
       reports.push(...child.lines())
       assert.equal(exit.signal, 'SIGKILL', `${name}: the child died on its own (code ${exit.code}):\n${child.stderr()}`)
       const report = record.absorb(child.lines(), round)
-      let summary: Awaited<ReturnType<typeof checkStore>>
-      try {
-        summary = await checkStore(dir, seed, record, name)
-      } catch (error) {
-        // Keep the evidence: the store and every child's report.
-        keep = true
-        writeFileSync(join(dir, '..', 'child-reports.log'), reports.join('\n'))
-        throw Object.assign(error as Error, {
-          message: `${(error as Error).message} (evidence kept in ${join(dir, '..')})`,
-        })
-      }
+      // The copy as the kill left it (the child holds no lock any more).
+      const checked = `${dir}.checked`
+      rmSync(checked, { recursive: true, force: true })
+      cpSync(dir, checked, { recursive: true })
+      const summary = await checkStore(checked, seed, record, name)
       for (const key of Object.keys(report) as Array<keyof RoundReport>) totals[key] += report[key]
       totals.shapesAtEnd = summary.shapes
       totals.transactionsAtEnd = summary.transactions
@@ -196,8 +206,15 @@ export async function runCrashLoop(options: CrashLoopOptions): Promise<CrashLoop
           `${summary.completeSnapshots} complete / ${summary.interruptedSnapshots} interrupted snapshots`,
       )
     }
+  } catch (error) {
+    // Keep the evidence of any failure, the child's or the check's: the store and every report.
+    keep = true
+    writeFileSync(join(dir, '..', 'child-reports.log'), reports.join('\n'))
+    throw Object.assign(error as Error, {
+      message: `${(error as Error).message} (evidence kept in ${join(dir, '..')})`,
+    })
   } finally {
-    if (root !== undefined && !keep) rmSync(root, { recursive: true, force: true })
+    if (!keep) rmSync(root ?? `${dir}.checked`, { recursive: true, force: true })
   }
   return { rounds, seconds: (Date.now() - started) / 1000, totals, record }
 }
