@@ -169,12 +169,15 @@ export function abSamples(
   const samples = measurePairs(options)
   const record = () => ({ baseCommit: '', baseFailures: {}, partial: true, samples })
   let done = options.pairs
-  for (; done < options.maxPairs; done += 4) {
+  while (done < options.maxPairs) {
     const figures = undecided(options.config, record())
     if (figures.length === 0) break
     const again = probesOf(samples, figures)
-    console.log(`undecided: ${figures.join(', ')}: 4 more pairs of ${again.join(', ')}`)
-    samples.push(...measurePairs({ ...options, probes: again, pairs: 4, firstPair: done }))
+    // Up to maxPairs, not past it (10 + 4 + 4 + 4 made 22).
+    const more = Math.min(4, options.maxPairs - done)
+    console.log(`undecided: ${figures.join(', ')}: ${more} more pairs of ${again.join(', ')}`)
+    samples.push(...measurePairs({ ...options, probes: again, pairs: more, firstPair: done }))
+    done += more
   }
   const failing = failingFirstRound(options.config, record())
   if (failing.length > 0 && options.confirmPairs > 0) {
