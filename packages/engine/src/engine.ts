@@ -401,7 +401,11 @@ export class Engine {
         // The ref cache loses the handle at removal's first step: from then on the shape is gone.
         keys: () => (this.#refs.has(handle) ? this.#readPath.keys(handle) : undefined),
         snapshotAttempt: () => this.#snapshotsWriting.get(handle) ?? null,
-        nextChange: (timeoutMs) => this.#waiters.wait(handle, () => true, { timeoutMs }),
+        nextChange: (timeoutMs) => {
+          // A stream resumed after close() would wait for a change nothing will make.
+          this.#assertOpen()
+          return this.#waiters.wait(handle, () => true, { timeoutMs })
+        },
         assertOpen: () => this.#assertOpen(),
       },
       from,

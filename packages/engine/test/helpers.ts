@@ -54,3 +54,17 @@ export function txItems(
     json: JSON.stringify({ tx, op: i * 2, v: tag }),
   }))
 }
+
+export interface Deferred {
+  readonly promise: Promise<void>
+  resolve(): void
+}
+
+/** A promise and the function that resolves it (Promise.withResolvers is Node 22). */
+export function deferred(): Deferred {
+  let resolve!: () => void
+  const promise = new Promise<void>((res) => {
+    resolve = res
+  })
+  return { promise, resolve }
+}

@@ -101,6 +101,7 @@ async function* readSnapshotChunk(
     source.assertOpen()
     if (attempt?.failed === true) throw incomplete()
     const { store, shapeId } = source
+    const partsBefore = nextPart
     for (const part of store.snapshotParts(shapeId, chunk, nextPart)) {
       nextPart++
       const rows = corruptRead(store.file, shapeId, () => snapshotPartRows(part))
@@ -108,6 +109,9 @@ async function* readSnapshotChunk(
       yield* rows
       if (last) return true
     }
+    // Parts committed while the consumer took these rows woke no one (nobody waited then): read
+    // again before waiting, and wait only once a read finds nothing new.
+    if (nextPart > partsBefore) continue
     const keys = source.keys()
     if (keys === undefined) throw removedMidStream()
     if (keys.lastSnapshotChunk !== null) {

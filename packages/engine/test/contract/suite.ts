@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { type Engine, ErrorCode, LogOffset, openEngine, type Runtime } from '../../src/index.ts'
-import { assertCode, collect, tempDir, txItems } from '../helpers.ts'
+import { assertCode, collect, type Deferred, deferred, tempDir, txItems } from '../helpers.ts'
 
 export interface ContractTarget {
   readonly name: string
@@ -16,7 +16,7 @@ export function contractSuite(target: ContractTarget): void {
     /** Runs `body` with an engine on a fresh directory; `reopen` closes it and opens a new one there. */
     async function withEngine(
       body: (ctx: { engine: Engine; reopen: () => Promise<Engine>; dir: string }) => Promise<void>,
-      options: { chunkBytesThreshold?: number; partitions?: number } = {},
+      options: { chunkBytesThreshold?: number; partitions?: number; snapshotStallTimeoutMs?: number } = {},
     ): Promise<void> {
       const { dir, cleanup } = tempDir()
       const open = () => openEngine({ dir, runtime: target.runtime(), partitions: 2, ...options })
@@ -378,6 +378,71 @@ export function contractSuite(target: ContractTarget): void {
             assert.deepEqual(await reading, snapshot)
           },
           { chunkBytesThreshold: 2000 },
+        ))
+
+      test('a reader that pauses while it tails a snapshot gets the parts committed meanwhile, without waiting', () =>
+        withEngine(
+          async ({ engine }) => {
+            const { handle } = await engine.getOrCreateShape(items)
+            // Rows of ~1 KB: a chunk of several parts of 1 MiB; each batch more than a part.
+            const batch = 1_100
+            const row = JSON.stringify({ pad: 'x'.repeat(1_000) })
+            const gates = [deferred(), deferred()]
+            async function* source() {
+              for (const gate of gates) {
+                for (let i = 0; i < batch; i++) yield row
+                await gate.promise
+              }
+            }
+            const writing = engine.makeNewSnapshot(handle, source())
+            await new Promise((resolve) => setTimeout(resolve, 200))
+            const reader = engine.getLogStream(handle, '-1')[Symbol.asyncIterator]()
+            await reader.next() // one row, then the consumer is slow (backpressure)
+            ;(gates[0] as Deferred).resolve()
+            await new Promise((resolve) => setTimeout(resolve, 300)) // the second batch commits meanwhile
+            // Into the second batch (its first part), with the source stalled: the reader must not
+            // wait for a change that happened while it was paused (it stopped at the end of the
+            // first part, ~1,040 rows, and ran into SNAPSHOT_STALLED).
+            let read = 1
+            while (read <= batch) {
+              const next = await reader.next()
+              assert.equal(next.done, false)
+              read++
+            }
+            ;(gates[1] as Deferred).resolve()
+            await writing
+            while (!(await reader.next()).done) read++
+            assert.equal(read, 2 * batch)
+          },
+          { snapshotStallTimeoutMs: 1_000 },
+        ))
+
+      test('a reader tailing a snapshot that resumes after close() ends with ENGINE_CLOSED at once', () =>
+        withEngine(
+          async ({ engine }) => {
+            const { handle } = await engine.getOrCreateShape(items)
+            const stalled = deferred()
+            async function* source() {
+              const row = JSON.stringify({ pad: 'x'.repeat(1_000) })
+              for (let i = 0; i < 1_200; i++) yield row // more than a part: one commits
+              await stalled.promise // then the source stalls (a slow query), past close()
+            }
+            const writing = engine.makeNewSnapshot(handle, source()).catch((error: unknown) => error)
+            await new Promise((resolve) => setTimeout(resolve, 200))
+            const reader = engine.getLogStream(handle, '-1')[Symbol.asyncIterator]()
+            assert.equal((await reader.next()).done, false)
+            await engine.close()
+            const started = Date.now()
+            // The rows it had read may still come; then ENGINE_CLOSED, not a wait for a change
+            // nothing will make (it waited out its stall timeout, holding the process open).
+            await assertCode(async () => {
+              while (!(await reader.next()).done) {}
+            }, ErrorCode.ENGINE_CLOSED)
+            assert.ok(Date.now() - started < 1_000, `ended after ${Date.now() - started} ms`)
+            stalled.resolve()
+            await writing
+          },
+          { snapshotStallTimeoutMs: 3_000 },
         ))
 
       test('a failed snapshot is incomplete for readers; a retry replaces it, also for a reader started with it', () =>
