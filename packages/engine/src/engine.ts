@@ -184,10 +184,15 @@ export class Engine {
         await this.#dropData(entry)
       } finally {
         // Gone for readers and waiters even if its data could not be dropped now (a writer
-        // died): the catalog keeps that removal pending, and the next open finishes it.
-        this.#writers.table.delete(handle)
+        // died): the catalog keeps that removal pending, and the next open finishes it. The
+        // waiters go even if the table cannot free the shape's slot (left locked by a writer
+        // that died holding it): they waited out their timeout.
         this.#snapshotsWriting.delete(handle)
-        this.#waiters.fail(handle, removed(handle))
+        try {
+          this.#writers.table.delete(handle)
+        } finally {
+          this.#waiters.fail(handle, removed(handle))
+        }
       }
       return true
     })

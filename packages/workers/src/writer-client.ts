@@ -75,8 +75,7 @@ export class WriterClient {
     if (this.#closing) return Promise.reject(new EngineError(ErrorCode.ENGINE_CLOSED, 'the writers are closing'))
     const refs = refsOf(args)
     const slots: number[] = []
-    if (kind === 'drop') for (const ref of refs) this.#written.delete(ref.shapeId)
-    else {
+    if (kind !== 'drop') {
       for (const ref of refs) {
         this.#written.set(ref.shapeId, ref)
         const slot = this.#options.slotFor(ref.handle)
@@ -87,6 +86,15 @@ export class WriterClient {
     const sent = mapBytes(args, (bytes) => this.#frames.add(bytes))
     const id = this.#nextId++
     const promise = this.#expect(id)
+    // A dropped shape stays among the written ones until its drop settles: a thread that dies
+    // before that may have left its slot locked, which only the shapes written are checked for
+    // (onAbandoned). After, it is not republished.
+    if (kind === 'drop') {
+      const forget = () => {
+        for (const ref of refs) this.#written.delete(ref.shapeId)
+      }
+      promise.then(forget, forget)
+    }
     // Flushed on the next turn, not in a microtask: a caller's continuations (each append's
     // resolution issuing the next, through several promise hops) all land in one message, and
     // a message costs a postMessage and at least one transfer buffer.

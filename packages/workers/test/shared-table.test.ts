@@ -292,7 +292,12 @@ test('a slot left locked by a writer that died mid-publish is unlocked by releas
   const seqAt = seqBase(table.capacity) + slot.slot
   Atomics.add(words, seqAt, 1)
   assert.equal(table.get(H1), undefined, 'a locked slot reads as a miss')
+  // Giving up as soon as a read does: each such miss stalled the event loop 200 ms.
+  const started = performance.now()
   assertKeys(table.insertIfAbsent(H1, at(2)), at(2), 'a fill gives up and answers with its LMDB keys')
+  table.invalidate(H1)
+  const waitedMs = performance.now() - started
+  assert.ok(waitedMs < 50, `the fill and the invalidate waited ${waitedMs.toFixed(1)} ms on the dead holder's lock`)
 
   assert.equal(table.releaseAbandoned([H1, H2, H3]), 1, 'only the locked slot is released')
   assert.equal(Atomics.load(words, seqAt) % 2, 0)

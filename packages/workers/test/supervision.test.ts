@@ -212,6 +212,31 @@ test('a writer that dies during a removal: the removal rejects, yet the shape is
   }
 })
 
+test('a writer that dies holding the slot of the shape it is removing: its waiters go, its slot is freed', async () => {
+  const { engine, crashes, handles, cleanup } = await harness()
+  try {
+    const handle = handles[0] as string
+    await engine.appendToLog(handle, [{ ...row(1), json: JSON.stringify({ crash: 'next-drop-holding' }) }])
+    const waiting = engine.waitForOffset(handle, '5_0', { timeoutMs: 20_000 })
+    // The lock is released as the dead thread's (the shape counts as written until its drop
+    // settles), so the removal frees the slot. It was left locked for good: the removal failed
+    // freeing it (STORAGE_ERROR, after 200 ms), and the waiter was never told.
+    await assert.rejects(
+      engine.removeShape(handle),
+      (error: unknown) => error instanceof EngineError && error.code === ErrorCode.WRITER_CRASHED,
+    )
+    assert.equal(crashes.length, 1)
+    await assert.rejects(
+      waiting,
+      (error: unknown) => error instanceof EngineError && error.code === ErrorCode.SHAPE_REMOVED,
+    )
+    // The other shapes take writes.
+    await engine.appendToLog(handles[1] as string, [row(1)])
+  } finally {
+    await cleanup()
+  }
+})
+
 test('a writer that dies while the engine closes: close() settles, and the call it had not answered rejects', async () => {
   const { engine, handles, cleanup } = await harness()
   try {

@@ -248,7 +248,9 @@ export class Slots {
    * FILL_BUSY (the caller gives up storing and answers with its own keys: they came from LMDB).
    */
   fill(ref: SlotRef, encoded: Int32Array): number {
-    const locked = this.#lock(this.#seqBase + ref.slot)
+    // As briefly as a read waits: the miss that led here found the slot busy already, and a
+    // longer wait only stalls the event loop (200 ms a fill, on a slot a writer died holding).
+    const locked = this.#lock(this.#seqBase + ref.slot, READ_WAIT_MS_MAX)
     if (locked === undefined) return FILL_BUSY
     return this.#writeLocked(ref.slot, locked, ref.generation, encoded, false)
   }
@@ -256,12 +258,13 @@ export class Slots {
   /**
    * The owner's "this value may be stale": a READY slot of `ref` goes back to FILLING, so reads
    * miss and ask LMDB, and the next fill or publish stores a value again. False if the slot
-   * stayed busy (a publish is being written: it is newer than anything this would discard).
+   * stayed busy (a publish is being written: it is newer than anything this would discard),
+   * after as short a wait as a read's (a holder that died is released by releaseAbandoned).
    */
   clear(ref: SlotRef): boolean {
     const words = this.#words
     const seqAt = this.#seqBase + ref.slot
-    const locked = this.#lock(seqAt)
+    const locked = this.#lock(seqAt, READ_WAIT_MS_MAX)
     if (locked === undefined) return false
     const base = slotBase(ref.slot)
     if (
@@ -315,8 +318,8 @@ export class Slots {
     return unlocked
   }
 
-  /** Takes the write lock of the slot whose seq is at `seqAt`: returns the (odd) locked seq, or undefined after LOCK_WAIT_MS_MAX. */
-  #lock(seqAt: number): number | undefined {
+  /** Takes the write lock of the slot whose seq is at `seqAt`: returns the (odd) locked seq, or undefined after `waitMs`. */
+  #lock(seqAt: number, waitMs = LOCK_WAIT_MS_MAX): number | undefined {
     const words = this.#words
     let deadline = 0
     for (let attempt = 0; ; attempt++) {
@@ -324,7 +327,7 @@ export class Slots {
       if ((seq & 1) === 0 && Atomics.compareExchange(words, seqAt, seq, (seq + 1) | 0) === seq) return (seq + 1) | 0
       if (attempt >= LOCK_FAST_ATTEMPTS) {
         const now = performance.now()
-        if (deadline === 0) deadline = now + LOCK_WAIT_MS_MAX
+        if (deadline === 0) deadline = now + waitMs
         else if (now > deadline) return undefined
         // A worker sleeps instead of burning the core the holder may need (2 cores); the main
         // thread keeps spinning: it must not park the event loop in Atomics.wait.
