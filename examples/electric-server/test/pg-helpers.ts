@@ -45,6 +45,31 @@ export function pgCluster(): PgCluster | string {
   return cluster
 }
 
+/**
+ * A cluster of this test process's own whose next transaction id is `nextXid` (PG_NEXT_XID of
+ * .ci/postgres.sh), stopped when the process exits; a reason it could not start (then the
+ * caller skips, unless SHAPESTORE_PG_REQUIRED).
+ */
+export function ownPgClusterAt(nextXid: number): PgCluster | string {
+  const own = join(tmpdir(), `shapestore-pg-xid-${process.pid}-${nextXid}`)
+  rmSync(own, { recursive: true, force: true })
+  const started = spawnSync('bash', [SCRIPT, 'start', own], {
+    encoding: 'utf8',
+    env: { ...process.env, PG_NEXT_XID: String(nextXid) },
+  })
+  if (started.status !== 0) {
+    rmSync(own, { recursive: true, force: true })
+    const reason = `PostgreSQL could not be started: ${started.stderr.trim().split('\n').at(-1)}`
+    if (process.env.SHAPESTORE_PG_REQUIRED === '1') throw new Error(reason)
+    return reason
+  }
+  process.on('exit', () => {
+    spawnSync('bash', [SCRIPT, 'stop', own])
+    rmSync(own, { recursive: true, force: true })
+  })
+  return { url: started.stdout.trim(), dir: own }
+}
+
 /** Skips the test (or fails it, when a server is required) if there is no PostgreSQL. */
 export function requirePg(t: { skip(message: string): void }): PgCluster | undefined {
   const found = pgCluster()

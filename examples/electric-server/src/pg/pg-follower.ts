@@ -241,7 +241,9 @@ export class PgFollower {
     switch (message.tag) {
       case 'begin':
         session.transaction = {
-          xid: message.xid,
+          // pgoutput's xids and oids are unsigned 32-bit; the library reads them signed, so from
+          // 2^31 on they came negative (a transaction in a snapshot's xip list never matched it).
+          xid: message.xid >>> 0,
           commitMs: Number(message.commitTime) / 1000,
           changes: new Map(),
           rows: 0,
@@ -250,9 +252,10 @@ export class PgFollower {
         return
       case 'relation': {
         const table = canonical(message.schema, message.name)
-        const columns = message.columns.map(({ name, typeOid, typeMod }) => ({ name, typeOid, typeMod }))
-        if (this.#source.relationChanged(table, message.relationOid, columns)) await this.#shapes.rotateTable(table)
-        this.#source.adoptRelation(table, message.relationOid, columns)
+        const columns = message.columns.map(({ name, typeOid, typeMod }) => ({ name, typeOid: typeOid >>> 0, typeMod }))
+        const oid = message.relationOid >>> 0
+        if (this.#source.relationChanged(table, oid, columns)) await this.#shapes.rotateTable(table)
+        this.#source.adoptRelation(table, oid, columns)
         return
       }
       case 'insert':
