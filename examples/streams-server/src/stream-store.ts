@@ -207,8 +207,9 @@ export class Stream {
     return this.#pending
   }
 
+  /** Past its expiry time, or its TTL after its last access; a stream in use is being accessed now. */
   isExpired(nowMs = Date.now()): boolean {
-    return nowMs >= expiresAtMs(this.record.config, this.lastAccessMs)
+    return nowMs >= expiresAtMs(this.record.config, this.held ? nowMs : this.lastAccessMs)
   }
 }
 

@@ -181,12 +181,33 @@ test('streams that expire while on disk only are deleted without a request namin
   }
 })
 
+test('a long-poll keeps a stream with a shorter sliding TTL alive: it waits out its timeout, the stream still there', async () => {
+  const { dir, cleanup } = tempDir()
+  const server = await startStreamsServer({ dir, writers: 0, idleStreamMs: IDLE_MS, longPollTimeoutMs: 2_500 })
+  try {
+    const s = `${server.url}/v1/stream/watched`
+    const created = await fetch(s, { method: 'PUT', headers: { ...json, 'stream-ttl': '1' }, body: '[0]' })
+    const tail = created.headers.get('stream-next-offset') as string
+    const started = Date.now()
+    const polled = await fetch(`${s}?offset=${encodeURIComponent(tail)}&live=long-poll`)
+    await polled.arrayBuffer()
+    // Deleted under the reader at 1 s, it answered then and the stream was gone.
+    assert.equal(polled.status, 204)
+    assert.ok(Date.now() - started >= 2_000, `answered after ${Date.now() - started} ms`)
+    assert.equal((await fetch(s, { method: 'HEAD' })).status, 200, 'the read was an access')
+  } finally {
+    await server.close()
+    cleanup()
+  }
+})
+
 test('a long-poll on a stream that expires while it waits is answered then, not at its timeout', async () => {
   const { dir, cleanup } = tempDir()
   const server = await startStreamsServer({ dir, writers: 0, idleStreamMs: IDLE_MS, longPollTimeoutMs: 10_000 })
   try {
     const s = `${server.url}/v1/stream/expiring`
-    const created = await fetch(s, { method: 'PUT', headers: { ...json, 'stream-ttl': '1' }, body: '[0]' })
+    const expires = { 'stream-expires-at': new Date(Date.now() + 1_000).toISOString() }
+    const created = await fetch(s, { method: 'PUT', headers: { ...json, ...expires }, body: '[0]' })
     const tail = created.headers.get('stream-next-offset') as string
     const started = Date.now()
     const polled = await fetch(`${s}?offset=${encodeURIComponent(tail)}&live=long-poll`)

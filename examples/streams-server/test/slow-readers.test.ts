@@ -94,3 +94,29 @@ test(`${STALLED} SSE clients that never read a ${APPENDS * 8} MiB stream hold ab
     cleanup()
   }
 })
+
+test('an SSE client that stops reading is cut at its connection time, and lets go of the stream', {
+  timeout: 60_000,
+}, async () => {
+  const { dir, cleanup } = tempDir()
+  const server = await startStreamsServer({ dir, writers: 0, sseConnectionMs: 1_000, idleStreamMs: 200 })
+  try {
+    const s = `${server.url}/v1/stream/big`
+    const octets = { 'content-type': 'application/octet-stream' }
+    assert.equal((await fetch(s, { method: 'PUT', headers: octets })).status, 201)
+    for (let i = 0; i < 4; i++) {
+      const body = Buffer.alloc(BODY_BYTES_MAX, i)
+      assert.equal((await fetch(s, { method: 'POST', headers: octets, body })).status, 204)
+    }
+    const socket = await stalledGet(new URL(server.url), `${new URL(s).pathname}?offset=-1&live=sse`)
+    socket.on('error', () => {})
+    // Held by the stalled connection for good (20 s and more measured), the stream never went
+    // idle: the server kept it and an event of 11 MiB. Cut at 1 s, it goes at the next sweeps.
+    await sleep(3_000)
+    assert.equal(server.openStreams(), 0, 'the stream is still held 3 s into a 1 s connection')
+    socket.destroy()
+  } finally {
+    await server.close()
+    cleanup()
+  }
+})

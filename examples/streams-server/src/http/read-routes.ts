@@ -51,8 +51,12 @@ export async function readStream(
     request.live === 'sse'
       ? streamLive(store, stream, request, res, settings.sseConnectionMs)
       : answerRead(store, stream, request, req, res, settings)
-  // A live read waits on this object's end signal: it holds the stream while it runs.
-  return request.live === null ? answer : stream.holding(answer)
+  // A live read waits on this object's end signal: it holds the stream while it runs, and is an
+  // access until it ends (a sliding TTL shorter than the wait deleted the stream under it).
+  if (request.live === null) return answer
+  return stream.holding(answer).finally(() => {
+    stream.lastAccessMs = Date.now()
+  })
 }
 
 async function answerRead(

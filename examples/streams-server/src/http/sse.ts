@@ -37,7 +37,10 @@ export async function streamLive(
   let offset = request.since
   let cursor = request.cursor
   let first = true
-  while (!gone.signal.aborted) {
+  // The connection's time bounds a catch-up too (the client reconnects from the last control
+  // event's offset), and a client that stops reading is cut at it: it held the stream and an
+  // event in the server for good.
+  while (!gone.signal.aborted && Date.now() < deadline) {
     const { event, next } =
       request.fromNow && first ? { event: null, next: offset } : await nextEvent(store, stream, offset)
     const hasData = event !== null
@@ -45,7 +48,10 @@ export async function streamLive(
     const atTail = !offset.isBefore(store.tail(stream))
     const closed = stream.record.closed && atTail
     // A client that reads slowly holds one event in the server at a time, not the whole stream.
-    if (hasData && !res.write(event)) await drained(res, gone.signal)
+    if (hasData && !res.write(event) && !(await drained(res, gone.signal, deadline))) {
+      res.destroy()
+      return
+    }
     if (hasData || first || closed) {
       const control: Record<string, unknown> = { streamNextOffset: formatOffset(offset) }
       if (!closed) {
@@ -86,9 +92,16 @@ async function nextEvent(
   }
 }
 
-/** Resolves once `res` can take more, or the client is gone. */
-async function drained(res: ServerResponse, gone: AbortSignal): Promise<void> {
-  await once(res, 'drain', { signal: gone }).catch(() => {})
+/** Whether `res` can take more before `deadline`; false if the client is gone or the time is up. */
+async function drained(res: ServerResponse, gone: AbortSignal, deadline: number): Promise<boolean> {
+  const left = deadline - Date.now()
+  if (left <= 0) return false
+  try {
+    await once(res, 'drain', { signal: AbortSignal.any([gone, AbortSignal.timeout(left)]) })
+    return true
+  } catch {
+    return false
+  }
 }
 
 function dataEvent(textual: boolean, body: Buffer): string {
