@@ -47,6 +47,8 @@ export interface ShapeServer {
 }
 
 export const LONG_POLL_TIMEOUT_MS_DEFAULT = 20_000
+/** How long after a start in Postgres mode the catalog is scanned for shapes still filtering (ShapeService.collectFiltering). */
+const FILTERING_SCAN_DELAY_MS = 30_000
 /** The client aborts a live request after 45 s: a hold must end before. */
 export const LONG_POLL_TIMEOUT_MS_MAX = 40_000
 
@@ -68,6 +70,7 @@ export async function startShapeServer(options: ShapeServerOptions): Promise<Sha
   })
   let tables: (TableSource & { close(): Promise<void> }) | undefined
   let follower: PgFollower | undefined
+  let filteringScan: NodeJS.Timeout | undefined
   try {
     tables =
       options.pg === undefined
@@ -87,6 +90,11 @@ export async function startShapeServer(options: ShapeServerOptions): Promise<Sha
       follower = await PgFollower.start(tables, shapes, (tx, commitMs) =>
         fanoutTimes.committed(tx, performance.now() - (Date.now() - commitMs)),
       )
+      // Shapes of earlier runs that still filter transactions are found by a scan of the catalog
+      // some time after the start, not at it (a restart reads nothing per shape). A failure
+      // (the server closing) leaves the rest to be met by changes and requests.
+      filteringScan = setTimeout(() => void shapes.collectFiltering().catch(() => {}), FILTERING_SCAN_DELAY_MS)
+      filteringScan.unref()
     }
     const context: ServerContext = {
       follower,
@@ -111,6 +119,7 @@ export async function startShapeServer(options: ShapeServerOptions): Promise<Sha
       port,
       engine,
       async close() {
+        clearTimeout(filteringScan)
         const closed = new Promise<void>((resolve) => server.close(() => resolve()))
         server.closeAllConnections()
         await closed

@@ -64,6 +64,9 @@ const SPEC_CACHE_CHARS_MAX = 16 * 1024 * 1024
  * its keys: a read-path miss after a restart) only when a change goes to them or a request
  * names them, not for the whole table.
  */
+/** Shapes collectFiltering reads per event-loop turn. */
+const FILTERING_SCAN_SLICE = 1_000
+
 export class ShapeService {
   readonly #engine: Engine
   readonly #tables: TableSource
@@ -79,6 +82,15 @@ export class ShapeService {
   readonly #specs = new Map<string, ShapeSpec>()
   /** Characters of the cached specs' keys and message keys. */
   #specChars = 0
+  /**
+   * Shapes whose pg snapshot still filters replicated transactions (filterTxns), as met since the
+   * start: every replicated transaction checks them all, not only the shapes its changes go to,
+   * so a shape that a narrow where-clause or a quiet table keeps out of the changes stops
+   * filtering at the first transaction after its snapshot. Left on, 2^31 transactions later a
+   * 32-bit xid compares as older than the snapshot and its change is dropped. Shapes of an earlier
+   * run enter when met, or by a scan of the catalog after the start (collectFiltering).
+   */
+  readonly #filtering = new Set<ShapeHandle>()
   /** Tables whose shapes have all been read from the catalog since the start (see #loadedTable). */
   readonly #tablesLoaded = new Set<string>()
   #lastFannedOutTx = 0
@@ -302,6 +314,7 @@ export class ShapeService {
       if (txn.abandoned?.() === true) return null
       const planStart = performance.now()
       const appends: Promise<void>[] = []
+      this.#stopFiltering(txn.xid, appends)
       for (const [table, changes] of txn.changes) {
         const tooLarge: ShapeHandle[] = []
         const planned = this.#plan(table, txn.tx, changes, txn.xid, (handle) => tooLarge.push(handle))
@@ -340,9 +353,44 @@ export class ShapeService {
     if (snapshot === null || !snapshot.filterTxns) return false
     if (startedAfterSnapshot(snapshot, xid)) {
       writes.push(this.#engine.setPgSnapshot(handle, { ...snapshot, filterTxns: false }))
+      this.#filtering.delete(handle)
       return false
     }
+    this.#filtering.add(handle)
     return visibleInSnapshot(snapshot, xid)
+  }
+
+  /** Switches filtering off for every shape still filtering that transaction `xid` began after (#filtering). */
+  #stopFiltering(xid: number, writes: Promise<void>[]): void {
+    for (const handle of this.#filtering) {
+      const snapshot = this.#engine.fetchPgSnapshot(handle)
+      if (snapshot !== null && snapshot.filterTxns && !startedAfterSnapshot(snapshot, xid)) continue
+      this.#filtering.delete(handle)
+      if (snapshot?.filterTxns === true)
+        writes.push(this.#engine.setPgSnapshot(handle, { ...snapshot, filterTxns: false }))
+    }
+  }
+
+  /**
+   * Adds the shapes of the catalog whose pg snapshot still filters to #filtering (shapes of an
+   * earlier run that no change or request has met since the start): a read of each one's keys,
+   * SCAN_SLICE a turn, in the queue's gaps. Run by the server some time after the start, not
+   * at it (a restart reads nothing per shape).
+   */
+  async collectFiltering(): Promise<void> {
+    const handles = [...this.#engine.listShapes()].map(({ handle }) => handle)
+    for (let start = 0; start < handles.length; start += FILTERING_SCAN_SLICE) {
+      await this.#queue.run(async () => {
+        for (const handle of handles.slice(start, start + FILTERING_SCAN_SLICE)) {
+          try {
+            if (this.#engine.fetchPgSnapshot(handle)?.filterTxns === true) this.#filtering.add(handle)
+          } catch {
+            // Removed meanwhile, or never snapshotted (a crashed creation): nothing to filter.
+          }
+        }
+      })
+      await new Promise((resolve) => setImmediate(resolve))
+    }
   }
 
   /**
@@ -394,7 +442,10 @@ export class ShapeService {
     }
     const { handle } = await this.#engine.getOrCreateShape(spec.definition)
     const snapshot = await this.#tables.snapshot(spec.table)
-    if (snapshot.pgSnapshot !== null) await this.#engine.setPgSnapshot(handle, snapshot.pgSnapshot)
+    if (snapshot.pgSnapshot !== null) {
+      await this.#engine.setPgSnapshot(handle, snapshot.pgSnapshot)
+      if (snapshot.pgSnapshot.filterTxns) this.#filtering.add(handle)
+    }
     await this.#engine.makeNewSnapshot(handle, snapshotRows(spec, snapshot.rows))
     this.#register(handle, spec)
     return handle
@@ -407,6 +458,7 @@ export class ShapeService {
 
   #unregister(handle: ShapeHandle): void {
     this.#unchecked.delete(handle)
+    this.#filtering.delete(handle)
     const unresolved = this.#unresolved.get(handle)
     if (unresolved !== undefined) {
       this.#unresolved.delete(handle)

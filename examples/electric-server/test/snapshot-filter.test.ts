@@ -1,0 +1,101 @@
+/**
+ * A shape's pg snapshot filters the replicated transactions it already holds until the first
+ * transaction that began after it; then filtering stops for good (stored filterTxns false, as
+ * Electric does), since a 32-bit xid compared with the snapshot wraps around 2^31 transactions
+ * later. Every replicated transaction switches it off for every shape still filtering, not only
+ * the shapes its changes go to: a shape its where-clause kept out of the changes filtered on,
+ * and 2^31 transactions later its first change compared as older than its snapshot: dropped.
+ * The embedded table store stands in for Postgres's snapshot read (it gives the rows; the pg
+ * snapshot is set here); the transactions are given as the follower gives them.
+ */
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { openEngine } from '@shapestore/engine'
+import { ShapeService } from '../src/shapes/shape-service.ts'
+import { canonicalTableName } from '../src/shapes/shape-spec.ts'
+import type { TableSource } from '../src/table/table-source.ts'
+import { TableStore } from '../src/table/table-store.ts'
+import { tempDir } from './helpers.ts'
+
+const SNAPSHOT_XID = 1_000
+
+/** The store, its snapshots as Postgres would give them: taken at xid SNAPSHOT_XID, nothing in progress. */
+function atSnapshot(store: TableStore): TableSource {
+  return {
+    get lastTx() {
+      return store.lastTx
+    },
+    schema: (table) => store.schema(table),
+    refreshSchema: (table) => store.refreshSchema(table),
+    pending: () => store.pending(),
+    clearPending: () => store.clearPending(),
+    async snapshot(table) {
+      const { rows } = await store.snapshot(table)
+      const at = String(SNAPSHOT_XID)
+      return { rows, pgSnapshot: { xmin: at, xmax: at, xipList: [], filterTxns: true } }
+    },
+  }
+}
+
+test('a shape that no replicated change goes to stops filtering at the first transaction after its snapshot', async () => {
+  const { dir, cleanup } = tempDir()
+  const store = TableStore.open(dir)
+  const engine = await openEngine({ dir: `${dir}/engine` })
+  try {
+    // The table made through the store's own write path, then served as if from Postgres.
+    await (await ShapeService.open(engine, store)).write('items', { ops: [{ op: 'insert', row: { id: 1, v: 0 } }] })
+    const shapes = await ShapeService.open(engine, atSnapshot(store))
+    const narrow = await shapes.getOrCreate(shapes.resolve({ table: 'items', where: 'v = 5' }))
+    assert.equal(engine.fetchPgSnapshot(narrow)?.filterTxns, true)
+    const table = canonicalTableName('items')
+    const insert = (id: number, v: number) => ({
+      op: 'insert' as const,
+      id: String(id),
+      before: null,
+      after: { id, v },
+    })
+    const apply = async (tx: number, xid: number, id: number, v: number) => {
+      const applied = await shapes.applyReplicated({ tx, xid, changes: new Map([[table, [insert(id, v)]]]) })
+      await applied?.durable
+    }
+    // Began after the snapshot, to a row the narrow shape does not take.
+    await apply(1_000_000, SNAPSHOT_XID + 1, 2, 0)
+    assert.equal(engine.fetchPgSnapshot(narrow)?.filterTxns, false, 'filtering stopped')
+    // 2^31 transactions on, its first change: compared with the snapshot it would look older.
+    await apply(2_000_000, (SNAPSHOT_XID + 2 ** 31 + 5) >>> 0, 3, 5)
+    assert.equal(engine.fetchLatestOffset(narrow).tx, 2_000_000, 'the change reached the shape')
+  } finally {
+    await engine.close()
+    await store.close()
+    cleanup()
+  }
+})
+
+test('after a restart, the shapes still filtering are found by collectFiltering, and stop at the next transaction', async () => {
+  const { dir, cleanup } = tempDir()
+  const store = TableStore.open(dir)
+  const engine = await openEngine({ dir: `${dir}/engine` })
+  try {
+    await (await ShapeService.open(engine, store)).write('items', { ops: [{ op: 'insert', row: { id: 1, v: 0 } }] })
+    const before = await ShapeService.open(engine, atSnapshot(store))
+    const narrow = await before.getOrCreate(before.resolve({ table: 'items', where: 'v = 5' }))
+    // A new service over the same store and engine: what a restart starts from.
+    const shapes = await ShapeService.open(engine, atSnapshot(store))
+    const table = canonicalTableName('items')
+    const apply = async (tx: number, xid: number) => {
+      const changes = new Map([
+        [table, [{ op: 'insert' as const, id: String(tx), before: null, after: { id: tx, v: 0 } }]],
+      ])
+      await (await shapes.applyReplicated({ tx, xid, changes }))?.durable
+    }
+    await apply(1_000_000, SNAPSHOT_XID + 1)
+    assert.equal(engine.fetchPgSnapshot(narrow)?.filterTxns, true, 'not met since the restart: not checked')
+    await shapes.collectFiltering()
+    await apply(1_000_001, SNAPSHOT_XID + 2)
+    assert.equal(engine.fetchPgSnapshot(narrow)?.filterTxns, false)
+  } finally {
+    await engine.close()
+    await store.close()
+    cleanup()
+  }
+})
