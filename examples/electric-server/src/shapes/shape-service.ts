@@ -364,10 +364,13 @@ export class ShapeService {
   #stopFiltering(xid: number, writes: Promise<void>[]): void {
     for (const handle of this.#filtering) {
       const snapshot = this.#engine.fetchPgSnapshot(handle)
-      if (snapshot !== null && snapshot.filterTxns && !startedAfterSnapshot(snapshot, xid)) continue
+      if (snapshot?.filterTxns !== true) {
+        this.#filtering.delete(handle)
+        continue
+      }
+      if (!startedAfterSnapshot(snapshot, xid)) continue
       this.#filtering.delete(handle)
-      if (snapshot?.filterTxns === true)
-        writes.push(this.#engine.setPgSnapshot(handle, { ...snapshot, filterTxns: false }))
+      writes.push(this.#engine.setPgSnapshot(handle, { ...snapshot, filterTxns: false }))
     }
   }
 
