@@ -810,11 +810,22 @@ test('a table dropped and created again under its name rotates its shapes, thoug
       const { handle, rows } = await readShape(server.url, { table: 'items' })
       if (handle !== before.handle) {
         assert.deepEqual([...rows.keys()], ['"public"."items"/"2"'])
-        return
+        break
       }
       assert.ok(Date.now() < deadline, 'the shape of the dropped table was not rotated')
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
+    // The new table is given REPLICA IDENTITY FULL too: without it an update carries no old
+    // row, and a row moving out of a where shape stayed in it.
+    const group0 = { table: 'items', where: 'grp = 0' }
+    assert.deepEqual([...(await readShape(server.url, group0)).rows.keys()], ['"public"."items"/"2"'])
+    await withClient(s.db, (client) => client.query('UPDATE items SET grp = 1 WHERE id = 2'))
+    await waitCaughtUp(() => server.url, s.db, 3)
+    assert.deepEqual([...(await readShape(server.url, group0)).rows.keys()], ['"public"."items"/"3"'])
+    const identity = await withClient(s.db, (client) =>
+      client.query<{ r: string }>("SELECT relreplident AS r FROM pg_class WHERE oid = 'items'::regclass"),
+    )
+    assert.equal(identity.rows[0]?.r, 'f')
   })
 })
 

@@ -254,7 +254,12 @@ export class PgFollower {
         const table = canonical(message.schema, message.name)
         const columns = message.columns.map(({ name, typeOid, typeMod }) => ({ name, typeOid: typeOid >>> 0, typeMod }))
         const oid = message.relationOid >>> 0
-        if (this.#source.relationChanged(table, oid, columns)) await this.#shapes.rotateTable(table)
+        // A served table without REPLICA IDENTITY FULL (dropped and created again, or altered):
+        // its updates carry no old row from here on, so a row moving out of a where shape would
+        // stay in it. Set again, and its shapes rotate (what came meanwhile was judged without).
+        const identityLost = message.replicaIdentity !== 'full' && this.#source.schema(table) !== undefined
+        if (this.#source.relationChanged(table, oid, columns) || identityLost) await this.#shapes.rotateTable(table)
+        if (identityLost) await this.#source.setFullIdentity(table)
         this.#source.adoptRelation(table, oid, columns)
         return
       }

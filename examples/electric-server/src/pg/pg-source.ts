@@ -102,6 +102,18 @@ export class PgSource implements TableSource {
     return this.#fingerprint(table) !== fingerprint(oid, relationSchema(table, columns))
   }
 
+  /**
+   * Sets REPLICA IDENTITY FULL on a served table whose relation message says otherwise. A table
+   * gone meanwhile (dropped again) is left: its next relation message, if any, asks again.
+   */
+  async setFullIdentity(table: string): Promise<void> {
+    try {
+      await this.#pool.query(`ALTER TABLE ${table} REPLICA IDENTITY FULL`)
+    } catch (error) {
+      console.error(`REPLICA IDENTITY FULL on ${table} failed: ${(error as Error).message}`)
+    }
+  }
+
   /** Serves the table as the relation message describes it (not at all if its types are not served). */
   adoptRelation(table: string, oid: number, columns: readonly PgColumn[]): void {
     if (!this.#schemas.has(table)) return
