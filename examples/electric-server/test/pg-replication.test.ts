@@ -829,6 +829,31 @@ test('a table dropped and created again under its name rotates its shapes, thoug
   })
 })
 
+test('a column whose Postgres type changes to one served alike (text to char(n)) rotates its shapes: the values change', {
+  timeout: 60_000,
+}, async (t) => {
+  await onPgServer(
+    t,
+    `${ITEMS_DDL}; ALTER TABLE items ADD COLUMN code text; INSERT INTO items VALUES (1, 0, 0, 'ab')`,
+    async (s, server) => {
+      const before = await readShape(server.url, { table: 'items' })
+      // Both are served as text; char(6) pads 'ab' to 'ab    '. The same handle kept 'ab'.
+      await withClient(s.db, (client) => client.query('ALTER TABLE items ALTER COLUMN code TYPE char(6)'))
+      await withClient(s.db, (client) => client.query('INSERT INTO items VALUES (2, 0, 0, NULL)'))
+      const deadline = Date.now() + 30_000
+      for (;;) {
+        const { handle, rows } = await readShape(server.url, { table: 'items' })
+        if (handle !== before.handle) {
+          assert.equal(rows.get('"public"."items"/"1"')?.code, 'ab    ')
+          return
+        }
+        assert.ok(Date.now() < deadline, 'the shape was not rotated')
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+    },
+  )
+})
+
 test('a table with a generated column keeps its shapes across restarts (pgoutput leaves the column out)', async (t) => {
   const cluster = requirePg(t)
   if (cluster === undefined) return

@@ -30,6 +30,8 @@ export class PgSource implements TableSource {
   readonly #schemas = new Map<string, TableSchema>()
   /** The served tables' relation oids: a table dropped and created again gets a new one. */
   readonly #oids = new Map<string, number>()
+  /** Each served table's columns' Postgres types and modifiers, as typesOf gives them. */
+  readonly #pgTypes = new Map<string, string>()
   readonly #served: ServedSchemas
   #lastTx = 0
 
@@ -99,7 +101,7 @@ export class PgSource implements TableSource {
     // it an update carries no old row, and a row moving out of a where shape would stay). Its
     // changes until then concern no shape.
     if (!this.#schemas.has(table)) return false
-    return this.#fingerprint(table) !== fingerprint(oid, relationSchema(table, columns))
+    return this.#fingerprint(table) !== fingerprint(oid, relationSchema(table, columns), typesOf(columns))
   }
 
   /**
@@ -118,11 +120,12 @@ export class PgSource implements TableSource {
   adoptRelation(table: string, oid: number, columns: readonly PgColumn[]): void {
     if (!this.#schemas.has(table)) return
     const schema = relationSchema(table, columns)
-    if (this.#fingerprint(table) === fingerprint(oid, schema)) return
+    if (this.#fingerprint(table) === fingerprint(oid, schema, typesOf(columns))) return
     if (schema === null) this.#schemas.delete(table)
     else {
       this.#schemas.set(table, schema)
       this.#oids.set(table, oid)
+      this.#pgTypes.set(table, typesOf(columns))
     }
     this.saveServed()
   }
@@ -177,7 +180,9 @@ export class PgSource implements TableSource {
 
   #fingerprint(table: string): string | undefined {
     const schema = this.#schemas.get(table)
-    return schema === undefined ? undefined : fingerprint(this.#oids.get(table) ?? 0, schema)
+    return schema === undefined
+      ? undefined
+      : fingerprint(this.#oids.get(table) ?? 0, schema, this.#pgTypes.get(table) ?? '')
   }
 
   #fingerprints(): TableFingerprints {
@@ -227,6 +232,7 @@ export class PgSource implements TableSource {
       if (identity !== 'f') await this.#pool.query(`ALTER TABLE ${table} REPLICA IDENTITY FULL`)
       this.#schemas.set(table, schema)
       this.#oids.set(table, relation)
+      this.#pgTypes.set(table, typesOf(columns))
     }
   }
 }
@@ -240,8 +246,19 @@ function relationSchema(table: string, columns: readonly PgColumn[]): TableSchem
   }
 }
 
-function fingerprint(oid: number, schema: TableSchema | null): string {
-  return JSON.stringify([oid, schema])
+/**
+ * A table as its shapes were made with: its relation (a table dropped and created again under its
+ * name gets a new oid), its columns as served, and their Postgres types and modifiers (several
+ * map to one served type: text, varchar, char(n) are all text; a change among them changes the
+ * values, so the shapes rotate, as Electric's do).
+ */
+function fingerprint(oid: number, schema: TableSchema | null, types: string): string {
+  return JSON.stringify([oid, schema, types])
+}
+
+/** The columns' Postgres type oids and modifiers. */
+function typesOf(columns: readonly PgColumn[]): string {
+  return columns.map(({ typeOid, typeMod }) => `${typeOid}/${typeMod}`).join(',')
 }
 
 /** `xmin:xmax:xip,…` as pg_current_snapshot() prints it. */

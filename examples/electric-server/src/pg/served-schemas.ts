@@ -34,11 +34,19 @@ export class ServedSchemas {
   /** Writes `current` atomically (a new file renamed over the old one). */
   save(current: TableFingerprints): void {
     const temp = `${this.#file}.tmp`
-    writeFileSync(temp, JSON.stringify(Object.fromEntries(current)))
+    writeFileSync(temp, JSON.stringify({ format: FORMAT, tables: Object.fromEntries(current) }))
     renameSync(temp, this.#file)
     this.#saved = new Map(current)
   }
 }
+
+/**
+ * The file's format. 2: fingerprints with the columns' Postgres types. A file of another format
+ * (1 held the tables at its top level) is read as none, as at a first start: its fingerprints
+ * would differ from every table's and rotate every shape; a table altered while the server was
+ * down for that upgrade goes unseen.
+ */
+const FORMAT = 2
 
 function readSaved(file: string): TableFingerprints | null {
   let text: string
@@ -50,5 +58,7 @@ function readSaved(file: string): TableFingerprints | null {
   }
   const parsed: unknown = JSON.parse(text)
   if (typeof parsed !== 'object' || parsed === null) throw new Error(`${file}: not a schema record`)
-  return new Map(Object.entries(parsed).filter((entry): entry is [string, string] => typeof entry[1] === 'string'))
+  const { format, tables } = parsed as { format?: unknown; tables?: unknown }
+  if (format !== FORMAT || typeof tables !== 'object' || tables === null) return null
+  return new Map(Object.entries(tables).filter((entry): entry is [string, string] => typeof entry[1] === 'string'))
 }
