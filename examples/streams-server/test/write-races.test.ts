@@ -12,8 +12,9 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { openEngine } from '@shapestore/engine'
+import { type LogItem, openEngine } from '@shapestore/engine'
 import { PARTITIONS_DEFAULT, startStreamsServer } from '../src/index.ts'
+import { type Stream, StreamStore } from '../src/stream-store.ts'
 import { readMessages, tempDir } from './helpers.ts'
 
 const ROUNDS = 25
@@ -108,6 +109,42 @@ test('a PUT on an expired stream not yet deleted deletes it first: its shape doe
     const engine = await openEngine({ dir: join(dir, 'engine'), partitions: PARTITIONS_DEFAULT })
     try {
       assert.equal([...engine.listShapes({ table: 'streams' })].length, 1, 'only the new stream has a shape')
+    } finally {
+      await engine.close()
+    }
+  } finally {
+    cleanup()
+  }
+})
+
+test('a fork whose source is deleted while the fork is created is refused, and leaves no shape behind', async () => {
+  const { dir, cleanup } = tempDir()
+  const server = await startStreamsServer({ dir, writers: 0 })
+  const source = `${server.url}/v1/stream/source`
+  // The fork's first append (its body) waits for the source's DELETE: the race, on cue.
+  const realAppend = StreamStore.prototype.append
+  StreamStore.prototype.append = async function (this: StreamStore, stream: Stream, items: readonly LogItem[]) {
+    if (stream.path === '/v1/stream/fork') assert.equal((await fetch(source, { method: 'DELETE' })).status, 204)
+    return realAppend.call(this, stream, items)
+  }
+  try {
+    assert.equal((await fetch(source, { method: 'PUT', headers: json, body: '[0]' })).status, 201)
+    const fork = await fetch(`${server.url}/v1/stream/fork`, {
+      method: 'PUT',
+      headers: { ...json, 'stream-forked-from': '/v1/stream/source' },
+      body: '[1]',
+    })
+    // A TypeError (500) before, and the fork's shape and its append stayed on disk.
+    assert.equal(fork.status, 409)
+    assert.equal((await fetch(`${server.url}/v1/stream/fork`, { method: 'HEAD' })).status, 404)
+  } finally {
+    StreamStore.prototype.append = realAppend
+    await server.close()
+  }
+  try {
+    const engine = await openEngine({ dir: join(dir, 'engine'), partitions: PARTITIONS_DEFAULT })
+    try {
+      assert.equal([...engine.listShapes({ table: 'streams' })].length, 0, 'no shape is left')
     } finally {
       await engine.close()
     }

@@ -69,13 +69,20 @@ export async function createStream(
       stream.nextTx = tx
       stream.record.closed = closed
       if (fork !== null) {
-        const source = store.get(fork.origin.source) as Stream
+        // The source as it was read: deleted meanwhile (or deleted and created again), it has
+        // nothing to lend the fork.
+        const source = store.get(fork.origin.source, { includeExpired: true })
+        if (source?.record.handle !== fork.sourceHandle || source.record.softDeleted) {
+          throw new HttpError(409, `the stream at ${fork.origin.source} was deleted while the fork was created`)
+        }
         source.record.forks.push(path)
         await store.save(source)
       }
       await store.save(stream)
     } catch (error) {
       store.abandonCreation(path)
+      // Its shape and what was appended to it go too: nothing refers to them.
+      await store.engine.removeShape(stream.record.handle).catch(() => {})
       throw error
     }
     store.adopt(stream)
@@ -125,6 +132,7 @@ async function forkOrigin(store: StreamStore, req: IncomingMessage, sourcePath: 
   const { ttlSeconds, expiresAt } = source.config
   return {
     origin: { source: sourcePath, through: through.toString(), subOffset },
+    sourceHandle: source.record.handle,
     through,
     prefix,
     contentType: source.config.contentType,
