@@ -41,7 +41,9 @@ export function send(res: ServerResponse, status: number, headers: Headers, body
   // Not `{ ...COMMON_HEADERS, ...headers, 'content-length': n }`: on Node 20 a spread followed by a
   // property it lacks takes a runtime slow path, ~4 µs a response (the engine's write-ops.ts).
   const all: Headers = Object.assign({}, COMMON_HEADERS, headers)
-  all['content-length'] = bytes?.length ?? 0
+  // None where HTTP forbids it or it would not be the GET's length (RFC 9110 §8.6): a 204, a
+  // 304, the answer to a HEAD (Node sends no body for those).
+  if (status !== 204 && status !== 304 && res.req.method !== 'HEAD') all['content-length'] = bytes?.length ?? 0
   res.writeHead(status, all)
   res.end(bytes)
 }
