@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { Engine } from '@shapestore/engine'
 import { startStreamsServer } from '../src/index.ts'
 import { tempDir } from './helpers.ts'
 
@@ -45,6 +46,32 @@ test(`${READERS} long-polls on one stream all wake, and Node warns of no listene
     )
   } finally {
     process.off('warning', onWarning)
+    await server.close()
+    cleanup()
+  }
+})
+
+test('a long-poll whose timeout fires as data commits answers with the data, not an empty 204 short of the tail', async () => {
+  const { dir, cleanup } = tempDir()
+  const server = await startStreamsServer({ dir, writers: 0, longPollTimeoutMs: 5_000 })
+  const s = `${server.url}/v1/stream/race`
+  // The race on cue: the wait times out (false) just after an append committed.
+  const realWait = Engine.prototype.waitForOffset
+  Engine.prototype.waitForOffset = (async () => {
+    const posted = await fetch(s, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[2]' })
+    assert.equal(posted.status, 204)
+    return false
+  }) as typeof realWait
+  try {
+    const created = await fetch(s, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '[1]' })
+    const tail = created.headers.get('stream-next-offset') as string
+    const polled = await fetch(`${s}?offset=${encodeURIComponent(tail)}&live=long-poll`)
+    // A 204 at the old offset without Stream-Up-To-Date (the tail had moved) before.
+    assert.equal(polled.status, 200)
+    assert.deepEqual(await polled.json(), [2])
+    assert.equal(polled.headers.get('stream-up-to-date'), 'true')
+  } finally {
+    Engine.prototype.waitForOffset = realWait
     await server.close()
     cleanup()
   }

@@ -143,7 +143,10 @@ export async function waitForData(
   signal.addEventListener('abort', abort)
   ended.addEventListener('abort', abort)
   try {
-    return await store.engine.waitForOffset(stream.record.handle, since, { timeoutMs, signal: wait.signal })
+    const woke = await store.engine.waitForOffset(stream.record.handle, since, { timeoutMs, signal: wait.signal })
+    // A timeout that fired in the turn data was committed (the wake comes a turn after the
+    // commit) must not answer 204 at an offset the tail has passed, without Stream-Up-To-Date.
+    return woke || store.tail(stream).isAfter(since)
   } catch (error) {
     if (wait.signal.aborted) return store.tail(stream).isAfter(since)
     throw error
