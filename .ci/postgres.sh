@@ -2,8 +2,9 @@
 # A throwaway PostgreSQL for the tests of the Electric example's Postgres mode (logical
 # replication on, trust auth, loopback only). Debian's PostgreSQL is installed if it is missing.
 #   .ci/postgres.sh start DIR    initdb + start under DIR; prints the URL (postgres://postgres@127.0.0.1:PORT/postgres)
-#                                with PG_NEXT_XID=N, the cluster's next transaction id is N (pg_resetwal:
-#                                xids past 2^31 arrive as negative 32-bit numbers in some decoders).
+#                                with PG_NEXT_XID=N, the cluster's next transaction id and oid are N
+#                                (pg_resetwal: past 2^31 they arrive as negative 32-bit numbers in
+#                                some decoders).
 #                                N < 2^31 + ~700: the catalog rows initdb wrote (unfrozen, xids ~700)
 #                                must stay in the past, or the database "postgres" is not found
 #   .ci/postgres.sh restart DIR  fast restart (the tests restart it under load)
@@ -41,7 +42,8 @@ case "$cmd" in
         segment=$(printf '%04X' $((xid / 1048576)))
         as_owner dd if=/dev/zero of="$dir/data/pg_xact/$segment" bs=262144 count=1 status=none
       done
-      as_owner "$bin/pg_resetwal" -x "$PG_NEXT_XID" -u "$oldest" -D "$dir/data" >>"$dir/initdb.log" 2>&1
+      # The next oid just past 2^31 too: relations and types created from here get such oids.
+      as_owner "$bin/pg_resetwal" -x "$PG_NEXT_XID" -u "$oldest" -o "$PG_NEXT_XID" -D "$dir/data" >>"$dir/initdb.log" 2>&1
     fi
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
       -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c wal_level=logical -c max_replication_slots=100 -c max_wal_senders=100 -c max_connections=200 -c fsync=off" \

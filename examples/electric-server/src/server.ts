@@ -114,18 +114,23 @@ export async function startShapeServer(options: ShapeServerOptions): Promise<Sha
     const { address, port } = server.address() as AddressInfo
     const host = address.includes(':') ? `[${address}]` : address
     const storeToClose = tables
+    let closing: Promise<void> | undefined
     return {
       url: `http://${host}:${port}`,
       port,
       engine,
-      async close() {
-        clearTimeout(filteringScan)
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()))
-        server.closeAllConnections()
-        await closed
-        await follower?.stop()
-        await engine.close()
-        await storeToClose.close()
+      // Once, however often called.
+      close() {
+        closing ??= (async () => {
+          clearTimeout(filteringScan)
+          const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+          server.closeAllConnections()
+          await closed
+          await follower?.stop()
+          await engine.close()
+          await storeToClose.close()
+        })()
+        return closing
       },
     }
   } catch (error) {

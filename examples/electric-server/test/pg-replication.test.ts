@@ -406,7 +406,7 @@ test('a shape stops filtering at the first transaction that began after its snap
   })
 })
 
-test('past xid 2^31: a transaction in progress during a snapshot is appended, and txids are the unsigned xids', {
+test('past xid and oid 2^31: a transaction in progress during a snapshot is appended, txids are the unsigned xids, the table keeps its shapes', {
   timeout: 90_000,
 }, async (t) => {
   // pgoutput's xids are unsigned 32-bit; read as signed, every xid from 2^31 on came through
@@ -437,9 +437,23 @@ test('past xid 2^31: a transaction in progress during a snapshot is appended, an
           [...rows.keys()].sort(),
           ['1', '2', '3', '9'].map((id) => `"public"."items"/"${id}"`),
         )
+        const oid = await withClient(s.db, (client) =>
+          client.query<{ oid: string }>("SELECT 'items'::regclass::oid::text AS oid"),
+        )
+        assert.ok(Number(oid.rows[0]?.oid) >= 2 ** 31, `the table's oid is past 2^31 (${oid.rows[0]?.oid})`)
         const txids = (await shapeMessages(server.url, { table: 'items' })).flatMap((m) => m.headers.txids ?? [])
         assert.ok(txids.length === 3 && txids.every((txid) => txid >= 2 ** 31), `txids ${txids.join(', ')}`)
       })
+      // Its relation messages and the catalog agree on the oid: a restart rotates nothing (read
+      // signed from the catalog, it differed from what the last run saved, at every start).
+      const { handle } = await readShape(server.url, { table: 'items' })
+      await server.close()
+      const restarted = await startPgServer(s)
+      try {
+        assert.equal((await readShape(restarted.url, { table: 'items' })).handle, handle)
+      } finally {
+        await restarted.close()
+      }
     },
     cluster,
   )

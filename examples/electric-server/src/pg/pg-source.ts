@@ -216,10 +216,11 @@ export class PgSource implements TableSource {
       if (only !== null && row.table !== only) continue
       let table = tables.get(row.table)
       if (table === undefined) {
-        table = { relation: row.relation, columns: [], identity: row.identity }
+        // Oids as the relation messages give them, unsigned (`::int` of one past 2^31 is negative).
+        table = { relation: row.relation >>> 0, columns: [], identity: row.identity }
         tables.set(row.table, table)
       }
-      table.columns.push({ name: row.column, typeOid: row.oid, typeMod: row.typmod })
+      table.columns.push({ name: row.column, typeOid: row.oid >>> 0, typeMod: row.typmod })
     }
     for (const [table, { relation, columns, identity }] of tables) {
       let schema: TableSchema
