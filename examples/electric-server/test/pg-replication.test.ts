@@ -868,6 +868,26 @@ test('a column whose Postgres type changes to one served alike (text to char(n))
   )
 })
 
+test('a publication that leaves out an operation or filters rows is refused at the start, saying how to fix it', async (t) => {
+  const cluster = requirePg(t)
+  if (cluster === undefined) return
+  for (const [publish, expected] of [
+    [
+      "CREATE PUBLICATION shapestore FOR ALL TABLES WITH (publish = 'insert, update, delete')",
+      /does not publish truncate/,
+    ],
+    ['CREATE PUBLICATION shapestore FOR TABLE items WHERE (grp > 0)', /filters the rows of public\.items/],
+  ] as const) {
+    const s = await setup(cluster, `${ITEMS_DDL}; ${publish}`)
+    try {
+      // It started and served: a TRUNCATE never came, and every shape kept its rows.
+      await assert.rejects(startPgServer(s), expected)
+    } finally {
+      await s.cleanup()
+    }
+  }
+})
+
 test('a table with a generated column keeps its shapes across restarts (pgoutput leaves the column out)', async (t) => {
   const cluster = requirePg(t)
   if (cluster === undefined) return

@@ -50,6 +50,7 @@ export class PgSource implements TableSource {
     try {
       const found = await pool.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [options.publication])
       if (found.rowCount === 0) await pool.query(`CREATE PUBLICATION ${quoteIdent(options.publication)} FOR ALL TABLES`)
+      else await checkPublication(pool, options.publication)
       await source.#loadSchemas(null)
     } catch (error) {
       await pool.end()
@@ -235,6 +236,37 @@ export class PgSource implements TableSource {
       this.#oids.set(table, relation)
       this.#pgTypes.set(table, typesOf(columns))
     }
+  }
+}
+
+/**
+ * Refuses a publication the shapes cannot follow: one that leaves out inserts, updates, deletes
+ * or truncates (a TRUNCATE never replicated left its rows in every shape), or filters a table's
+ * rows (a snapshot has rows that replication then never updates). Says how to fix it.
+ */
+async function checkPublication(pool: pg.Pool, publication: string): Promise<void> {
+  const { rows } = await pool.query<Record<'pubinsert' | 'pubupdate' | 'pubdelete' | 'pubtruncate', boolean>>(
+    'SELECT pubinsert, pubupdate, pubdelete, pubtruncate FROM pg_publication WHERE pubname = $1',
+    [publication],
+  )
+  const flags = rows[0]
+  const missing =
+    flags === undefined ? [] : (['insert', 'update', 'delete', 'truncate'] as const).filter((op) => !flags[`pub${op}`])
+  if (missing.length > 0) {
+    throw new Error(
+      `publication ${publication} does not publish ${missing.join(', ')}: the shapes would miss them. ` +
+        `ALTER PUBLICATION ${quoteIdent(publication)} SET (publish = 'insert, update, delete, truncate')`,
+    )
+  }
+  const filtered = await pool.query<{ table: string }>(
+    "SELECT schemaname || '.' || tablename AS table FROM pg_publication_tables WHERE pubname = $1 AND rowfilter IS NOT NULL",
+    [publication],
+  )
+  if (filtered.rows.length > 0) {
+    throw new Error(
+      `publication ${publication} filters the rows of ${filtered.rows.map((row) => row.table).join(', ')}: ` +
+        'a shape would hold rows replication never updates. Publish those tables without a WHERE',
+    )
   }
 }
 
