@@ -4,10 +4,22 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { openEngine } from '@shapestore/engine'
+import { PARTITIONS_DEFAULT } from '../src/server.ts'
 
 export function tempDir(): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'streams-server-'))
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) }
+}
+
+/** The stream shapes the engine in the closed server directory `dir` holds. */
+export async function storedShapes(dir: string): Promise<number> {
+  const engine = await openEngine({ dir: join(dir, 'engine'), partitions: PARTITIONS_DEFAULT })
+  try {
+    return [...engine.listShapes({ table: 'streams' })].length
+  } finally {
+    await engine.close()
+  }
 }
 
 /** Reads a stream from the start to its tail (following Stream-Next-Offset): the whole body of every response. */

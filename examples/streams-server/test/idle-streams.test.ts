@@ -7,13 +7,11 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { openEngine } from '@shapestore/engine'
 import { open } from 'lmdb'
 import { type StreamsServer, startStreamsServer } from '../src/index.ts'
-import { PARTITIONS_DEFAULT } from '../src/server.ts'
 import { recordOf } from '../src/stream-record.ts'
 import { Stream, StreamStore } from '../src/stream-store.ts'
-import { readMessages, tempDir } from './helpers.ts'
+import { readMessages, storedShapes, tempDir } from './helpers.ts'
 
 const IDLE_MS = 100
 const json = { 'content-type': 'application/json' }
@@ -170,12 +168,7 @@ test('streams that expire while on disk only are deleted without a request namin
     const records = env.openDB<unknown, string>({ name: 'records', encoding: 'msgpack' })
     assert.deepEqual([...records.getKeys()], [kept], 'only the unexpired record is left')
     await env.close()
-    const engine = await openEngine({ dir: join(dir, 'engine'), partitions: PARTITIONS_DEFAULT })
-    try {
-      assert.equal([...engine.listShapes({ table: 'streams' })].length, 1, 'only the unexpired stream has a shape')
-    } finally {
-      await engine.close()
-    }
+    assert.equal(await storedShapes(dir), 1, 'only the unexpired stream has a shape')
   } finally {
     cleanup()
   }
