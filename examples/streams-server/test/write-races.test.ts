@@ -10,7 +10,6 @@
  * (the new record took the old one's place, and its shape was left on disk, unreachable).
  */
 import assert from 'node:assert/strict'
-import { join } from 'node:path'
 import { test } from 'node:test'
 import type { LogItem } from '@shapestore/engine'
 import { startStreamsServer } from '../src/index.ts'
