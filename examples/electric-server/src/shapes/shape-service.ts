@@ -5,6 +5,7 @@ import {
   EngineError,
   ErrorCode,
   limits,
+  type PgSnapshot,
   type ShapeDefinition,
   type ShapeHandle,
 } from '@shapestore/engine'
@@ -47,6 +48,9 @@ export interface ReplicatedTransaction {
 const SPEC_CACHE_MAX = 10_000
 const SPEC_CACHE_CHARS_MAX = 16 * 1024 * 1024
 
+/** Shapes collectFiltering reads per event-loop turn. */
+const FILTERING_SCAN_SLICE = 1_000
+
 /**
  * The example's shapes on top of the engine and a table source (the embedded table store, or
  * Postgres): resolves request parameters to shapes, creates shapes with a snapshot of the
@@ -64,9 +68,6 @@ const SPEC_CACHE_CHARS_MAX = 16 * 1024 * 1024
  * its keys: a read-path miss after a restart) only when a change goes to them or a request
  * names them, not for the whole table.
  */
-/** Shapes collectFiltering reads per event-loop turn. */
-const FILTERING_SCAN_SLICE = 1_000
-
 export class ShapeService {
   readonly #engine: Engine
   readonly #tables: TableSource
@@ -363,7 +364,12 @@ export class ShapeService {
   /** Switches filtering off for every shape still filtering that transaction `xid` began after (#filtering). */
   #stopFiltering(xid: number, writes: Promise<void>[]): void {
     for (const handle of this.#filtering) {
-      const snapshot = this.#engine.fetchPgSnapshot(handle)
+      let snapshot: PgSnapshot | null
+      try {
+        snapshot = this.#engine.fetchPgSnapshot(handle)
+      } catch {
+        snapshot = null // its keys cannot be read (gone, damaged): its own reads will say so
+      }
       if (snapshot?.filterTxns !== true) {
         this.#filtering.delete(handle)
         continue
@@ -377,7 +383,7 @@ export class ShapeService {
   /**
    * Adds the shapes of the catalog whose pg snapshot still filters to #filtering (shapes of an
    * earlier run that no change or request has met since the start): a read of each one's keys,
-   * SCAN_SLICE a turn, in the queue's gaps. Run by the server some time after the start, not
+   * FILTERING_SCAN_SLICE a turn, in the queue's gaps. Run by the server some time after the start, not
    * at it (a restart reads nothing per shape).
    */
   async collectFiltering(): Promise<void> {
