@@ -44,6 +44,9 @@ case "$cmd" in
       done
       # The next oid just past 2^31 too: relations and types created from here get such oids.
       as_owner "$bin/pg_resetwal" -x "$PG_NEXT_XID" -u "$oldest" -o "$PG_NEXT_XID" -D "$dir/data" >>"$dir/initdb.log" 2>&1
+      # Autovacuum would recompute the wraparound limits from initdb's databases (frozen at ~700,
+      # 2^31 behind) and refuse new xids.
+      echo "autovacuum = off" >>"$dir/data/postgresql.conf"
     fi
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
       -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c wal_level=logical -c max_replication_slots=100 -c max_wal_senders=100 -c max_connections=200 -c fsync=off" \

@@ -1,10 +1,11 @@
 /**
  * A shape's pg snapshot filters the replicated transactions it already holds until the first
- * transaction that began after it; then filtering stops for good (stored filterTxns false, as
- * Electric does), since a 32-bit xid compared with the snapshot wraps around 2^31 transactions
- * later. Every replicated transaction switches it off for every shape still filtering, not only
- * the shapes its changes go to: a shape its where-clause kept out of the changes filtered on,
- * and 2^31 transactions later its first change compared as older than its snapshot: dropped.
+ * transaction that began after it reaches it; then filtering stops for good (stored filterTxns
+ * false, as Electric does), since a 32-bit xid compared with the snapshot wraps around 2^31
+ * transactions later. A shape its where-clause keeps out of the changes filtered on, and 2^31
+ * transactions later its first change compared as older than its snapshot: dropped. It now
+ * stops once a transaction is 2^30 past its snapshot (not at once: a replay of the
+ * unacknowledged tail must still find the transactions its snapshot holds filtered).
  * The embedded table store stands in for Postgres's snapshot read (it gives the rows; the pg
  * snapshot is set here); the transactions are given as the follower gives them.
  */
@@ -37,7 +38,7 @@ function atSnapshot(store: TableStore): TableSource {
   }
 }
 
-test('a shape that no replicated change goes to stops filtering at the first transaction after its snapshot', async () => {
+test('a shape that no replicated change goes to stops filtering 2^30 transactions after its snapshot, not at once', async () => {
   const { dir, cleanup } = tempDir()
   const store = TableStore.open(dir)
   const engine = await openEngine({ dir: `${dir}/engine` })
@@ -58,12 +59,32 @@ test('a shape that no replicated change goes to stops filtering at the first tra
       const applied = await shapes.applyReplicated({ tx, xid, changes: new Map([[table, [insert(id, v)]]]) })
       await applied?.durable
     }
-    // Began after the snapshot, to a row the narrow shape does not take.
-    await apply(1_000_000, SNAPSHOT_XID + 1, 2, 0)
+    // 2^30 after the snapshot, to a row the narrow shape does not take.
+    await apply(1_000_000, SNAPSHOT_XID + 2 ** 30 + 1, 2, 0)
     assert.equal(engine.fetchPgSnapshot(narrow)?.filterTxns, false, 'filtering stopped')
     // 2^31 transactions on, its first change: compared with the snapshot it would look older.
     await apply(2_000_000, (SNAPSHOT_XID + 2 ** 31 + 5) >>> 0, 3, 5)
     assert.equal(engine.fetchLatestOffset(narrow).tx, 2_000_000, 'the change reached the shape')
+  } finally {
+    await engine.close()
+    await store.close()
+    cleanup()
+  }
+})
+
+test('a transaction just after the snapshot that does not reach the shape leaves it filtering (a replay must be filtered)', async () => {
+  const { dir, cleanup } = tempDir()
+  const store = TableStore.open(dir)
+  const engine = await openEngine({ dir: `${dir}/engine` })
+  try {
+    await (await ShapeService.open(engine, store)).write('items', { ops: [{ op: 'insert', row: { id: 1, v: 0 } }] })
+    const shapes = await ShapeService.open(engine, atSnapshot(store))
+    const narrow = await shapes.getOrCreate(shapes.resolve({ table: 'items', where: 'v = 5' }))
+    const changes = new Map([
+      [canonicalTableName('items'), [{ op: 'insert' as const, id: '2', before: null, after: { id: 2, v: 0 } }]],
+    ])
+    await (await shapes.applyReplicated({ tx: 1_000_000, xid: SNAPSHOT_XID + 1, changes }))?.durable
+    assert.equal(engine.fetchPgSnapshot(narrow)?.filterTxns, true)
   } finally {
     await engine.close()
     await store.close()
@@ -88,10 +109,10 @@ test('after a restart, the shapes still filtering are found by collectFiltering,
       ])
       await (await shapes.applyReplicated({ tx, xid, changes }))?.durable
     }
-    await apply(1_000_000, SNAPSHOT_XID + 1)
+    await apply(1_000_000, SNAPSHOT_XID + 2 ** 30 + 1)
     assert.equal(engine.fetchPgSnapshot(narrow)?.filterTxns, true, 'not met since the restart: not checked')
     await shapes.collectFiltering()
-    await apply(1_000_001, SNAPSHOT_XID + 2)
+    await apply(1_000_001, SNAPSHOT_XID + 2 ** 30 + 2)
     assert.equal(engine.fetchPgSnapshot(narrow)?.filterTxns, false)
   } finally {
     await engine.close()

@@ -257,9 +257,11 @@ export class PgFollower {
         // A served table without REPLICA IDENTITY FULL (dropped and created again, or altered):
         // its updates carry no old row from here on, so a row moving out of a where shape would
         // stay in it. Set again, and its shapes rotate (what came meanwhile was judged without).
-        const identityLost = message.replicaIdentity !== 'full' && this.#source.schema(table) !== undefined
+        const identityLost =
+          message.replicaIdentity !== 'full' &&
+          this.#source.schema(table) !== undefined &&
+          (await this.#source.setFullIdentity(table))
         if (this.#source.relationChanged(table, oid, columns) || identityLost) await this.#shapes.rotateTable(table)
-        if (identityLost) await this.#source.setFullIdentity(table)
         this.#source.adoptRelation(table, oid, columns)
         return
       }

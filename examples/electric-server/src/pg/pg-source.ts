@@ -106,14 +106,32 @@ export class PgSource implements TableSource {
   }
 
   /**
-   * Sets REPLICA IDENTITY FULL on a served table whose relation message says otherwise. A table
-   * gone meanwhile (dropped again) is left: its next relation message, if any, asks again.
+   * Sets REPLICA IDENTITY FULL on a served table whose relation message says otherwise; true if
+   * it had to (false: the table has it by now, the message came from before, in a replay). Waits
+   * at most FULL_IDENTITY_LOCK_MS for the table's lock (replication waits meanwhile); a table
+   * gone meanwhile (dropped again) is left, its next relation message asks again. Any other
+   * failure ends the replication session, which retries.
    */
-  async setFullIdentity(table: string): Promise<void> {
+  async setFullIdentity(table: string): Promise<boolean> {
+    const client = await this.#pool.connect()
     try {
-      await this.#pool.query(`ALTER TABLE ${table} REPLICA IDENTITY FULL`)
+      const identity = await client.query<{ r: string }>(
+        'SELECT relreplident::text AS r FROM pg_class WHERE oid = to_regclass($1)',
+        [table],
+      )
+      const current = identity.rows[0]?.r
+      if (current === undefined || current === 'f') return false
+      await client.query('BEGIN')
+      await client.query(`SET LOCAL lock_timeout = ${FULL_IDENTITY_LOCK_MS}`)
+      await client.query(`ALTER TABLE ${table} REPLICA IDENTITY FULL`)
+      await client.query('COMMIT')
+      return true
     } catch (error) {
-      console.error(`REPLICA IDENTITY FULL on ${table} failed: ${(error as Error).message}`)
+      await client.query('ROLLBACK').catch(() => {})
+      if ((error as { code?: string }).code === '42P01') return false // dropped again meanwhile
+      throw error
+    } finally {
+      client.release()
     }
   }
 
@@ -258,6 +276,9 @@ async function checkPublication(pool: pg.Pool, publication: string): Promise<voi
         `ALTER PUBLICATION ${quoteIdent(publication)} SET (publish = 'insert, update, delete, truncate')`,
     )
   }
+  // Row filters came with PostgreSQL 15 (pg_publication_tables.rowfilter).
+  const version = await pool.query<{ v: number }>("SELECT current_setting('server_version_num')::int AS v")
+  if ((version.rows[0]?.v ?? 0) < 150_000) return
   const filtered = await pool.query<{ table: string }>(
     "SELECT schemaname || '.' || tablename AS table FROM pg_publication_tables WHERE pubname = $1 AND rowfilter IS NOT NULL",
     [publication],
@@ -293,6 +314,9 @@ function fingerprint(oid: number, schema: TableSchema | null, types: string): st
 function typesOf(columns: readonly PgColumn[]): string {
   return columns.map(({ typeOid, typeMod }) => `${typeOid}/${typeMod}`).join(',')
 }
+
+/** How long setFullIdentity waits for a served table's lock (an application transaction holding it). */
+const FULL_IDENTITY_LOCK_MS = 5_000
 
 /** `xmin:xmax:xip,…` as pg_current_snapshot() prints it. */
 export function parseSnapshot(text: string): PgSnapshotInput {

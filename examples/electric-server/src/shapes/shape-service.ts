@@ -50,6 +50,10 @@ const SPEC_CACHE_CHARS_MAX = 16 * 1024 * 1024
 
 /** Shapes collectFiltering reads per event-loop turn. */
 const FILTERING_SCAN_SLICE = 1_000
+/** How far past its snapshot's xmax a transaction switches an untouched shape's filtering off (see #filtering). */
+const FILTER_OFF_XIDS = 2 ** 30
+/** How often #stopFiltering looks at the shapes still filtering, at most. */
+const FILTERING_CHECK_MS = 10_000
 
 /**
  * The example's shapes on top of the engine and a table source (the embedded table store, or
@@ -85,13 +89,18 @@ export class ShapeService {
   #specChars = 0
   /**
    * Shapes whose pg snapshot still filters replicated transactions (filterTxns), as met since the
-   * start: every replicated transaction checks them all, not only the shapes its changes go to,
-   * so a shape that a narrow where-clause or a quiet table keeps out of the changes stops
-   * filtering at the first transaction after its snapshot. Left on, 2^31 transactions later a
-   * 32-bit xid compares as older than the snapshot and its change is dropped. Shapes of an earlier
-   * run enter when met, or by a scan of the catalog after the start (collectFiltering).
+   * start, with their snapshot's xmax (32-bit). A shape that changes reach stops filtering at the
+   * first one after its snapshot (#seenBySnapshot); one that a narrow where-clause or a quiet
+   * table keeps out of the changes filtered on, and 2^31 transactions later a 32-bit xid compared
+   * as older than its snapshot: its change was dropped. Those stop once a transaction is
+   * FILTER_OFF_XIDS past their xmax (#stopFiltering): so far on, a replayed transaction (the
+   * unacknowledged tail, seconds) cannot be one the snapshot holds, which an append would not
+   * skip as a duplicate. Shapes of an earlier run enter when met, or by a catalog scan
+   * after the start (collectFiltering).
    */
-  readonly #filtering = new Set<ShapeHandle>()
+  readonly #filtering = new Map<ShapeHandle, number>()
+  /** When #stopFiltering last looked at #filtering (performance.now()); 0: at the next transaction. */
+  #filteringCheckedAt = 0
   /** Tables whose shapes have all been read from the catalog since the start (see #loadedTable). */
   readonly #tablesLoaded = new Set<string>()
   #lastFannedOutTx = 0
@@ -357,26 +366,32 @@ export class ShapeService {
       this.#filtering.delete(handle)
       return false
     }
-    this.#filtering.add(handle)
+    this.#filtering.set(handle, snapshot.xmax % 2 ** 32)
     return visibleInSnapshot(snapshot, xid)
   }
 
-  /** Switches filtering off for every shape still filtering that transaction `xid` began after (#filtering). */
+  /**
+   * Switches filtering off for the shapes still filtering whose xmax transaction `xid` is
+   * FILTER_OFF_XIDS past (#filtering). Looks every FILTERING_CHECK_MS at most: a pass costs a
+   * step per such shape, and 2^30 transactions take hours at any rate Postgres reaches.
+   */
   #stopFiltering(xid: number, writes: Promise<void>[]): void {
-    for (const handle of this.#filtering) {
+    const now = performance.now()
+    if (this.#filteringCheckedAt !== 0 && now - this.#filteringCheckedAt < FILTERING_CHECK_MS) return
+    this.#filteringCheckedAt = now
+    for (const [handle, xmax] of this.#filtering) {
+      // How far past xmax, modulo 2^32; from 3 * 2^30 on it is a transaction before xmax.
+      const past = (xid - xmax) >>> 0
+      if (past < FILTER_OFF_XIDS || past >= 3 * FILTER_OFF_XIDS) continue
+      this.#filtering.delete(handle)
       let snapshot: PgSnapshot | null
       try {
         snapshot = this.#engine.fetchPgSnapshot(handle)
       } catch {
-        snapshot = null // its keys cannot be read (gone, damaged): its own reads will say so
+        continue // its keys cannot be read (gone, damaged): its own reads will say so
       }
-      if (snapshot?.filterTxns !== true) {
-        this.#filtering.delete(handle)
-        continue
-      }
-      if (!startedAfterSnapshot(snapshot, xid)) continue
-      this.#filtering.delete(handle)
-      writes.push(this.#engine.setPgSnapshot(handle, { ...snapshot, filterTxns: false }))
+      if (snapshot?.filterTxns === true)
+        writes.push(this.#engine.setPgSnapshot(handle, { ...snapshot, filterTxns: false }))
     }
   }
 
@@ -392,7 +407,8 @@ export class ShapeService {
       await this.#queue.run(async () => {
         for (const handle of handles.slice(start, start + FILTERING_SCAN_SLICE)) {
           try {
-            if (this.#engine.fetchPgSnapshot(handle)?.filterTxns === true) this.#filtering.add(handle)
+            const snapshot = this.#engine.fetchPgSnapshot(handle)
+            if (snapshot?.filterTxns === true) this.#filtering.set(handle, snapshot.xmax % 2 ** 32)
           } catch {
             // Removed meanwhile, or never snapshotted (a crashed creation): nothing to filter.
           }
@@ -400,6 +416,7 @@ export class ShapeService {
       })
       await new Promise((resolve) => setImmediate(resolve))
     }
+    this.#filteringCheckedAt = 0 // what it found is looked at with the next transaction
   }
 
   /**
@@ -453,7 +470,8 @@ export class ShapeService {
     const snapshot = await this.#tables.snapshot(spec.table)
     if (snapshot.pgSnapshot !== null) {
       await this.#engine.setPgSnapshot(handle, snapshot.pgSnapshot)
-      if (snapshot.pgSnapshot.filterTxns) this.#filtering.add(handle)
+      const { xmax, filterTxns } = snapshot.pgSnapshot
+      if (filterTxns) this.#filtering.set(handle, Number(xmax) % 2 ** 32)
     }
     await this.#engine.makeNewSnapshot(handle, snapshotRows(spec, snapshot.rows))
     this.#register(handle, spec)
