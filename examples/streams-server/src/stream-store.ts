@@ -320,8 +320,15 @@ export class StreamStore {
         const slice = Array.from(this.#records.getRange(range))
         const fresh = after === undefined ? slice : slice.filter(({ key }) => key !== after)
         if (fresh.length === 0) return
-        for (const { key, value } of fresh) this.#expireIfDue(key, value, nowMs)
+        // A slice's deletions finish before the next slice is read: a million streams expired
+        // during a long downtime must not all load and delete at once.
+        const deletions: Promise<unknown>[] = []
+        for (const { key, value } of fresh) {
+          const deletion = this.#expireIfDue(key, value, nowMs)
+          if (deletion !== null) deletions.push(deletion)
+        }
         after = fresh[fresh.length - 1]?.key
+        await Promise.allSettled(deletions)
         await new Promise((resolve) => setImmediate(resolve))
       }
     } finally {
@@ -329,18 +336,19 @@ export class StreamStore {
     }
   }
 
-  #expireIfDue(path: string, stored: StoredStreamRecord, nowMs: number): void {
-    if (this.#open.has(path) || this.#busy.has(path) || this.#creating.has(path)) return
-    if (stored.softDeleted === true) return
+  /** The stream's deletion, if it expired; null otherwise. */
+  #expireIfDue(path: string, stored: StoredStreamRecord, nowMs: number): Promise<void> | null {
+    if (this.#open.has(path) || this.#busy.has(path) || this.#creating.has(path)) return null
+    if (stored.softDeleted === true) return null
     const { config } = recordOf(stored)
     let window = stored.lastAccessMs
     if (window === undefined && config.ttlSeconds !== null) {
       window = this.#unseenSince.get(path) ?? nowMs
       this.#unseenSince.set(path, window)
     }
-    if (nowMs < expiresAtMs(config, window ?? nowMs)) return
+    if (nowMs < expiresAtMs(config, window ?? nowMs)) return null
     // As a request naming it would: loaded and deleted, unless it changed meanwhile.
-    this.exclusive(path, () => this.#expire(path)).catch(() => {})
+    return this.exclusive(path, () => this.#expire(path)).catch(() => {})
   }
 
   /** Streams held in memory. */

@@ -81,8 +81,14 @@ export async function createStream(
       await store.save(stream)
     } catch (error) {
       store.abandonCreation(path)
-      // Its shape and what was appended to it go too: nothing refers to them.
+      // Its shape and what was appended to it go too: nothing refers to them; nor does its
+      // source, if it was listed there (a save that failed after: best effort).
       await store.engine.removeShape(stream.record.handle).catch(() => {})
+      const source = fork === null ? undefined : store.get(fork.origin.source, { includeExpired: true })
+      if (source?.record.forks.includes(path) === true) {
+        source.record.forks = source.record.forks.filter((fork) => fork !== path)
+        await store.save(source).catch(() => {})
+      }
       throw error
     }
     store.adopt(stream)
