@@ -11,7 +11,7 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { openEngine } from '@shapestore/engine'
+import { type Engine, openEngine, type ShapeHandle } from '@shapestore/engine'
 import { ShapeService } from '../src/shapes/shape-service.ts'
 import { canonicalTableName } from '../src/shapes/shape-spec.ts'
 import type { TableSource } from '../src/table/table-source.ts'
@@ -38,85 +38,62 @@ function atSnapshot(store: TableStore): TableSource {
   }
 }
 
-test('a shape that no replicated change goes to stops filtering 2^30 transactions after its snapshot, not at once', async () => {
+interface Fixture {
+  readonly engine: Engine
+  readonly store: TableStore
+  /** The service, and a shape of it (`v = 5`) that the changes below never reach unless they say so. */
+  readonly shapes: ShapeService
+  readonly narrow: ShapeHandle
+  /** Replicates an insert of row (id, v) as transaction `tx` with xid `xid`, in `service` (default: shapes), until durable. */
+  apply(tx: number, xid: number, id: number, v: number, service?: ShapeService): Promise<void>
+}
+
+/** The table `items` (made through the store's own write path), served as if from Postgres. */
+async function withNarrowShape(body: (f: Fixture) => Promise<void>): Promise<void> {
   const { dir, cleanup } = tempDir()
   const store = TableStore.open(dir)
   const engine = await openEngine({ dir: `${dir}/engine` })
   try {
-    // The table made through the store's own write path, then served as if from Postgres.
     await (await ShapeService.open(engine, store)).write('items', { ops: [{ op: 'insert', row: { id: 1, v: 0 } }] })
     const shapes = await ShapeService.open(engine, atSnapshot(store))
     const narrow = await shapes.getOrCreate(shapes.resolve({ table: 'items', where: 'v = 5' }))
-    assert.equal(engine.fetchPgSnapshot(narrow)?.filterTxns, true)
     const table = canonicalTableName('items')
-    const insert = (id: number, v: number) => ({
-      op: 'insert' as const,
-      id: String(id),
-      before: null,
-      after: { id, v },
-    })
-    const apply = async (tx: number, xid: number, id: number, v: number) => {
-      const applied = await shapes.applyReplicated({ tx, xid, changes: new Map([[table, [insert(id, v)]]]) })
-      await applied?.durable
+    const apply = async (tx: number, xid: number, id: number, v: number, service = shapes) => {
+      const insert = { op: 'insert' as const, id: String(id), before: null, after: { id, v } }
+      await (await service.applyReplicated({ tx, xid, changes: new Map([[table, [insert]]]) }))?.durable
     }
+    await body({ engine, store, shapes, narrow, apply })
+  } finally {
+    await engine.close()
+    await store.close()
+    cleanup()
+  }
+}
+
+test('a shape that no replicated change goes to stops filtering 2^30 transactions after its snapshot, not at once', () =>
+  withNarrowShape(async ({ engine, narrow, apply }) => {
+    assert.equal(engine.fetchPgSnapshot(narrow)?.filterTxns, true)
     // 2^30 after the snapshot, to a row the narrow shape does not take.
     await apply(1_000_000, SNAPSHOT_XID + 2 ** 30 + 1, 2, 0)
     assert.equal(engine.fetchPgSnapshot(narrow)?.filterTxns, false, 'filtering stopped')
     // 2^31 transactions on, its first change: compared with the snapshot it would look older.
     await apply(2_000_000, (SNAPSHOT_XID + 2 ** 31 + 5) >>> 0, 3, 5)
     assert.equal(engine.fetchLatestOffset(narrow).tx, 2_000_000, 'the change reached the shape')
-  } finally {
-    await engine.close()
-    await store.close()
-    cleanup()
-  }
-})
+  }))
 
-test('a transaction just after the snapshot that does not reach the shape leaves it filtering (a replay must be filtered)', async () => {
-  const { dir, cleanup } = tempDir()
-  const store = TableStore.open(dir)
-  const engine = await openEngine({ dir: `${dir}/engine` })
-  try {
-    await (await ShapeService.open(engine, store)).write('items', { ops: [{ op: 'insert', row: { id: 1, v: 0 } }] })
-    const shapes = await ShapeService.open(engine, atSnapshot(store))
-    const narrow = await shapes.getOrCreate(shapes.resolve({ table: 'items', where: 'v = 5' }))
-    const changes = new Map([
-      [canonicalTableName('items'), [{ op: 'insert' as const, id: '2', before: null, after: { id: 2, v: 0 } }]],
-    ])
-    await (await shapes.applyReplicated({ tx: 1_000_000, xid: SNAPSHOT_XID + 1, changes }))?.durable
+test('a transaction just after the snapshot that does not reach the shape leaves it filtering (a replay must be filtered)', () =>
+  withNarrowShape(async ({ engine, narrow, apply }) => {
+    await apply(1_000_000, SNAPSHOT_XID + 1, 2, 0)
     assert.equal(engine.fetchPgSnapshot(narrow)?.filterTxns, true)
-  } finally {
-    await engine.close()
-    await store.close()
-    cleanup()
-  }
-})
+  }))
 
-test('after a restart, the shapes still filtering are found by collectFiltering, and stop at the next transaction', async () => {
-  const { dir, cleanup } = tempDir()
-  const store = TableStore.open(dir)
-  const engine = await openEngine({ dir: `${dir}/engine` })
-  try {
-    await (await ShapeService.open(engine, store)).write('items', { ops: [{ op: 'insert', row: { id: 1, v: 0 } }] })
-    const before = await ShapeService.open(engine, atSnapshot(store))
-    const narrow = await before.getOrCreate(before.resolve({ table: 'items', where: 'v = 5' }))
+test('after a restart, the shapes still filtering are found by collectFiltering, and stop at the next transaction', () =>
+  withNarrowShape(async ({ engine, store, narrow, apply }) => {
     // A new service over the same store and engine: what a restart starts from.
-    const shapes = await ShapeService.open(engine, atSnapshot(store))
-    const table = canonicalTableName('items')
-    const apply = async (tx: number, xid: number) => {
-      const changes = new Map([
-        [table, [{ op: 'insert' as const, id: String(tx), before: null, after: { id: tx, v: 0 } }]],
-      ])
-      await (await shapes.applyReplicated({ tx, xid, changes }))?.durable
-    }
-    await apply(1_000_000, SNAPSHOT_XID + 2 ** 30 + 1)
+    const restarted = await ShapeService.open(engine, atSnapshot(store))
+    await apply(1_000_000, SNAPSHOT_XID + 2 ** 30 + 1, 1_000_000, 0, restarted)
     assert.equal(engine.fetchPgSnapshot(narrow)?.filterTxns, true, 'not met since the restart: not checked')
-    await shapes.collectFiltering()
-    await apply(1_000_001, SNAPSHOT_XID + 2 ** 30 + 2)
+    await restarted.collectFiltering()
+    await apply(1_000_001, SNAPSHOT_XID + 2 ** 30 + 2, 1_000_001, 0, restarted)
     assert.equal(engine.fetchPgSnapshot(narrow)?.filterTxns, false)
-  } finally {
-    await engine.close()
-    await store.close()
-    cleanup()
-  }
-})
+  }))
